@@ -1,0 +1,383 @@
+"""The one `socialdesk` command: a subcommand per service and per tool."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from socialdesk.config import ConfigError
+
+DEMO_KEY = "demo:dev-only-change-me"
+
+
+def _run_service(name: str) -> None:
+    if name == "triage":
+        from socialdesk_triage.flows import main as triage_main
+
+        triage_main()
+    elif name == "assign":
+        from socialdesk_assign.flows import main as assign_main
+
+        assign_main()
+    elif name == "sla":
+        from socialdesk_sla.flows import main as sla_main
+
+        sla_main()
+    elif name == "indexer":
+        from socialdesk_indexer.flows import main as indexer_main
+
+        indexer_main()
+    elif name == "ingest":
+        from socialdesk_ingest.views import main as ingest_main
+
+        ingest_main()
+    elif name == "console":
+        from socialdesk_console.app import main as console_main
+
+        console_main()
+
+
+def cmd_bootstrap(args: argparse.Namespace) -> int:
+    """Create topics and index templates/indices (idempotent)."""
+    from socialdesk.es import ensure_indices, make_es
+    from socialdesk.kafka import ensure_topics
+    from socialdesk.settings import BaseServiceSettings
+    from socialdesk.topics import load_topic_specs
+
+    settings = BaseServiceSettings()
+    created = ensure_topics(settings, load_topic_specs().values())
+    print(f"topics created: {', '.join(created) or 'none (all exist)'}")
+
+    async def indices() -> list[str]:
+        es = make_es(settings)
+        try:
+            return await ensure_indices(es, settings)
+        finally:
+            await es.close()
+
+    made = asyncio.run(indices())
+    print(f"indices created: {', '.join(made) or 'none (all exist)'}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from socialdesk.config import load_config, load_demo_users
+
+    cfg = load_config(Path(args.config_dir))
+    users = load_demo_users(Path(args.config_dir) / "demo" / "users.yaml", cfg)
+    print(
+        f"ok: {len(cfg.forces)} forces, {len(cfg.account_index)} accounts, {len(users)} demo users"
+    )
+    return 0
+
+
+def _fresh(line: dict[str, Any], run: str) -> dict[str, Any]:
+    """Give a replayed demo line a new identity and the current time."""
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    line = dict(line)
+    line["native_id"] = f"{line['native_id']}-{run}"
+    line["id"] = f"{line['platform']}:{line['native_id']}"
+    for k in ("conversation_id", "in_reply_to_id"):
+        if line.get(k):
+            line[k] = f"{line[k]}-{run}"
+    line["posted_at"] = now
+    line["received_at"] = now
+    return line
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Produce a JSONL archive to mentions.raw: progress bar, rate control, resume."""
+    from kafka import KafkaProducer
+    from tqdm import tqdm
+
+    from socialdesk.events import DeadLetterOrigin
+    from socialdesk.jsonl import parse_line
+    from socialdesk.kafka import common_client_options, dead_letter, encode, topic_name
+    from socialdesk.settings import BaseServiceSettings
+    from socialdesk.topics import MENTIONS_RAW
+
+    settings = BaseServiceSettings()
+    path = Path(args.file)
+    lines = path.read_bytes().splitlines()
+    resume_file = Path(args.resume_file or f"{path}.offset")
+    start = int(resume_file.read_text()) if args.resume and resume_file.exists() else 0
+    opts = common_client_options(settings)
+    opts.pop("ssl_context", None)
+    producer = KafkaProducer(
+        acks="all", enable_idempotence=True, linger_ms=5, client_id="socialdesk-replay", **opts
+    )
+    good = bad = 0
+    interval = 1.0 / args.rate if args.rate else 0.0
+    next_at = time.monotonic()
+    bar = tqdm(total=len(lines), initial=start, unit="line", disable=args.quiet)
+    try:
+        for n in range(start, len(lines)):
+            raw = lines[n].strip()
+            bar.update(1)
+            if not raw:
+                continue
+            parsed = parse_line(n + 1, raw)
+            if parsed.mention is None:
+                bad += 1
+                dl = dead_letter(
+                    "replay",
+                    "invalid_mention",
+                    parsed.error,
+                    raw,
+                    DeadLetterOrigin(source=f"{path.name}:line {n + 1}"),
+                )
+                producer.send(topic_name(settings, dl.topic), value=encode(dl.value))
+                print(f"line {n + 1}: {parsed.error}", file=sys.stderr)
+                continue
+            m = parsed.mention
+            producer.send(topic_name(settings, MENTIONS_RAW), key=m.id.encode(), value=encode(m))
+            good += 1
+            if interval:
+                next_at += interval
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    producer.flush()
+                    time.sleep(delay)
+            if n % 1000 == 0:
+                producer.flush()
+                resume_file.write_text(str(n + 1))
+        producer.flush()
+        resume_file.write_text(str(len(lines)))
+    finally:
+        bar.close()
+        producer.close()
+    print(f"replayed {good} mentions, {bad} invalid lines sent to deadletter")
+    return 0
+
+
+def cmd_demo_feed(args: argparse.Namespace) -> int:
+    """Post the demo JSONL to ingest at a steady pace, looping, with fresh ids and times."""
+    from socialdesk.stack import repo_root
+
+    path = Path(args.file or repo_root() / "data" / "demo" / "mentions.jsonl")
+    lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    key = os.environ.get("SOCIALDESK_DEMO_API_KEY", DEMO_KEY).split(":", 1)[-1]
+    url = args.ingest.rstrip("/") + "/v1/mentions"
+    run = 0
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    while not stop:
+        run += 1
+        tag = f"r{int(time.time())}"
+        for line in lines:
+            if stop:
+                break
+            body = json.dumps(_fresh(line, tag)).encode()
+            req = urllib.request.Request(  # noqa: S310 - local ingest URL
+                url, data=body, headers={"X-Api-Key": key, "Content-Type": "application/json"}
+            )
+            for _ in range(30):
+                try:
+                    with urllib.request.urlopen(req, timeout=30):  # noqa: S310
+                        break
+                except Exception:
+                    time.sleep(2)  # ingest not up yet, or Kafka away: the line waits
+            time.sleep(1.0 / args.rate)
+        if not args.loop:
+            break
+    return 0
+
+
+def cmd_supervise(args: argparse.Namespace) -> int:
+    """Run every service and the demo feed; restart any that dies. Stops on SIGTERM."""
+    from socialdesk.stack import SERVICES, Stack, kill_tree
+
+    stack = Stack(Path(args.data_dir).resolve())
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    running = True
+
+    def _stop(*_: object) -> None:
+        nonlocal running
+        running = False
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    feed_cmd = [
+        sys.executable,
+        "-m",
+        "socialdesk.cli",
+        "demo-feed",
+        "--loop",
+        "--rate",
+        str(args.rate),
+        "--ingest",
+        stack.ingest_url(),
+    ]
+    wanted = list(SERVICES) + (["demo-feed"] if args.rate > 0 else [])
+    while running:
+        for name in wanted:
+            p = procs.get(name)
+            if p is None or p.poll() is not None:
+                procs[name] = stack.spawn(name, cmd=feed_cmd if name == "demo-feed" else None)
+        time.sleep(1)
+    for p in procs.values():
+        kill_tree(p)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from socialdesk.stack import Stack, wait_for
+
+    stack = Stack(Path(args.data_dir).resolve())
+    state = stack.read_state()
+    if state and _alive(int(str(state["supervisor"]))):
+        print(f"already running: console at {stack.console_url()}")
+        return 0
+    print("starting noida-db (Kafka and Elasticsearch protocols) ...")
+    stack.start_noida()
+    env = stack.env()
+    subprocess.run(
+        [sys.executable, "-m", "socialdesk.cli", "bootstrap"], env=env, check=True, cwd=stack.repo
+    )
+    stack.logs.mkdir(parents=True, exist_ok=True)
+    sup = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "socialdesk.cli",
+            "supervise",
+            "--data-dir",
+            str(stack.root),
+            "--rate",
+            str(args.rate),
+        ],
+        env=env,
+        cwd=stack.repo,
+        stdout=(stack.logs / "supervisor.log").open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    stack.write_state(sup.pid)
+    print("starting services: ingest, triage, assign, sla, indexer, console ...")
+    for svc in ("ingest", "triage", "assign", "sla", "indexer", "console"):
+        wait_for(lambda s=svc: stack.ready(s), 120, svc)
+    print()
+    print(f"  console:  {stack.console_url()}")
+    print(f"  ingest:   {stack.ingest_url()}/v1/mentions  (X-Api-Key: {DEMO_KEY.split(':')[1]})")
+    print("  sign in:  op.merseyside / demo-password     (Merseyside operator)")
+    print("            op.north-wales / demo-password    (North Wales, Welsh speaker)")
+    print("            sup.merseyside / demo-password    (supervisor)")
+    print("            national.viewer / demo-password   (every force)")
+    print(f"  logs:     {stack.logs}/   data: {stack.root}/")
+    print("  stop:     socialdesk down   (data is kept; socialdesk up resumes)")
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from socialdesk.stack import Stack
+
+    stack = Stack(Path(args.data_dir).resolve())
+    state = stack.read_state()
+    if state:
+        pid = int(str(state["supervisor"]))
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(60):
+                if not _alive(pid):
+                    break
+                time.sleep(0.5)
+        (stack.run_dir / "stack.json").unlink(missing_ok=True)
+    stack.stop_noida()
+    print("stopped (data kept under", stack.root, ")")
+    return 0
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from socialdesk.schemas import export
+    from socialdesk.topics import schemas_dir
+
+    for path in export(schemas_dir()):
+        print("wrote", path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="socialdesk", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    for name, help_ in [
+        ("ingest", "run the ingest HTTP service"),
+        ("triage", "run the triage stream service"),
+        ("assign", "run the assign stream service (item owner)"),
+        ("sla", "run the SLA clock service"),
+        ("indexer", "run the Elasticsearch indexer"),
+        ("console", "run the operator console (console-api)"),
+    ]:
+        sub.add_parser(name, help=help_).set_defaults(service=name)
+    sub.add_parser("bootstrap", help="create topics and index templates").set_defaults(
+        func=cmd_bootstrap
+    )
+    c = sub.add_parser("config-check", help="validate config/ and exit")
+    c.add_argument("--config-dir", default=os.environ.get("SOCIALDESK_CONFIG_DIR", "config"))
+    c.set_defaults(func=cmd_config_check)
+    r = sub.add_parser("replay", help="produce a JSONL archive of mentions to mentions.raw")
+    r.add_argument("file")
+    r.add_argument(
+        "--rate", type=float, default=0, help="mentions per second (0: as fast as possible)"
+    )
+    r.add_argument("--resume", action="store_true", help="continue after the last line sent")
+    r.add_argument("--resume-file", default=None)
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(func=cmd_replay)
+    d = sub.add_parser("demo-feed", help="post the demo mentions to ingest at a steady pace")
+    d.add_argument("--file", default=None)
+    d.add_argument("--rate", type=float, default=0.5)
+    d.add_argument("--loop", action="store_true")
+    d.add_argument("--ingest", default="http://127.0.0.1:8081")
+    d.set_defaults(func=cmd_demo_feed)
+    for name, fn, help_ in [
+        ("up", cmd_up, "start the local stack, every service and the demo feed"),
+        ("down", cmd_down, "stop the local stack (data is kept)"),
+        ("supervise", cmd_supervise, "(internal) run and restart the services"),
+    ]:
+        s = sub.add_parser(name, help=help_)
+        s.add_argument("--data-dir", default=os.environ.get("SOCIALDESK_DATA_DIR", ".data"))
+        s.add_argument("--rate", type=float, default=0.5, help="demo feed mentions per second")
+        s.set_defaults(func=fn)
+    sub.add_parser("schemas", help="rewrite schemas/*.schema.json from the models").set_defaults(
+        func=cmd_schemas
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if getattr(args, "service", None):
+            _run_service(args.service)
+            return 0
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""Force and national configuration from config/: validated at start-up.
+
+A bad file stops start-up with a ConfigError that names the file and the field, e.g.
+``config/forces/kent.yaml: teams.0.calendar: unknown calendar 'ofice'``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import time
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from socialdesk.taxonomy import Flag, Intent, Platform, Priority
+
+
+class ConfigError(Exception):
+    """Invalid configuration: the message names the file and the field."""
+
+    def __init__(self, path: Path | str, field: str, message: str) -> None:
+        super().__init__(f"{path}: {field}: {message}")
+        self.path = str(path)
+        self.field = field
+        self.message = message
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Calendar(Strict):
+    timezone: str = "Europe/London"
+    always_open: bool = False
+    bank_holidays: Literal["england-and-wales", "scotland", "northern-ireland"] | None = None
+    periods: dict[str, list[tuple[str, str]]] = Field(default_factory=dict)
+    closures: list[tuple[str, str]] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("periods")
+    @classmethod
+    def _periods_ok(cls, v: dict[str, list[tuple[str, str]]]) -> dict[str, list[tuple[str, str]]]:
+        for day, spans in v.items():
+            if day not in DAYS:
+                raise ValueError(f"unknown day {day!r} (use {', '.join(DAYS)})")
+            parsed = []
+            for start, end in spans:
+                for t in (start, end):
+                    if not _HHMM.match(t):
+                        raise ValueError(f"{day}: {t!r} is not HH:MM")
+                if start >= end:
+                    raise ValueError(f"{day}: period {start}-{end} ends before it starts")
+                parsed.append((start, end))
+            parsed.sort()
+            for (_, end1), (start2, _) in itertools.pairwise(parsed):
+                if start2 < end1:
+                    raise ValueError(f"{day}: periods overlap at {start2}")
+        return v
+
+    @model_validator(mode="after")
+    def _open_sometime(self) -> Calendar:
+        if not self.always_open and not self.periods:
+            raise ValueError("a calendar needs working periods or always_open: true")
+        return self
+
+
+class Team(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+    calendar: str = "always"
+    skills: list[str] = Field(default_factory=list)
+
+
+class SlaTarget(Strict):
+    first_response_minutes: int | None = Field(default=None, gt=0)
+    next_response_minutes: int | None = Field(default=None, gt=0)
+    resolution_minutes: int | None = Field(default=None, gt=0)
+
+
+class ForceConfig(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+    nation: Literal["england", "wales", "scotland", "northern_ireland", "national"]
+    welsh_language_standards: bool = False
+    website: str | None = None
+    single_online_home: str | None = None
+    accounts: dict[Platform, list[str]] = Field(default_factory=dict)
+    teams: list[Team]
+    calendars: dict[str, Calendar] = Field(default_factory=dict)
+    areas: list[str] = Field(default_factory=list)
+    sla_overrides: dict[Priority, SlaTarget] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _teams_ok(self) -> ForceConfig:
+        ids = [t.id for t in self.teams]
+        if "digital-desk" not in ids:
+            raise ValueError("teams: a force needs a 'digital-desk' team (the default route)")
+        if len(set(ids)) != len(ids):
+            raise ValueError("teams: team ids must be unique")
+        for i, t in enumerate(self.teams):
+            if t.calendar != "always" and t.calendar not in self.calendars:
+                raise ValueError(f"teams.{i}.calendar: unknown calendar {t.calendar!r}")
+        return self
+
+
+class SlaRow(Strict):
+    first_response_minutes: int = Field(gt=0)
+    next_response_minutes: int | None = Field(default=None, gt=0)
+    resolution_minutes: int | None = Field(default=None, gt=0)
+    clock: Literal["24x7", "business_hours"]
+
+
+class SlaPolicy(Strict):
+    warning_fraction: float = Field(0.75, gt=0, lt=1)
+    grades: dict[Priority, SlaRow]
+
+    @model_validator(mode="after")
+    def _every_grade(self) -> SlaPolicy:
+        missing = [p.value for p in Priority if p not in self.grades]
+        if missing:
+            raise ValueError(f"grades: missing {', '.join(missing)}")
+        return self
+
+
+class RoutingRule(Strict):
+    team: str
+    intents: list[Intent] = Field(default_factory=list)
+    flags: list[Flag] = Field(default_factory=list)
+
+
+class National(Strict):
+    sla: SlaPolicy
+    routing: list[RoutingRule] = Field(default_factory=list)
+
+
+class DemoUser(Strict):
+    username: str = Field(pattern=r"^[a-z0-9._-]+$")
+    display_name: str
+    force: str | None
+    role: Literal["operator", "supervisor", "force_admin", "national_viewer"]
+    teams: list[str] = Field(default_factory=list)
+    skills: list[str] = Field(default_factory=list)
+    password_hash: str
+
+
+class PlatformConfig:
+    """Everything in config/, loaded and cross-checked."""
+
+    def __init__(self, national: National, forces: dict[str, ForceConfig]) -> None:
+        self.national = national
+        self.forces = forces
+
+    @cached_property
+    def account_index(self) -> dict[tuple[str, str], str]:
+        """(platform, lower-case handle) -> force id."""
+        out: dict[tuple[str, str], str] = {}
+        for force in self.forces.values():
+            for platform, handles in force.accounts.items():
+                for h in handles:
+                    out[(platform.value, h.lower().lstrip("@"))] = force.id
+        return out
+
+    def force_for_account(self, platform: str, handle: str) -> str | None:
+        return self.account_index.get((platform, handle.lower().lstrip("@")))
+
+
+def _field_path(err: dict[str, Any]) -> str:
+    return ".".join(str(p) for p in err["loc"]) or "(root)"
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        raise ConfigError(path, where, f"not valid YAML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(path, "(file)", str(exc)) from exc
+
+
+def _validate(model: type[BaseModel], path: Path, data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(path, _field_path(dict(err)), msg) from exc
+
+
+def load_config(config_dir: Path) -> PlatformConfig:
+    """Load config/national/*.yaml and config/forces/*.yaml; raise ConfigError on the
+    first problem, naming the file and field."""
+    national_path = config_dir / "national" / "policy.yaml"
+    national: National = _validate(National, national_path, _load_yaml(national_path))
+    forces: dict[str, ForceConfig] = {}
+    seen_handles: dict[tuple[str, str], Path] = {}
+    force_dir = config_dir / "forces"
+    paths = sorted(force_dir.glob("*.yaml"))
+    if not paths:
+        raise ConfigError(force_dir, "(dir)", "no force files found")
+    for path in paths:
+        force: ForceConfig = _validate(ForceConfig, path, _load_yaml(path))
+        if force.id != path.stem:
+            raise ConfigError(path, "id", f"{force.id!r} does not match the file name")
+        for platform, handles in force.accounts.items():
+            for i, h in enumerate(handles):
+                k = (platform.value, h.lower().lstrip("@"))
+                if k in seen_handles:
+                    raise ConfigError(
+                        path,
+                        f"accounts.{platform.value}.{i}",
+                        f"handle {h!r} is already used by {seen_handles[k]}",
+                    )
+                seen_handles[k] = path
+        forces[force.id] = force
+    for i, rule in enumerate(national.routing):
+        if not re.match(r"^[a-z0-9-]+$", rule.team):
+            raise ConfigError(national_path, f"routing.{i}.team", "bad team id")
+    return PlatformConfig(national, forces)
+
+
+def load_demo_users(path: Path, config: PlatformConfig) -> dict[str, DemoUser]:
+    """Local accounts for development and demos; each user's force and teams must exist."""
+    data = _load_yaml(path) or {}
+    users: dict[str, DemoUser] = {}
+    for i, raw in enumerate(data.get("users") or []):
+        user: DemoUser = _validate(DemoUser, path, raw)
+        if user.force is not None and user.force not in config.forces:
+            raise ConfigError(path, f"users.{i}.force", f"unknown force {user.force!r}")
+        if user.force is not None:
+            team_ids = {t.id for t in config.forces[user.force].teams}
+            for t in user.teams:
+                if t not in team_ids:
+                    raise ConfigError(path, f"users.{i}.teams", f"unknown team {t!r}")
+        users[user.username] = user
+    return users
+
+
+def parse_hhmm(value: str) -> time:
+    if value == "24:00":
+        return time(23, 59, 59, 999999)
+    h, m = value.split(":")
+    return time(int(h), int(m))

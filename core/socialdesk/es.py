@@ -1,0 +1,175 @@
+"""Elasticsearch plumbing: client, index templates, versioned indices behind aliases, and
+externally-versioned bulk upserts so that replays and duplicates are harmless."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch
+
+from socialdesk.settings import BaseServiceSettings
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = 1
+
+_TEXT = {"type": "text", "analyzer": "standard"}
+_KW = {"type": "keyword"}
+_DATE = {"type": "date"}
+
+MAPPINGS: dict[str, dict[str, Any]] = {
+    "items": {
+        "dynamic": False,
+        "properties": {
+            "id": _KW,
+            "key": _KW,
+            "force": _KW,
+            "team": _KW,
+            "status": _KW,
+            "open": {"type": "boolean"},
+            "priority": _KW,
+            "priority_rank": {"type": "integer"},
+            "intent": _KW,
+            "flags": _KW,
+            "urgency": {"type": "float"},
+            "owner": _KW,
+            "platform": _KW,
+            "channel": _KW,
+            "author_id": _KW,
+            "author_handle": _KW,
+            "text": _TEXT,
+            "language": _KW,
+            "outcome": _KW,
+            "created_at": _DATE,
+            "updated_at": _DATE,
+            "first_mention_at": _DATE,
+            "seq": {"type": "long"},
+            "sla_first_response_due": _DATE,
+        },
+    },
+    "sla": {
+        "dynamic": False,
+        "properties": {
+            "item_id": _KW,
+            "force": _KW,
+            "team": _KW,
+            "priority": _KW,
+            "clock": _KW,
+            "state": _KW,
+            "deadline": _DATE,
+            "at": _DATE,
+            "seq": {"type": "long"},
+        },
+    },
+    "audit": {
+        "dynamic": False,
+        "properties": {
+            "event_id": _KW,
+            "at": _DATE,
+            "actor_id": _KW,
+            "role": _KW,
+            "action": _KW,
+            "target_type": _KW,
+            "target_id": _KW,
+            "force": _KW,
+            "source_ip": _KW,
+        },
+    },
+}
+
+
+def alias(settings: BaseServiceSettings, name: str) -> str:
+    return f"{settings.index_prefix}-{name}"
+
+
+def make_es(settings: BaseServiceSettings) -> AsyncElasticsearch:
+    kwargs: dict[str, Any] = {"request_timeout": 15, "retry_on_timeout": True, "max_retries": 2}
+    if settings.elasticsearch_api_key is not None:
+        kwargs["api_key"] = settings.elasticsearch_api_key.get_secret_value()
+    elif settings.elasticsearch_username and settings.elasticsearch_password is not None:
+        kwargs["basic_auth"] = (
+            settings.elasticsearch_username,
+            settings.elasticsearch_password.get_secret_value(),
+        )
+    return AsyncElasticsearch(settings.elasticsearch_url, **kwargs)
+
+
+async def ensure_indices(es: AsyncElasticsearch, settings: BaseServiceSettings) -> list[str]:
+    """Index templates, then `<prefix>-<name>-v<N>` indices behind `<prefix>-<name>` aliases."""
+    created = []
+    for name, mapping in MAPPINGS.items():
+        al = alias(settings, name)
+        concrete = f"{al}-v{INDEX_VERSION}"
+        await es.indices.put_index_template(
+            name=f"{al}-template",
+            index_patterns=[f"{al}-v*"],
+            template={
+                "settings": {"number_of_shards": 1, "refresh_interval": "1s"},
+                "mappings": mapping,
+            },
+            priority=100,
+        )
+        if not await es.indices.exists(index=concrete):
+            await es.indices.create(
+                index=concrete, aliases={al: {"is_write_index": True}}, mappings=mapping
+            )
+            created.append(concrete)
+        elif not await es.indices.exists_alias(name=al):
+            await es.indices.put_alias(index=concrete, name=al)
+    return created
+
+
+@dataclass(frozen=True)
+class VersionedDoc:
+    index: str
+    id: str
+    version: int
+    doc: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    written: int
+    skipped: int
+    retry: list[VersionedDoc]
+    rejected: list[tuple[VersionedDoc, str]]
+
+
+async def bulk_versioned(es: AsyncElasticsearch, docs: list[VersionedDoc]) -> BulkOutcome:
+    """Index documents with external versions. A version conflict means a newer or the
+    same event is already indexed, which is success for a projection. Documents the
+    cluster could not take right now (429, 5xx) come back to retry; documents it refuses
+    outright (a mapping error) come back as rejected, for the dead-letter topic."""
+    if not docs:
+        return BulkOutcome(0, 0, [], [])
+    ops: list[dict[str, Any]] = []
+    for d in docs:
+        ops.append(
+            {
+                "index": {
+                    "_index": d.index,
+                    "_id": d.id,
+                    "version": d.version,
+                    "version_type": "external",
+                }
+            }
+        )
+        ops.append(d.doc)
+    resp = await es.bulk(operations=ops, refresh=False)
+    written = skipped = 0
+    retry: list[VersionedDoc] = []
+    rejected: list[tuple[VersionedDoc, str]] = []
+    for d, entry in zip(docs, resp.get("items", []), strict=False):
+        result = next(iter(entry.values()))
+        status = int(result.get("status", 500))
+        if status < 300:
+            written += 1
+        elif status == 409:
+            skipped += 1
+        elif status == 429 or status >= 500:
+            retry.append(d)
+        else:
+            rejected.append((d, str(result.get("error"))[:500]))
+    return BulkOutcome(written, skipped, retry, rejected)

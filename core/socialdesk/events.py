@@ -1,0 +1,257 @@
+"""Event models, one per topic payload. They match the JSON Schemas in schemas/ (a test
+validates every example against both and round-trips it)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from socialdesk.taxonomy import Channel, Flag, Intent, ItemStatus, Outcome, Platform, Priority
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Model(BaseModel):
+    """Strict about unknown fields so a producer's typo is caught, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=False)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=False)
+
+
+class Author(Model):
+    id: str = Field(min_length=1, max_length=200)
+    handle: str | None = Field(default=None, max_length=200)
+    display_name: str | None = Field(default=None, max_length=400)
+
+
+class ForceAccount(Model):
+    platform: Platform
+    handle: str = Field(min_length=1, max_length=200)
+
+
+class MediaRef(Model):
+    type: str = Field(max_length=40)
+    url: str = Field(max_length=2000)
+
+
+class Mention(Model):
+    """A normalised social media message that reached a force account (mentions.raw)."""
+
+    schema_version: Literal[1] = 1
+    id: str = Field(min_length=3, max_length=300, pattern=r"^[a-z_]+:.+$")
+    platform: Platform
+    native_id: str = Field(min_length=1, max_length=256)
+    channel: Channel
+    author: Author
+    text: str = Field(max_length=100_000)
+    language: str | None = Field(default=None, max_length=16)
+    posted_at: AwareDatetime
+    received_at: AwareDatetime
+    force_account: ForceAccount
+    conversation_id: str | None = Field(default=None, max_length=256)
+    in_reply_to_id: str | None = Field(default=None, max_length=256)
+    media: list[MediaRef] = Field(default_factory=list)
+    links: list[str] = Field(default_factory=list)
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+    def thread_key(self) -> str:
+        """The conversation a mention belongs to: replies and DMs join their thread."""
+        if self.channel == Channel.direct_message:
+            return f"{self.platform.value}:dm:{self.force_account.handle.lower()}:{self.author.id}"
+        root = self.conversation_id or self.native_id
+        return f"{self.platform.value}:thread:{root}"
+
+
+class Triage(Model):
+    priority: Priority
+    intent: Intent
+    flags: list[Flag] = Field(default_factory=list)
+    urgency: float = Field(ge=0, le=1)
+    confidence: float = Field(ge=0, le=1)
+    language: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    model_version: str
+    scored_at: AwareDatetime
+
+
+class TriagedMention(Model):
+    """A mention with its grade (mentions.triaged), keyed by its item key."""
+
+    schema_version: Literal[1] = 1
+    mention: Mention
+    triage: Triage
+    force: str | None = Field(description="force id resolved from the account reached")
+    item_key: str
+
+
+class Actor(Model):
+    kind: Literal["operator", "system", "public"]
+    id: str = Field(min_length=1, max_length=200)
+    force: str | None = None
+
+
+class ItemCommand(Model):
+    """An instruction to the item's one writer (items.commands), keyed by item key."""
+
+    schema_version: Literal[1] = 1
+    command_id: str = Field(min_length=1, max_length=100)
+    item_id: str = Field(min_length=1, max_length=200)
+    type: Literal[
+        "claim",
+        "release",
+        "assign",
+        "note",
+        "reply",
+        "regrade",
+        "recategorise",
+        "transfer",
+        "await_public",
+        "resolve",
+        "reopen",
+    ]
+    actor: Actor
+    issued_at: AwareDatetime
+    expected_seq: int | None = Field(default=None, ge=0)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class ItemMessage(Model):
+    """A message in an item's thread: from the public or an operator's reply."""
+
+    mention_id: str | None = None
+    direction: Literal["inbound", "outbound", "internal"]
+    author: str
+    text: str
+    at: AwareDatetime
+
+
+class Item(Model):
+    """The inbox item aggregate's state, carried whole on every item event."""
+
+    id: str
+    key: str
+    force: str | None
+    team: str
+    status: ItemStatus
+    priority: Priority
+    intent: Intent
+    flags: list[Flag] = Field(default_factory=list)
+    urgency: float = 0.0
+    reasons: list[str] = Field(default_factory=list)
+    owner: str | None = None
+    platform: Platform
+    channel: Channel
+    author: Author
+    thread_key: str
+    mention_ids: list[str] = Field(default_factory=list)
+    messages: list[ItemMessage] = Field(default_factory=list)
+    language: str | None = None
+    outcome: Outcome | None = None
+    crime_reference: str | None = None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    first_mention_at: AwareDatetime
+    seq: int = Field(ge=1)
+
+
+class ItemEvent(Model):
+    """Something that happened to an item (items.events), keyed by item key."""
+
+    schema_version: Literal[1] = 1
+    event_id: str
+    item_id: str
+    seq: int = Field(ge=0, description="per-item sequence; a rejection repeats the current one")
+    type: Literal[
+        "created",
+        "routed",
+        "assigned",
+        "claimed",
+        "released",
+        "replied",
+        "noted",
+        "regraded",
+        "recategorised",
+        "transferred",
+        "awaiting_public",
+        "public_replied",
+        "resolved",
+        "reopened",
+        "merged",
+        "rejected",
+    ]
+    actor: Actor
+    at: AwareDatetime
+    command_id: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    item: Item | None = Field(description="the item after the change; null if unknown")
+
+
+class SlaEvent(Model):
+    """A change to one of an item's SLA clocks (sla.events), keyed by item key."""
+
+    schema_version: Literal[1] = 1
+    event_id: str
+    item_id: str
+    seq: int = Field(ge=1)
+    type: Literal["started", "warning", "breached", "met", "paused", "resumed", "recalculated"]
+    clock: Literal["first_response", "next_response", "resolution"]
+    priority: Priority
+    force: str | None
+    team: str
+    started_at: AwareDatetime
+    deadline: AwareDatetime | None
+    time_left_s: float | None
+    at: AwareDatetime
+
+
+class AuditEvent(Model):
+    """Who consulted or changed what, when and from where (audit.events)."""
+
+    schema_version: Literal[1] = 1
+    event_id: str
+    at: AwareDatetime
+    actor: Actor
+    role: str | None = None
+    action: str = Field(min_length=1, max_length=100)
+    target_type: str
+    target_id: str | None = None
+    force: str | None = None
+    source_ip: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeadLetterOrigin(Model):
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    source: str | None = Field(default=None, description="file:line, HTTP source, ...")
+
+
+class DeadLetter(Model):
+    """Input that could not be processed, with why and where it came from (deadletter)."""
+
+    schema_version: Literal[1] = 1
+    reason: str
+    error: str | None = None
+    service: str
+    origin: DeadLetterOrigin
+    failed_at: AwareDatetime
+    payload: str = Field(description="the original bytes, decoded as UTF-8 with replacement")
+
+
+def item_key_for_thread(thread_key: str) -> str:
+    """Message key for every item topic: one thread maps to one partition, for ever."""
+    return "itm_" + hashlib.sha256(thread_key.encode()).hexdigest()[:20]
+
+
+def item_key_of(item_id: str) -> str:
+    """Item ids are '<key>' or '<key>.<n>' (later items on an old thread)."""
+    return item_id.split(".", 1)[0]

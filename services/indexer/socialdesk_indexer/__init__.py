@@ -1,0 +1,1 @@
+"""indexer: projects items.events, sla.events and audit.events into Elasticsearch."""

@@ -1,0 +1,126 @@
+"""Kafka adapter for the indexer: decode, build documents, bulk-index with external
+versions, and only then let the runtime commit. Elasticsearch down: retry, never drop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka.structs import TopicPartition
+from elasticsearch import AsyncElasticsearch
+
+from socialdesk.es import VersionedDoc, alias, bulk_versioned, ensure_indices, make_es
+from socialdesk.events import AuditEvent, DeadLetterOrigin, ItemEvent, SlaEvent
+from socialdesk.kafka import BatchResult, Meta, Output, dead_letter
+from socialdesk.settings import BaseServiceSettings
+from socialdesk.stream import serve_processor
+from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS, SLA_EVENTS
+from socialdesk_indexer.documents import audit_document, item_document, sla_document
+
+log = logging.getLogger(__name__)
+
+
+class IndexerProcessor:
+    service = "indexer"
+    group_id = "socialdesk-indexer"
+    topics: Sequence[str] = (ITEMS_EVENTS, SLA_EVENTS, AUDIT_EVENTS)
+
+    def __init__(self, settings: BaseServiceSettings, es: AsyncElasticsearch) -> None:
+        self.settings = settings
+        self.es = es
+        self.es_ok = False
+        self._indices_ready = False
+
+    def decode(self, topic: str, raw: bytes) -> Any:
+        if topic == ITEMS_EVENTS:
+            return ItemEvent.model_validate_json(raw)
+        if topic == SLA_EVENTS:
+            return SlaEvent.model_validate_json(raw)
+        return AuditEvent.model_validate_json(raw)
+
+    def to_doc(self, value: Any) -> VersionedDoc | None:
+        s = self.settings
+        if isinstance(value, ItemEvent):
+            doc = item_document(value)
+            if doc is None:
+                return None
+            return VersionedDoc(alias(s, "items"), value.item_id, value.seq, doc)
+        if isinstance(value, SlaEvent):
+            return VersionedDoc(
+                alias(s, "sla"), f"{value.item_id}:{value.clock}", value.seq, sla_document(value)
+            )
+        assert isinstance(value, AuditEvent)
+        return VersionedDoc(alias(s, "audit"), value.event_id, 1, audit_document(value))
+
+    async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
+        docs: list[tuple[VersionedDoc, Meta, Any]] = []
+        for value, meta in batch:
+            doc = self.to_doc(value)
+            if doc is not None:
+                docs.append((doc, meta, value))
+        # Within one batch only the newest version of a document matters.
+        newest: dict[tuple[str, str], tuple[VersionedDoc, Meta, Any]] = {}
+        for entry in docs:
+            k = (entry[0].index, entry[0].id)
+            if k not in newest or newest[k][0].version < entry[0].version:
+                newest[k] = entry
+        pending = list(newest.values())
+        outputs: list[Output] = []
+        delay = 0.2
+        while pending:
+            try:
+                if not self._indices_ready:
+                    await ensure_indices(self.es, self.settings)
+                    self._indices_ready = True
+                res = await bulk_versioned(self.es, [d for d, _, _ in pending])
+            except Exception as exc:
+                self.es_ok = False
+                log.warning("elasticsearch unavailable, retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+                continue
+            self.es_ok = True
+            by_id = {(d.index, d.id): (d, m, v) for d, m, v in pending}
+            for doc, reason in res.rejected:
+                _, meta, value = by_id[(doc.index, doc.id)]
+                outputs.append(
+                    dead_letter(
+                        self.service,
+                        "index_rejected",
+                        reason,
+                        json.dumps(value.model_dump(mode="json")),
+                        DeadLetterOrigin(
+                            topic=meta.topic,
+                            partition=meta.partition,
+                            offset=meta.offset,
+                            key=meta.key,
+                        ),
+                    )
+                )
+            pending = [by_id[(d.index, d.id)] for d in res.retry]
+            if pending:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+        return BatchResult(outputs=outputs)
+
+    async def on_assign(self, partitions: set[TopicPartition]) -> None:
+        return None
+
+    async def on_revoke(self, partitions: set[TopicPartition]) -> None:
+        return None
+
+    async def es_ready(self) -> bool:
+        try:
+            return bool(await self.es.ping())
+        except Exception:
+            return False
+
+
+def main() -> None:
+    settings = BaseServiceSettings()
+    es = make_es(settings)
+    proc = IndexerProcessor(settings, es)
+    asyncio.run(serve_processor(settings, proc, {"elasticsearch": proc.es_ready}, max_records=2000))

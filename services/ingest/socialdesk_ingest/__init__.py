@@ -1,0 +1,1 @@
+"""ingest: turns incoming messages into normalised mentions on mentions.raw."""

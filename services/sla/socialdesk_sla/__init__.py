@@ -1,0 +1,1 @@
+"""sla: 101-style clocks per item (items.events -> sla.events)."""

@@ -1,0 +1,1 @@
+"""triage: grades each mention's urgency, intent and flags (mentions.raw -> mentions.triaged)."""
