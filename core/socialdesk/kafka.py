@@ -276,6 +276,11 @@ class KafkaRuntime:
         self._stopping = asyncio.Event()
         self.last_error: str | None = None
 
+    @property
+    def group_id(self) -> str:
+        """Groups share the topics' prefix, so prefixed deployments never collide."""
+        return self.settings.topic_prefix + self.proc.group_id
+
     def _set_ready(self, value: bool) -> None:
         self.ready = value
         READY.labels(self.proc.service).set(1 if value else 0)
@@ -286,11 +291,11 @@ class KafkaRuntime:
         while not self._stopping.is_set():
             try:
                 if self.settings.kafka_evict_stale_members:
-                    await asyncio.to_thread(evict_stale_members, self.settings, self.proc.group_id)
+                    await asyncio.to_thread(evict_stale_members, self.settings, self.group_id)
                 self.producer = make_producer(self.settings, self.proc.service)
                 await self.producer.start()
                 self.consumer = AIOKafkaConsumer(
-                    group_id=self.proc.group_id,
+                    group_id=self.group_id,
                     client_id=f"{self.proc.service}-{self.settings.instance}",
                     enable_auto_commit=False,
                     auto_offset_reset="earliest",
@@ -479,7 +484,7 @@ def make_producer(settings: BaseServiceSettings, service: str) -> AIOKafkaProduc
     return AIOKafkaProducer(
         client_id=f"{service}-{settings.instance}",
         acks="all",
-        enable_idempotence=True,
+        enable_idempotence=settings.kafka_idempotent_producer,
         linger_ms=5,
         max_batch_size=256 * 1024,
         request_timeout_ms=15000,

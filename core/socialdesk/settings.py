@@ -33,6 +33,9 @@ class BaseServiceSettings(BaseSettings):
     # the stale members of its own group before joining. Local stack only.
     kafka_evict_stale_members: bool = False
     kafka_session_timeout_ms: int = 10_000
+    # Idempotent producers need InitProducerId, which Tansu does not answer; real Kafka
+    # and noida-db do. Only the Tansu test runs turn it off.
+    kafka_idempotent_producer: bool = True
     topic_prefix: str = Field("", description="prefix for every topic name, e.g. 'force1.'")
     elasticsearch_url: str = "http://127.0.0.1:9200"
     elasticsearch_username: str | None = None
