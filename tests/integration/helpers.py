@@ -35,9 +35,7 @@ def create_topics(settings: BaseServiceSettings) -> None:
     ensure_topics(settings, load_topic_specs().values())
 
 
-async def produce(
-    kafka: str, topic: str, records: list[tuple[str | None, bytes]]
-) -> None:
+async def produce(kafka: str, topic: str, records: list[tuple[str | None, bytes]]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all")
     await producer.start()
     try:

@@ -1,0 +1,247 @@
+"""The whole platform as separate processes on the local stack: mentions posted to
+ingest reach the console; killing any service with SIGKILL mid-stream and restarting
+it loses no mention and duplicates no item; a user sees only their force's items."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from elasticsearch import Elasticsearch
+
+from socialdesk.stack import SERVICES, Stack, StackPorts, free_port, kill_tree, wait_for
+
+from .conftest import Backend
+from .helpers import create_topics, settings_for
+
+KEY = "dev-only-change-me"
+
+
+@dataclass
+class Platform:
+    stack: Stack
+    prefix: str
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        return {
+            "SOCIALDESK_TOPIC_PREFIX": self.prefix,
+            "SOCIALDESK_INDEX_PREFIX": self.prefix.rstrip("."),
+            "SOCIALDESK_LOG_LEVEL": "INFO",
+        }
+
+    def start(self, service: str) -> None:
+        self.procs[service] = self.stack.spawn(service, extra_env=self.env())
+
+    def wait_ready(self, service: str, timeout: float = 90) -> None:
+        wait_for(lambda: self.stack.ready(service), timeout, service)
+
+    def kill9(self, service: str) -> None:
+        proc = self.procs[service]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def platform(noida: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    assert noida.stack is not None or noida.name == "containers"
+    root = Path(tmp_path_factory.mktemp("e2e"))
+    ports = StackPorts.free()
+    ports.kafka = int(noida.kafka.rsplit(":", 1)[1])
+    ports.elasticsearch = int((noida.es_url or "").rsplit(":", 1)[1])
+    stack = Stack(root, ports=ports)
+    prefix = f"e2e{free_port()}."
+    settings = settings_for(noida.kafka, prefix, noida.es_url)
+    create_topics(settings)
+    p = Platform(stack, prefix)
+    for svc in SERVICES:
+        p.start(svc)
+    try:
+        for svc in SERVICES:
+            p.wait_ready(svc)
+        yield p
+    finally:
+        for proc in p.procs.values():
+            kill_tree(proc)
+        for log in sorted(root.glob("logs/*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-5:]
+            print(f"--- {log.name}\n" + "\n".join(tail))
+
+
+def mention(n: int, handle: str = "MerseyPolice", text: str | None = None) -> dict[str, object]:
+    return {
+        "id": f"x:{90000 + n}",
+        "platform": "x",
+        "native_id": str(90000 + n),
+        "channel": "public_mention",
+        "author": {"id": f"a{n}", "handle": f"author{n}", "display_name": f"Author {n}"},
+        "text": text or f"someone smashed my car window on Lark Lane last night, ref please #{n}",
+        "language": None,
+        "posted_at": "2026-11-22T10:00:00Z",
+        "received_at": "2026-11-22T10:00:01Z",
+        "force_account": {"platform": "x", "handle": handle},
+        "conversation_id": None,
+        "in_reply_to_id": None,
+        "media": [],
+        "links": [],
+        "raw": {},
+    }
+
+
+def post(ingest: str, body: bytes, deadline_s: float = 120) -> httpx.Response:
+    """Post like a platform does: retry until the platform answers 200 or 4xx."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            r = httpx.post(
+                ingest + "/v1/mentions", content=body, headers={"X-Api-Key": KEY}, timeout=30
+            )
+            if r.status_code < 500:
+                return r
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("ingest never accepted the delivery")
+        time.sleep(0.3)
+
+
+def es_items(p: Platform) -> list[dict[str, object]]:
+    es = Elasticsearch(p.stack.es_url)
+    index = p.prefix.rstrip(".") + "-items"
+    try:
+        es.indices.refresh(index=index)
+        resp = es.search(index=index, size=1000, query={"match_all": {}})
+        return [h["_source"] for h in resp["hits"]["hits"]]
+    except Exception:
+        return []
+    finally:
+        es.close()
+
+
+def login(console: str, username: str) -> httpx.Client:
+    client = httpx.Client(base_url=console, timeout=30)
+    page = client.get("/login")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    r = client.post(
+        "/login", data={"username": username, "password": "demo-password", "csrf": csrf}
+    )
+    assert r.status_code == 303, r.text
+    return client
+
+
+def test_mention_reaches_console_and_jsonl_bad_line_is_reported(platform: Platform) -> None:
+    ingest = platform.stack.ingest_url()
+    body = (
+        json.dumps(mention(1, text="there's a lad with a knife outside the offy, hurry")).encode()
+        + b"\n{ not json\n"
+        + json.dumps(mention(2)).encode()
+    )
+    r = post(ingest, body)
+    assert r.status_code == 200
+    assert r.json()["accepted"] == 2
+    assert r.json()["rejected"][0]["line"] == 2
+    wait_for(lambda: len(es_items(platform)) >= 2, 60, "items indexed")
+    client = login(platform.stack.console_url(), "op.merseyside")
+    api = client.get("/api/items").json()
+    assert api["total"] >= 2
+    assert api["items"][0]["priority"] == "P1"  # newest P1 first
+    page = client.get("/inbox")
+    assert page.status_code == 200 and "lad with a knife" in page.text
+
+
+def test_kill9_each_service_mid_stream_loses_and_duplicates_nothing(platform: Platform) -> None:
+    ingest = platform.stack.ingest_url()
+    before = {str(i["id"]) for i in es_items(platform)}
+    sent: list[int] = []
+    stop = threading.Event()
+
+    def feeder() -> None:
+        n = 1000
+        while not stop.is_set():
+            batch = [mention(n + i) for i in range(5)]
+            r = post(ingest, b"\n".join(json.dumps(m).encode() for m in batch))
+            assert r.status_code == 200
+            sent.extend(range(n, n + 5))
+            n += 5
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=feeder, daemon=True)
+    thread.start()
+    try:
+        for svc in ("triage", "assign", "sla", "indexer", "ingest", "console"):
+            time.sleep(2)
+            platform.kill9(svc)
+            time.sleep(1)
+            platform.start(svc)
+            platform.wait_ready(svc)
+        time.sleep(2)
+    finally:
+        stop.set()
+        thread.join(timeout=180)
+    expected = {f"x:{90000 + n}" for n in sent}
+    assert len(expected) >= 50
+
+    def all_indexed() -> bool:
+        got = {str(m) for i in es_items(platform) for m in i["mention_ids"]}  # type: ignore[attr-defined]
+        return expected <= got
+
+    wait_for(all_indexed, 180, "every accepted mention indexed")
+    items = [i for i in es_items(platform) if str(i["id"]) not in before]
+    mention_ids = [m for i in items for m in i["mention_ids"]]  # type: ignore[attr-defined]
+    assert len(mention_ids) == len(set(mention_ids)), "a mention appears in two items"
+    assert len(items) == len(expected), "an item was duplicated or lost"
+    assert all(i["seq"] == 1 and i["status"] == "new" for i in items)
+
+
+def test_force_isolation_and_sign_in(platform: Platform) -> None:
+    console = platform.stack.console_url()
+    anon = httpx.Client(base_url=console, timeout=30)
+    assert anon.get("/api/items").status_code == 401
+    assert anon.get("/inbox", follow_redirects=False).headers["location"] == "/login"
+    bad = anon.post("/login", data={"username": "op.merseyside", "password": "x", "csrf": "forged"})
+    assert bad.status_code == 403 and "CSRF" in bad.json()["error"]
+    mersey = login(console, "op.merseyside")
+    items = mersey.get("/api/items").json()["items"]
+    assert items and all(i["force"] == "merseyside" for i in items)
+    other = login(console, "op.greater-manchester")
+    assert other.get("/api/items").json()["total"] == 0
+    assert other.get(f"/api/items/{items[0]['id']}").status_code == 404
+    assert mersey.get(f"/api/items/{items[0]['id']}").status_code == 200
+    national = login(console, "national.viewer")
+    assert national.get("/api/items").json()["total"] >= len(items)
+
+
+def test_readiness_fails_when_a_dependency_is_unreachable(platform: Platform) -> None:
+    """An indexer pointed at a closed Elasticsearch port is alive but not ready."""
+    stack = Stack(platform.stack.root, ports=StackPorts.free())
+    stack.ports.kafka = platform.stack.ports.kafka
+    proc = stack.spawn(
+        "indexer",
+        extra_env={
+            **platform.env(),
+            "SOCIALDESK_ELASTICSEARCH_URL": f"http://127.0.0.1:{free_port()}",
+        },
+    )
+    try:
+        port = stack.ports.indexer
+        wait_for(lambda: _status(f"http://127.0.0.1:{port}/healthz") == 200, 60, "healthz")
+        r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=10)
+        assert r.status_code == 503
+        assert r.json()["checks"]["elasticsearch"] is False
+    finally:
+        kill_tree(proc)
+
+
+def _status(url: str) -> int:
+    try:
+        return httpx.get(url, timeout=5).status_code
+    except httpx.HTTPError:
+        return 0
