@@ -79,15 +79,15 @@ async def read_all(kafka: str, topic: str) -> list[tuple[str | None, dict[str, A
     return out
 
 
-async def wait_until(check: Callable[[], Any], timeout: float = 60, every: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
+async def wait_until(check: Callable[[], Any], within: float = 60, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + within
     last: Any = None
     while time.monotonic() < deadline:
         last = await check()
         if last:
             return last
         await asyncio.sleep(every)
-    raise AssertionError(f"condition not met in {timeout}s; last value: {last!r}"[:2000])
+    raise AssertionError(f"condition not met in {within}s; last value: {last!r}"[:2000])
 
 
 class Running:

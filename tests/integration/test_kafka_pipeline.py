@@ -73,7 +73,7 @@ async def test_mentions_flow_to_items_and_clocks_and_poison_goes_to_deadletter(
             evs = [v for _, v in await read_all(broker.kafka, prefix + ITEMS_EVENTS)]
             return [e for e in evs if e["type"] == "created"] if len(evs) >= 3 else []
 
-        items = [e["item"] for e in await wait_until(created, timeout=90)]
+        items = [e["item"] for e in await wait_until(created, within=90)]
         by_text = {i["messages"][0]["text"]: i for i in items}
         assert by_text[texts[0]]["priority"] == "P1"
         assert by_text[texts[1]]["priority"] == "P4"
@@ -83,7 +83,7 @@ async def test_mentions_flow_to_items_and_clocks_and_poison_goes_to_deadletter(
             evs = [v for _, v in await read_all(broker.kafka, prefix + SLA_EVENTS)]
             return evs if len({e["item_id"] for e in evs}) >= 3 else []
 
-        sla = await wait_until(clocks, timeout=60)
+        sla = await wait_until(clocks, within=60)
         p1 = by_text[texts[0]]["id"]
         first = next(e for e in sla if e["item_id"] == p1 and e["clock"] == "first_response")
         assert first["type"] == "started" and first["priority"] == "P1"
@@ -104,7 +104,7 @@ async def test_mentions_flow_to_items_and_clocks_and_poison_goes_to_deadletter(
             evs = [v for _, v in await read_all(broker.kafka, prefix + ITEMS_EVENTS)]
             return [e for e in evs if e.get("command_id") == "cmd-1"]
 
-        (ev,) = await wait_until(claimed, timeout=60)
+        (ev,) = await wait_until(claimed, within=60)
         assert ev["type"] == "claimed" and ev["seq"] == 2 and ev["item"]["owner"] == "op1"
 
     dead = [v for _, v in await read_all(broker.kafka, prefix + DEADLETTER)]
