@@ -3,6 +3,7 @@ and consumers. Code asks this module for names, never spells them itself."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,16 @@ class TopicSpec:
 
 
 def schemas_dir() -> Path:
-    """schemas/ at the repository root (the package is installed editable from there)."""
+    """SOCIALDESK_SCHEMAS_DIR, else schemas/ above this file (editable install), else
+    ./schemas (the container image)."""
+    env = os.environ.get("SOCIALDESK_SCHEMAS_DIR")
+    if env:
+        return Path(env)
     here = Path(__file__).resolve()
-    for parent in here.parents:
+    for parent in [*here.parents, Path.cwd()]:
         if (parent / "schemas" / "topics").is_dir():
             return parent / "schemas"
-    raise FileNotFoundError("schemas/topics not found above " + str(here))
+    raise FileNotFoundError("schemas/topics not found; set SOCIALDESK_SCHEMAS_DIR")
 
 
 def load_topic_specs(directory: Path | None = None) -> dict[str, TopicSpec]:

@@ -1,0 +1,23 @@
+# One image for every service: `docker run socialdesk triage`, `... console`, etc.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY core core
+COPY services services
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN useradd --uid 10001 --create-home socialdesk
+WORKDIR /app
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+COPY schemas schemas
+COPY config config
+ENV SOCIALDESK_CONFIG_DIR=/app/config \
+    SOCIALDESK_HTTP_HOST=0.0.0.0 \
+    SOCIALDESK_HTTP_PORT=8080 \
+    PYTHONUNBUFFERED=1
+USER 10001
+EXPOSE 8080
+ENTRYPOINT ["socialdesk"]
+CMD ["--help"]
