@@ -240,6 +240,31 @@ def test_readiness_fails_when_a_dependency_is_unreachable(platform: Platform) ->
         kill_tree(proc)
 
 
+def test_ingest_answers_503_while_kafka_is_unreachable(platform: Platform) -> None:
+    """The platform retries a 503, so nothing is lost while Kafka is away."""
+    stack = Stack(platform.stack.root, ports=StackPorts.free())
+    proc = stack.spawn(
+        "ingest",
+        extra_env={**platform.env(), "SOCIALDESK_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"},
+    )
+    try:
+        url = f"http://127.0.0.1:{stack.ports.ingest}"
+        wait_for(lambda: _status(url + "/healthz") == 200, 60, "healthz")
+        assert _status(url + "/readyz") == 503
+        r = httpx.post(
+            url + "/v1/mentions",
+            content=json.dumps(mention(7777)).encode(),
+            headers={"X-Api-Key": KEY},
+            timeout=60,
+        )
+        assert r.status_code == 503 and r.headers["retry-after"] == "5"
+        assert "kafka unavailable" in r.json()["error"]
+        unauth = httpx.post(url + "/v1/mentions", content=b"{}", timeout=30)
+        assert unauth.status_code == 401
+    finally:
+        kill_tree(proc)
+
+
 def _status(url: str) -> int:
     try:
         return httpx.get(url, timeout=5).status_code

@@ -107,6 +107,28 @@ async def test_mentions_flow_to_items_and_clocks_and_poison_goes_to_deadletter(
         (ev,) = await wait_until(claimed, within=60)
         assert ev["type"] == "claimed" and ev["seq"] == 2 and ev["item"]["owner"] == "op1"
 
+    # A new assign instance restores the items from its changelog: the next command
+    # continues the item's sequence instead of starting again.
+    note = cmd.model_copy(
+        update={
+            "command_id": "cmd-2",
+            "type": "note",
+            "expected_seq": 2,
+            "payload": {"text": "called back"},
+        }
+    )
+    async with Running(settings, AssignProcessor(settings, config)):
+        await produce(
+            broker.kafka, prefix + ITEMS_COMMANDS, [(p1, note.model_dump_json().encode())]
+        )
+
+        async def noted() -> list[dict]:
+            evs = [v for _, v in await read_all(broker.kafka, prefix + ITEMS_EVENTS)]
+            return [e for e in evs if e.get("command_id") == "cmd-2"]
+
+        (ev2,) = await wait_until(noted, within=90)
+        assert ev2["type"] == "noted" and ev2["seq"] == 3 and ev2["item"]["owner"] == "op1"
+
     dead = [v for _, v in await read_all(broker.kafka, prefix + DEADLETTER)]
     assert len(dead) == 2
     assert {d["reason"] for d in dead} == {"invalid_payload"}
