@@ -270,3 +270,72 @@ def _status(url: str) -> int:
         return httpx.get(url, timeout=5).status_code
     except httpx.HTTPError:
         return 0
+
+
+def test_console_actions_reach_assign_and_show_outcome_or_rejection(platform: Platform) -> None:
+    console = platform.stack.console_url()
+    r = post(platform.stack.ingest_url(), json.dumps(mention(5001)).encode())
+    assert r.status_code == 200
+    wait_for(lambda: any("x:95001" in i["mention_ids"] for i in es_items(platform)), 60, "indexed")  # type: ignore[operator]
+    item = next(i for i in es_items(platform) if "x:95001" in i["mention_ids"])  # type: ignore[operator]
+    item_id = str(item["id"])
+    op = login(console, "op.merseyside")
+    sup = login(console, "sup.merseyside")
+    csrf_op = op.get("/api/me").json()["csrf"]
+    csrf_sup = sup.get("/api/me").json()["csrf"]
+    url = f"/api/items/{item_id}/commands"
+
+    forged = op.post(url, json={"type": "claim"}, headers={"X-CSRF-Token": "forged"})
+    assert forged.status_code == 403
+
+    claim = op.post(url, json={"type": "claim"}, headers={"X-CSRF-Token": csrf_op})
+    assert claim.status_code == 200, claim.text
+    assert claim.json()["event"]["type"] == "claimed"
+    assert claim.json()["event"]["item"]["owner"] == "op.merseyside"
+
+    lost = sup.post(url, json={"type": "claim"}, headers={"X-CSRF-Token": csrf_sup})
+    assert lost.status_code == 409
+    assert lost.json()["reason"] == "already claimed by op.merseyside"
+
+    bad = op.post(
+        url,
+        json={"type": "resolve", "payload": {"outcome": "crime_recorded"}},
+        headers={"X-CSRF-Token": csrf_op},
+    )
+    assert bad.status_code == 409 and "crime_reference" in bad.json()["reason"]
+    done = op.post(
+        url,
+        json={"type": "resolve", "payload": {"outcome": "signposted"}},
+        headers={"X-CSRF-Token": csrf_op},
+    )
+    assert done.status_code == 200 and done.json()["event"]["item"]["status"] == "resolved"
+
+    other = login(console, "op.greater-manchester")
+    csrf_other = other.get("/api/me").json()["csrf"]
+    assert (
+        other.post(url, json={"type": "claim"}, headers={"X-CSRF-Token": csrf_other}).status_code
+        == 404
+    )
+    nv = login(console, "national.viewer")
+    csrf_nv = nv.get("/api/me").json()["csrf"]
+    assert (
+        nv.post(url, json={"type": "claim"}, headers={"X-CSRF-Token": csrf_nv}).status_code == 403
+    )
+    unknown = op.post(url, json={"type": "fly"}, headers={"X-CSRF-Token": csrf_op})
+    assert unknown.status_code == 422 and unknown.json()["details"][0]["field"].endswith("type")
+
+    def resolved_in_index() -> bool:
+        return any(i["id"] == item_id and i["status"] == "resolved" for i in es_items(platform))
+
+    wait_for(resolved_in_index, 30, "resolved item indexed")
+    page = op.get(f"/items/{item_id}")
+    assert page.status_code == 200 and "status resolved" in page.text
+
+
+def test_script_in_a_mention_is_shown_escaped(platform: Platform) -> None:
+    evil = mention(5002, text='<script>alert("x")</script> someone nicked my bike')
+    assert post(platform.stack.ingest_url(), json.dumps(evil).encode()).status_code == 200
+    wait_for(lambda: any("x:95002" in i["mention_ids"] for i in es_items(platform)), 60, "indexed")  # type: ignore[operator]
+    page = login(platform.stack.console_url(), "op.merseyside").get("/inbox")
+    assert "&lt;script&gt;alert(" in page.text
+    assert '<script>alert("x")' not in page.text

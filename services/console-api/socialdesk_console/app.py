@@ -8,31 +8,55 @@ import logging
 import secrets
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aiokafka import AIOKafkaProducer
 from elasticsearch import AsyncElasticsearch, NotFoundError
-from fastapi import FastAPI, Form, HTTPException, Query, Request
+from fastapi import FastAPI, Form, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from socialdesk import __version__
 from socialdesk.config import DemoUser, PlatformConfig
 from socialdesk.es import alias
-from socialdesk.events import Actor, AuditEvent, utcnow
+from socialdesk.events import Actor, AuditEvent, ItemCommand, item_key_of, utcnow
 from socialdesk.kafka import Output, make_producer, produce_and_wait
 from socialdesk.runtime import add_ops_routes
 from socialdesk.settings import ConsoleSettings
-from socialdesk.topics import AUDIT_EVENTS
+from socialdesk.topics import AUDIT_EVENTS, ITEMS_COMMANDS
 from socialdesk_console.auth import Sessions, User, verify_password
 from socialdesk_console.deps import COOKIE, ApiUser, NotSignedIn, PageUser
+from socialdesk_console.outcomes import OutcomeWatcher
 from socialdesk_console.queries import INBOX_SORT, VIEWS, inbox_query, scope_filter
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
+ACTING_ROLES = {"operator", "supervisor", "force_admin"}
+CommandType = Literal[
+    "claim",
+    "release",
+    "assign",
+    "note",
+    "reply",
+    "regrade",
+    "recategorise",
+    "transfer",
+    "await_public",
+    "resolve",
+    "reopen",
+]
+
+
+class CommandRequest(BaseModel):
+    type: CommandType
+    payload: dict[str, Any] = Field(default_factory=dict)
+    expected_seq: int | None = Field(default=None, ge=0)
+
+
 LOGIN_CSRF = "sd_login_csrf"
 
 
@@ -57,20 +81,21 @@ class AuditWriter:
                 self.producer = producer
             return self.producer
 
-    async def write(self, events: list[AuditEvent]) -> None:
+    async def write(self, events: list[AuditEvent], also: list[Output] | None = None) -> None:
+        """Write audit events (and any other records, e.g. a command) and wait for Kafka."""
         try:
             producer = await self._get()
             await asyncio.wait_for(
                 produce_and_wait(
                     producer,
                     self.settings.topic_prefix,
-                    [Output(AUDIT_EVENTS, e.actor.id, e) for e in events],
+                    [Output(AUDIT_EVENTS, e.actor.id, e) for e in events] + (also or []),
                 ),
                 timeout=15,
             )
         except Exception as exc:
             await self.close()
-            raise HTTPException(503, "audit log unavailable; try again shortly") from exc
+            raise HTTPException(503, "Kafka unavailable; nothing was changed, try again") from exc
 
     async def close(self) -> None:
         async with self.lock:
@@ -128,8 +153,15 @@ def create_app(
 
     add_ops_routes(app, ready)
 
+    outcomes = OutcomeWatcher(settings)
+
+    @app.on_event("startup")
+    async def _start() -> None:
+        outcomes.start()
+
     @app.on_event("shutdown")
     async def _close() -> None:
+        await outcomes.stop()
         await audit.close()
 
     @app.exception_handler(NotSignedIn)
@@ -339,6 +371,52 @@ def create_app(
         item = await get_item(user, item_id)
         await audit.write([audit_event(user, request, "item.opened", "item", item_id)])
         return item
+
+    @app.post("/api/items/{item_id}/commands")
+    async def api_command(
+        request: Request,
+        item_id: str,
+        body: CommandRequest,
+        user: ApiUser,
+        x_csrf_token: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        """Send an action to the item's owner service and wait (up to 5 s) for its outcome:
+        200 applied, 409 rejected with the reason, 202 if still pending."""
+        if not x_csrf_token or not secrets.compare_digest(x_csrf_token, user.csrf):
+            raise HTTPException(403, "CSRF check failed: send the X-CSRF-Token header")
+        if user.role not in ACTING_ROLES:
+            raise HTTPException(403, f"role {user.role} cannot change items")
+        await get_item(user, item_id)  # 404 for another force's item
+        payload = dict(body.payload)
+        payload["role"] = user.role
+        cmd = ItemCommand(
+            command_id=str(uuid.uuid4()),
+            item_id=item_id,
+            type=body.type,
+            actor=Actor(kind="operator", id=user.username, force=user.force),
+            issued_at=utcnow(),
+            expected_seq=body.expected_seq,
+            payload=payload,
+        )
+        waiter = outcomes.expect(cmd.command_id)
+        try:
+            await audit.write(
+                [audit_event(user, request, f"item.{body.type}", "item", item_id)],
+                also=[Output(ITEMS_COMMANDS, item_key_of(item_id), cmd)],
+            )
+            ev = await asyncio.wait_for(waiter, timeout=5)
+        except TimeoutError:
+            return JSONResponse(
+                {"status": "pending", "command_id": cmd.command_id}, status_code=202
+            )
+        finally:
+            outcomes.forget(cmd.command_id)
+        if ev["type"] == "rejected":
+            return JSONResponse(
+                {"status": "rejected", "reason": ev["data"].get("reason"), "event": ev},
+                status_code=409,
+            )
+        return JSONResponse({"status": "applied", "event": ev})
 
     @app.get("/api/me")
     async def me(user: ApiUser) -> dict[str, Any]:

@@ -1,0 +1,98 @@
+"""Waits for the outcome of a command the console sent: assign answers every command
+with an event (or a rejection) on items.events carrying the command id. One consumer per
+console process reads the newest events of every partition (no group: each console
+instance sees everything) and resolves the waiting requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+
+from socialdesk.kafka import common_client_options, topic_name
+from socialdesk.settings import BaseServiceSettings
+from socialdesk.topics import ITEMS_EVENTS
+
+log = logging.getLogger(__name__)
+
+
+class OutcomeWatcher:
+    def __init__(self, settings: BaseServiceSettings, keep: int = 10_000) -> None:
+        self.settings = settings
+        self.keep = keep
+        self.recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.task: asyncio.Task[None] | None = None
+        self.started = asyncio.Event()
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    async def _run(self) -> None:
+        topic = topic_name(self.settings, ITEMS_EVENTS)
+        delay = 0.5
+        while True:
+            consumer = AIOKafkaConsumer(
+                group_id=None, enable_auto_commit=False, **common_client_options(self.settings)
+            )
+            try:
+                await consumer.start()
+                parts = consumer.partitions_for_topic(topic) or set()
+                tps = [TopicPartition(topic, p) for p in sorted(parts)]
+                consumer.assign(tps)
+                await consumer.seek_to_end(*tps)
+                for tp in tps:
+                    await consumer.position(tp)
+                self.started.set()
+                delay = 0.5
+                while True:
+                    batch = await consumer.getmany(timeout_ms=500)
+                    for records in batch.values():
+                        for rec in records:
+                            self._seen(rec.value)
+            except asyncio.CancelledError:
+                await consumer.stop()
+                raise
+            except Exception as exc:
+                log.warning("outcome watcher reconnecting", extra={"error": repr(exc)})
+                await consumer.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    def _seen(self, raw: bytes | None) -> None:
+        if not raw:
+            return
+        try:
+            ev = json.loads(raw)
+        except ValueError:
+            return
+        command_id = ev.get("command_id")
+        if not command_id:
+            return
+        self.recent[command_id] = ev
+        while len(self.recent) > self.keep:
+            self.recent.popitem(last=False)
+        fut = self.waiters.pop(command_id, None)
+        if fut is not None and not fut.done():
+            fut.set_result(ev)
+
+    def expect(self, command_id: str) -> asyncio.Future[dict[str, Any]]:
+        """Register interest before sending, so a fast answer is never missed."""
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if command_id in self.recent:
+            fut.set_result(self.recent[command_id])
+        else:
+            self.waiters[command_id] = fut
+        return fut
+
+    def forget(self, command_id: str) -> None:
+        self.waiters.pop(command_id, None)
