@@ -22,7 +22,7 @@ ALWAYS = Calendar(always_open=True)
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def add_working_time(start: datetime, minutes: int, cal: Calendar) -> datetime:
+def add_working_time(start: datetime, minutes: float, cal: Calendar) -> datetime:
     """The moment `minutes` of working time after `start` under the calendar."""
     if cal.always_open:
         return start + timedelta(minutes=minutes)
@@ -128,7 +128,7 @@ def start_clock(
     row = config.national.sla.grades[st.priority]
     cal = ALWAYS if row.clock == "24x7" else team_calendar(config, st.force, st.team)
     deadline = add_working_time(start, minutes, cal)
-    warn = add_working_time(start, int(minutes * config.national.sla.warning_fraction), cal)
+    warn = add_working_time(start, minutes * config.national.sla.warning_fraction, cal)
     return Clock(name=name, started_at=start, deadline=deadline, warn_at=warn)
 
 

@@ -8,6 +8,7 @@ rule that fires adds a reason an operator can read. Plain Python: no Kafka in he
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -55,7 +56,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "threat_to_life",
         _rx(
-            r"(?:he|she|they|someone|somebody|man|guy|bloke|lad)\s+(?:has|have|got|with)\s+(?:a\s+)?(?:knife|gun|blade|machete|weapon|firearm)",
+            r"(?:has|have|got|with|carrying|waving|pulled(?:\s+out)?|holding)\s+(?:a\s+|an\s+)?(?:knife|gun|blade|machete|weapon|firearm|shotgun|axe)",
+            r"(?:knife|gun|machete)\s+(?:attack|fight|point)",
             r"(?:stabbed|stabbing|being\s+stabbed|shot\s+at|shooting)",
             r"going\s+to\s+kill\s+(?:me|her|him|them|us)",
             r"(?:threaten(?:ing|ed)?\s+to\s+kill)",
@@ -340,6 +342,10 @@ def _score(text: str, language_hint: str | None, now: datetime) -> Triage:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("empty")
     sample = text[:5000]
+    visible = [ch for ch in sample if not ch.isspace()]
+    controls = sum(unicodedata.category(ch) in ("Cc", "Co", "Cs", "Cn") for ch in visible)
+    if controls > 0.05 * len(visible) or sum(ch.isalpha() for ch in visible) < 0.3 * len(visible):
+        raise ValueError("no readable words")
     idiom_free = IDIOMS.sub(" ", sample)
     acc = _Acc()
     discounted = False
