@@ -87,6 +87,14 @@ class Team(Strict):
     name: str
     calendar: str = "always"
     skills: list[str] = Field(default_factory=list)
+    auto_assign: bool = Field(False, description="give new items to available operators")
+    capacity_per_operator: int = Field(10, gt=0, le=500)
+
+
+class RoutingRule(Strict):
+    team: str
+    intents: list[Intent] = Field(default_factory=list)
+    flags: list[Flag] = Field(default_factory=list)
 
 
 class SlaTarget(Strict):
@@ -107,6 +115,9 @@ class ForceConfig(Strict):
     calendars: dict[str, Calendar] = Field(default_factory=dict)
     areas: list[str] = Field(default_factory=list)
     sla_overrides: dict[Priority, SlaTarget] = Field(default_factory=dict)
+    routing: list[RoutingRule] | None = Field(
+        default=None, description="team rules for this force; the national rules if absent"
+    )
 
     @model_validator(mode="after")
     def _teams_ok(self) -> ForceConfig:
@@ -118,6 +129,9 @@ class ForceConfig(Strict):
         for i, t in enumerate(self.teams):
             if t.calendar != "always" and t.calendar not in self.calendars:
                 raise ValueError(f"teams.{i}.calendar: unknown calendar {t.calendar!r}")
+        for i, rule in enumerate(self.routing or []):
+            if rule.team not in ids:
+                raise ValueError(f"routing.{i}.team: the force has no team {rule.team!r}")
         return self
 
 
@@ -138,12 +152,6 @@ class SlaPolicy(Strict):
         if missing:
             raise ValueError(f"grades: missing {', '.join(missing)}")
         return self
-
-
-class RoutingRule(Strict):
-    team: str
-    intents: list[Intent] = Field(default_factory=list)
-    flags: list[Flag] = Field(default_factory=list)
 
 
 class National(Strict):
@@ -203,7 +211,11 @@ def _validate(model: type[BaseModel], path: Path, data: Any) -> Any:
     except ValidationError as exc:
         err = exc.errors()[0]
         msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(path, _field_path(dict(err)), msg) from exc
+        field = _field_path(dict(err))
+        inner = re.match(r"^([\w.-]+): (.*)$", msg)
+        if inner and field == "(root)":
+            field, msg = inner.group(1), inner.group(2)
+        raise ConfigError(path, field, msg) from exc
 
 
 def load_config(config_dir: Path) -> PlatformConfig:

@@ -115,6 +115,7 @@ class ItemCommand(Model):
         "await_public",
         "resolve",
         "reopen",
+        "merge",
     ]
     actor: Actor
     issued_at: AwareDatetime
@@ -155,6 +156,10 @@ class Item(Model):
     language: str | None = None
     outcome: Outcome | None = None
     crime_reference: str | None = None
+    suggested_force: str | None = Field(
+        default=None, description="another force whose area the text names: transfer?"
+    )
+    merged_into: str | None = None
     created_at: AwareDatetime
     updated_at: AwareDatetime
     first_mention_at: AwareDatetime
@@ -208,6 +213,22 @@ class SlaEvent(Model):
     started_at: AwareDatetime
     deadline: AwareDatetime | None
     time_left_s: float | None
+    at: AwareDatetime
+
+
+class OperatorPresence(Model):
+    """An operator's availability and what they can take (operators.presence, compacted,
+    keyed by operator id). Written by the console when the operator signs in, changes
+    status or signs out; read in full by every assign instance."""
+
+    schema_version: Literal[1] = 1
+    operator: str = Field(min_length=1, max_length=200)
+    force: str
+    role: Literal["operator", "supervisor", "force_admin"]
+    status: Literal["online", "busy", "offline"]
+    teams: list[str] = Field(default_factory=list)
+    skills: list[str] = Field(default_factory=list)
+    capacity: int | None = Field(default=None, gt=0, le=500)
     at: AwareDatetime
 
 

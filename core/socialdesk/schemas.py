@@ -21,6 +21,7 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     topics.SLA_EVENTS: events.SlaEvent,
     topics.AUDIT_EVENTS: events.AuditEvent,
     topics.DEADLETTER: events.DeadLetter,
+    topics.OPERATORS_PRESENCE: events.OperatorPresence,
 }
 
 

@@ -17,6 +17,7 @@ ITEMS_EVENTS = "items.events"
 SLA_EVENTS = "sla.events"
 AUDIT_EVENTS = "audit.events"
 DEADLETTER = "deadletter"
+OPERATORS_PRESENCE = "operators.presence"
 ASSIGN_CHANGELOG = "assign.items.changelog"
 SLA_CHANGELOG = "sla.clocks.changelog"
 

@@ -127,7 +127,8 @@ async def test_mentions_flow_to_items_and_clocks_and_poison_goes_to_deadletter(
             return [e for e in evs if e.get("command_id") == "cmd-2"]
 
         (ev2,) = await wait_until(noted, within=90)
-        assert ev2["type"] == "noted" and ev2["seq"] == 3 and ev2["item"]["owner"] == "op1"
+        assert ev2["type"] == "noted", ev2["data"]
+        assert ev2["seq"] == 3 and ev2["item"]["owner"] == "op1"
 
     dead = [v for _, v in await read_all(broker.kafka, prefix + DEADLETTER)]
     assert len(dead) == 2

@@ -81,18 +81,20 @@ def test_passwords_are_hashed_and_sessions_are_signed() -> None:
     assert verify_password("correct horse", h) and not verify_password("wrong", h)
     sessions = Sessions("s" * 32, 60)
 
-    class U:
-        username, display_name, force, role, teams = (
-            "op",
-            "Op",
-            "kent",
-            "operator",
-            ["digital-desk"],
-        )
+    from socialdesk.config import DemoUser
 
-    token = sessions.issue(U())  # type: ignore[arg-type]
+    demo = DemoUser(
+        username="op",
+        display_name="Op",
+        force="kent",
+        role="operator",
+        teams=["digital-desk"],
+        skills=["welsh"],
+        password_hash=h,
+    )
+    token = sessions.issue(demo)
     user = sessions.read(token)
-    assert user is not None and user.force == "kent"
+    assert user is not None and user.force == "kent" and user.skills == ("welsh",)
     assert sessions.read(token[:-2] + "xx") is None  # tampered
     assert Sessions("other" * 8, 60).read(token) is None  # signed with another secret
 

@@ -25,6 +25,13 @@ from socialdesk.events import (
     TriagedMention,
 )
 from socialdesk.taxonomy import Flag, Intent, ItemStatus, Outcome, Priority
+from socialdesk_assign.routing import (
+    Gazetteer,
+    Roster,
+    choose_operator,
+    route_team,
+    supervisors_on_duty,
+)
 
 REOPEN_WINDOW = timedelta(days=7)
 RECENT_COMMANDS = 200
@@ -58,21 +65,6 @@ class Rejected(Exception):
         self.reason = reason
 
 
-def route_team(config: PlatformConfig, force: str | None, intent: Intent, flags: list[Flag]) -> str:
-    """First national routing rule whose team the force has; else the digital desk."""
-    if force is None or force not in config.forces:
-        return "digital-desk"
-    teams = {t.id for t in config.forces[force].teams}
-    for rule in config.national.routing:
-        if rule.team not in teams:
-            continue
-        if (rule.intents and intent in rule.intents) or (
-            rule.flags and any(f in rule.flags for f in flags)
-        ):
-            return rule.team
-    return "digital-desk"
-
-
 def _event(
     item: Item,
     type_: str,
@@ -99,7 +91,12 @@ def _bump(item: Item, at: datetime, **changes: Any) -> Item:
 
 
 def apply_mention(
-    state: ThreadState | None, tm: TriagedMention, config: PlatformConfig, now: datetime
+    state: ThreadState | None,
+    tm: TriagedMention,
+    config: PlatformConfig,
+    now: datetime,
+    roster: Roster | None = None,
+    gazetteer: Gazetteer | None = None,
 ) -> Applied:
     """A new message on a thread: a new item, a follow-up on the open one, or a reopen."""
     m, t = tm.mention, tm.triage
@@ -159,11 +156,20 @@ def apply_mention(
     else:
         n = len(state.items)
         item_id = state.key if n == 0 else f"{state.key}.{n + 1}"
-        team = route_team(config, tm.force, t.intent, t.flags)
+        force, suggested, place = tm.force, None, None
+        for place_name, place_force in gazetteer.find(m.text) if gazetteer else []:
+            if place_force != force:
+                place = place_name
+                if force is None:
+                    force = place_force  # unknown account: the place decides
+                else:
+                    suggested = place_force  # another force's area: flag for transfer
+                break
+        team = route_team(config, force, t.intent, t.flags)
         item = Item(
             id=item_id,
             key=state.key,
-            force=tm.force,
+            force=force,
             team=team,
             status=ItemStatus.new,
             priority=t.priority,
@@ -179,25 +185,55 @@ def apply_mention(
             mention_ids=[m.id],
             messages=[message],
             language=t.language,
+            suggested_force=suggested,
             created_at=now,
             updated_at=now,
             first_mention_at=m.posted_at,
             seq=1,
         )
+        if tm.force:
+            how = "account reached"
+        elif force:
+            how = f"unknown account; text names {place} ({force})"
+        else:
+            how = "unknown account: national queue"
         events.append(
             _event(
                 item,
                 "created",
                 SYSTEM,
                 now,
-                data={
-                    "mention_id": m.id,
-                    "force": tm.force,
-                    "team": team,
-                    "routing": "account reached" if tm.force else "unknown account: national queue",
-                },
+                data={"mention_id": m.id, "force": force, "team": team, "routing": how},
             )
         )
+        notify = supervisors_on_duty(roster, force) if roster and t.priority == Priority.P1 else []
+        if suggested or notify:
+            item = _bump(item, now)
+            events.append(
+                _event(
+                    item,
+                    "routed",
+                    SYSTEM,
+                    now,
+                    data={
+                        "suggested_force": suggested,
+                        "place": place,
+                        "notify_supervisors": notify,
+                        "reason": (
+                            f"text names {place}, in {suggested}'s area: consider a transfer"
+                            if suggested
+                            else "P1: supervisors on duty alerted"
+                        ),
+                    },
+                )
+            )
+        if roster is not None:
+            chosen = choose_operator(config, item, roster)
+            if chosen is not None:
+                item = _bump(item, now, owner=chosen, status=ItemStatus.assigned)
+                events.append(
+                    _event(item, "assigned", SYSTEM, now, data={"operator": chosen, "auto": True})
+                )
     new_items = dict(state.items)
     new_items[item.id] = item
     return Applied(state.model_copy(update={"items": new_items, "current": item.id}), events)
@@ -208,7 +244,11 @@ def _rank(p: Priority) -> int:
 
 
 def apply_command(
-    state: ThreadState | None, cmd: ItemCommand, config: PlatformConfig, now: datetime
+    state: ThreadState | None,
+    cmd: ItemCommand,
+    config: PlatformConfig,
+    now: datetime,
+    roster: Roster | None = None,
 ) -> Applied:
     """Apply one command; an illegal one yields a `rejected` event and no change."""
     if state is not None and cmd.command_id in state.recent_commands:
@@ -234,11 +274,18 @@ def apply_command(
             return Applied(ThreadState(key="", thread_key=""), [rejected])
         recent = [*state.recent_commands, cmd.command_id][-RECENT_COMMANDS:]
         return Applied(state.model_copy(update={"recent_commands": recent}), [rejected])
+    events = [_event(new_item, type_, cmd.actor, now, cmd.command_id, data)]
+    if type_ == "transferred" and roster is not None:
+        chosen = choose_operator(config, new_item, roster)
+        if chosen is not None:
+            new_item = _bump(new_item, now, owner=chosen, status=ItemStatus.assigned)
+            events.append(
+                _event(new_item, "assigned", SYSTEM, now, data={"operator": chosen, "auto": True})
+            )
     items = dict(state.items)
     items[new_item.id] = new_item
     recent = [*state.recent_commands, cmd.command_id][-RECENT_COMMANDS:]
-    ev = _event(new_item, type_, cmd.actor, now, cmd.command_id, data)
-    return Applied(state.model_copy(update={"items": items, "recent_commands": recent}), [ev])
+    return Applied(state.model_copy(update={"items": items, "recent_commands": recent}), events)
 
 
 def _transition(
@@ -323,7 +370,15 @@ def _transition(
             if team not in {t.id for t in config.forces[force].teams}:
                 raise Rejected(f"force {force} has no team {team!r}")
             return (
-                _bump(item, now, force=force, team=team, owner=None, status=ItemStatus.new),
+                _bump(
+                    item,
+                    now,
+                    force=force,
+                    team=team,
+                    owner=None,
+                    status=ItemStatus.new,
+                    suggested_force=None,
+                ),
                 "transferred",
                 {"from_force": item.force, "from_team": item.team, "force": force, "team": team},
             )
@@ -341,6 +396,21 @@ def _transition(
                 _bump(item, now, status=ItemStatus.resolved, outcome=outcome, crime_reference=ref),
                 "resolved",
                 {"outcome": outcome.value, "crime_reference": ref},
+            )
+        case "merge":
+            into = p.get("into")
+            if not isinstance(into, str) or not into or into == item.id:
+                raise Rejected("merge needs payload.into, another item's id")
+            return (
+                _bump(
+                    item,
+                    now,
+                    status=ItemStatus.resolved,
+                    outcome=Outcome.duplicate,
+                    merged_into=into,
+                ),
+                "merged",
+                {"into": into},
             )
         case "reopen":
             if item.status != ItemStatus.resolved:

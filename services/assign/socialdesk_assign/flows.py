@@ -1,22 +1,40 @@
 """Kafka adapter for assign: state per thread in a changelog-backed store; mentions and
-commands applied one at a time per item, in partition order."""
+commands applied one at a time per item, in partition order; operator presence read in
+full from operators.presence for auto-assignment."""
 
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from aiokafka.structs import TopicPartition
 
 from socialdesk.config import PlatformConfig, load_config
-from socialdesk.events import ItemCommand, TriagedMention, item_key_of, utcnow
+from socialdesk.events import (
+    Item,
+    ItemCommand,
+    OperatorPresence,
+    TriagedMention,
+    item_key_of,
+    utcnow,
+)
 from socialdesk.kafka import BatchResult, Meta, Output, PoisonMessage, process_each
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.statestore import ChangelogStore
+from socialdesk.statestore import ChangelogStore, GlobalTable
 from socialdesk.stream import serve_processor
-from socialdesk.topics import ASSIGN_CHANGELOG, ITEMS_COMMANDS, ITEMS_EVENTS, MENTIONS_TRIAGED
-from socialdesk_assign.aggregate import ThreadState, apply_command, apply_mention
+from socialdesk.taxonomy import ItemStatus
+from socialdesk.topics import (
+    ASSIGN_CHANGELOG,
+    ITEMS_COMMANDS,
+    ITEMS_EVENTS,
+    MENTIONS_TRIAGED,
+    OPERATORS_PRESENCE,
+)
+from socialdesk_assign.aggregate import OPEN, ThreadState, apply_command, apply_mention
+from socialdesk_assign.routing import Gazetteer, Roster
 
 
 def _decode_state(raw: bytes) -> ThreadState:
@@ -27,17 +45,34 @@ def _encode_state(state: ThreadState) -> bytes:
     return state.model_dump_json().encode()
 
 
+def _owner_load(item: Item | None) -> str | None:
+    return item.owner if item is not None and item.status in OPEN else None
+
+
 class AssignProcessor:
     service = "assign"
     group_id = "socialdesk-assign"
     topics: Sequence[str] = (MENTIONS_TRIAGED, ITEMS_COMMANDS)
 
-    def __init__(self, settings: BaseServiceSettings, config: PlatformConfig) -> None:
+    def __init__(
+        self,
+        settings: BaseServiceSettings,
+        config: PlatformConfig,
+        gazetteer: Gazetteer | None = None,
+    ) -> None:
         self.config = config
+        self.gazetteer = gazetteer
         self.store: ChangelogStore[ThreadState] = ChangelogStore(
             settings, ASSIGN_CHANGELOG, _decode_state, _encode_state
         )
-        self._changelog: list[Output] = []
+        self.presence: GlobalTable[OperatorPresence] = GlobalTable(
+            settings, OPERATORS_PRESENCE, OperatorPresence.model_validate_json
+        )
+        self.loads: Counter[str] = Counter()
+        self._changelog: dict[tuple[int, str], Output] = {}
+
+    def roster(self) -> Roster:
+        return Roster(operators=self.presence.data, loads=self.loads)
 
     def decode(self, topic: str, raw: bytes) -> Any:
         if topic == MENTIONS_TRIAGED:
@@ -50,30 +85,74 @@ class AssignProcessor:
             key = value.item_key
             if meta.key is not None and meta.key != key:
                 raise PoisonMessage("wrong_key", f"message key {meta.key} is not {key}")
-            result = apply_mention(self.store.get(meta.partition, key), value, self.config, now)
+            before = self.store.get(meta.partition, key)
+            result = apply_mention(before, value, self.config, now, self.roster(), self.gazetteer)
         else:
             key = item_key_of(value.item_id)
             if meta.key is not None and meta.key != key:
                 raise PoisonMessage("wrong_key", f"commands are keyed by item key {key}")
-            result = apply_command(self.store.get(meta.partition, key), value, self.config, now)
+            before = self.store.get(meta.partition, key)
+            result = apply_command(before, value, self.config, now, self.roster())
         if result.events and result.state.key:
-            self._changelog.append(self.store.put(meta.partition, key, result.state))
+            for ev in result.events:
+                if ev.type == "rejected" or ev.item is None:
+                    continue
+                old = before.items.get(ev.item_id) if before else None
+                self._track(old, result.state.items.get(ev.item_id))
+            self._changelog[(meta.partition, key)] = self.store.put(
+                meta.partition, key, result.state
+            )
         return [Output(ITEMS_EVENTS, key, ev) for ev in result.events]
 
+    def _track(self, old: Item | None, new: Item | None) -> None:
+        """Keep each operator's count of open items current."""
+        was, now_ = _owner_load(old), _owner_load(new)
+        if was != now_:
+            if was:
+                self.loads[was] -= 1
+            if now_:
+                self.loads[now_] += 1
+
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
-        self._changelog = []
+        if await self.store.ensure_restored({meta.partition for _, meta in batch}):
+            self._recount()
+        self._changelog = {}
         outputs = process_each(self.service, batch, self._one)
-        return BatchResult(outputs=outputs, changelog=self._changelog)
+        # Only the newest state of each thread needs to reach the changelog.
+        return BatchResult(outputs=outputs, changelog=list(self._changelog.values()))
 
     async def on_assign(self, partitions: set[TopicPartition]) -> None:
-        wanted = {tp.partition for tp in partitions} - set(self.store.partitions)
-        await self.store.restore(wanted)
+        if self.presence._task is None:
+            self.presence.start()
+            try:
+                await asyncio.wait_for(self.presence.caught_up.wait(), timeout=30)
+            except TimeoutError:
+                pass  # presence arrives later; items wait in the team inbox meanwhile
+        await self.store.ensure_restored({tp.partition for tp in partitions})
+        self._recount()
 
     async def on_revoke(self, partitions: set[TopicPartition]) -> None:
         self.store.forget({tp.partition for tp in partitions})
+        self._recount()
+
+    def _recount(self) -> None:
+        self.loads = Counter(
+            item.owner
+            for _, _, st in self.store.items()
+            for item in st.items.values()
+            if item.owner and item.status in OPEN and item.status != ItemStatus.resolved
+        )
+
+
+def load_gazetteer(config_dir: Path) -> Gazetteer | None:
+    places = config_dir / "gazetteer" / "places.csv"
+    if not places.exists():
+        return None
+    return Gazetteer.from_csv(places, config_dir / "gazetteer" / "ambiguous.csv")
 
 
 def main() -> None:
     settings = BaseServiceSettings()
     config = load_config(settings.config_dir)
-    asyncio.run(serve_processor(settings, AssignProcessor(settings, config)))
+    proc = AssignProcessor(settings, config, load_gazetteer(settings.config_dir))
+    asyncio.run(serve_processor(settings, proc))

@@ -23,11 +23,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from socialdesk import __version__
 from socialdesk.config import DemoUser, PlatformConfig
 from socialdesk.es import alias
-from socialdesk.events import Actor, AuditEvent, ItemCommand, item_key_of, utcnow
+from socialdesk.events import (
+    Actor,
+    AuditEvent,
+    ItemCommand,
+    OperatorPresence,
+    item_key_of,
+    utcnow,
+)
 from socialdesk.kafka import Output, make_producer, produce_and_wait
 from socialdesk.runtime import add_ops_routes
 from socialdesk.settings import ConsoleSettings
-from socialdesk.topics import AUDIT_EVENTS, ITEMS_COMMANDS
+from socialdesk.topics import AUDIT_EVENTS, ITEMS_COMMANDS, OPERATORS_PRESENCE
 from socialdesk_console.auth import Sessions, User, verify_password
 from socialdesk_console.deps import COOKIE, ApiUser, NotSignedIn, PageUser
 from socialdesk_console.outcomes import OutcomeWatcher
@@ -49,6 +56,10 @@ CommandType = Literal[
     "resolve",
     "reopen",
 ]
+
+
+class PresenceRequest(BaseModel):
+    status: Literal["online", "busy", "offline"]
 
 
 class CommandRequest(BaseModel):
@@ -126,6 +137,22 @@ def audit_event(
         source_ip=request.client.host if request.client else None,
         details=details,
     )
+
+
+def presence_record(user: User, status: str) -> Output | None:
+    """The operator's presence for assign's auto-assignment (national viewers have none)."""
+    if user.force is None or user.role not in ACTING_ROLES:
+        return None
+    rec = OperatorPresence(
+        operator=user.username,
+        force=user.force,
+        role=user.role,
+        status=status,
+        teams=list(user.teams),
+        skills=list(user.skills),
+        at=utcnow(),
+    )
+    return Output(OPERATORS_PRESENCE, user.username, rec)
 
 
 def create_app(
@@ -279,10 +306,17 @@ def create_app(
                 {"csrf": expected, "error": "Unknown user or wrong password", "user": None},
                 status_code=401,
             )
+        token = app.state.sessions.issue(user)
+        signed_in = app.state.sessions.read(token)
+        online = presence_record(signed_in, "online")
+        await audit.write(
+            [audit_event(signed_in, request, "signed_in", "session", None)],
+            also=[online] if online else None,
+        )
         resp = RedirectResponse("/inbox", status_code=303)
         resp.set_cookie(
             COOKIE,
-            app.state.sessions.issue(user),
+            token,
             httponly=True,
             samesite="lax",
             secure=settings.cookie_secure,
@@ -292,9 +326,16 @@ def create_app(
         return resp
 
     @app.post("/logout")
-    async def logout(user: ApiUser, csrf: Annotated[str, Form(max_length=200)]) -> Response:
+    async def logout(
+        request: Request, user: ApiUser, csrf: Annotated[str, Form(max_length=200)]
+    ) -> Response:
         if not secrets.compare_digest(user.csrf, csrf):
             raise HTTPException(403, "CSRF check failed")
+        offline = presence_record(user, "offline")
+        await audit.write(
+            [audit_event(user, request, "signed_out", "session", None)],
+            also=[offline] if offline else None,
+        )
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(COOKIE)
         return resp
@@ -417,6 +458,25 @@ def create_app(
                 status_code=409,
             )
         return JSONResponse({"status": "applied", "event": ev})
+
+    @app.post("/api/presence")
+    async def api_presence(
+        request: Request,
+        body: PresenceRequest,
+        user: ApiUser,
+        x_csrf_token: Annotated[str | None, Header()] = None,
+    ) -> dict[str, str]:
+        """Online, busy or offline: only online operators are given new items."""
+        if not x_csrf_token or not secrets.compare_digest(x_csrf_token, user.csrf):
+            raise HTTPException(403, "CSRF check failed: send the X-CSRF-Token header")
+        rec = presence_record(user, body.status)
+        if rec is None:
+            raise HTTPException(403, f"role {user.role} takes no items")
+        await audit.write(
+            [audit_event(user, request, "presence", "operator", user.username, status=body.status)],
+            also=[rec],
+        )
+        return {"status": body.status}
 
     @app.get("/api/me")
     async def me(user: ApiUser) -> dict[str, Any]:

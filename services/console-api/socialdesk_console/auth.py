@@ -22,6 +22,7 @@ class User:
     role: str
     teams: tuple[str, ...]
     csrf: str
+    skills: tuple[str, ...] = ()
 
     @property
     def national(self) -> bool:
@@ -58,6 +59,7 @@ class Sessions:
                 "f": user.force,
                 "r": user.role,
                 "t": user.teams,
+                "s": user.skills,
                 "c": secrets.token_urlsafe(24),
             }
         )
@@ -69,4 +71,12 @@ class Sessions:
             data = self.serializer.loads(token, max_age=self.max_age_s)
         except (BadSignature, SignatureExpired):
             return None
-        return User(data["u"], data["n"], data["f"], data["r"], tuple(data["t"]), data["c"])
+        return User(
+            data["u"],
+            data["n"],
+            data["f"],
+            data["r"],
+            tuple(data["t"]),
+            data["c"],
+            tuple(data.get("s", ())),
+        )

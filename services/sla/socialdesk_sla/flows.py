@@ -56,6 +56,10 @@ class SlaProcessor:
         return [Output(SLA_EVENTS, item_key_of(e.item_id), e) for e in events]
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
+        fresh = await self.store.ensure_restored({meta.partition for _, meta in batch})
+        for partition, _, st in self.store.items():
+            if partition in fresh:
+                self._schedule(partition, st)
         self._changelog = []
         outputs = process_each(self.service, batch, self._one)
         return BatchResult(outputs=outputs, changelog=self._changelog)
@@ -82,8 +86,7 @@ class SlaProcessor:
         return result
 
     async def on_assign(self, partitions: set[TopicPartition]) -> None:
-        wanted = {tp.partition for tp in partitions} - set(self.store.partitions)
-        await self.store.restore(wanted)
+        await self.store.ensure_restored({tp.partition for tp in partitions})
         self.heap = []
         for partition, _, st in self.store.items():
             self._schedule(partition, st)
