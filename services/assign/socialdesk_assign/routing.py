@@ -39,7 +39,10 @@ class Gazetteer:
 
     def find(self, text: str) -> list[tuple[str, str]]:
         """Places named in the text, longest match first, as (place, force)."""
-        words = [w.lower().replace("\u2019", "'").strip("'-") for w in _WORD.findall(text[:5000])]
+        words = [
+            w.lower().replace("\u2019", "'").strip("'-").removesuffix("'s")
+            for w in _WORD.findall(text[:5000])
+        ]
         found: list[tuple[str, str]] = []
         i = 0
         while i < len(words):

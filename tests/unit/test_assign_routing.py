@@ -1,0 +1,198 @@
+"""Routing and fair assignment: places named in the text, per-force team rules, and
+auto-assignment to available operators with the right skills and room."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from socialdesk.config import PlatformConfig, load_config
+from socialdesk.events import (
+    Actor,
+    Author,
+    ForceAccount,
+    ItemCommand,
+    Mention,
+    OperatorPresence,
+)
+from socialdesk.topics import schemas_dir
+from socialdesk_assign.aggregate import apply_command, apply_mention
+from socialdesk_assign.routing import Gazetteer, Roster, choose_operator
+from socialdesk_triage.service import triage_mention
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+GAZ = Gazetteer(
+    places={
+        "wrexham": "north-wales",
+        "liverpool": "merseyside",
+        "newcastle upon tyne": "northumbria",
+        "bangor": "north-wales",
+        "sale": "greater-manchester",
+    },
+    ambiguous={"bangor", "sale"},
+    max_words=3,
+)
+
+
+@pytest.fixture(scope="module")
+def config() -> PlatformConfig:
+    return load_config(schemas_dir().parent / "config")
+
+
+def presence(
+    op: str,
+    force: str,
+    teams: list[str],
+    status: str = "online",
+    skills: list[str] | None = None,
+    role: str = "operator",
+    capacity: int | None = None,
+) -> OperatorPresence:
+    return OperatorPresence(
+        operator=op,
+        force=force,
+        role=role,
+        status=status,
+        teams=teams,  # type: ignore[arg-type]
+        skills=skills or [],
+        capacity=capacity,
+        at=T0,
+    )
+
+
+def tm(config: PlatformConfig, text: str, handle: str = "MerseyPolice", n: int = 1):  # type: ignore[no-untyped-def]
+    m = Mention(
+        id=f"x:{n}",
+        platform="x",
+        native_id=str(n),
+        channel="public_mention",
+        author=Author(id="a"),
+        text=text,
+        posted_at=T0,
+        received_at=T0,
+        force_account=ForceAccount(platform="x", handle=handle),
+    )
+    return triage_mention(m, config, T0)
+
+
+def test_gazetteer_finds_longest_names_and_skips_ambiguous_ones() -> None:
+    assert GAZ.find("crash just outside Newcastle upon Tyne station") == [
+        ("newcastle upon tyne", "northumbria")
+    ]
+    assert GAZ.find("lost my dog in Bangor") == []
+    assert GAZ.find("a sale at the shop in Wrexham\u2019s high st") == [("wrexham", "north-wales")]
+
+
+def test_place_in_another_forces_area_is_flagged_for_transfer(config: PlatformConfig) -> None:
+    out = apply_mention(
+        None, tm(config, "someone nicked my bike in Wrexham yesterday"), config, T0, Roster(), GAZ
+    )
+    assert [e.type for e in out.events] == ["created", "routed"]
+    item = out.events[-1].item
+    assert item is not None and item.force == "merseyside" and item.suggested_force == "north-wales"
+    assert "Wrexham".lower() in out.events[-1].data["reason"]
+
+
+def test_unknown_account_is_routed_by_the_place_named(config: PlatformConfig) -> None:
+    out = apply_mention(
+        None, tm(config, "car on fire near Wrexham", handle="not_a_force"), config, T0, None, GAZ
+    )
+    item = out.events[0].item
+    assert (
+        item is not None
+        and item.force == "north-wales"
+        and "wrexham" in out.events[0].data["routing"]
+    )
+
+
+def test_auto_assign_least_loaded_with_skills_never_offline(config: PlatformConfig) -> None:
+    roster = Roster(
+        operators={
+            "a": presence("a", "north-wales", ["welsh-language"], skills=["welsh"]),
+            "b": presence("b", "north-wales", ["welsh-language"], skills=["welsh"]),
+            "c": presence(
+                "c", "north-wales", ["welsh-language"], status="offline", skills=["welsh"]
+            ),
+            "d": presence("d", "north-wales", ["welsh-language"]),  # no Welsh
+        },
+        loads={"a": 3, "b": 1, "c": 0, "d": 0},
+    )
+    welsh = tm(config, "Mae rhywun wedi dwyn fy meic o'r ardd neithiwr, diolch", handle="NWPolice")
+    out = apply_mention(None, welsh, config, T0, roster, None)
+    assert [e.type for e in out.events] == ["created", "assigned"]
+    assert out.events[-1].item is not None and out.events[-1].item.owner == "b"
+    roster.loads["b"] = 8  # at the team's capacity
+    item = out.events[0].item
+    assert item is not None
+    assert choose_operator(config, item, roster) == "a"
+    roster.loads["a"] = 8
+    assert choose_operator(config, item, roster) is None  # nobody has room: stays in the inbox
+
+
+def test_shared_inbox_teams_do_not_auto_assign(config: PlatformConfig) -> None:
+    roster = Roster(operators={"x": presence("x", "merseyside", ["digital-desk"])})
+    out = apply_mention(None, tm(config, "noise from next door again"), config, T0, roster, None)
+    assert [e.type for e in out.events] == ["created"]
+
+
+def test_p1_alerts_supervisors_on_duty(config: PlatformConfig) -> None:
+    roster = Roster(
+        operators={
+            "sup": presence(
+                "sup", "merseyside", ["digital-desk"], role="supervisor", status="busy"
+            ),
+            "off": presence(
+                "off", "merseyside", ["digital-desk"], role="supervisor", status="offline"
+            ),
+            "other": presence("other", "kent", ["digital-desk"], role="supervisor"),
+        }
+    )
+    out = apply_mention(
+        None, tm(config, "man with a gun outside the school"), config, T0, roster, None
+    )
+    routed = next(e for e in out.events if e.type == "routed")
+    assert routed.data["notify_supervisors"] == ["sup"]
+
+
+def test_merge_resolves_as_duplicate_and_transfer_keeps_history(config: PlatformConfig) -> None:
+    first = apply_mention(None, tm(config, "bike stolen"), config, T0)
+    item_id = first.events[0].item_id
+    op = Actor(kind="operator", id="op", force="merseyside")
+    merged = apply_command(
+        first.state,
+        ItemCommand(
+            command_id="m",
+            item_id=item_id,
+            type="merge",
+            actor=op,
+            issued_at=T0,
+            payload={"into": "itm_other"},
+        ),
+        config,
+        T0,
+    )
+    item = merged.events[0].item
+    assert merged.events[0].type == "merged" and item is not None
+    assert (
+        item.outcome is not None
+        and item.outcome.value == "duplicate"
+        and item.merged_into == "itm_other"
+    )
+    moved = apply_command(
+        first.state,
+        ItemCommand(
+            command_id="t",
+            item_id=item_id,
+            type="transfer",
+            actor=op,
+            issued_at=T0,
+            payload={"force": "north-wales", "team": "digital-desk"},
+        ),
+        config,
+        T0,
+    )
+    item = moved.events[0].item
+    assert (
+        item is not None and item.force == "north-wales" and item.messages[0].text == "bike stolen"
+    )
