@@ -9,6 +9,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -339,3 +340,76 @@ def test_script_in_a_mention_is_shown_escaped(platform: Platform) -> None:
     page = login(platform.stack.console_url(), "op.merseyside").get("/inbox")
     assert "&lt;script&gt;alert(" in page.text
     assert '<script>alert("x")' not in page.text
+
+
+def test_kill9_assign_while_commands_stream_keeps_every_item_in_sequence(
+    platform: Platform,
+) -> None:
+    from kafka import KafkaConsumer, KafkaProducer
+
+    from socialdesk.events import Actor, ItemCommand, item_key_of
+    from socialdesk.events import utcnow as now
+
+    ingest = platform.stack.ingest_url()
+    batch = [mention(7000 + i) for i in range(20)]
+    assert post(ingest, b"\n".join(json.dumps(m).encode() for m in batch)).status_code == 200
+    wanted = {f"x:{97000 + i}" for i in range(20)}
+
+    def items_ready() -> list[str]:
+        found = [i for i in es_items(platform) if set(i["mention_ids"]) & wanted]  # type: ignore[arg-type]
+        return [str(i["id"]) for i in found] if len(found) == 20 else []
+
+    wait_for(lambda: bool(items_ready()), 60, "items indexed")
+    ids = items_ready()
+    producer = KafkaProducer(bootstrap_servers=platform.stack.kafka, acks="all")
+    topic = platform.prefix + "items.commands"
+    sent = []
+    for n in range(400):
+        item_id = ids[n % len(ids)]
+        cmd = ItemCommand(
+            command_id=f"k9-{n}",
+            item_id=item_id,
+            type="note",
+            actor=Actor(kind="operator", id="op.merseyside", force="merseyside"),
+            issued_at=now(),
+            payload={"text": f"note {n}"},
+        )
+        producer.send(topic, cmd.model_dump_json().encode(), key=item_key_of(item_id).encode())
+        sent.append(cmd.command_id)
+        if n == 150:
+            producer.flush()
+            platform.kill9("assign")
+            platform.start("assign")
+        time.sleep(0.01)
+    producer.flush()
+    platform.wait_ready("assign")
+
+    def events() -> list[dict[str, object]]:
+        c = KafkaConsumer(
+            platform.prefix + "items.events",
+            bootstrap_servers=platform.stack.kafka,
+            auto_offset_reset="earliest",
+            group_id=None,
+            consumer_timeout_ms=3000,
+        )
+        out = [json.loads(m.value) for m in c]
+        c.close()
+        return [e for e in out if e["item_id"] in ids]
+
+    def all_answered() -> bool:
+        return {e.get("command_id") for e in events()} >= set(sent)
+
+    wait_for(all_answered, 120, "every command answered")
+    by_item: defaultdict[str, dict[int, tuple[object, object]]] = defaultdict(dict)
+    seq_of_command: dict[object, set[object]] = defaultdict(set)
+    for e in events():
+        seq = int(e["seq"])  # type: ignore[call-overload]
+        sig = (e["type"], e.get("command_id"))
+        prev = by_item[str(e["item_id"])].setdefault(seq, sig)
+        assert prev == sig, f"two different events with seq {seq} on {e['item_id']}"
+        if e.get("command_id"):
+            seq_of_command[e["command_id"]].add(seq)
+    for item_id, seqs in by_item.items():
+        assert sorted(seqs) == list(range(1, max(seqs) + 1)), f"gap in {item_id}"
+    assert all(e.get("type") != "rejected" for e in events())
+    assert all(len(s) == 1 for s in seq_of_command.values()), "a command applied twice"
