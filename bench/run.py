@@ -5,6 +5,7 @@ docs/benchmarks.md. Figures are printed, never asserted."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -24,6 +25,9 @@ from socialdesk.stack import SERVICES, Stack, StackPorts, kill_tree, wait_for
 from socialdesk.topics import load_topic_specs
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from assign_bench import run as assign_run  # noqa: E402
+
 TEXTS = [
     "someone smashed my car window on Lark Lane last night, any chance of a ref",
     "thanks to the officers who helped my nan today, proper legends",
@@ -99,6 +103,7 @@ def es_count(es_url: str, index: str) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mentions", type=int, default=int(os.environ.get("BENCH_MENTIONS", "5000")))
+    ap.add_argument("--commands", type=int, default=int(os.environ.get("BENCH_COMMANDS", "20000")))
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp), ports=StackPorts.free())
@@ -142,6 +147,14 @@ def main() -> int:
             total_s = time.perf_counter() - t0
             print()
             producer.close()
+            for p in procs.values():
+                kill_tree(p)
+            procs = {}
+            print("assign: commands through the aggregate, then latency at 500/s ...", flush=True)
+            assign = asyncio.run(
+                assign_run(stack, f"assign{int(time.time())}.", items=1000, commands=args.commands)
+            )
+            print(json.dumps(assign), flush=True)
         finally:
             for p in procs.values():
                 kill_tree(p)
@@ -157,6 +170,7 @@ def main() -> int:
             "elasticsearch_py": version("elasticsearch"),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
         },
+        "assign": assign,
         "e2e": {
             "mentions": args.mentions,
             "throughput_per_s": e2e_rate,
@@ -175,7 +189,7 @@ def main() -> int:
 
 
 def write_markdown(r: dict) -> None:
-    e, m = r["e2e"], r["machine"]
+    e, m, a = r["e2e"], r["machine"], r["assign"]
     text = f"""# Benchmarks
 
 Written by `make bench` (bench/run.py); machine-readable copy in bench/results.json.
@@ -198,6 +212,24 @@ item is searchable in Elasticsearch.
 | ratio pipeline / raw consume | {e["ratio_to_raw_consume"]} |
 
 Reproduce: `make bench` (or `BENCH_MENTIONS=20000 make bench`).
+
+## assign: the item aggregate
+
+`socialdesk assign` as its own process on noida-db, 1,000 open items; {a["commands"]}
+claim/release commands produced as fast as possible, then `note` commands at a steady
+{a["latency_rate_per_s"]}/s for 10 s, timing each command from send to its outcome event on
+`items.events` (read by a separate consumer).
+
+| figure | value | floor (issue) |
+|---|---|---|
+| commands through the aggregate | {a["commands_per_s"]} commands/s | 5,000/s |
+| outcome latency p50 at {a["latency_rate_per_s"]}/s | {a["outcome_p50_ms"]} ms | |
+| outcome latency p99 at {a["latency_rate_per_s"]}/s | {a["outcome_p99_ms"]} ms | 100 ms |
+| outcomes seen / sent | {a["latency_outcomes_seen"]} / {a["latency_commands_sent"]} | all |
+
+The same-run baseline for a Kafka hop on this broker is the raw consume figure above
+({e["raw_ceiling_consume_per_s"]} records/s); each command costs one consume, one event,
+one changelog record and a share of a commit.
 
 ## Choices recorded with their reasons
 

@@ -155,4 +155,4 @@ def main() -> None:
     settings = BaseServiceSettings()
     config = load_config(settings.config_dir)
     proc = AssignProcessor(settings, config, load_gazetteer(settings.config_dir))
-    asyncio.run(serve_processor(settings, proc))
+    asyncio.run(serve_processor(settings, proc, max_records=2000))
