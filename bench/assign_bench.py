@@ -192,7 +192,7 @@ async def latency(
     for _ in range(150):  # up to 30 s for the last outcomes
         if len(got) >= n:
             break
-        await asyncio.sleep(0.2)  # noqa: ASYNC110 - polling a counter filled by reader()
+        await asyncio.sleep(0.2)
     task.cancel()
     await consumer.stop()
     lats = sorted((got[c] - sent[c]) * 1000 for c in got)
