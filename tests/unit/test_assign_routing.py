@@ -196,3 +196,37 @@ def test_merge_resolves_as_duplicate_and_transfer_keeps_history(config: Platform
     assert (
         item is not None and item.force == "north-wales" and item.messages[0].text == "bike stolen"
     )
+
+
+def test_assigning_to_an_unknown_or_foreign_operator_is_rejected(config: PlatformConfig) -> None:
+    first = apply_mention(None, tm(config, "bike stolen"), config, T0)
+    item_id = first.events[0].item_id
+    sup = Actor(kind="operator", id="sup", force="merseyside")
+    roster = Roster(
+        operators={
+            "kentop": presence("kentop", "kent", ["digital-desk"]),
+            "mop": presence("mop", "merseyside", ["digital-desk"]),
+        }
+    )
+
+    def assign(op: str) -> str:
+        out = apply_command(
+            first.state,
+            ItemCommand(
+                command_id=op,
+                item_id=item_id,
+                type="assign",
+                actor=sup,
+                issued_at=T0,
+                payload={"operator": op},
+            ),
+            config,
+            T0,
+            roster,
+        )
+        ev = out.events[0]
+        return ev.data.get("reason") or ev.type  # type: ignore[no-any-return]
+
+    assert assign("ghost") == "unknown operator ghost"
+    assert assign("kentop") == "kentop belongs to another force"
+    assert assign("mop") == "assigned"

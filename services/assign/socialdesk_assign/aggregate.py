@@ -257,7 +257,7 @@ def apply_command(
     try:
         if state is None or item is None:
             raise Rejected(f"unknown item {cmd.item_id}")
-        new_item, type_, data = _transition(item, cmd, config, now)
+        new_item, type_, data = _transition(item, cmd, config, now, roster)
     except Rejected as exc:
         rejected = ItemEvent(
             event_id=f"{cmd.item_id}:rejected:{cmd.command_id}",
@@ -289,7 +289,7 @@ def apply_command(
 
 
 def _transition(
-    item: Item, cmd: ItemCommand, config: PlatformConfig, now: datetime
+    item: Item, cmd: ItemCommand, config: PlatformConfig, now: datetime, roster: Roster | None
 ) -> tuple[Item, str, dict[str, Any]]:
     actor, p = cmd.actor, cmd.payload
     if actor.kind == "operator" and actor.force != item.force:
@@ -318,6 +318,12 @@ def _transition(
             operator = p.get("operator")
             if not isinstance(operator, str) or not operator:
                 raise Rejected("assign needs payload.operator")
+            if roster is not None:
+                known = roster.operators.get(operator)
+                if known is None:
+                    raise Rejected(f"unknown operator {operator}")
+                if known.force != item.force:
+                    raise Rejected(f"{operator} belongs to another force")
             return (
                 _bump(item, now, owner=operator, status=ItemStatus.assigned),
                 "assigned",
