@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import time
+from datetime import date, time
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -82,10 +82,17 @@ class Calendar(Strict):
         return self
 
 
+class SlaTarget(Strict):
+    first_response_minutes: int | None = Field(default=None, gt=0)
+    next_response_minutes: int | None = Field(default=None, gt=0)
+    resolution_minutes: int | None = Field(default=None, gt=0)
+
+
 class Team(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str
     calendar: str = "always"
+    sla_overrides: dict[Priority, SlaTarget] = Field(default_factory=dict)
     skills: list[str] = Field(default_factory=list)
     auto_assign: bool = Field(False, description="give new items to available operators")
     capacity_per_operator: int = Field(10, gt=0, le=500)
@@ -95,12 +102,6 @@ class RoutingRule(Strict):
     team: str
     intents: list[Intent] = Field(default_factory=list)
     flags: list[Flag] = Field(default_factory=list)
-
-
-class SlaTarget(Strict):
-    first_response_minutes: int | None = Field(default=None, gt=0)
-    next_response_minutes: int | None = Field(default=None, gt=0)
-    resolution_minutes: int | None = Field(default=None, gt=0)
 
 
 class ForceConfig(Strict):
@@ -142,9 +143,32 @@ class SlaRow(Strict):
     clock: Literal["24x7", "business_hours"]
 
 
+class EscalationStep(Strict):
+    """Who is told when a clock reaches a stage (and, optionally, how long after it)."""
+
+    stage: Literal["warning", "breached"]
+    after_minutes: int = Field(0, ge=0)
+    notify: list[Literal["team", "owner", "supervisor", "duty_inspector"]] = Field(min_length=1)
+
+
 class SlaPolicy(Strict):
     warning_fraction: float = Field(0.75, gt=0, lt=1)
+    warning_fractions: dict[
+        Literal["first_response", "next_response", "resolution"], float
+    ] = Field(default_factory=dict)
     grades: dict[Priority, SlaRow]
+    escalation: list[EscalationStep] = Field(default_factory=list)
+
+    @field_validator("warning_fractions")
+    @classmethod
+    def _fractions(cls, v: dict[str, float]) -> dict[str, float]:
+        for clock, f in v.items():
+            if not 0 < f < 1:
+                raise ValueError(f"{clock}: a warning fraction is between 0 and 1")
+        return v
+
+    def warning_for(self, clock: str) -> float:
+        return self.warning_fractions.get(clock, self.warning_fraction)  # type: ignore[call-overload]
 
     @model_validator(mode="after")
     def _every_grade(self) -> SlaPolicy:
@@ -172,9 +196,15 @@ class DemoUser(Strict):
 class PlatformConfig:
     """Everything in config/, loaded and cross-checked."""
 
-    def __init__(self, national: National, forces: dict[str, ForceConfig]) -> None:
+    def __init__(
+        self,
+        national: National,
+        forces: dict[str, ForceConfig],
+        holidays: dict[str, frozenset[date]] | None = None,
+    ) -> None:
         self.national = national
         self.forces = forces
+        self.holidays = holidays or {}
 
     @cached_property
     def account_index(self) -> dict[tuple[str, str], str]:
@@ -247,7 +277,28 @@ def load_config(config_dir: Path) -> PlatformConfig:
     for i, rule in enumerate(national.routing):
         if not re.match(r"^[a-z0-9-]+$", rule.team):
             raise ConfigError(national_path, f"routing.{i}.team", "bad team id")
-    return PlatformConfig(national, forces)
+    return PlatformConfig(national, forces, load_holidays(config_dir / "calendars"))
+
+
+def load_holidays(directory: Path) -> dict[str, frozenset[date]]:
+    """Bank holidays per region from calendars/bank-holidays.yaml."""
+    path = directory / "bank-holidays.yaml"
+    if not path.exists():
+        return {}
+    data = _load_yaml(path) or {}
+    out: dict[str, frozenset[date]] = {}
+    for region, days in data.items():
+        parsed = []
+        for i, d in enumerate(days or []):
+            if isinstance(d, date):
+                parsed.append(d)
+                continue
+            try:
+                parsed.append(date.fromisoformat(str(d)))
+            except ValueError as exc:
+                raise ConfigError(path, f"{region}.{i}", f"{d!r} is not a date") from exc
+        out[str(region)] = frozenset(parsed)
+    return out
 
 
 def load_demo_users(path: Path, config: PlatformConfig) -> dict[str, DemoUser]:

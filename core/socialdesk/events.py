@@ -205,7 +205,9 @@ class SlaEvent(Model):
     event_id: str
     item_id: str
     seq: int = Field(ge=1)
-    type: Literal["started", "warning", "breached", "met", "paused", "resumed", "recalculated"]
+    type: Literal[
+        "started", "warning", "breached", "met", "paused", "resumed", "recalculated", "escalated"
+    ]
     clock: Literal["first_response", "next_response", "resolution"]
     priority: Priority
     force: str | None
@@ -214,6 +216,10 @@ class SlaEvent(Model):
     deadline: AwareDatetime | None
     time_left_s: float | None
     at: AwareDatetime
+    owner: str | None = None
+    notify: list[str] = Field(
+        default_factory=list, description="who is told: team:, operator:, supervisors:, ..."
+    )
 
 
 class OperatorPresence(Model):

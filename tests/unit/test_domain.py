@@ -21,7 +21,7 @@ from socialdesk.events import (
 from socialdesk.taxonomy import Flag, Intent, ItemStatus, Priority
 from socialdesk.topics import schemas_dir
 from socialdesk_assign.aggregate import apply_command, apply_mention, route_team
-from socialdesk_sla.clocks import add_working_time, due_events, on_item_event
+from socialdesk_sla.clocks import add_working_time
 from socialdesk_triage.scorer import UNASSESSED, score_text
 from socialdesk_triage.service import triage_mention
 
@@ -243,26 +243,6 @@ def test_business_hours_keep_local_time_across_dst() -> None:
     before = datetime(2026, 10, 23, 16, 30, tzinfo=UTC)  # Fri 17:30 BST
     due = add_working_time(before, 60, OFFICE)  # 30 min Friday, 30 min Monday (GMT)
     assert due == datetime(2026, 10, 26, 8, 30, tzinfo=UTC)
-
-
-def test_p1_clock_starts_warns_and_breaches_never_early(config: PlatformConfig) -> None:
-    st0 = apply_mention(None, triaged(config, "man with a gun on Lord St"), config, T0)
-    created = st0.events[0]
-    st, evs = on_item_event(config, None, created, T0)
-    assert st is not None
-    fr = next(e for e in evs if e.clock == "first_response")
-    assert fr.type == "started" and fr.deadline == created.item.created_at + timedelta(minutes=15)  # type: ignore[union-attr]
-    assert due_events(st, created.item.created_at + timedelta(minutes=11)) == []  # type: ignore[union-attr]
-    warn = due_events(st, created.item.created_at + timedelta(minutes=11, seconds=15))  # type: ignore[union-attr]
-    assert [e.type for e in warn] == ["warning"]
-    breach = due_events(st, created.item.created_at + timedelta(minutes=15))  # type: ignore[union-attr]
-    assert [e.type for e in breach] == ["breached"] and breach[0].time_left_s == 0
-    assert due_events(st, created.item.created_at + timedelta(hours=1)) == [] or all(  # type: ignore[union-attr]
-        e.clock == "resolution"
-        for e in due_events(st, created.item.created_at + timedelta(hours=1))  # type: ignore[union-attr]
-    )
-    same, none = on_item_event(config, st, created, T0)
-    assert none == [] and same is st  # a replayed event changes nothing
 
 
 def test_config_error_names_file_and_field(tmp_path: Path) -> None:

@@ -1,107 +1,260 @@
-"""SLA clock arithmetic and clock state: plain Python, no Kafka.
+"""SLA clocks: arithmetic and per-item state. Plain Python, no Kafka.
 
-Targets come from the national policy table (overridden per force). P1/P2 clocks run
-24/7; P3/P4 count only the team calendar's working periods, in the calendar's time zone,
-so a DST change never shifts a deadline by an hour.
+Three clocks per item, like the 101 service levels: first response (from creation to the
+first public reply by an operator; an internal note does not count), next response
+(from each public message after an operator's reply to the next operator reply) and
+resolution (from creation, or from a reopen, to resolution). P1/P2 clocks run 24/7;
+P3/P4 count only the team calendar's working periods, in its time zone, skipping bank
+holidays and closures, so a DST change never moves a deadline by an hour. Clocks pause
+while the item waits on the public and resume, with the working time they had left,
+when the public replies. Re-grading recomputes every running clock from its start
+under the new grade. State is kept in slotted dataclasses with epoch-second floats:
+100,000 open items must fit in a few hundred megabytes.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from typing import Literal
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field
-
-from socialdesk.config import Calendar, ForceConfig, PlatformConfig, parse_hhmm
+from socialdesk.config import Calendar, PlatformConfig, parse_hhmm
 from socialdesk.events import ItemEvent, SlaEvent
 from socialdesk.taxonomy import Priority
 
-ClockName = Literal["first_response", "next_response", "resolution"]
+CLOCKS = ("first_response", "next_response", "resolution")
 ALWAYS = Calendar(always_open=True)
+NO_HOLIDAYS: frozenset[date] = frozenset()
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
-def add_working_time(start: datetime, minutes: float, cal: Calendar) -> datetime:
+# ---- calendar arithmetic ------------------------------------------------------------
+def _closed_days(cal: Calendar, holidays: frozenset[date]) -> set[date]:
+    closed = set(holidays) if cal.bank_holidays else set()
+    for start, end in cal.closures:
+        d, last = date.fromisoformat(start), date.fromisoformat(end)
+        while d <= last:
+            closed.add(d)
+            d += timedelta(days=1)
+    return closed
+
+
+def _spans(
+    day: date, cal: Calendar, closed: set[date], tz: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    if day in closed:
+        return []
+    return [
+        (datetime.combine(day, parse_hhmm(s), tz), datetime.combine(day, parse_hhmm(e), tz))
+        for s, e in cal.periods.get(_DAYS[day.weekday()], [])
+    ]
+
+
+def add_working_time(
+    start: datetime, minutes: float, cal: Calendar, holidays: frozenset[date] = NO_HOLIDAYS
+) -> datetime:
     """The moment `minutes` of working time after `start` under the calendar."""
     if cal.always_open:
         return start + timedelta(minutes=minutes)
     tz = ZoneInfo(cal.timezone)
-    closures = {date.fromisoformat(d) for d, _ in cal.closures}
+    closed = _closed_days(cal, holidays)
     local = start.astimezone(tz)
     remaining = timedelta(minutes=minutes)
     day = local.date()
-    for _ in range(3660):  # ten years of days is a safe bound
-        spans = [] if day in closures else cal.periods.get(_DAYS[day.weekday()], [])
-        for s, e in spans:
-            ps = datetime.combine(day, parse_hhmm(s), tz)
-            pe = datetime.combine(day, parse_hhmm(e), tz)
+    for _ in range(3660):
+        for ps, pe in _spans(day, cal, closed, tz):
             begin = max(ps, local)
             if begin >= pe:
                 continue
-            available = pe - begin
-            if available >= remaining:
-                return (begin + remaining).astimezone(start.tzinfo)
-            remaining -= available
+            if pe - begin >= remaining:
+                return (begin + remaining).astimezone(start.tzinfo or UTC)
+            remaining -= pe - begin
         day += timedelta(days=1)
     raise ValueError("calendar has no working time in ten years")
 
 
+def working_minutes_between(
+    a: datetime, b: datetime, cal: Calendar, holidays: frozenset[date] = NO_HOLIDAYS
+) -> float:
+    """Working minutes from a to b (negative if b is before a)."""
+    if b < a:
+        return -working_minutes_between(b, a, cal, holidays)
+    if cal.always_open:
+        return (b - a).total_seconds() / 60
+    tz = ZoneInfo(cal.timezone)
+    closed = _closed_days(cal, holidays)
+    la, lb = a.astimezone(tz), b.astimezone(tz)
+    total = timedelta()
+    day = la.date()
+    while day <= lb.date():
+        for ps, pe in _spans(day, cal, closed, tz):
+            lo, hi = max(ps, la), min(pe, lb)
+            if hi > lo:
+                total += hi - lo
+        day += timedelta(days=1)
+    return total.total_seconds() / 60
+
+
+# ---- policy lookups -------------------------------------------------------------------
 def target_minutes(
-    config: PlatformConfig, force: str | None, priority: Priority, clock: ClockName
+    config: PlatformConfig, force: str | None, team: str, priority: Priority, clock: str
 ) -> int | None:
-    """The national target for a grade and clock, unless the force overrides it."""
-    row = config.national.sla.grades[priority]
-    minutes = getattr(row, f"{clock}_minutes")
-    fc: ForceConfig | None = config.forces.get(force) if force else None
-    if fc is not None and priority in fc.sla_overrides:
-        over = getattr(fc.sla_overrides[priority], f"{clock}_minutes")
-        if over is not None:
-            minutes = over
+    """National target, unless the force, then the team, overrides it."""
+    minutes = getattr(config.national.sla.grades[priority], f"{clock}_minutes")
+    fc = config.forces.get(force) if force else None
+    if fc is not None:
+        over = fc.sla_overrides.get(priority)
+        if over is not None and getattr(over, f"{clock}_minutes") is not None:
+            minutes = getattr(over, f"{clock}_minutes")
+        t = next((t for t in fc.teams if t.id == team), None)
+        tover = t.sla_overrides.get(priority) if t else None
+        if tover is not None and getattr(tover, f"{clock}_minutes") is not None:
+            minutes = getattr(tover, f"{clock}_minutes")
     return int(minutes) if minutes is not None else None
 
 
-def team_calendar(config: PlatformConfig, force: str | None, team: str) -> Calendar:
+def calendar_for(
+    config: PlatformConfig, force: str | None, team: str, priority: Priority
+) -> tuple[Calendar, frozenset[date]]:
+    if config.national.sla.grades[priority].clock == "24x7":
+        return ALWAYS, NO_HOLIDAYS
     fc = config.forces.get(force) if force else None
     if fc is None:
-        return ALWAYS
-    for t in fc.teams:
-        if t.id == team:
-            return ALWAYS if t.calendar == "always" else fc.calendars[t.calendar]
-    return ALWAYS
+        return ALWAYS, NO_HOLIDAYS
+    t = next((t for t in fc.teams if t.id == team), None)
+    if t is None or t.calendar == "always":
+        return ALWAYS, NO_HOLIDAYS
+    cal = fc.calendars[t.calendar]
+    return cal, config.holidays.get(cal.bank_holidays or "", NO_HOLIDAYS)
 
 
-class Clock(BaseModel):
-    name: ClockName
-    state: Literal["running", "met", "breached", "stopped"] = "running"
-    started_at: datetime
-    deadline: datetime
-    warn_at: datetime
+# ---- state ----------------------------------------------------------------------------
+def _ts(d: datetime) -> float:
+    return d.timestamp()
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(slots=True)
+class Clock:
+    name: str
+    state: str  # running | paused | met | breached
+    started: float
+    deadline: float
+    warn_at: float
     warned: bool = False
+    escalations_done: int = 0
+    paused_at: float | None = None
+    remaining_min: float | None = None
+    paused_total_s: float = 0.0
 
 
-class ItemClocks(BaseModel):
+@dataclass(slots=True)
+class ItemClocks:
     """sla's state for one item."""
 
     item_id: str
     force: str | None
     team: str
     priority: Priority
-    created_at: datetime
+    created: float
+    owner: str | None = None
     last_item_seq: int = 0
     seq: int = 0
-    clocks: dict[str, Clock] = Field(default_factory=dict)
+    replied: bool = False
+    clocks: dict[str, Clock] = field(default_factory=dict)
 
-    def next_due(self) -> datetime | None:
-        dues = [
-            c.warn_at if not c.warned else c.deadline
-            for c in self.clocks.values()
-            if c.state == "running"
-        ]
-        return min(dues) if dues else None
+    def open(self) -> bool:
+        return any(c.state in ("running", "paused") for c in self.clocks.values())
+
+    def at_risk(self) -> bool:
+        return any(c.state == "running" and c.warned for c in self.clocks.values())
+
+    def to_json(self) -> bytes:
+        d: dict[str, Any] = {
+            "i": self.item_id,
+            "f": self.force,
+            "t": self.team,
+            "p": self.priority.value,
+            "c": self.created,
+            "o": self.owner,
+            "l": self.last_item_seq,
+            "s": self.seq,
+            "r": self.replied,
+            "k": {
+                n: [
+                    c.state,
+                    c.started,
+                    c.deadline,
+                    c.warn_at,
+                    c.warned,
+                    c.escalations_done,
+                    c.paused_at,
+                    c.remaining_min,
+                    c.paused_total_s,
+                ]
+                for n, c in self.clocks.items()
+            },
+        }
+        return json.dumps(d, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ItemClocks:
+        d = json.loads(raw)
+        return cls(
+            item_id=d["i"],
+            force=d["f"],
+            team=d["t"],
+            priority=Priority(d["p"]),
+            created=d["c"],
+            owner=d["o"],
+            last_item_seq=d["l"],
+            seq=d["s"],
+            replied=d["r"],
+            clocks={n: Clock(n, *v) for n, v in d["k"].items()},
+        )
+
+    def copy(self) -> ItemClocks:
+        return ItemClocks.from_json(self.to_json())
 
 
-def _sla_event(st: ItemClocks, type_: str, clock: Clock, now: datetime) -> SlaEvent:
+def next_due(config: PlatformConfig, st: ItemClocks) -> float | None:
+    """The next moment something may happen to this item's clocks without an event."""
+    dues = []
+    later = [s for s in config.national.sla.escalation if s.stage == "breached" and s.after_minutes]
+    for c in st.clocks.values():
+        if c.state == "running":
+            dues.append(c.deadline if c.warned else c.warn_at)
+        elif c.state == "breached" and c.escalations_done < len(later):
+            dues.append(c.deadline + later[c.escalations_done].after_minutes * 60)
+    return min(dues) if dues else None
+
+
+# ---- transitions ------------------------------------------------------------------------
+def _notify(config: PlatformConfig, st: ItemClocks, stage: str, after: int = 0) -> list[str]:
+    who: list[str] = []
+    for step in config.national.sla.escalation:
+        if step.stage != stage or step.after_minutes != after:
+            continue
+        for n in step.notify:
+            if n == "team":
+                who.append(f"team:{st.force}/{st.team}")
+            elif n == "owner" and st.owner:
+                who.append(f"operator:{st.owner}")
+            elif n == "supervisor":
+                who.append(f"supervisors:{st.force}")
+            elif n == "duty_inspector":
+                who.append(f"duty_inspector:{st.force}")
+    return who
+
+
+def _emit(
+    st: ItemClocks, type_: str, clock: Clock, now: float, notify: list[str] | None = None
+) -> SlaEvent:
     st.seq += 1
     return SlaEvent(
         event_id=f"{st.item_id}:sla:{st.seq}",
@@ -112,35 +265,53 @@ def _sla_event(st: ItemClocks, type_: str, clock: Clock, now: datetime) -> SlaEv
         priority=st.priority,
         force=st.force,
         team=st.team,
-        started_at=clock.started_at,
-        deadline=clock.deadline,
-        time_left_s=round((clock.deadline - now).total_seconds(), 3),
-        at=now,
+        started_at=_dt(clock.started),
+        deadline=_dt(clock.deadline),
+        time_left_s=round(clock.deadline - now, 3) if clock.state != "paused" else None,
+        at=_dt(now),
+        owner=st.owner,
+        notify=notify or [],
     )
 
 
-def start_clock(
-    config: PlatformConfig, st: ItemClocks, name: ClockName, start: datetime
-) -> Clock | None:
-    minutes = target_minutes(config, st.force, st.priority, name)
+def start_clock(config: PlatformConfig, st: ItemClocks, name: str, start: float) -> Clock | None:
+    minutes = target_minutes(config, st.force, st.team, st.priority, name)
     if minutes is None:
         return None
-    row = config.national.sla.grades[st.priority]
-    cal = ALWAYS if row.clock == "24x7" else team_calendar(config, st.force, st.team)
-    deadline = add_working_time(start, minutes, cal)
-    warn = add_working_time(start, minutes * config.national.sla.warning_fraction, cal)
-    return Clock(name=name, started_at=start, deadline=deadline, warn_at=warn)
+    cal, hol = calendar_for(config, st.force, st.team, st.priority)
+    s = _dt(start)
+    frac = config.national.sla.warning_for(name)
+    return Clock(
+        name=name,
+        state="running",
+        started=start,
+        deadline=_ts(add_working_time(s, minutes, cal, hol)),
+        warn_at=_ts(add_working_time(s, minutes * frac, cal, hol)),
+    )
+
+
+def _stop(st: ItemClocks, clock: Clock, now: float, out: list[SlaEvent]) -> None:
+    if clock.state not in ("running", "paused"):
+        return
+    if now <= clock.deadline or clock.state == "paused":
+        clock.state = "met"
+        out.append(_emit(st, "met", clock, now))
+    else:
+        clock.state = "breached"  # late: the breach event came (or comes) from the scheduler
+        out.append(_emit(st, "breached", clock, now, []))
 
 
 def on_item_event(
-    config: PlatformConfig, st: ItemClocks | None, ev: ItemEvent, now: datetime
+    config: PlatformConfig, st: ItemClocks | None, ev: ItemEvent, now_dt: datetime
 ) -> tuple[ItemClocks | None, list[SlaEvent]]:
-    """Update an item's clocks for one item event; out-of-date events change nothing."""
+    """Update an item's clocks for one item event. Replayed or older events change
+    nothing, so duplicates leave the clocks as if each event came once, in order."""
     item = ev.item
     if item is None or ev.type == "rejected":
         return st, []
     if st is not None and ev.seq <= st.last_item_seq:
-        return st, []  # duplicate or replayed event
+        return st, []
+    now = _ts(now_dt)
     out: list[SlaEvent] = []
     if st is None:
         st = ItemClocks(
@@ -148,50 +319,113 @@ def on_item_event(
             force=item.force,
             team=item.team,
             priority=item.priority,
-            created_at=item.created_at,
+            created=_ts(item.created_at),
+            owner=item.owner,
         )
         for name in ("first_response", "resolution"):
-            clock = start_clock(config, st, name, item.created_at)
+            clock = start_clock(config, st, name, st.created)
             if clock is not None:
                 st.clocks[name] = clock
-                out.append(_sla_event(st, "started", clock, now))
-    st = st.model_copy(deep=True)
+                out.append(_emit(st, "started", clock, now))
+    else:
+        st = st.copy()
     st.last_item_seq = ev.seq
-    st.force, st.team = item.force, item.team
-    if ev.type == "replied":
-        fr = st.clocks.get("first_response")
-        if fr is not None and fr.state == "running":
-            fr.state = "met" if now <= fr.deadline else "breached"
-            if fr.state == "met":
-                out.append(_sla_event(st, "met", fr, now))
-    elif ev.type == "resolved":
-        for clock in st.clocks.values():
-            if clock.state == "running":
-                clock.state = "met" if now <= clock.deadline else "breached"
-                if clock.state == "met":
-                    out.append(_sla_event(st, "met", clock, now))
-    elif ev.type == "regraded" and item.priority != st.priority:
+    st.force, st.team, st.owner = item.force, item.team, item.owner
+    t = ev.type
+    if t == "replied":
+        st.replied = True
+        for name in ("first_response", "next_response"):
+            c = st.clocks.get(name)
+            if c is not None:
+                _stop(st, c, now, out)
+    elif t == "awaiting_public":
+        for c in st.clocks.values():
+            if c.state == "running":
+                cal, hol = calendar_for(config, st.force, st.team, st.priority)
+                c.remaining_min = max(
+                    0.0, working_minutes_between(now_dt, _dt(c.deadline), cal, hol)
+                )
+                c.state, c.paused_at = "paused", now
+                out.append(_emit(st, "paused", c, now))
+    elif t == "public_replied":
+        _resume_all(config, st, now, out)
+        nr = st.clocks.get("next_response")
+        if st.replied and (nr is None or nr.state not in ("running", "paused")):
+            clock = start_clock(config, st, "next_response", now)
+            if clock is not None:
+                st.clocks["next_response"] = clock
+                out.append(_emit(st, "started", clock, now))
+    elif t in ("resolved", "merged"):
+        for c in st.clocks.values():
+            _stop(st, c, now, out)
+    elif t == "reopened":
+        clock = start_clock(config, st, "resolution", now)
+        if clock is not None:
+            st.clocks["resolution"] = clock
+            out.append(_emit(st, "started", clock, now))
+    elif t == "regraded" and item.priority != st.priority:
         st.priority = item.priority
-        for name, clock in list(st.clocks.items()):
-            if clock.state != "running":
+        cal, hol = calendar_for(config, st.force, st.team, st.priority)
+        for name, c in list(st.clocks.items()):
+            if c.state not in ("running", "paused"):
                 continue
-            fresh = start_clock(config, st, clock.name, st.created_at)
-            if fresh is not None:
-                st.clocks[name] = fresh
-                out.append(_sla_event(st, "recalculated", fresh, now))
+            fresh = start_clock(config, st, name, c.started)
+            if fresh is None:
+                del st.clocks[name]
+                continue
+            fresh.deadline += c.paused_total_s
+            fresh.warn_at += c.paused_total_s
+            fresh.paused_total_s = c.paused_total_s
+            if c.state == "paused":
+                fresh.state, fresh.paused_at = "paused", c.paused_at
+                fresh.remaining_min = max(
+                    0.0,
+                    working_minutes_between(_dt(c.paused_at or now), _dt(fresh.deadline), cal, hol),
+                )
+            fresh.warned = fresh.warn_at <= now and c.warned
+            st.clocks[name] = fresh
+            out.append(_emit(st, "recalculated", fresh, now))
+    elif t in ("claimed", "assigned", "in_progress") and any(
+        c.state == "paused" for c in st.clocks.values()
+    ):
+        pass  # ownership changes do not resume a clock waiting on the public
     return st, out
 
 
-def due_events(st: ItemClocks, now: datetime) -> list[SlaEvent]:
-    """Warnings and breaches that have come due by `now`, never before."""
-    out: list[SlaEvent] = []
-    for clock in st.clocks.values():
-        if clock.state != "running":
+def _resume_all(config: PlatformConfig, st: ItemClocks, now: float, out: list[SlaEvent]) -> None:
+    cal, hol = calendar_for(config, st.force, st.team, st.priority)
+    for c in st.clocks.values():
+        if c.state != "paused":
             continue
-        if not clock.warned and now >= clock.warn_at:
-            clock.warned = True
-            out.append(_sla_event(st, "warning", clock, now))
-        if now >= clock.deadline:
-            clock.state = "breached"
-            out.append(_sla_event(st, "breached", clock, now))
+        remaining = c.remaining_min or 0.0
+        new_deadline = _ts(add_working_time(_dt(now), remaining, cal, hol))
+        shift = new_deadline - c.deadline
+        c.paused_total_s += shift
+        c.deadline = new_deadline
+        c.warn_at += shift
+        c.state, c.paused_at, c.remaining_min = "running", None, None
+        out.append(_emit(st, "resumed", c, now))
+
+
+def due_events(config: PlatformConfig, st: ItemClocks, now_dt: datetime) -> list[SlaEvent]:
+    """Warnings, breaches and later escalations whose time has come; never early.
+    Mutates `st` (the caller passes a copy it will store)."""
+    now = _ts(now_dt)
+    out: list[SlaEvent] = []
+    later = [s for s in config.national.sla.escalation if s.stage == "breached" and s.after_minutes]
+    for c in st.clocks.values():
+        if c.state == "running" and not c.warned and now >= c.warn_at:
+            c.warned = True
+            out.append(_emit(st, "warning", c, now, _notify(config, st, "warning")))
+        if c.state == "running" and now >= c.deadline:
+            c.state = "breached"
+            out.append(_emit(st, "breached", c, now, _notify(config, st, "breached")))
+        while c.state == "breached" and c.escalations_done < len(later):
+            step = later[c.escalations_done]
+            if now < c.deadline + step.after_minutes * 60:
+                break
+            c.escalations_done += 1
+            out.append(
+                _emit(st, "escalated", c, now, _notify(config, st, "breached", step.after_minutes))
+            )
     return out
