@@ -245,14 +245,19 @@ def _dead_for(service: str, reason: str, detail: str, value: Any, meta: Meta) ->
 
 
 class _Listener(ConsumerRebalanceListener):
-    def __init__(self, proc: Processor) -> None:
-        self.proc = proc
+    """Readiness follows assignment: a service is ready once its partitions (and their
+    state) are back, not merely when it has connected."""
+
+    def __init__(self, runtime: KafkaRuntime) -> None:
+        self.runtime = runtime
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self.proc.on_revoke(set(revoked))
+        await self.runtime.proc.on_revoke(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.proc.on_assign(set(assigned))
+        await self.runtime.proc.on_assign(set(assigned))
+        self.runtime.assigned = True
+        self.runtime._set_ready(True)
 
 
 class KafkaRuntime:
@@ -273,6 +278,7 @@ class KafkaRuntime:
         self.producer: AIOKafkaProducer | None = None
         self.consumer: AIOKafkaConsumer | None = None
         self.ready = False
+        self.assigned = False
         self._stopping = asyncio.Event()
         self.last_error: str | None = None
 
@@ -310,9 +316,8 @@ class KafkaRuntime:
                 await self.consumer.start()
                 self.consumer.subscribe(
                     [topic_name(self.settings, t) for t in self.proc.topics],
-                    listener=_Listener(self.proc),
+                    listener=_Listener(self),
                 )
-                self._set_ready(True)
                 return
             except Exception as exc:
                 self.last_error = repr(exc)
@@ -431,7 +436,7 @@ class KafkaRuntime:
                 await self._producer_failed(Exception(self.last_error))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
-            elif not self.ready:
+            elif not self.ready and self.assigned:
                 self._set_ready(True)
             remaining = failed
 
