@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run down test lint unit integration bench format clean
+.PHONY: install tools run down test lint unit integration bench format clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -13,6 +13,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## System tools the tests use: promtool (Debian's prometheus package).
+tools:
+	@command -v promtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 ## Start noida-db, every service and the demo feed; prints the console URL and demo logins.
 run: $(STAMP)
@@ -37,7 +44,7 @@ integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
 ## Lint, then every test (unit and integration; the integration tests start their own stack).
-test: lint
+test: lint tools
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 bench: $(STAMP)

@@ -153,9 +153,9 @@ class EscalationStep(Strict):
 
 class SlaPolicy(Strict):
     warning_fraction: float = Field(0.75, gt=0, lt=1)
-    warning_fractions: dict[
-        Literal["first_response", "next_response", "resolution"], float
-    ] = Field(default_factory=dict)
+    warning_fractions: dict[Literal["first_response", "next_response", "resolution"], float] = (
+        Field(default_factory=dict)
+    )
     grades: dict[Priority, SlaRow]
     escalation: list[EscalationStep] = Field(default_factory=list)
 
