@@ -252,6 +252,7 @@ class _Listener(ConsumerRebalanceListener):
         self.runtime = runtime
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.runtime._drain_tail()  # commit what was done before giving partitions up
         await self.runtime.proc.on_revoke(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -279,6 +280,7 @@ class KafkaRuntime:
         self.consumer: AIOKafkaConsumer | None = None
         self.ready = False
         self.assigned = False
+        self._tail: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.last_error: str | None = None
 
@@ -351,14 +353,17 @@ class KafkaRuntime:
                 tick = getattr(self.proc, "tick", None)
                 if tick is not None:
                     timed: BatchResult = await tick()
-                    await self._send_all(timed.outputs)
-                    await self._send_all(timed.changelog)
+                    if timed.outputs or timed.changelog:
+                        await self._drain_tail()  # keep changelog writes in order
+                        await self._send_all(timed.outputs)
+                        await self._send_all(timed.changelog)
                 if not batches:
                     continue
                 started = time.perf_counter()
                 await self._process(batches)
                 BATCH_SECONDS.labels(self.proc.service).observe(time.perf_counter() - started)
                 self._report_lag(batches)
+            await self._drain_tail()
         finally:
             await self._close_clients()
             self._set_ready(False)
@@ -393,8 +398,21 @@ class KafkaRuntime:
         result = await self.proc.handle(decoded) if decoded else BatchResult()
         outputs.extend(result.outputs)
         await self._send_all(outputs)
-        await self._send_all(result.changelog)
+        # The outcome is visible now. The changelog and the commit follow in the
+        # background while the next batch is fetched and processed: a crash before they
+        # land replays this batch, which regenerates the same events and sequence numbers.
+        # One tail at a time keeps changelog records and commits in order.
+        await self._drain_tail()
+        self._tail = asyncio.create_task(self._finish(result.changelog, offsets))
+
+    async def _finish(self, changelog: list[Output], offsets: dict[TopicPartition, int]) -> None:
+        await self._send_all(changelog)
         await self._commit(offsets)
+
+    async def _drain_tail(self) -> None:
+        if self._tail is not None:
+            tail, self._tail = self._tail, None
+            await tail
 
     async def _send_all(self, outputs: list[Output]) -> None:
         """Send and wait for every acknowledgement; on failure retry the unacknowledged."""
