@@ -75,6 +75,18 @@ class Calendar(Strict):
                     raise ValueError(f"{day}: periods overlap at {start2}")
         return v
 
+    @field_validator("closures")
+    @classmethod
+    def _closures_ok(cls, v: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        for i, (start, end) in enumerate(v):
+            try:
+                first, last = date.fromisoformat(start), date.fromisoformat(end)
+            except ValueError as exc:
+                raise ValueError(f"closure {i}: dates are YYYY-MM-DD ({exc})") from exc
+            if last < first:
+                raise ValueError(f"closure {i}: ends before it starts")
+        return v
+
     @model_validator(mode="after")
     def _open_sometime(self) -> Calendar:
         if not self.always_open and not self.periods:
