@@ -230,3 +230,20 @@ def test_assigning_to_an_unknown_or_foreign_operator_is_rejected(config: Platfor
     assert assign("ghost") == "unknown operator ghost"
     assert assign("kentop") == "kentop belongs to another force"
     assert assign("mop") == "assigned"
+
+
+def test_shipped_gazetteer_covers_every_force_and_routes_real_text(config: PlatformConfig) -> None:
+    import csv
+
+    from socialdesk_assign.flows import load_gazetteer
+
+    root = schemas_dir().parent / "config"
+    gaz = load_gazetteer(root)
+    assert gaz is not None and len(gaz.places) >= 1500
+    rows = list(csv.DictReader((root / "gazetteer/places.csv").open()))
+    assert {r["force"] for r in rows} == set(config.forces) - {"btp"}
+    assert gaz.find("crash on the A483 just outside Wrexham")[0][1] == "north-wales"
+    assert gaz.find("damwain yng Nghaerdydd, ger canol Caerdydd")[-1] == ("caerdydd", "south-wales")
+    assert gaz.find("kids on bikes in St Helens again")[0] == ("st helens", "merseyside")
+    assert gaz.find("stuck in traffic in Newport") == []  # Gwent, Isle of Wight or Shropshire?
+    assert gaz.find("there's a march in town today") == []  # a word, not Cambridgeshire
