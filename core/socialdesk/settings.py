@@ -36,6 +36,7 @@ class BaseServiceSettings(BaseSettings):
     # Idempotent producers need InitProducerId, which Tansu does not answer; real Kafka
     # and noida-db do. Only the Tansu test runs turn it off.
     kafka_idempotent_producer: bool = True
+    kafka_linger_ms: int = Field(1, ge=0, le=1000)
     topic_prefix: str = Field("", description="prefix for every topic name, e.g. 'force1.'")
     elasticsearch_url: str = "http://127.0.0.1:9200"
     elasticsearch_username: str | None = None
