@@ -4,9 +4,11 @@ plain functions in queries.py, and every consultation is written to audit.events
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,7 +16,13 @@ from aiokafka import AIOKafkaProducer
 from elasticsearch import AsyncElasticsearch, NotFoundError
 from fastapi import FastAPI, Form, Header, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -477,6 +485,31 @@ def create_app(
             also=[rec],
         )
         return {"status": body.status}
+
+    @app.get("/api/stream")
+    async def api_stream(request: Request, user: ApiUser) -> StreamingResponse:
+        """Server-sent events: every change to an item the user may see, as it happens."""
+        await audit.write([audit_event(user, request, "inbox.live_opened", "inbox", None)])
+        queue = outcomes.subscribe(user.force, user.national)
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                yield "retry: 2000\n\n"
+                while not await request.is_disconnected():
+                    try:
+                        change = await asyncio.wait_for(queue.get(), timeout=15)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"event: item\ndata: {json.dumps(change)}\n\n"
+            finally:
+                outcomes.unsubscribe(queue)
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
 
     @app.get("/api/me")
     async def me(user: ApiUser) -> dict[str, Any]:

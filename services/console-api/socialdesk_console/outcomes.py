@@ -1,7 +1,8 @@
-"""Waits for the outcome of a command the console sent: assign answers every command
-with an event (or a rejection) on items.events carrying the command id. One consumer per
-console process reads the newest events of every partition (no group: each console
-instance sees everything) and resolves the waiting requests."""
+"""Follows items.events for the console: one consumer per console process reads the
+newest events of every partition (no group: each console instance sees everything). It
+resolves requests waiting for the outcome of a command they sent (assign answers every
+command with an event or a rejection carrying the command id), and feeds the live
+inbox streams (server-sent events), each filtered to its user's force."""
 
 from __future__ import annotations
 
@@ -29,6 +30,37 @@ class OutcomeWatcher:
         self.waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.task: asyncio.Task[None] | None = None
         self.started = asyncio.Event()
+        self.streams: dict[asyncio.Queue[dict[str, Any]], str | None] = {}
+
+    def subscribe(self, force: str | None, national: bool) -> asyncio.Queue[dict[str, Any]]:
+        """A queue of item changes for one live inbox: the user's force, or every force."""
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        self.streams[q] = None if national else (force or "__none__")
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+        self.streams.pop(q, None)
+
+    def _publish(self, ev: dict[str, Any]) -> None:
+        item = ev.get("item")
+        if not item or ev.get("type") == "rejected":
+            return
+        summary = {
+            "item_id": ev.get("item_id"),
+            "type": ev.get("type"),
+            "seq": ev.get("seq"),
+            "priority": item.get("priority"),
+            "force": item.get("force"),
+            "team": item.get("team"),
+            "status": item.get("status"),
+            "owner": item.get("owner"),
+        }
+        for q, force in list(self.streams.items()):
+            if force is not None and item.get("force") != force:
+                continue
+            if q.full():
+                q.get_nowait()  # a slow browser loses the oldest change, not the newest
+            q.put_nowait(summary)
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run())
@@ -75,6 +107,8 @@ class OutcomeWatcher:
             ev = json.loads(raw)
         except ValueError:
             return
+        if self.streams:
+            self._publish(ev)
         command_id = ev.get("command_id")
         if not command_id:
             return

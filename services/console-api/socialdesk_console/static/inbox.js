@@ -1,5 +1,5 @@
-// Refreshes the inbox every few seconds through the JSON API and highlights new rows;
-// a new P1 also shows a visible alert.
+// Keeps the inbox current through the JSON API, driven by the live stream, and
+// highlights new rows.
 (function () {
   const table = document.getElementById("inbox");
   if (!table) return;
@@ -32,5 +32,27 @@
       if (newP1) document.getElementById("live").textContent = "New P1 — look now";
     } catch (e) { /* network blip: try again next tick */ }
   }
-  setInterval(refresh, 3000);
+  // Live: the console streams every change to this force's items (server-sent events);
+  // a change refreshes the list at once, and a new P1 raises a visible and audible alert.
+  let pending = null;
+  const soon = () => { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 150); };
+  function beep() {
+    try {
+      const ctx = new (window.AudioContext || window.webkitAudioContext)();
+      const osc = ctx.createOscillator();
+      osc.frequency.value = 880; osc.connect(ctx.destination); osc.start(); osc.stop(ctx.currentTime + 0.25);
+    } catch (e) { /* no audio: the banner still shows */ }
+  }
+  if (window.EventSource) {
+    const live = new EventSource("/api/stream");
+    live.addEventListener("item", (e) => {
+      const change = JSON.parse(e.data);
+      if (change.type === "created" && change.priority === "P1") {
+        document.getElementById("live").textContent = "New P1 — look now";
+        beep();
+      }
+      soon();
+    });
+  }
+  setInterval(refresh, 15000);  // a safety net if the stream drops
 })();
