@@ -406,8 +406,16 @@ class KafkaRuntime:
         self._tail = asyncio.create_task(self._finish(result.changelog, offsets))
 
     async def _finish(self, changelog: list[Output], offsets: dict[TopicPartition, int]) -> None:
-        await self._send_all(changelog)
+        # Never write state for a partition another instance now owns: its newer state
+        # would be overwritten by ours. (The new owner replays from the last commit.)
+        owned = self._owned_partitions()
+        await self._send_all([c for c in changelog if c.partition is None or c.partition in owned])
         await self._commit(offsets)
+
+    def _owned_partitions(self) -> set[int]:
+        if self.consumer is None:
+            return set()
+        return {tp.partition for tp in self.consumer.assignment()}
 
     async def _drain_tail(self) -> None:
         if self._tail is not None:

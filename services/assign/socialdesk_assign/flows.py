@@ -128,12 +128,15 @@ class AssignProcessor:
                 await asyncio.wait_for(self.presence.caught_up.wait(), timeout=30)
             except TimeoutError:
                 pass  # presence arrives later; items wait in the team inbox meanwhile
-        await self.store.ensure_restored({tp.partition for tp in partitions})
+        owned = {tp.partition for tp in partitions}
+        # Keep the state of partitions this instance still owns (a rebalance can land in
+        # the middle of a batch); forget the ones that moved away; restore new ones.
+        self.store.forget(self.store.restored - owned)
+        await self.store.ensure_restored(owned)
         self._recount()
 
     async def on_revoke(self, partitions: set[TopicPartition]) -> None:
-        self.store.forget({tp.partition for tp in partitions})
-        self._recount()
+        return None  # on_assign decides what to forget, once the new assignment is known
 
     def _recount(self) -> None:
         self.loads = Counter(

@@ -167,16 +167,15 @@ class SlaProcessor:
             self._changelog[(partition, key)] = self.store.delete(partition, key)
 
     async def on_assign(self, partitions: set[TopicPartition]) -> None:
-        await self.store.ensure_restored({tp.partition for tp in partitions})
+        owned = {tp.partition for tp in partitions}
+        self.store.forget(self.store.restored - owned)
+        await self.store.ensure_restored(owned)
         self.heap = []
         for partition, _, st in self.store.items():
             self._schedule(partition, st)
 
     async def on_revoke(self, partitions: set[TopicPartition]) -> None:
-        gone = {tp.partition for tp in partitions}
-        self.store.forget(gone)
-        self.heap = [h for h in self.heap if h[2] not in gone]
-        heapq.heapify(self.heap)
+        return None  # on_assign decides what to forget, once the new assignment is known
 
 
 def main() -> None:
