@@ -57,7 +57,11 @@ def add_working_time(
 ) -> datetime:
     """The moment `minutes` of working time after `start` under the calendar."""
     if cal.always_open:
-        return start + timedelta(minutes=minutes)
+        # In UTC: aware datetimes sharing a zone add in wall-clock time, which would
+        # gain or lose an hour across a DST change.
+        if start.tzinfo is None:
+            return start + timedelta(minutes=minutes)
+        return (start.astimezone(UTC) + timedelta(minutes=minutes)).astimezone(start.tzinfo)
     tz = ZoneInfo(cal.timezone)
     closed = _closed_days(cal, holidays)
     local = start.astimezone(tz)
@@ -82,7 +86,7 @@ def working_minutes_between(
     if b < a:
         return -working_minutes_between(b, a, cal, holidays)
     if cal.always_open:
-        return (b - a).total_seconds() / 60
+        return (b.timestamp() - a.timestamp()) / 60  # real elapsed time, whatever the zone
     tz = ZoneInfo(cal.timezone)
     closed = _closed_days(cal, holidays)
     la, lb = a.astimezone(tz), b.astimezone(tz)

@@ -36,7 +36,7 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
 
 # Idioms and hyperbole that contain alarming words but are not emergencies.
 IDIOMS = _rx(
-    r"(?:is|are|was|it's|its|this|that)\s+killing\s+me",
+    r"(?<!\bhe\s)(?<!\bshe\s)(?:is|are|was|it's|its|this|that)\s+killing\s+me",
     r"kill(?:ed|ing)?\s+it",
     r"murder\s+(?:a|an|some)\s+\w+",
     r"dying\s+(?:to|for|of\s+laughter)",
@@ -59,17 +59,31 @@ RULES: tuple[Rule, ...] = (
             r"(?:has|have|got|with|carrying|waving|pulled(?:\s+out)?|holding)\s+(?:a\s+|an\s+)?(?:knife|gun|blade|machete|weapon|firearm|shotgun|axe)",
             r"(?:knife|gun|machete)\s+(?:attack|fight|point)",
             r"(?:stabbed|stabbing|being\s+stabbed|shot\s+at|shooting)",
-            r"going\s+to\s+kill\s+(?:me|her|him|them|us)",
-            r"(?:threaten(?:ing|ed)?\s+to\s+kill)",
-            r"(?:attacking|beating|battering)\s+(?:me|her|him|someone|a\s+\w+)",
-            r"(?:help\s+(?:me|us)\s+)?(?:he|she|they)(?:'s|\s+is|\s+are)\s+(?:breaking|kicking)\s+(?:in|down)",
-            r"not\s+breathing|unconscious|bleeding\s+(?:heavily|badly|everywhere)",
-            r"(?:fight|brawl)\s+(?:with|involving)\s+(?:knives|weapons|a\s+knife)",
+            r"(?:fight(?:ing)?|brawl(?:ing)?)\s+(?:with|involving)\s+(?:knives|weapons|a\s+knife)",
+            r"(?:efo|gyda|gydag)\s+(?:cyllell|chyllell|gwn|dryll)",  # Welsh: with a knife/gun
+            r"wedi\s+(?:cael\s+ei\s+)?[td]rywanu",  # Welsh: (has been) stabbed
         ),
         "threat to life or serious violence described",
         Priority.P1,
         Intent.crime_report,
         (Flag.weapon,),
+        0.98,
+    ),
+    Rule(
+        # Same grade, no weapon named: a weapon flag here would mislead the desk.
+        "threat_to_life_no_weapon",
+        _rx(
+            r"going\s+to\s+kill\s+(?:me|her|him|them|us)",
+            r"(?:threaten(?:ing|ed)?\s+to\s+kill)",
+            r"(?:he|she)(?:'s|\s+is)\s+(?:killing|strangling|choking)\s+(?:me|her|him|us)",
+            r"(?:attacking|beating|battering)\s+(?:me|her|him|someone|a\s+\w+)",
+            r"(?:help\s+(?:me|us)\s+)?(?:he|she|they)(?:'s|\s+is|\s+are|'re)\s+(?:breaking|kicking|smashing)\s+(?:(?:the|my|our)\s+(?:front\s+|back\s+)?door\s+)?(?:in|down)",
+            r"not\s+breathing|unconscious|bleeding\s+(?:heavily|badly|everywhere)",
+        ),
+        "threat to life or serious violence described",
+        Priority.P1,
+        Intent.crime_report,
+        (),
         0.98,
     ),
     Rule(
@@ -294,6 +308,26 @@ WELSH_MARKERS = _rx(
     r"bore\s+da",
     r"plis",
     r"os\s+gwelwch",
+    # everyday words, so a short message ("Dwi eisiau marw") is still recognised
+    r"eisiau",
+    r"ddim",
+    r"fy",
+    r"chi",
+    r"eich",
+    r"rwy'?n",
+    r"rydw",
+    r"helpu",
+    r"heddiw",
+    r"ddoe",
+    r"neithiwr",
+    r"mewn",
+    r"roedd",
+    r"oedd",
+    r"sydd",
+    r"ydy",
+    r"ydych",
+    r"nain",
+    r"taid",
 )
 _PRIORITY_RANK = {Priority.P1: 1, Priority.P2: 2, Priority.P3: 3, Priority.P4: 4}
 
@@ -341,18 +375,21 @@ def score_text(text: str, language_hint: str | None = None, now: datetime | None
 def _score(text: str, language_hint: str | None, now: datetime) -> Triage:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("empty")
-    sample = text[:5000]
+    sample = text[:5000]  # enough to judge whether it is readable at all
     visible = [ch for ch in sample if not ch.isspace()]
     controls = sum(unicodedata.category(ch) in ("Cc", "Co", "Cs", "Cn") for ch in visible)
     if controls > 0.05 * len(visible) or sum(ch.isalpha() for ch in visible) < 0.3 * len(visible):
         raise ValueError("no readable words")
-    idiom_free = IDIOMS.sub(" ", sample)
+    # Every rule reads the whole message (at most a Mention's 100,000 characters): a
+    # threat at the end of a long post must not go unseen.
+    body = text[:100_000]
+    idiom_free = IDIOMS.sub(" ", body)
     acc = _Acc()
     discounted = False
     for rank, rule in enumerate(RULES):
         if rule.pattern.search(idiom_free):
             _apply(acc, rule, rank)
-        elif rule.priority == Priority.P1 and rule.pattern.search(sample):
+        elif rule.priority == Priority.P1 and rule.pattern.search(body):
             discounted = True
     language = detect_language(sample, language_hint)
     if language == "cy":
@@ -388,7 +425,8 @@ def _apply(acc: _Acc, rule: Rule, rank: int) -> None:
         acc.intent_rank = rank
     acc.flags.extend(rule.flags)
     acc.urgency = max(acc.urgency, rule.urgency)
-    acc.reasons.append(rule.reason)
+    if rule.reason not in acc.reasons:
+        acc.reasons.append(rule.reason)
 
 
 def score_mention(mention: Mention, now: datetime | None = None) -> Triage:
