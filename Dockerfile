@@ -13,7 +13,12 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 COPY schemas schemas
 COPY config config
+COPY data/triage data/triage
+# Train the triage model at build time so pods start at once with a read-only root.
+RUN socialdesk triage train --data-dir data/triage --model models/triage.joblib >/dev/null
 ENV SOCIALDESK_CONFIG_DIR=/app/config \
+    SOCIALDESK_TRIAGE_DATA_DIR=/app/data/triage \
+    SOCIALDESK_TRIAGE_MODEL_PATH=/app/models/triage.joblib \
     SOCIALDESK_HTTP_HOST=0.0.0.0 \
     SOCIALDESK_HTTP_PORT=8080 \
     PYTHONUNBUFFERED=1

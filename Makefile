@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install tools run down test lint unit integration bench format clean
+.PHONY: install tools run down test lint unit integration bench bench-quick drills format clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -60,6 +60,13 @@ test: lint tools
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick
+
+## Fault drills, long form (a short form runs inside `make test`).
+drills: $(STAMP)
+	$(BIN)/python bench/drills.py
 
 clean:
 	rm -rf $(VENV) .data .tools .mypy_cache .ruff_cache .pytest_cache

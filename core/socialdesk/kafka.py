@@ -47,8 +47,50 @@ def topic_name(settings: BaseServiceSettings, logical: str) -> str:
     return settings.topic_prefix + logical
 
 
+_FETCH_PACING_S = (0.0, 0.0)  # (after an empty fetch, after one with records)
+
+
+def pace_fetches(empty_wait_ms: int, busy_wait_ms: int = 0) -> None:
+    """Space fetches: at least empty_wait_ms after an empty one, busy_wait_ms after one
+    that returned records (so records gather into fewer, larger fetches).
+
+    A broker holds a fetch with no data for fetch.max.wait.ms (500 ms by default), so
+    an idle consumer costs nothing. noida-db answers at once instead, and aiokafka then
+    re-sends immediately: measured, one idle consumer burned 74% of a core and the
+    pipeline spent most of its CPU polling. On a broker that holds fetches the wait has
+    already passed, so this changes nothing there. noida-db serves Kafka on one thread,
+    so fewer, larger requests are what raise the pipeline's throughput on it (measured:
+    docs/benchmarks.md). Process-wide, installed once."""
+    global _FETCH_PACING_S
+    _FETCH_PACING_S = (empty_wait_ms / 1000, busy_wait_ms / 1000)
+    from aiokafka.consumer.fetcher import Fetcher
+
+    if getattr(Fetcher, "_socialdesk_paced", False):
+        return
+    original = Fetcher._proc_fetch_request
+
+    async def paced(self: Any, assignment: Any, node_id: Any, request: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        got = await original(self, assignment, node_id, request)
+        wait = _FETCH_PACING_S[1] if got else _FETCH_PACING_S[0]
+        if wait > 0:
+            remaining = wait - (loop.time() - started)
+            if remaining > 0:
+                try:
+                    await asyncio.sleep(remaining)
+                except asyncio.CancelledError:
+                    return False  # closing or unassigned, as aiokafka itself treats it
+        return got
+
+    Fetcher._proc_fetch_request = paced
+    Fetcher._socialdesk_paced = True
+
+
 def common_client_options(settings: BaseServiceSettings) -> dict[str, Any]:
-    """Options shared by aiokafka producers, consumers and the kafka-python admin client."""
+    """Options shared by aiokafka producers, consumers and the kafka-python admin client.
+    (Also installs the empty-fetch pacing, so every consumer built from them has it.)"""
+    pace_fetches(settings.kafka_empty_fetch_wait_ms, settings.kafka_busy_fetch_wait_ms)
     opts: dict[str, Any] = {
         "bootstrap_servers": settings.kafka_bootstrap.split(","),
         "security_protocol": settings.kafka_security_protocol,

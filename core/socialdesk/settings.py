@@ -36,7 +36,13 @@ class BaseServiceSettings(BaseSettings):
     # Idempotent producers need InitProducerId, which Tansu does not answer; real Kafka
     # and noida-db do. Only the Tansu test runs turn it off.
     kafka_idempotent_producer: bool = True
-    kafka_linger_ms: int = Field(1, ge=0, le=1000)
+    kafka_linger_ms: int = Field(5, ge=0, le=1000)
+    kafka_empty_fetch_wait_ms: int = Field(
+        20, ge=0, le=500, description="least time between empty fetches (see kafka.py)"
+    )
+    kafka_busy_fetch_wait_ms: int = Field(
+        10, ge=0, le=500, description="least time between fetches that return records"
+    )
     topic_prefix: str = Field("", description="prefix for every topic name, e.g. 'force1.'")
     elasticsearch_url: str = "http://127.0.0.1:9200"
     elasticsearch_username: str | None = None
@@ -54,14 +60,34 @@ class ConsoleSettings(BaseServiceSettings):
     """console-api: the session secret must be real outside development."""
 
     session_secret: SecretStr = SecretStr(DEV_SECRET)
-    session_max_age_s: int = 8 * 3600
+    session_max_age_s: int = Field(8 * 3600, ge=60, le=7 * 86400)
     cookie_secure: bool = False
     demo_users_file: Path | None = Path("config/demo/users.yaml")
-    # OpenID Connect for forces (sign-in lands with the console issue; read here so a
-    # deployment can already carry it).
+    public_url: str = Field(
+        "http://127.0.0.1:8080", description="the console's own URL (OIDC redirect URI base)"
+    )
+    # OpenID Connect for forces: authorization code flow with PKCE against one issuer.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid profile email"
+    oidc_claims_file: Path = Field(
+        Path("config/oidc.yaml"), description="how ID token claims map to force, teams, role"
+    )
+    oidc_jwks_cache_s: int = Field(3600, ge=0, le=86400)
+    oidc_http_timeout_s: float = Field(5.0, gt=0, le=60)
+    oidc_leeway_s: int = Field(30, ge=0, le=300)
+    # Replies: templates, and where sent replies go.
+    reply_templates_dir: Path = Path("config/templates/replies")
+    reply_publisher: Literal["recorder", "platforms"] | None = Field(
+        None, description="recorder (JSONL file) in development and test; platforms otherwise"
+    )
+    reply_recorder_path: Path = Path(".data/outbox/replies.jsonl")
+    reply_retry_max_delay_s: float = Field(60.0, gt=0, le=3600)
+    x_api_base_url: str = "https://api.x.com"
+    x_bearer_token: SecretStr | None = None
+    meta_graph_base_url: str = "https://graph.facebook.com/v19.0"
+    meta_page_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> ConsoleSettings:
@@ -73,7 +99,40 @@ class ConsoleSettings(BaseServiceSettings):
                 )
             if not self.cookie_secure:
                 raise ValueError("SOCIALDESK_COOKIE_SECURE must be true in production")
+            if self.reply_publisher == "recorder":
+                raise ValueError(
+                    "SOCIALDESK_REPLY_PUBLISHER=recorder is for development; "
+                    "production sends replies to the platforms"
+                )
+            if self.oidc_issuer and not (
+                self.oidc_issuer.startswith("https://") and self.public_url.startswith("https://")
+            ):
+                raise ValueError(
+                    "SOCIALDESK_OIDC_ISSUER and SOCIALDESK_PUBLIC_URL must be https:// in production"
+                )
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError("SOCIALDESK_OIDC_CLIENT_ID is required with SOCIALDESK_OIDC_ISSUER")
         return self
+
+    @property
+    def publisher_mode(self) -> str:
+        """Recorder by default outside production, so a demo never posts to a platform."""
+        if self.reply_publisher is not None:
+            return self.reply_publisher
+        return "platforms" if self.environment == "production" else "recorder"
+
+
+class TriageSettings(BaseServiceSettings):
+    """triage: where the labelled data and the trained model live."""
+
+    triage_data_dir: Path = Path("data/triage")
+    triage_model_path: Path = Field(
+        Path(".data/models/triage.joblib"),
+        description="trained model; built from triage_data_dir when missing or stale",
+    )
+    triage_author_context: bool = Field(True, description="look up the author's recent items")
+    triage_context_days: int = Field(7, ge=1, le=90)
+    triage_context_timeout_s: float = Field(0.5, gt=0, le=10)
 
 
 class IngestSettings(BaseServiceSettings):

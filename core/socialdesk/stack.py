@@ -89,6 +89,8 @@ class Stack:
                 "SOCIALDESK_ELASTICSEARCH_URL": self.es_url,
                 "SOCIALDESK_CONFIG_DIR": str(self.repo / "config"),
                 "SOCIALDESK_DEMO_USERS_FILE": str(self.repo / "config" / "demo" / "users.yaml"),
+                "SOCIALDESK_TRIAGE_DATA_DIR": str(self.repo / "data" / "triage"),
+                "SOCIALDESK_TRIAGE_MODEL_PATH": str(self.repo / ".data/models/triage.joblib"),
                 "SOCIALDESK_KAFKA_EVICT_STALE_MEMBERS": "true",
                 "SOCIALDESK_KAFKA_SESSION_TIMEOUT_MS": "6000",
                 "PYTHONUNBUFFERED": "1",
