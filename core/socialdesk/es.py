@@ -63,6 +63,34 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "seq": {"type": "long"},
         },
     },
+    "corrections": {
+        "dynamic": False,
+        "properties": {
+            "item_id": _KW,
+            "force": _KW,
+            "text": _TEXT,
+            "language": _KW,
+            "priority": _KW,
+            "intent": _KW,
+            "flags": _KW,
+            "corrected_by": _KW,
+            "at": _DATE,
+            "seq": {"type": "long"},
+        },
+    },
+    "events": {
+        "dynamic": False,
+        "properties": {
+            "event_id": _KW,
+            "item_id": _KW,
+            "force": _KW,
+            "type": _KW,
+            "seq": {"type": "long"},
+            "at": _DATE,
+            "actor_id": _KW,
+            "command_id": _KW,
+        },
+    },
     "audit": {
         "dynamic": False,
         "properties": {

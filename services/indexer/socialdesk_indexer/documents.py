@@ -55,6 +55,52 @@ def item_document(ev: ItemEvent) -> dict[str, Any] | None:
     }
 
 
+def event_document(ev: ItemEvent) -> dict[str, Any]:
+    """One entry of an item's timeline (who did what when), rejections included."""
+    item = ev.item
+    return {
+        "event_id": ev.event_id,
+        "item_id": ev.item_id,
+        "force": item.force if item is not None else ev.actor.force,
+        "type": ev.type,
+        "seq": ev.seq,
+        "at": ev.at.isoformat(),
+        "actor_id": ev.actor.id,
+        "actor_kind": ev.actor.kind,
+        "command_id": ev.command_id,
+        "data": ev.data,
+    }
+
+
+CORRECTION_EVENTS = {"regraded", "recategorised"}
+
+
+def correction_document(ev: ItemEvent) -> dict[str, Any] | None:
+    """An operator's re-grade or re-categorisation, kept as a labelled example for
+    `socialdesk triage train`: the item's inbound text with the labels it now has."""
+    item = ev.item
+    if item is None or ev.type not in CORRECTION_EVENTS or ev.actor.kind != "operator":
+        return None
+    inbound = [m.text for m in item.messages if m.direction == "inbound"]
+    if not inbound:
+        return None
+    return {
+        "item_id": item.id,
+        "force": item.force,
+        "text": inbound[0],
+        "language": item.language,
+        "platform": item.platform.value,
+        "channel": item.channel.value,
+        "priority": item.priority.value,
+        "intent": item.intent.value,
+        "flags": [f.value for f in item.flags],
+        "corrected_by": ev.actor.id,
+        "event": ev.type,
+        "at": ev.at.isoformat(),
+        "seq": item.seq,
+    }
+
+
 def sla_document(ev: SlaEvent) -> dict[str, Any]:
     return {
         "item_id": ev.item_id,

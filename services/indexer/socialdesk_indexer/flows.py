@@ -18,7 +18,13 @@ from socialdesk.kafka import BatchResult, Meta, Output, dead_letter
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.stream import serve_processor
 from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS, SLA_EVENTS
-from socialdesk_indexer.documents import audit_document, item_document, sla_document
+from socialdesk_indexer.documents import (
+    audit_document,
+    correction_document,
+    event_document,
+    item_document,
+    sla_document,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,26 +47,34 @@ class IndexerProcessor:
             return SlaEvent.model_validate_json(raw)
         return AuditEvent.model_validate_json(raw)
 
-    def to_doc(self, value: Any) -> VersionedDoc | None:
+    def to_docs(self, value: Any) -> list[VersionedDoc]:
         s = self.settings
         if isinstance(value, ItemEvent):
+            # Timeline entries never change: version 1, so a replay is a harmless 409.
+            out = [VersionedDoc(alias(s, "events"), value.event_id, 1, event_document(value))]
             doc = item_document(value)
-            if doc is None:
-                return None
-            return VersionedDoc(alias(s, "items"), value.item_id, value.seq, doc)
+            if doc is not None:
+                out.append(VersionedDoc(alias(s, "items"), value.item_id, value.seq, doc))
+            corr = correction_document(value)
+            if corr is not None:
+                out.append(VersionedDoc(alias(s, "corrections"), value.item_id, value.seq, corr))
+            return out
         if isinstance(value, SlaEvent):
-            return VersionedDoc(
-                alias(s, "sla"), f"{value.item_id}:{value.clock}", value.seq, sla_document(value)
-            )
+            return [
+                VersionedDoc(
+                    alias(s, "sla"),
+                    f"{value.item_id}:{value.clock}",
+                    value.seq,
+                    sla_document(value),
+                )
+            ]
         assert isinstance(value, AuditEvent)
-        return VersionedDoc(alias(s, "audit"), value.event_id, 1, audit_document(value))
+        return [VersionedDoc(alias(s, "audit"), value.event_id, 1, audit_document(value))]
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
         docs: list[tuple[VersionedDoc, Meta, Any]] = []
         for value, meta in batch:
-            doc = self.to_doc(value)
-            if doc is not None:
-                docs.append((doc, meta, value))
+            docs.extend((doc, meta, value) for doc in self.to_docs(value))
         # Within one batch only the newest version of a document matters.
         newest: dict[tuple[str, str], tuple[VersionedDoc, Meta, Any]] = {}
         for entry in docs:
