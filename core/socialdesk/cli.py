@@ -70,6 +70,15 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_triage(args: argparse.Namespace) -> int:
+    if args.action == "run":
+        _run_service("triage")
+        return 0
+    from socialdesk_triage.commands import run
+
+    return run(args)
+
+
 def cmd_config_check(args: argparse.Namespace) -> int:
     from socialdesk.config import load_config, load_demo_users
 
@@ -324,13 +333,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for name, help_ in [
         ("ingest", "run the ingest HTTP service"),
-        ("triage", "run the triage stream service"),
         ("assign", "run the assign stream service (item owner)"),
         ("sla", "run the SLA clock service"),
         ("indexer", "run the Elasticsearch indexer"),
         ("console", "run the operator console (console-api)"),
     ]:
         sub.add_parser(name, help=help_).set_defaults(service=name)
+    from socialdesk_triage.commands import add_arguments as triage_arguments
+
+    t = sub.add_parser("triage", help="run the triage service, or score/eval/train the model")
+    triage_arguments(t)
+    t.set_defaults(func=cmd_triage)
     sub.add_parser("bootstrap", help="create topics and index templates").set_defaults(
         func=cmd_bootstrap
     )

@@ -27,3 +27,17 @@ PRODUCE_ERRORS = Counter(
 )
 READY = Gauge("socialdesk_ready", "1 when the service is ready to do work", ["service"])
 BUILD = Info("socialdesk_build", "Version of the running code")
+
+TRIAGE_SCORED = Counter(
+    "socialdesk_triage_scored_total", "Mentions graded by triage", ["priority", "intent"]
+)
+TRIAGE_SECONDS = Histogram(
+    "socialdesk_triage_scoring_seconds",
+    "Scoring time per mention (batch time divided by batch size)",
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
+)
+TRIAGE_MODEL = Info("socialdesk_triage_model", "The triage model in use")
+TRIAGE_CONTEXT_MISSES = Counter(
+    "socialdesk_triage_context_misses_total",
+    "Batches scored without author context because Elasticsearch did not answer in time",
+)

@@ -10,8 +10,8 @@ import pytest
 
 from socialdesk.taxonomy import Flag, Intent, Priority
 from socialdesk_triage.scorer import (
-    MODEL_VERSION,
     UNASSESSED,
+    default_scorer,
     detect_language,
     score_mention,
     score_text,
@@ -73,7 +73,7 @@ def test_emergencies_are_p1_with_their_flag(text: str, flag: Flag, intent: Inten
     assert flag in t.flags
     assert t.intent == intent
     assert t.urgency >= 0.9
-    assert t.reasons and t.model_version == MODEL_VERSION
+    assert t.reasons and t.model_version == default_scorer().version
 
 
 @pytest.mark.parametrize(
@@ -259,7 +259,7 @@ def test_ungradable_input_is_p2_for_a_human(text: str) -> None:
     assert t.priority == Priority.P2
     assert t.reasons == [UNASSESSED]
     assert t.confidence == 0.0
-    assert t.model_version == MODEL_VERSION
+    assert t.model_version == default_scorer().version
     assert t.scored_at == NOW
 
 
@@ -275,7 +275,7 @@ def test_ungradable_input_is_p2_for_a_human(text: str) -> None:
 def test_very_long_text_is_graded_without_error(text: str) -> None:
     assert len(text) == 100_000
     t = score_text(text, now=NOW)
-    assert t.reasons and t.model_version == MODEL_VERSION
+    assert t.reasons and t.model_version == default_scorer().version
     assert UNASSESSED not in t.reasons
 
 
@@ -292,7 +292,7 @@ def test_every_grade_has_reasons_and_a_model_version() -> None:
     for text in texts:
         t = score_text(text, now=NOW)
         assert t.reasons, text
-        assert t.model_version == MODEL_VERSION
+        assert t.model_version == default_scorer().version
         assert 0 <= t.urgency <= 1 and 0 <= t.confidence <= 1
 
 

@@ -1,20 +1,35 @@
-"""Kafka adapter for triage: decode, grade with the plain function, produce."""
+"""Kafka adapter for triage: decode, look up author context, grade the batch, produce.
+
+The model is loaded (or trained from the shipped data) once at start-up; each batch is
+scored in one vectorised call. Author context comes from the index with a short
+timeout: if Elasticsearch is slow or away the batch is graded without it (counted in
+socialdesk_triage_context_misses_total), never held up or lost.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from aiokafka.structs import TopicPartition
+from elasticsearch import AsyncElasticsearch
 
 from socialdesk.config import PlatformConfig, load_config
-from socialdesk.events import Mention
+from socialdesk.es import alias, make_es
+from socialdesk.events import Mention, utcnow
 from socialdesk.kafka import BatchResult, Meta, Output, process_each
-from socialdesk.settings import BaseServiceSettings
+from socialdesk.metrics import TRIAGE_CONTEXT_MISSES, TRIAGE_MODEL, TRIAGE_SCORED, TRIAGE_SECONDS
+from socialdesk.settings import TriageSettings
 from socialdesk.stream import serve_processor
 from socialdesk.topics import MENTIONS_RAW, MENTIONS_TRIAGED
-from socialdesk_triage.service import triage_mention
+from socialdesk_triage.scorer import AuthorContext, Scorer, build_scorer
+from socialdesk_triage.service import contexts_from_items, triage_batch, triage_mention
+
+log = logging.getLogger(__name__)
 
 
 class TriageProcessor:
@@ -22,18 +37,73 @@ class TriageProcessor:
     group_id = "socialdesk-triage"
     topics: Sequence[str] = (MENTIONS_RAW,)
 
-    def __init__(self, config: PlatformConfig) -> None:
+    def __init__(
+        self,
+        config: PlatformConfig,
+        scorer: Scorer | None = None,
+        settings: TriageSettings | None = None,
+        es: AsyncElasticsearch | None = None,
+    ) -> None:
         self.config = config
+        self.settings = settings or TriageSettings()
+        self.scorer = scorer or build_scorer(
+            self.settings.triage_data_dir, self.settings.triage_model_path
+        )
+        self.es = es
+        TRIAGE_MODEL.info({"version": self.scorer.version})
 
     def decode(self, topic: str, raw: bytes) -> Mention:
         return Mention.model_validate_json(raw)
 
+    async def author_contexts(self, mentions: Sequence[Mention]) -> dict[str, AuthorContext]:
+        if self.es is None or not self.settings.triage_author_context or not mentions:
+            return {}
+        days = self.settings.triage_context_days
+        since = (utcnow() - timedelta(days=days)).isoformat()
+        authors = sorted({m.author.id for m in mentions})
+        try:
+            res = await asyncio.wait_for(
+                self.es.search(
+                    index=alias(self.settings, "items"),
+                    query={
+                        "bool": {
+                            "filter": [
+                                {"terms": {"author_id": authors}},
+                                {"range": {"created_at": {"gte": since}}},
+                            ]
+                        }
+                    },
+                    source_includes=["author_id", "platform", "intent", "priority"],
+                    size=min(10_000, 50 * len(authors)),
+                ),
+                self.settings.triage_context_timeout_s,
+            )
+        except Exception as exc:
+            TRIAGE_CONTEXT_MISSES.inc()
+            log.info("author context unavailable", extra={"error": type(exc).__name__})
+            return {}
+        return contexts_from_items((h["_source"] for h in res["hits"]["hits"]), days)
+
     def _one(self, mention: Any, meta: Meta) -> list[Output]:
-        triaged = triage_mention(mention, self.config)
+        triaged = triage_mention(mention, self.config, scorer=self.scorer)
         return [Output(MENTIONS_TRIAGED, triaged.item_key, triaged)]
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
-        return BatchResult(outputs=process_each(self.service, batch, self._one))
+        mentions = [m for m, _ in batch]
+        contexts = await self.author_contexts(mentions)
+        started = time.perf_counter()
+        try:
+            triaged = triage_batch(mentions, self.config, self.scorer, contexts)
+        except Exception:  # one bad message must not sink the batch: go one by one
+            log.exception("batch triage failed; retrying message by message")
+            return BatchResult(outputs=process_each(self.service, batch, self._one))
+        per = (time.perf_counter() - started) / max(1, len(batch))
+        outputs = []
+        for t in triaged:
+            TRIAGE_SECONDS.observe(per)
+            TRIAGE_SCORED.labels(t.triage.priority.value, t.triage.intent.value).inc()
+            outputs.append(Output(MENTIONS_TRIAGED, t.item_key, t))
+        return BatchResult(outputs=outputs)
 
     async def on_assign(self, partitions: set[TopicPartition]) -> None:
         return None
@@ -43,6 +113,7 @@ class TriageProcessor:
 
 
 def main() -> None:
-    settings = BaseServiceSettings()
+    settings = TriageSettings()
     config = load_config(settings.config_dir)
-    asyncio.run(serve_processor(settings, TriageProcessor(config)))
+    processor = TriageProcessor(config, settings=settings, es=make_es(settings))
+    asyncio.run(serve_processor(settings, processor))

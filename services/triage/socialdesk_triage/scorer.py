@@ -1,364 +1,150 @@
-"""The first scorer: transparent phrase rules for the national taxonomy.
+"""The scorer: safety rules, classifier, language and signals combined into a grade.
 
-Safety first: a phrase that signals threat to life is never outweighed by anything else,
-but idioms and hyperbole ("this film is killing me") are recognised and discounted. Each
-rule that fires adds a reason an operator can read. Plain Python: no Kafka in here.
+Plain Python, no Kafka. Safety first: a safety rule that reads a threat to life makes
+the message P1 whatever the classifier says, and the classifier alone can also raise
+P1 above a threshold chosen for recall. Everything else follows the classifier, with
+reasons an operator can read. Anything the scorer cannot read is P2 with the reason
+"could not be assessed automatically", so a human looks at it soon.
 """
 
 from __future__ import annotations
 
-import re
+import logging
+import math
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from socialdesk.events import Mention, Triage, utcnow
-from socialdesk.taxonomy import Flag, Intent, Priority
+from socialdesk.taxonomy import PRIORITY_ORDER, Flag, Intent, Priority
+from socialdesk_triage.dataset import fingerprint, load_shipped, split
+from socialdesk_triage.language import detect_language
+from socialdesk_triage.model import Prediction, TriageModel, load, save, train
+from socialdesk_triage.rules import RuleResult, apply_rules
+from socialdesk_triage.signals import Signals, signals_for
 
-MODEL_VERSION = "rules-0.1"
+__all__ = [
+    "RULES_VERSION",
+    "UNASSESSED",
+    "AuthorContext",
+    "Scorer",
+    "default_scorer",
+    "detect_language",
+    "score_mention",
+    "score_text",
+]
+
+log = logging.getLogger(__name__)
+
+RULES_VERSION = "rules-0.2"
 UNASSESSED = "could not be assessed automatically"
+MAX_TEXT = 100_000
+# Urgency bands keep urgency and grade in the same order: any P1 outranks any P2.
+BANDS = {
+    Priority.P1: (0.85, 1.0),
+    Priority.P2: (0.6, 0.85),
+    Priority.P3: (0.25, 0.6),
+    Priority.P4: (0.0, 0.25),
+}
+INTENT_LABEL = {
+    Intent.crime_report: "crime report",
+    Intent.asb: "anti-social behaviour",
+    Intent.welfare_concern: "welfare concern",
+    Intent.information: "information for police",
+    Intent.road_traffic: "road traffic",
+    Intent.enquiry: "enquiry",
+    Intent.complaint: "complaint",
+    Intent.appreciation: "thanks or praise",
+    Intent.abuse: "abuse aimed at police",
+    Intent.other: "no police matter",
+}
+WELSH_REASON = "written in Welsh: answer in Welsh (Welsh Language Standards)"
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    pattern: re.Pattern[str]
-    reason: str
-    priority: Priority | None = None
-    intent: Intent | None = None
-    flags: tuple[Flag, ...] = ()
-    urgency: float = 0.0
+@dataclass(frozen=True, slots=True)
+class AuthorContext:
+    """The author's recent items in this force (from the index), newest window only."""
+
+    recent: int = 0
+    welfare: int = 0
+    urgent: int = 0
+    window_days: int = 7
 
 
-def _rx(*alternatives: str) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
+@dataclass(frozen=True, slots=True)
+class ScoreInput:
+    text: str
+    language_hint: str | None = None
+    context: AuthorContext | None = None
 
 
-# Idioms and hyperbole that contain alarming words but are not emergencies.
-IDIOMS = _rx(
-    r"(?<!\bhe\s)(?<!\bshe\s)(?:is|are|was|it's|its|this|that)\s+killing\s+me",
-    r"kill(?:ed|ing)?\s+it",
-    r"murder\s+(?:a|an|some)\s+\w+",
-    r"dying\s+(?:to|for|of\s+laughter)",
-    r"(?:i'?m|im|i\s+am)\s+dead\b(?!\s+serious)",
-    r"to\s+die\s+for",
-    r"bomb(?:ed)?\s+(?:it|the\s+exam|my\s+exam)",
-    r"da\s+bomb",
-    r"shoot\s+(?:me\s+)?(?:a\s+)?(?:message|dm|email|text)",
-    r"photo\s*shoot",
-    r"knock(?:ed)?\s+(?:it\s+)?out\s+of\s+the\s+park",
-    r"drop\s+dead\s+gorgeous",
-    r"literally\s+dying",
-    r"lol|lmao|😂|🤣",
-)
-
-RULES: tuple[Rule, ...] = (
-    Rule(
-        "threat_to_life",
-        _rx(
-            r"(?:has|have|got|with|carrying|waving|pulled(?:\s+out)?|holding)\s+(?:a\s+|an\s+)?(?:knife|gun|blade|machete|weapon|firearm|shotgun|axe)",
-            r"(?:knife|gun|machete)\s+(?:attack|fight|point)",
-            r"(?:stabbed|stabbing|being\s+stabbed|shot\s+at|shooting)",
-            r"(?:fight(?:ing)?|brawl(?:ing)?)\s+(?:with|involving)\s+(?:knives|weapons|a\s+knife)",
-            r"(?:efo|gyda|gydag)\s+(?:cyllell|chyllell|gwn|dryll)",  # Welsh: with a knife/gun
-            r"wedi\s+(?:cael\s+ei\s+)?[td]rywanu",  # Welsh: (has been) stabbed
-        ),
-        "threat to life or serious violence described",
-        Priority.P1,
-        Intent.crime_report,
-        (Flag.weapon,),
-        0.98,
-    ),
-    Rule(
-        # Same grade, no weapon named: a weapon flag here would mislead the desk.
-        "threat_to_life_no_weapon",
-        _rx(
-            r"going\s+to\s+kill\s+(?:me|her|him|them|us)",
-            r"(?:threaten(?:ing|ed)?\s+to\s+kill)",
-            r"(?:he|she)(?:'s|\s+is)\s+(?:killing|strangling|choking)\s+(?:me|her|him|us)",
-            r"(?:attacking|beating|battering)\s+(?:me|her|him|someone|a\s+\w+)",
-            r"(?:help\s+(?:me|us)\s+)?(?:he|she|they)(?:'s|\s+is|\s+are|'re)\s+(?:breaking|kicking|smashing)\s+(?:(?:the|my|our)\s+(?:front\s+|back\s+)?door\s+)?(?:in|down)",
-            r"not\s+breathing|unconscious|bleeding\s+(?:heavily|badly|everywhere)",
-        ),
-        "threat to life or serious violence described",
-        Priority.P1,
-        Intent.crime_report,
-        (),
-        0.98,
-    ),
-    Rule(
-        "self_harm",
-        _rx(
-            r"(?:want|going|gonna|plan(?:ning)?)\s+to\s+(?:end\s+(?:it|my\s+life)|kill\s+my\s*self|die)",
-            r"end(?:ing)?\s+(?:it\s+all|my\s+life)",
-            r"suicid(?:e|al)",
-            r"(?:taken|took|swallowed)\s+(?:all\s+)?(?:my\s+)?(?:pills|tablets|an\s+overdose)",
-            r"(?:no\s+reason|nothing)\s+(?:left\s+)?to\s+live",
-            r"on\s+the\s+(?:bridge|ledge|roof)\s+.{0,20}(?:jump|end)",
-            r"self[\s-]?harm",
-            r"(?:eisiau|mynd\s+i)\s+(?:marw|lladd\s+fy\s+hun)",
-        ),
-        "possible suicide or self-harm intent",
-        Priority.P1,
-        Intent.welfare_concern,
-        (Flag.self_harm,),
-        0.99,
-    ),
-    Rule(
-        "child_in_danger",
-        _rx(
-            r"(?:child|kid|toddler|baby|little\s+(?:boy|girl))\s+(?:alone|left|locked|in\s+danger|being\s+(?:hit|beaten|hurt))",
-            r"(?:hitting|beating|hurting)\s+(?:a|the|his|her|their)\s+(?:child|kid|baby|son|daughter)",
-            r"(?:plentyn|babi)\s+(?:ar\s+ei\s+ben\s+ei\s+hun|mewn\s+perygl)",
-        ),
-        "a child may be in danger",
-        Priority.P1,
-        Intent.welfare_concern,
-        (Flag.child_at_risk,),
-        0.97,
-    ),
-    Rule(
-        "crime_in_progress",
-        _rx(
-            r"(?:breaking|broke)\s+into\s+(?:a|my|the|next\s+door'?s?)",
-            r"(?:happening|going\s+on)\s+(?:right\s+)?now",
-            r"(?:being\s+)?(?:burgled|robbed|mugged)\s+(?:right\s+)?now",
-            r"in\s+progress",
-        ),
-        "crime may be in progress",
-        Priority.P2,
-        Intent.crime_report,
-        (),
-        0.8,
-    ),
-    Rule(
-        "missing_person",
-        _rx(
-            r"missing\s+(?:person|man|woman|boy|girl|teen|child|since)",
-            r"(?:seen|spotted|saw)\s+(?:the\s+)?missing",
-            r"ar\s+goll",
-        ),
-        "missing person or sighting",
-        Priority.P2,
-        Intent.information,
-        (Flag.missing_person,),
-        0.75,
-    ),
-    Rule(
-        "domestic_abuse",
-        _rx(
-            r"(?:my|her|his)\s+(?:partner|husband|wife|boyfriend|girlfriend|ex)\s+(?:hits|hit|beats|beat|hurts|hurt|threatens|threatened|is\s+violent)",
-            r"domestic\s+(?:abuse|violence)",
-            r"coercive",
-            r"cam-drin\s+domestig",
-        ),
-        "domestic abuse disclosed",
-        Priority.P2,
-        Intent.crime_report,
-        (Flag.domestic_abuse,),
-        0.8,
-    ),
-    Rule(
-        "hate_crime",
-        _rx(r"hate\s+crime", r"racially\s+abused", r"racist\s+(?:abuse|attack)", r"homophobic"),
-        "hate crime reported",
-        Priority.P2,
-        Intent.crime_report,
-        (Flag.hate_crime,),
-        0.7,
-    ),
-    Rule(
-        "welfare",
-        _rx(
-            r"(?:worried|concerned)\s+(?:about|for)",
-            r"(?:haven'?t|not)\s+(?:seen|heard\s+from)\s+(?:my|our|her|him)",
-            r"welfare\s+check",
-            r"poeni\s+am",
-        ),
-        "welfare concern",
-        Priority.P2,
-        Intent.welfare_concern,
-        (),
-        0.65,
-    ),
-    Rule(
-        "road_hazard",
-        _rx(
-            r"(?:debris|tree|animal|horse|cow|sheep|ladder)\s+(?:in|on|across)\s+the\s+(?:road|carriageway|motorway|m\d+|a\d+)",
-            r"(?:crash|collision|accident)\s+on\s+the",
-            r"(?:drunk|drink)\s+driv(?:er|ing)",
-            r"wrong\s+way\s+(?:on|down)",
-            r"damwain",
-        ),
-        "road hazard or collision",
-        Priority.P2,
-        Intent.road_traffic,
-        (),
-        0.7,
-    ),
-    Rule(
-        "fraud",
-        _rx(r"scam(?:med)?", r"fraud", r"phishing", r"conned"),
-        "possible fraud",
-        Priority.P3,
-        Intent.crime_report,
-        (Flag.fraud,),
-        0.4,
-    ),
-    Rule(
-        "drugs",
-        _rx(r"(?:drug|drugs)\s+deal(?:ing|er|ers)?", r"cannabis|weed\s+smell|county\s+lines"),
-        "drugs activity reported",
-        Priority.P3,
-        Intent.crime_report,
-        (Flag.drugs,),
-        0.35,
-    ),
-    Rule(
-        "crime",
-        _rx(
-            r"stolen|nicked|burgl(?:ed|ary)|broken\s+into|vandal(?:ised|ized|ism)|theft|shoplift\w*",
-            r"assault(?:ed)?|robbed|mugged",
-            r"wedi\s+(?:dwyn|torri\s+i\s+mewn)",
-        ),
-        "crime reported",
-        Priority.P3,
-        Intent.crime_report,
-        (),
-        0.4,
-    ),
-    Rule(
-        "asb",
-        _rx(
-            r"anti[\s-]?social|asb",
-            r"(?:youths|kids|teens)\s+(?:causing|throwing|shouting|on\s+bikes)",
-            r"off[\s-]?road\s+bikes?|nuisance|loud\s+music|noise",
-        ),
-        "anti-social behaviour",
-        Priority.P3,
-        Intent.asb,
-        (),
-        0.3,
-    ),
-    Rule(
-        "road",
-        _rx(r"speeding|parked\s+on|parking|dangerous\s+driving|traffic"),
-        "road traffic matter",
-        Priority.P3,
-        Intent.road_traffic,
-        (),
-        0.25,
-    ),
-    Rule(
-        "complaint",
-        _rx(r"complain(?:t)?|disgrace(?:ful)?|unacceptable|rude\s+officer|cwyn"),
-        "complaint about the service",
-        Priority.P3,
-        Intent.complaint,
-        (),
-        0.2,
-    ),
-    Rule(
-        "enquiry",
-        _rx(
-            r"how\s+(?:do|can)\s+i",
-            r"(?:can|could)\s+(?:you|someone)\s+(?:tell|help|advise)",
-            r"lost\s+property|crime\s+(?:ref|reference)|any\s+update",
-            r"sut\s+(?:mae|ydw\s+i)|oes\s+modd",
-        ),
-        "enquiry",
-        Priority.P3,
-        Intent.enquiry,
-        (),
-        0.2,
-    ),
-    Rule(
-        "appreciation",
-        _rx(r"thank(?:s|\s+you)|cheers|well\s+done|great\s+job|diolch|legends?|brilliant\s+work"),
-        "thanks or praise",
-        Priority.P4,
-        Intent.appreciation,
-        (),
-        0.02,
-    ),
-    Rule(
-        "abuse",
-        _rx(r"pigs|acab|useless\s+(?:coppers|police|lot)|f+u+c+k+\s+(?:the\s+)?(?:police|feds)"),
-        "abuse aimed at police",
-        Priority.P4,
-        Intent.abuse,
-        (),
-        0.02,
-    ),
-)
-
-WELSH_MARKERS = _rx(
-    r"diolch",
-    r"heddlu",
-    r"mae",
-    r"yn",
-    r"ac",
-    r"ydw",
-    r"dwi",
-    r"efo",
-    r"gyda",
-    r"ond",
-    r"wedi",
-    r"hefyd",
-    r"bore\s+da",
-    r"plis",
-    r"os\s+gwelwch",
-    # everyday words, so a short message ("Dwi eisiau marw") is still recognised
-    r"eisiau",
-    r"ddim",
-    r"fy",
-    r"chi",
-    r"eich",
-    r"rwy'?n",
-    r"rydw",
-    r"helpu",
-    r"heddiw",
-    r"ddoe",
-    r"neithiwr",
-    r"mewn",
-    r"roedd",
-    r"oedd",
-    r"sydd",
-    r"ydy",
-    r"ydych",
-    r"nain",
-    r"taid",
-)
-_PRIORITY_RANK = {Priority.P1: 1, Priority.P2: 2, Priority.P3: 3, Priority.P4: 4}
+def readable(text: object) -> bool:
+    """False for empty text, binary junk or text without words."""
+    if not isinstance(text, str) or not text.strip():
+        return False
+    sample = text[:5000]
+    visible = [ch for ch in sample if not ch.isspace()]
+    controls = sum(unicodedata.category(ch) in ("Cc", "Co", "Cs", "Cn") for ch in visible)
+    if controls > 0.05 * len(visible):
+        return False
+    letters = sum(ch.isalpha() for ch in visible)
+    emoji = sum(unicodedata.category(ch) == "So" for ch in visible)
+    return letters + emoji >= 0.3 * len(visible)
 
 
-@dataclass
-class _Acc:
-    priority: Priority = Priority.P4
-    intent: Intent | None = None
-    intent_rank: int = 99
-    flags: list[Flag] = field(default_factory=list)
-    urgency: float = 0.0
-    reasons: list[str] = field(default_factory=list)
+class Scorer:
+    """Holds the model (loaded once) and grades batches of messages."""
 
+    def __init__(self, model: TriageModel | None) -> None:
+        self.model = model
 
-def detect_language(text: str, hint: str | None) -> str | None:
-    """A hint from the platform wins; otherwise count common Welsh words."""
-    if hint:
-        return hint.lower()[:2]
-    words = max(1, len(text.split()))
-    hits = len(WELSH_MARKERS.findall(text))
-    if hits >= 2 and hits / words >= 0.12:
-        return "cy"
-    return "en" if text.strip() else None
+    @property
+    def version(self) -> str:
+        return f"{RULES_VERSION}+{self.model.version}" if self.model else RULES_VERSION
 
+    def score(
+        self,
+        text: str,
+        language_hint: str | None = None,
+        context: AuthorContext | None = None,
+        now: datetime | None = None,
+    ) -> Triage:
+        return self.score_batch([ScoreInput(text, language_hint, context)], now)[0]
 
-def score_text(text: str, language_hint: str | None = None, now: datetime | None = None) -> Triage:
-    """Grade one message. Never raises: anything odd is graded P2 for a human to see."""
-    now = now or utcnow()
-    try:
-        return _score(text, language_hint, now)
-    except Exception:
+    def score_batch(
+        self, inputs: Sequence[ScoreInput], now: datetime | None = None
+    ) -> list[Triage]:
+        """Grade many messages at once (the vectorised parts run once per batch).
+        Never raises: a message that fails on its own is graded P2 for a human."""
+        now = now or utcnow()
+        out: list[Triage | None] = [None] * len(inputs)
+        ok = [i for i, inp in enumerate(inputs) if readable(inp.text)]
+        try:
+            texts = [inputs[i].text[:MAX_TEXT] for i in ok]
+            signals = signals_for(texts)
+            preds: list[Prediction | None] = (
+                list(self.model.predict(texts, signals)) if self.model else [None] * len(texts)
+            )
+        except Exception:  # the model failed on the batch: grade one by one
+            log.exception("batch scoring failed; scoring one at a time")
+            signals, preds = [], []
+        for n, i in enumerate(ok):
+            try:
+                if preds:
+                    sig, pred = signals[n], preds[n]
+                else:
+                    sig = signals_for([inputs[i].text[:MAX_TEXT]])[0]
+                    pred = (
+                        self.model.predict([inputs[i].text[:MAX_TEXT]])[0] if self.model else None
+                    )
+                out[i] = self._combine(inputs[i], sig, pred, now)
+            except Exception:
+                log.exception("could not score one message")
+        return [t if t is not None else self._unassessed(now) for t in out]
+
+    def _unassessed(self, now: datetime) -> Triage:
         return Triage(
             priority=Priority.P2,
             intent=Intent.other,
@@ -367,67 +153,175 @@ def score_text(text: str, language_hint: str | None = None, now: datetime | None
             confidence=0.0,
             language=None,
             reasons=[UNASSESSED],
-            model_version=MODEL_VERSION,
+            model_version=self.version,
             scored_at=now,
         )
 
+    def _combine(
+        self, inp: ScoreInput, sig: Signals, pred: Prediction | None, now: datetime
+    ) -> Triage:
+        text = inp.text[:MAX_TEXT]
+        rules = apply_rules(text)
+        language = detect_language(text, inp.language_hint)
+        reasons = list(rules.reasons)
+        priority, grade_p = self._priority(rules, pred)
+        intent, intent_p = self._intent(rules, pred, priority)
+        flags = set(rules.flags)
+        if pred is not None:
+            flags |= {f for f, p in pred.flags.items() if p >= 0.5}
+            reasons.append(self._model_reason(pred, intent, priority, grade_p))
+        if rules.discounted and priority != Priority.P1:
+            reasons.extend(r for r in dict.fromkeys(rules.discounted) if r not in reasons)
+        reasons.extend(sig.reasons())
+        if language == "cy":
+            flags.add(Flag.welsh_language)
+            reasons.append(WELSH_REASON)
+        priority, context_reason = _apply_context(priority, intent, flags, inp.context)
+        if context_reason:
+            reasons.append(context_reason)
+            grade_p = max(grade_p, 0.5)
+        if not reasons:
+            reasons.append("no specific signal; general message")
+        lo, hi = BANDS[priority]
+        confidence = math.sqrt(max(grade_p, 0.0) * max(intent_p, 0.0))
+        return Triage(
+            priority=priority,
+            intent=intent,
+            flags=sorted(flags, key=lambda f: f.value),
+            urgency=round(lo + (hi - lo) * min(1.0, grade_p), 3),
+            confidence=round(min(1.0, confidence), 3),
+            language=language,
+            reasons=reasons,
+            model_version=self.version,
+            scored_at=now,
+        )
 
-def _score(text: str, language_hint: str | None, now: datetime) -> Triage:
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("empty")
-    sample = text[:5000]  # enough to judge whether it is readable at all
-    visible = [ch for ch in sample if not ch.isspace()]
-    controls = sum(unicodedata.category(ch) in ("Cc", "Co", "Cs", "Cn") for ch in visible)
-    if controls > 0.05 * len(visible) or sum(ch.isalpha() for ch in visible) < 0.3 * len(visible):
-        raise ValueError("no readable words")
-    # Every rule reads the whole message (at most a Mention's 100,000 characters): a
-    # threat at the end of a long post must not go unseen.
-    body = text[:100_000]
-    idiom_free = IDIOMS.sub(" ", body)
-    acc = _Acc()
-    discounted = False
-    for rank, rule in enumerate(RULES):
-        if rule.pattern.search(idiom_free):
-            _apply(acc, rule, rank)
-        elif rule.priority == Priority.P1 and rule.pattern.search(body):
-            discounted = True
-    language = detect_language(sample, language_hint)
-    if language == "cy":
-        acc.flags.append(Flag.welsh_language)
-        acc.reasons.append("written in Welsh: answer in Welsh (Welsh Language Standards)")
-    if discounted and acc.priority != Priority.P1:
-        acc.reasons.append("alarming words read as idiom or hyperbole")
-    intent = acc.intent or Intent.other
-    if acc.intent is None:
-        acc.priority = Priority.P3 if len(sample.split()) > 6 else Priority.P4
-        acc.reasons.append("no specific signal; general message")
-    confidence = 0.9 if acc.reasons and acc.intent is not None else 0.4
-    return Triage(
-        priority=acc.priority,
-        intent=intent,
-        flags=sorted(set(acc.flags), key=lambda f: f.value),
-        urgency=round(max(acc.urgency, 0.05 if acc.priority == Priority.P4 else 0.2), 3),
-        confidence=confidence,
-        language=language,
-        reasons=acc.reasons,
-        model_version=MODEL_VERSION,
-        scored_at=now,
-    )
+    def _priority(self, rules: RuleResult, pred: Prediction | None) -> tuple[Priority, float]:
+        if pred is None:
+            if rules.priority is None:
+                return Priority.P4, 0.4
+            return rules.priority, 0.9
+        p1 = pred.priority.get(Priority.P1, 0.0)
+        assert self.model is not None
+        if rules.critical:
+            return Priority.P1, max(p1, 0.9)
+        if p1 >= self.model.p1_threshold:
+            return Priority.P1, max(p1, 0.5)
+        rest = {g: p for g, p in pred.priority.items() if g != Priority.P1}
+        grade, p = max(rest.items(), key=lambda kv: kv[1])
+        p = p / max(1e-9, sum(rest.values()))
+        if rules.priority is not None and PRIORITY_ORDER[rules.priority] < PRIORITY_ORDER[grade]:
+            # A specific rule (missing person, domestic abuse, road hazard...) floors it.
+            return rules.priority, max(0.6, p)
+        return grade, p
+
+    def _intent(
+        self, rules: RuleResult, pred: Prediction | None, priority: Priority
+    ) -> tuple[Intent, float]:
+        if pred is None:
+            return (rules.intent or Intent.other), (0.8 if rules.intent else 0.4)
+        intent, p = pred.top_intent
+        if priority == Priority.P1 and intent in (
+            Intent.other,
+            Intent.appreciation,
+            Intent.abuse,
+            Intent.enquiry,
+            Intent.complaint,
+        ):
+            # An emergency is never "chatter": take the best emergency-shaped intent.
+            candidates = {
+                i: q
+                for i, q in pred.intent.items()
+                if i in (Intent.crime_report, Intent.welfare_concern, Intent.road_traffic)
+            }
+            if rules.intent in candidates:
+                return rules.intent, candidates[rules.intent]
+            intent, p = max(candidates.items(), key=lambda kv: kv[1])
+        return intent, p
+
+    @staticmethod
+    def _model_reason(pred: Prediction, intent: Intent, priority: Priority, grade_p: float) -> str:
+        ip = pred.intent.get(intent, 0.0)
+        words = ", ".join(f"'{w}'" for w in pred.evidence)
+        tail = f"; words that weighed most: {words}" if words else ""
+        return (
+            f"classifier: {INTENT_LABEL[intent]} ({ip:.0%}), "
+            f"grade {priority.value} ({grade_p:.0%}){tail}"
+        )
 
 
-def _apply(acc: _Acc, rule: Rule, rank: int) -> None:
-    if rule.priority is not None and (
-        acc.intent is None or _PRIORITY_RANK[rule.priority] < _PRIORITY_RANK[acc.priority]
-    ):
-        acc.priority = rule.priority
-    if rule.intent is not None and rank < acc.intent_rank:
-        acc.intent = rule.intent
-        acc.intent_rank = rank
-    acc.flags.extend(rule.flags)
-    acc.urgency = max(acc.urgency, rule.urgency)
-    if rule.reason not in acc.reasons:
-        acc.reasons.append(rule.reason)
+def _apply_context(
+    priority: Priority, intent: Intent, flags: set[Flag], ctx: AuthorContext | None
+) -> tuple[Priority, str | None]:
+    """Repeated welfare concerns from one author raise the grade to at least P2."""
+    if ctx is None or ctx.welfare < 2:
+        return priority, None
+    welfare_like = intent == Intent.welfare_concern or flags & {
+        Flag.self_harm,
+        Flag.missing_person,
+        Flag.domestic_abuse,
+        Flag.child_at_risk,
+    }
+    if not welfare_like:
+        return priority, None
+    reason = f"author raised {ctx.welfare} welfare concerns in the last {ctx.window_days} days"
+    if PRIORITY_ORDER[priority] > PRIORITY_ORDER[Priority.P2]:
+        return Priority.P2, reason + ": raised to P2"
+    return priority, reason
 
 
-def score_mention(mention: Mention, now: datetime | None = None) -> Triage:
-    return score_text(mention.text, mention.language, now)
+# -- the process-wide scorer -------------------------------------------------------
+
+_DEFAULT: Scorer | None = None
+
+
+def repo_data_dir() -> Path:
+    return Path(__file__).resolve().parents[3] / "data" / "triage"
+
+
+def build_scorer(data_dir: Path | None = None, model_path: Path | None = None) -> Scorer:
+    """Load the trained model; train it from the shipped data (and save it) when the file
+    is missing, unreadable, or was built from other shipped data. A model retrained
+    with operators' corrections is kept as long as the shipped data is unchanged."""
+    data_dir = data_dir or repo_data_dir()
+    train_set, _ = split(load_shipped(data_dir))
+    shipped = fingerprint(train_set)
+    path = model_path or data_dir.parent.parent / ".data" / "models" / "triage.joblib"
+    if path.exists():
+        try:
+            model = load(path)
+            if model.shipped_fingerprint == shipped:
+                return Scorer(model)
+            log.info("retraining: %s was built from other data", path)
+        except Exception as exc:  # unreadable, or from another scikit-learn
+            log.warning("retraining: cannot load %s (%s)", path, exc)
+    log.info("training the triage model from %s (%d examples)", data_dir, len(train_set))
+    model = train(train_set)
+    try:
+        save(model, path)
+    except OSError as exc:
+        log.warning("could not save the model to %s: %s", path, exc)
+    return Scorer(model)
+
+
+def default_scorer() -> Scorer:
+    """The shared scorer, built on first use (never at import time)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = build_scorer()
+    return _DEFAULT
+
+
+def score_text(
+    text: str,
+    language_hint: str | None = None,
+    now: datetime | None = None,
+    context: AuthorContext | None = None,
+) -> Triage:
+    return default_scorer().score(text, language_hint, context, now)
+
+
+def score_mention(
+    mention: Mention, now: datetime | None = None, context: AuthorContext | None = None
+) -> Triage:
+    return score_text(mention.text, mention.language, now, context)

@@ -1,0 +1,447 @@
+"""Layer 1: safety rules for the critical signals, with idiom, negation and tense.
+
+Transparent phrase rules: each that fires gives a reason an operator can read. They
+exist so that a threat to life never depends on a statistical model alone; idioms and
+hyperbole ("this film is killing me") are removed first, and a critical phrase that is
+negated ("he didn't have a knife") or placed in the past ("last year") is discounted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from socialdesk.taxonomy import PRIORITY_ORDER, Flag, Intent, Priority
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    pattern: re.Pattern[str]
+    reason: str
+    priority: Priority | None = None
+    intent: Intent | None = None
+    flags: tuple[Flag, ...] = ()
+    urgency: float = 0.0
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
+
+
+# Idioms and hyperbole that contain alarming words but are not emergencies.
+IDIOMS = _rx(
+    r"(?<!\bhe\s)(?<!\bshe\s)(?:is|are|was|it's|its|this|that)\s+killing\s+me",
+    r"kill(?:ed|ing)?\s+it",
+    r"murder\s+(?:a|an|some)\s+\w+",
+    r"dying\s+(?:to|for|of\s+laughter)",
+    r"(?:i'?m|im|i\s+am)\s+dead\b(?!\s+serious)",
+    r"to\s+die\s+for",
+    r"bomb(?:ed)?\s+(?:it|the\s+exam|my\s+exam)",
+    r"da\s+bomb",
+    r"shoot\s+(?:me\s+)?(?:a\s+)?(?:message|dm|email|text)",
+    r"photo\s*shoot",
+    r"knock(?:ed)?\s+(?:it\s+)?out\s+of\s+the\s+park",
+    r"drop\s+dead\s+gorgeous",
+    r"literally\s+dying",
+    r"stabbed\s+(?:me\s+|us\s+)?in\s+the\s+back",
+    r"shot\s+my\s+shot|shoot\s+(?:my|your|ur|his|her)\s+shot",
+    r"die\s+of\s+(?:embarrassment|cringe|shame|boredom)",
+    r"(?:feet|back|head|legs)\s+(?:are|is)\s+killing\s+me",
+    r"lol|lmao|😂|🤣",
+)
+
+WEAPONS = (
+    r"(?:knife|knives|kitchen\s+knife|gun|handgun|shotgun|rifle|firearm|pistol|blade|machete|"
+    r"axe|sword|samurai|shank|zombie\s+knife|crossbow|hammer|crowbar|bat|baseball\s+bat|"
+    r"broken\s+bottle|bottle|screwdriver|acid|something\s+shiny|weapon)"
+)
+CHILD = (
+    r"(?:child|kids?|kiddies|toddler|baby|little\s+(?:boy|girl|one|lad|un)|wean|"
+    r"boy\s+about\s+\d|girl\s+about\s+\d|\d+\s*(?:yr|year)\s*old)"
+)
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "weapon_in_use",
+        _rx(
+            rf"(?:has|have|got|with|wi|wiv|wid|carrying|waving|wavin|pulled(?:\s+out)?|holding|pointing|swinging|brandishing|came\s+at\s+\w+\s+with|went\s+for\s+\w+\s+(?:with|wi))\s+(?:a\s+|an\s+|his\s+|her\s+|some\s+|the\s+)?(?:\w+\s+)?{WEAPONS}",
+            rf"{WEAPONS}\s+(?:out|attack|fight|point)",
+            rf"{WEAPONS}.{{0,50}}(?:at\s+(?:people|us|me|him|her|them|windows|staff)|everywhere)",
+            r"(?:stabbed|stabbing|being\s+stabbed|shot\s+at|shooting\s+at|been\s+shot|(?:slash|slic)(?:e|ed|ing)?\s+at|bottled|acid\s+attack|squirted\s+something)",
+            r"threaten(?:ed|ing)?\s+to\s+(?:stab|shoot)",
+            r"shots?\s+fired|(?:got|been|getting)\s+(?:shot|chibbed|glassed|slashed|knifed)",
+            r"(?:fight(?:ing)?|brawl(?:ing)?|goin\s+at\s+each\s+other)\s+(?:with|wi|involving)\s+(?:knives|weapons|swords|machetes|a\s+knife|bats)",
+            r"(?:got|has)\s+a\s+bomb|bomb\s+in\s+(?:his|her|the)\s+(?:bag|rucksack|car)",
+            r"(?:efo|gyda|gydag)\s+(?:cyllell|chyllell|gwn|dryll|machete|bwyell)",  # Welsh
+            r"wedi\s+(?:cael\s+ei\s+)?[td]rywanu",  # Welsh: (has been) stabbed
+        ),
+        "threat to life or serious violence described",
+        Priority.P1,
+        Intent.crime_report,
+        (Flag.weapon,),
+        0.98,
+    ),
+    Rule(
+        # Same grade, no weapon named: a weapon flag here would mislead the desk.
+        "violence_in_progress",
+        _rx(
+            r"going\s+to\s+kill\s+(?:me|her|him|them|us|his|her)",
+            r"(?:threaten(?:ing|ed)?\s+to\s+kill|(?:he|she)'?d\s+kill\s+(?:her|him|me))",
+            r"(?:he|she|they)(?:'s|\s+is|\s+are|'re)?\s+(?:killing|strangling|choking|stranglin)\s+(?:me|her|him|us)",
+            r"(?:strangling|choking)\s+(?:me|her|him|my\s+\w+)",
+            r"(?:kicking|kickin|stamping\s+on|bootin|booting|leatherin|battering|beating|punching)\s+(?:\w+'?s?\s+)?(?:head|him|her|someone|me|a\s+\w+|the\s+\w+)",
+            r"(?:attacking|beating|battering|hitting)\s+(?:me|her|him|someone|my\s+(?:mum|mam|mom|dad|nan|wife|husband|sister|brother))",
+            r"(?:smashing|banging)\s+(?:her|his|my)\s+head",
+            r"(?:sat|sitting|kneeling)\s+on\s+(?:me|her|him|my\s+chest)",
+            r"holding\s+(?:his|her)\s+head\s+under",
+            r"(?:can'?t|cannot|cant)\s+breathe",
+            r"(?:help\s+(?:me|us)\s+)?(?:he|she|they|someone|some\w*)(?:'s|\s+is|\s+are|'re)?\s+(?:breaking|kicking|smashing|tryna\s+boot|trying\s+to\s+(?:boot|kick|break|get))\s+(?:(?:the|my|our)\s+(?:front\s+|back\s+)?(?:door|window)\s+)?(?:in|down|through)",
+            r"(?:forcing|boot(?:ing)?|kick(?:ing)?)\s+(?:the|my|our|her|his)\s+(?:front\s+|back\s+)?door",
+            r"not\s+breathing|unconscious|unresponsive|not\s+moving|(?:having\s+a\s+)?seizure|fitting\s+on",
+            r"bleeding\s+(?:heavily|badly|everywhere|a\s+lot|mad|from\s+(?:his|her|the)\s+(?:head|neck|face|chest))|pool\s+of\s+blood|won'?t\s+stop\s+bleeding",
+            r"(?:dragg(?:ed|ing)|drag|pull(?:ed|ing)?|carrying|putting|forcing|bundl(?:ed|ing))\s+(?:a\s+|the\s+)?(?:girl|boy|woman|man|lad|child|kid|her|him)\s+(?:\w+\s+){0,3}(?:into|in)\s+(?:a|the|his|their)\s+(?:\w+\s+)?(?:car|van|bushes|boot|taxi|transit|vehicle|motor|prius)",
+            r"snatched|abduct(?:ed|ing)|kidnapp?(?:ed|ing)",
+            r"won'?t\s+let\s+me\s+(?:leave|out|go)",
+            r"(?:run(?:ning)?|ran|knock(?:ed|ing)?)\s+(?:him|her|them|people|someone|a\s+\w+)\s+(?:over|down)|run\s+over\s+on\s+purpose",
+            r"(?:drove|driving|drive|driven|going)\s+(?:\w+\s+)?(?:at|into)\s+(?:a\s+group|people|us|the\s+crowd|pedestrians|the\s+beer\s+garden)",
+            r"(?:just\s+)?hit\s+(?:a|the)\s+(?:girl|boy|child|kid|pedestrian|cyclist|woman|man)\b.{0,40}(?:under|not\s+moving|lying)",
+            r"wrong\s+way\s+(?:driver|on|down)",
+            r"(?:being|getting|gettin)\s+(?:attacked|beaten|battered|jumped|glassed|chibbed|stabbed|mugged\s+right\s+now)",
+            r"rammed\s+(?:his|her|their|a|the)\s+\w+\s+into|(?:went|drove|ploughed)\s+(?:through|into)\s+(?:the\s+)?(?:beer\s+garden|crowd|market|people)",
+            r"dragged\s+along\s+under|onto\s+the\s+(?:tracks|line)|head\s+(?:is\s+|'s\s+)?split\s+open",
+            r"(?:broken|broke|snapped)\s+my\s+(?:arm|leg|nose|jaw|ribs?|wrist)",
+            r"(?:threatening|going|gonna|about)\s+to\s+jump",
+            r"(?:dv|domestic)\s+happening\s+now|going\s+to\s+drive\s+(?:them|us|the\s+kids|into)",
+            r"(?:going|gone|round|off)\s+(?:round\s+)?(?:his|her|to)\s+(?:ex'?s?|wife'?s?|house).{0,30}(?:finish|kill|sort)",
+            r"set\s+(?:fire|light)\s+to|petrol\s+through",
+            r"(?:on\s+fire|fire\s+in|blaze|smoke\s+pouring).{0,100}(?:inside|trapped|in\s+there|still\s+in|window|screaming)",
+            r"(?:trapped|stuck)\s+(?:in|inside)\s+(?:the|a)\s+(?:fire|burning|car|flat|house)",
+            r"(?:burglars?|intruders?|someone|some1|sum1|men|man|they)\s+(?:is|are|'s|'re)?\s*(?:in|inside)\s+(?:the|my|our|her|his)\s+(?:house|flat|home)\b.{0,40}(?:right\s+)?now",
+            r"trying\s+to\s+(?:get|break)\s+in(?:to)?\b.{0,60}(?:i'?m|im|we'?re|she'?s|he'?s)\s+(?:home|in|inside|alone)",
+        ),
+        "threat to life or serious violence described",
+        Priority.P1,
+        Intent.crime_report,
+        (),
+        0.98,
+    ),
+    Rule(
+        "self_harm",
+        _rx(
+            r"(?:want|going|gonna|plan(?:ning)?)\s+to\s+(?:end\s+(?:it|my\s+life)|kill\s+my\s*self|die\s+tonight)",
+            r"end(?:ing)?\s+(?:it\s+all|my\s+life|it\s+tonight)",
+            r"suicid(?:e|al)",
+            r"(?:taken|took|swallowed|had|necked)\s+(?:all\s+)?(?:my\s+|the\s+|\d+\s+|a\s+load\s+of\s+)?(?:pills|tablets|paracetamol|meds|bleach|an\s+overdose|sleeping\s+pills)",
+            r"overdos(?:e|ed)",
+            r"(?:no\s+reason|nothing)\s+(?:left\s+)?to\s+live",
+            r"(?:can'?t|cant|don'?t)\s+see\s+the\s+point",
+            r"don'?t\s+want\s+to\s+(?:be\s+here|live|wake\s+up)",
+            r"(?:on|over|at|off)\s+the\s+(?:edge|bridge|ledge|roof|cliffs?|barrier|railings?)\b.{0,60}(?:jump|end|goodbye|point|done|over|edge)",
+            r"(?:sat|sitting|standing|stood)\s+on\s+the\s+(?:edge|bridge|ledge|roof|cliffs?|wall|railings?)",
+            r"climbing\s+over\s+the\s+(?:barrier|railings?|wall)|hanging\s+off|walked\s+into\s+the\s+sea|legs\s+over\s+the\s+edge",
+            r"goodbye\s+(?:everyone|all|world|every1)|(?:tell|tel)\s+my\s+\w+\s+i\s+lov\w*",
+            r"letters?\s+to\s+everyone|(?:pills|meds|tablets)\s+lined\s+up",
+            r"cut\s+(?:too\s+deep|myself|my\s+(?:wrists?|arms?))",
+            r"self[\s-]?harm",
+            r"(?:eisiau|mynd\s+i)\s+(?:marw|lladd\s+fy\s+hun)|rhoi\s+diwedd\s+ar",
+        ),
+        "possible suicide or self-harm intent",
+        Priority.P1,
+        Intent.welfare_concern,
+        (Flag.self_harm,),
+        0.99,
+    ),
+    Rule(
+        "child_in_danger",
+        _rx(
+            rf"{CHILD}\s+(?:\w+\s+){{0,3}}(?:alone|on\s+(?:his|her|their)\s+own|left|locked|in\s+danger|being\s+(?:hit|beaten|hurt))",
+            rf"{CHILD}\b.{{0,60}}(?:railway|tracks|(?:the|a|busy)\s+road\b|edge\s+of\s+the\s+(?:canal|river|water|pond|lake|platform|cliff)|hard\s+shoulder|on\s+the\s+ice|swept|in\s+the\s+(?:river|canal|sea)|hot\s+car|under\s+(?:the|a)\s+car)",
+            r"(?:hitting|beating|hurting|punching|kicking)\s+(?:a|the|his|her|their)\s+(?:child|kid|baby|son|daughter|toddler)",
+            r"(?:plentyn|babi)\s+(?:ar\s+ei\s+ben\s+ei\s+hun|mewn\s+perygl)",
+        ),
+        "a child may be in danger",
+        Priority.P1,
+        Intent.welfare_concern,
+        (Flag.child_at_risk,),
+        0.97,
+    ),
+    Rule(
+        "crime_in_progress",
+        _rx(
+            r"(?:breaking|broke)\s+into\s+(?:a|my|the|next\s+door'?s?)",
+            r"(?:happening|going\s+on)\s+(?:right\s+)?now",
+            r"(?:being\s+)?(?:burgled|robbed|mugged)\s+(?:right\s+)?now",
+            r"in\s+progress",
+        ),
+        "crime may be in progress",
+        Priority.P2,
+        Intent.crime_report,
+        (),
+        0.8,
+    ),
+    Rule(
+        "missing_person",
+        _rx(
+            r"missing\s+(?:person|man|woman|boy|girl|teen|child|since)",
+            r"(?:seen|spotted|saw)\s+(?:the\s+)?missing",
+            r"ar\s+goll",
+        ),
+        "missing person or sighting",
+        Priority.P2,
+        Intent.information,
+        (Flag.missing_person,),
+        0.75,
+    ),
+    Rule(
+        "domestic_abuse",
+        _rx(
+            r"(?:my|her|his)\s+(?:partner|husband|wife|boyfriend|girlfriend|ex)\s+(?:hits|hit|beats|beat|hurts|hurt|threatens|threatened|is\s+violent)",
+            r"domestic\s+(?:abuse|violence)",
+            r"coercive",
+            r"cam-drin\s+domestig",
+        ),
+        "domestic abuse disclosed",
+        Priority.P2,
+        Intent.crime_report,
+        (Flag.domestic_abuse,),
+        0.8,
+    ),
+    Rule(
+        "hate_crime",
+        _rx(r"hate\s+crime", r"racially\s+abused", r"racist\s+(?:abuse|attack)", r"homophobic"),
+        "hate crime reported",
+        Priority.P2,
+        Intent.crime_report,
+        (Flag.hate_crime,),
+        0.7,
+    ),
+    Rule(
+        "welfare",
+        _rx(
+            r"(?:worried|concerned)\s+(?:about|for)",
+            r"(?:haven'?t|not)\s+(?:seen|heard\s+from)\s+(?:my|our|her|him)",
+            r"welfare\s+check",
+            r"poeni\s+am",
+        ),
+        "welfare concern",
+        Priority.P2,
+        Intent.welfare_concern,
+        (),
+        0.65,
+    ),
+    Rule(
+        "road_hazard",
+        _rx(
+            r"(?:debris|tree|animal|horse|cow|sheep|ladder)\s+(?:in|on|across)\s+the\s+(?:road|carriageway|motorway|m\d+|a\d+)",
+            r"(?:crash|collision|accident)\s+on\s+the",
+            r"(?:drunk|drink)\s+driv(?:er|ing)",
+            r"wrong\s+way\s+(?:on|down)",
+            r"damwain",
+        ),
+        "road hazard or collision",
+        Priority.P2,
+        Intent.road_traffic,
+        (),
+        0.7,
+    ),
+    Rule(
+        "fraud",
+        _rx(r"scam(?:med)?", r"fraud", r"phishing", r"conned"),
+        "possible fraud",
+        Priority.P3,
+        Intent.crime_report,
+        (Flag.fraud,),
+        0.4,
+    ),
+    Rule(
+        "drugs",
+        _rx(r"(?:drug|drugs)\s+deal(?:ing|er|ers)?", r"cannabis|weed\s+smell|county\s+lines"),
+        "drugs activity reported",
+        Priority.P3,
+        Intent.crime_report,
+        (Flag.drugs,),
+        0.35,
+    ),
+    Rule(
+        "crime",
+        _rx(
+            r"stolen|nicked|burgl(?:ed|ary)|broken\s+into|vandal(?:ised|ized|ism)|theft|shoplift\w*",
+            r"assault(?:ed)?|robbed|mugged",
+            r"wedi\s+(?:dwyn|torri\s+i\s+mewn)",
+        ),
+        "crime reported",
+        Priority.P3,
+        Intent.crime_report,
+        (),
+        0.4,
+    ),
+    Rule(
+        "asb",
+        _rx(
+            r"anti[\s-]?social|asb",
+            r"(?:youths|kids|teens)\s+(?:causing|throwing|shouting|on\s+bikes)",
+            r"off[\s-]?road\s+bikes?|nuisance|loud\s+music|noise",
+        ),
+        "anti-social behaviour",
+        Priority.P3,
+        Intent.asb,
+        (),
+        0.3,
+    ),
+    Rule(
+        "road",
+        _rx(r"speeding|parked\s+on|parking|dangerous\s+driving|traffic"),
+        "road traffic matter",
+        Priority.P3,
+        Intent.road_traffic,
+        (),
+        0.25,
+    ),
+    Rule(
+        "complaint",
+        _rx(r"complain(?:t)?|disgrace(?:ful)?|unacceptable|rude\s+officer|cwyn"),
+        "complaint about the service",
+        Priority.P3,
+        Intent.complaint,
+        (),
+        0.2,
+    ),
+    Rule(
+        "enquiry",
+        _rx(
+            r"how\s+(?:do|can)\s+i",
+            r"(?:can|could)\s+(?:you|someone)\s+(?:tell|help|advise)",
+            r"lost\s+property|crime\s+(?:ref|reference)|any\s+update",
+            r"sut\s+(?:mae|ydw\s+i)|oes\s+modd",
+        ),
+        "enquiry",
+        Priority.P3,
+        Intent.enquiry,
+        (),
+        0.2,
+    ),
+    Rule(
+        "appreciation",
+        _rx(r"thank(?:s|\s+you)|cheers|well\s+done|great\s+job|diolch|legends?|brilliant\s+work"),
+        "thanks or praise",
+        Priority.P4,
+        Intent.appreciation,
+        (),
+        0.02,
+    ),
+    Rule(
+        "abuse",
+        _rx(r"pigs|acab|useless\s+(?:coppers|police|lot)|f+u+c+k+\s+(?:the\s+)?(?:police|feds)"),
+        "abuse aimed at police",
+        Priority.P4,
+        Intent.abuse,
+        (),
+        0.02,
+    ),
+)
+
+
+# A critical phrase preceded (in the same clause) by one of these is not an emergency:
+# "no one was stabbed", "he didn't have a knife", "nobody is threatening to kill me".
+NEGATORS = re.compile(
+    r"\b(?:no|not|never|nobody|no\s+one|didn'?t|doesn'?t|wasn'?t|weren'?t|isn'?t|aren'?t|"
+    r"hasn'?t|haven'?t|without|false\s+alarm|ddim|heb)\b",
+    re.IGNORECASE,
+)
+# Critical phrases placed well in the past, in fiction or in the news are not happening now.
+DISTANT = re.compile(
+    r"\b(?:last\s+(?:week|month|year|summer|winter|christmas)|years?\s+ago|months?\s+ago|"
+    r"weeks?\s+ago|back\s+in\s+(?:19|20)\d\d|in\s+the\s+(?:news|film|movie|game|book|series)|"
+    r"on\s+(?:the\s+news|telly|tv|netflix)|fortnite|gta|call\s+of\s+duty|among\s+us|episode|"
+    r"videos?|drama|film\s+set|paintball|airsoft|heard\s+(?:there\s+was|about)|last\s+night|yesterday|"
+    r"earlier\s+today|(?:days?|weeks?|months?)\s+since|in\s+(?:january|february|march|april|"
+    r"may|june|july|august|september|october|november|december)|"
+    r"y\s+llynedd|flynyddoedd\s+yn\s+[oô]l)\b",
+    re.IGNORECASE,
+)
+CLAUSE_BREAK = re.compile(r"[.!?;\n]|\bbut\b|\bond\b", re.IGNORECASE)
+
+
+@dataclass
+class RuleResult:
+    """What the rules found: the most urgent grade, an intent, flags and reasons."""
+
+    priority: Priority | None = None
+    intent: Intent | None = None
+    flags: list[Flag] = field(default_factory=list)
+    urgency: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+    fired: list[str] = field(default_factory=list)
+    discounted: list[str] = field(default_factory=list)
+    _intent_rank: int = 99
+
+    @property
+    def critical(self) -> bool:
+        return self.priority == Priority.P1
+
+    def add(self, rule: Rule, rank: int, priority: Priority | None) -> None:
+        if priority is not None and (
+            self.priority is None or PRIORITY_ORDER[priority] < PRIORITY_ORDER[self.priority]
+        ):
+            self.priority = priority
+        if rule.intent is not None and rank < self._intent_rank:
+            self.intent, self._intent_rank = rule.intent, rank
+        self.flags.extend(f for f in rule.flags if f not in self.flags)
+        if priority == rule.priority:
+            self.urgency = max(self.urgency, rule.urgency)
+        if rule.reason not in self.reasons:
+            self.reasons.append(rule.reason)
+        self.fired.append(rule.name)
+
+
+def _clause_before(text: str, start: int, reach: int = 60) -> str:
+    window = text[max(0, start - reach) : start]
+    parts = CLAUSE_BREAK.split(window)
+    return parts[-1] if parts else window
+
+
+def _negated(text: str, start: int) -> bool:
+    """A negator in the few words just before the phrase, in the same clause."""
+    return NEGATORS.search(_clause_before(text, start, 28)) is not None
+
+
+def _clause_around(text: str, start: int, end: int) -> str:
+    before = _clause_before(text, start)
+    after = CLAUSE_BREAK.split(text[end : end + 60])[0]
+    return before + text[start:end] + after
+
+
+def apply_rules(text: str) -> RuleResult:
+    """Run every rule over the whole text (idioms removed first)."""
+    idiom_free = IDIOMS.sub(" ", text)
+    result = RuleResult()
+    for rank, rule in enumerate(RULES):
+        match = rule.pattern.search(idiom_free)
+        if match is None:
+            if rule.priority == Priority.P1 and rule.pattern.search(text):
+                result.discounted.append("alarming words read as idiom or hyperbole")
+            continue
+        priority = rule.priority
+        if priority == Priority.P1:
+            # Look at every occurrence: one un-negated, current one is enough.
+            live = False
+            for m in rule.pattern.finditer(idiom_free):
+                if _negated(idiom_free, m.start()):
+                    continue
+                if DISTANT.search(_clause_around(idiom_free, m.start(), m.end())):
+                    continue
+                live = True
+                break
+            if not live:
+                first = rule.pattern.search(idiom_free)
+                assert first is not None
+                negated = _negated(idiom_free, first.start())
+                result.discounted.append(
+                    "critical words negated" if negated else "critical words describe the past"
+                )
+                if negated:
+                    continue
+                priority = Priority.P2  # in the past: still worth prompt attention
+        result.add(rule, rank, priority)
+    return result

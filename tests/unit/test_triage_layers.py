@@ -1,0 +1,183 @@
+"""Each triage layer on its own: safety rules (negation, tense, idiom), language,
+the labelled data and its held-out split, author context, and corrections."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from socialdesk.config import load_config
+from socialdesk.events import Actor, ItemEvent
+from socialdesk.taxonomy import Flag, Intent, Priority
+from socialdesk_assign.aggregate import apply_mention
+from socialdesk_indexer.documents import correction_document
+from socialdesk_triage.dataset import (
+    DatasetError,
+    Example,
+    is_held_out,
+    load_jsonl,
+    load_shipped,
+    merge_corrections,
+    split,
+)
+from socialdesk_triage.language import detect_language
+from socialdesk_triage.rules import apply_rules
+from socialdesk_triage.scorer import AuthorContext, ScoreInput, Scorer, default_scorer
+from socialdesk_triage.service import contexts_from_items
+from tests.unit.conftest import make_mention, make_triaged
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data" / "triage"
+NOW = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no one was stabbed, just a scuffle outside the chippy",
+        "he didn't have a knife, it was a phone in his hand",
+        "nobody is threatening to kill anyone, calm down",
+    ],
+)
+def test_negated_critical_words_are_not_p1_by_rule(text: str) -> None:
+    r = apply_rules(text)
+    assert not r.critical
+    assert "critical words negated" in r.discounted
+
+
+def test_critical_words_in_the_past_are_prompt_not_emergency() -> None:
+    r = apply_rules("my brother was stabbed outside that pub last year and nobody was charged")
+    assert r.priority == Priority.P2
+    assert "critical words describe the past" in r.discounted
+
+
+def test_negation_in_another_sentence_does_not_hide_a_threat() -> None:
+    r = apply_rules("No idea who he is. He's got a knife and he's outside my door")
+    assert r.critical and Flag.weapon in r.flags
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Mae 'na ddyn efo cyllell tu allan i'r siop yn Bangor", "cy"),
+        ("Diolch yn fawr i chi", "cy"),
+        ("there's a man with a knife outside the shop in Bangor", "en"),
+        ("lol", "en"),
+        ("ok", "en"),
+        ("🚓🚓", None),
+    ],
+)
+def test_language_detection_handles_short_and_welsh_text(text: str, lang: str | None) -> None:
+    assert detect_language(text) == lang
+
+
+def test_shipped_data_is_large_varied_and_welsh() -> None:
+    """The data the model learns from: big enough, every label present, 10%+ Welsh,
+    and written line by line (no template expansions sharing their openings)."""
+    examples = load_shipped(DATA)
+    assert len(examples) >= 1500
+    assert sum(e.language == "cy" for e in examples) >= 0.10 * len(examples)
+    assert {e.intent for e in examples} == set(Intent)
+    assert {e.priority for e in examples} == set(Priority)
+    flags = Counter(f for e in examples for f in e.flags)
+    assert all(flags[f] >= 5 for f in Flag), flags
+    openings = Counter(" ".join(e.text.lower().split()[:5]) for e in examples)
+    repeated = {o: n for o, n in openings.items() if n > 2 and len(o.split()) == 5}
+    assert not repeated, repeated
+    assert len({e.text.strip().lower() for e in examples}) == len(examples)
+
+
+def test_held_out_split_is_stable_and_never_trained_on() -> None:
+    examples = load_shipped(DATA)
+    train, held = split(examples)
+    assert 0.18 * len(examples) <= len(held) <= 0.32 * len(examples)
+    assert not {e.id for e in train} & {e.id for e in held}
+    assert all(is_held_out(e.id) for e in held)
+    assert sum(e.language == "cy" for e in held) >= 30
+    model = default_scorer().model
+    assert model is not None
+    assert model.trained_on["examples"] == len(train)
+
+
+def test_a_correction_of_a_held_out_text_does_not_leak_into_training() -> None:
+    examples = load_shipped(DATA)
+    held = next(e for e in examples if e.held_out)
+    corr = Example("correction:x", held.text, Priority.P1, Intent.crime_report, (), source="c")
+    fresh = Example("correction:y", "new text never seen", Priority.P3, Intent.asb, (), source="c")
+    merged = merge_corrections(examples, [corr, fresh])
+    train, _ = split(merged)
+    assert fresh in train and corr not in train
+
+
+def test_bad_dataset_lines_are_named_by_file_and_line(tmp_path: Path) -> None:
+    f = tmp_path / "mentions-bad.jsonl"
+    f.write_text('{"id": "a", "text": "hi", "priority": "P9", "intent": "other"}\n')
+    with pytest.raises(DatasetError, match=r"mentions-bad.jsonl:1: .*P9"):
+        load_jsonl(f)
+    f.write_text('{"id": "a", "priority": "P1", "intent": "other"}\n')
+    with pytest.raises(DatasetError, match=r":1: missing field 'text'"):
+        load_jsonl(f)
+
+
+def test_repeated_welfare_concerns_from_one_author_raise_the_grade() -> None:
+    scorer = default_scorer()
+    text = "Has anyone checked on the old fella at number 12, curtains shut again today"
+    alone = scorer.score(text, now=NOW)
+    ctx = AuthorContext(recent=3, welfare=3, urgent=0)
+    again = scorer.score(text, context=ctx, now=NOW)
+    assert alone.intent == Intent.welfare_concern
+    assert again.priority in (Priority.P1, Priority.P2)
+    assert any("welfare concerns in the last 7 days" in r for r in again.reasons)
+
+
+def test_author_context_is_counted_per_author() -> None:
+    docs = [
+        {"platform": "x", "author_id": "1", "intent": "welfare_concern", "priority": "P2"},
+        {"platform": "x", "author_id": "1", "intent": "welfare_concern", "priority": "P3"},
+        {"platform": "x", "author_id": "2", "intent": "asb", "priority": "P3"},
+    ]
+    ctx = contexts_from_items(docs, 7)
+    assert ctx["x:1"] == AuthorContext(2, 2, 1, 7)
+    assert ctx["x:2"].welfare == 0
+
+
+def test_reasons_name_the_classifier_evidence() -> None:
+    t = default_scorer().score("my car was broken into overnight and the radio nicked", now=NOW)
+    model_reason = next(r for r in t.reasons if r.startswith("classifier:"))
+    assert "words that weighed most" in model_reason
+
+
+def test_rules_alone_still_grade_when_no_model_is_loaded() -> None:
+    t = Scorer(None).score("there's a man with a machete outside the Co-op", now=NOW)
+    assert t.priority == Priority.P1 and Flag.weapon in t.flags
+
+
+def test_batch_scoring_matches_one_by_one() -> None:
+    scorer = default_scorer()
+    texts = ["thanks for your help", "man with a gun on the bus", "", "potholes on Mill Lane"]
+    batch = scorer.score_batch([ScoreInput(t) for t in texts], NOW)
+    single = [scorer.score(t, now=NOW) for t in texts]
+    assert [(b.priority, b.intent) for b in batch] == [(s.priority, s.intent) for s in single]
+
+
+def _event(kind: str, actor: Actor) -> ItemEvent:
+    config = load_config(ROOT / "config")
+    tm = make_triaged(make_mention("my shed was done over last night"))
+    created = apply_mention(None, tm, config, NOW).events[-1]
+    assert created.item is not None
+    item = created.item.model_copy(update={"priority": Priority.P2, "seq": created.seq + 1})
+    return ItemEvent(
+        event_id="e1", item_id=item.id, seq=item.seq, type=kind, actor=actor, at=NOW, item=item
+    )
+
+
+def test_operator_regrades_become_labelled_corrections() -> None:
+    op = Actor(kind="operator", id="op.alice", force="merseyside")
+    doc = correction_document(_event("regraded", op))
+    assert doc is not None
+    assert doc["priority"] == "P2" and doc["text"] == "my shed was done over last night"
+    assert correction_document(_event("claimed", op)) is None
+    assert correction_document(_event("regraded", Actor(kind="system", id="sla"))) is None
