@@ -1,0 +1,148 @@
+"""docs/benchmarks.md from bench/results.json: every figure beside its baseline and the
+floor the issues set. Sections that were not run say so."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _v(d: dict[str, Any], key: str, unit: str = "") -> str:
+    v = d.get(key)
+    return "n/a" if v is None else f"{v}{unit}"
+
+
+def _e2e(e: dict[str, Any]) -> str:
+    runs = e["runs"]
+    rows = []
+    for name, r in runs.items():
+        rows.append(
+            f"| {name} | {r['offered_per_s']}/s x {r['offered_for_s']} s "
+            f"({r['workers_per_stream_service']} worker) | {r['throughput_per_s']}/s | "
+            f"{r['behind_offer_at_end_s']} s | {r['p50_ingest_to_searchable_s']} s | "
+            f"{r['p99_ingest_to_searchable_s']} s | {r['searchable']}/{r['mentions']} |"
+        )
+    t = runs["target"]
+    cpu = "\n".join(
+        f"| {svc} | {t['cpu_cores_used'][svc]} | {t['cpu_s_per_1k_mentions'][svc]} | "
+        f"{t['rss_mb_max'].get(svc, 'n/a')} |"
+        for svc in t["cpu_cores_used"]
+    )
+    s1 = runs.get("scaling_1_worker", {}).get("throughput_per_s")
+    s2 = runs.get("scaling_2_workers", {}).get("throughput_per_s")
+    scaling = f"{s1}/s with one worker per stream service, {s2}/s with two" if s1 and s2 else ""
+    return f"""## End to end: ingest to searchable
+
+Mentions are posted to ingest (`POST /v1/mentions`, {25} per request) at a fixed offered
+rate; every service runs as its own process on noida-db. Latency is measured on every
+10th mention, from the POST to the first search that finds its item (no forced refresh).
+Baseline in the same run: the raw ceiling of the same stack, i.e. pass-through consumers
+over the same three Kafka hops plus bulk indexing, no processing.
+
+| figure | value | floor (issue 10) |
+|---|---|---|
+| raw ceiling (pass-through hops + bulk index) | {e["raw_ceiling_per_s"]}/s | |
+| pipeline throughput at 1,000/s offered | {e["throughput_per_s"]}/s | 1,000/s for 5 min |
+| ratio pipeline / raw ceiling | {e["ratio_to_raw_ceiling"]} | reported |
+| p50 / p99 ingest to searchable at 1,000/s offered | {e["p50_ingest_to_searchable_s"]} s \
+/ {e["p99_ingest_to_searchable_s"]} s | p99 3 s |
+
+| run | offered | delivered | behind offer at end | p50 | p99 | searchable |
+|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+Scaling: {scaling}.
+
+CPU and memory per process during the 1,000/s run:
+
+| process | CPU cores used | CPU s per 1,000 mentions | max RSS MB |
+|---|---|---|---|
+{cpu}
+
+![throughput, latency and CPU over the 1,000/s run](bench/e2e-target.png)
+![the steady run](bench/e2e-steady.png)
+
+Where the time goes: noida-db serves the Kafka protocol on one thread, and it is the
+largest single consumer of CPU per mention; the two cores are shared by it, six
+services and the load generator. See docs/architecture.md ("Kafka request pacing").
+"""
+
+
+def _triage(t: dict[str, Any]) -> str:
+    s = t.get("service", {})
+    return f"""## triage
+
+| figure | value | floor (issue 3) |
+|---|---|---|
+| scorer, one core, batches of 512 | {t["scorer_per_s_one_core"]} mentions/s | 2,000/s |
+| baseline, same run: safety rules and language only | {t["rules_only_per_s_one_core"]}/s \
+(ratio {t["ratio_full_to_rules"]}) | |
+| one message alone, p50 / p99 | {t["single_message_p50_ms"]} / {t["single_message_p99_ms"]} ms | |
+| service: offered | {_v(s, "offered_per_s", "/s")} for {_v(s, "offered_for_s", " s")} | 1,000/s |
+| service: delivered to mentions.triaged | {_v(s, "delivered_per_s", "/s")} \
+({_v(s, "triaged")} of {s.get("offered_per_s", 0) * s.get("offered_for_s", 0)}) | keeps up |
+| service: finished behind the offered load | {_v(s, "finished_behind_offer_s", " s")} | |
+
+Quality figures (P1 recall/precision, macro-F1, Welsh) are in docs/triage.md.
+"""
+
+
+def _assign(a: dict[str, Any]) -> str:
+    return f"""## assign: the item aggregate
+
+| figure | value | floor (issue 4) |
+|---|---|---|
+| commands through the aggregate | {a["commands_per_s"]}/s | 5,000/s |
+| outcome latency p50 / p99 at {a["latency_rate_per_s"]}/s | {a["outcome_p50_ms"]} / \
+{a["outcome_p99_ms"]} ms | p99 100 ms |
+| outcomes seen / sent | {a["latency_outcomes_seen"]} / {a["latency_commands_sent"]} | all |
+| baseline, same run: pass-through hop | {_v(a, "passthrough_per_s", "/s")} | |
+"""
+
+
+def _sla(s: dict[str, Any]) -> str:
+    return f"""## sla: clocks
+
+| figure | value | floor (issue 5) |
+|---|---|---|
+| resident memory, {s["open_items"]} open items | {s["rss_mb_100k_open"]} MB | 300 MB (100k) |
+| resident memory after recovery | {s["rss_mb_after_recovery"]} MB | |
+| lateness p50 / p99 / max | {s["p50_lateness_s"]} / {s["p99_lateness_s"]} / \
+{s["max_lateness_s"]} s | p99 1 s |
+| emitted early | {s["early"]} | 0 |
+| restart to every clock restored | {s["recovery_s"]} s | 30 s |
+| missed while down, breached on recovery | {s["breached_on_recovery"]} of \
+{s["missed_while_down"]} | all |
+| breached more than once | {s["breached_more_than_once"]} | 0 |
+"""
+
+
+def _generic(name: str, d: dict[str, Any]) -> str:
+    rows = "\n".join(f"| {k} | {v} |" for k, v in d.items() if not isinstance(v, dict | list))
+    return f"## {name}\n\n| figure | value |\n|---|---|\n{rows}\n"
+
+
+def write_markdown(r: dict[str, Any], path: Path) -> None:
+    m = r["machine"]
+    parts = [
+        f"""# Benchmarks
+
+Written by `make bench` (`make bench-quick` for a short run) from bench/run.py; the
+machine-readable copy is bench/results.json. Mode: **{r.get("mode", "full")}**, whole run
+{r.get("wall_s", "?")} s.
+
+Machine: {m["cpus"]} CPUs, {m.get("memory_mb", "?")} MB, Python {m["python"]},
+{m["platform"]}; noida-db {m["noida_db"]}, aiokafka {m["aiokafka"]},
+elasticsearch-py {m["elasticsearch_py"]}, scikit-learn {m.get("scikit_learn", "?")};
+run {m["date"]}.
+"""
+    ]
+    renderers = {"e2e": _e2e, "triage": _triage, "assign": _assign, "sla": _sla}
+    for key in ("e2e", "triage", "assign", "sla", "ingest", "console", "drills"):
+        if key not in r:
+            parts.append(f"## {key}\n\nNot run in this pass.\n")
+        elif key in renderers:
+            parts.append(renderers[key](r[key]))
+        else:
+            parts.append(_generic(key, r[key]))
+    path.write_text("\n".join(parts))

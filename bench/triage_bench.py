@@ -1,0 +1,167 @@
+"""triage benchmark: scorer throughput on one core (held-out texts, batches of 512),
+beside the safety rules alone in the same run; then the `socialdesk triage` service on
+noida-db: mentions.raw to mentions.triaged at a steady offered rate.
+Prints figures and returns them for bench/run.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from socialdesk.kafka import ensure_topics
+from socialdesk.settings import BaseServiceSettings
+from socialdesk.stack import Stack, StackPorts, kill_tree, wait_for
+from socialdesk.topics import load_topic_specs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _one_core() -> set[int]:
+    """Pin this process to one CPU (the floor is per core); returns the old set."""
+    cpus = set(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {min(cpus)})
+    return cpus
+
+
+def scorer_throughput(n: int = 20_000) -> dict[str, Any]:
+
+    cpus = _one_core()
+    try:
+        return _throughput(n)
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
+def _throughput(n: int) -> dict[str, Any]:
+    from socialdesk_triage.dataset import load_shipped, split
+    from socialdesk_triage.scorer import ScoreInput, Scorer, build_scorer
+
+    scorer = build_scorer(ROOT / "data" / "triage")
+    _, held = split(load_shipped(ROOT / "data" / "triage"))
+    texts = [held[i % len(held)].text for i in range(n)]
+    inputs = [ScoreInput(t) for t in texts]
+    scorer.score_batch(inputs[:512])  # warm caches (lingua, vectorisers)
+    t0 = time.perf_counter()
+    for i in range(0, n, 512):
+        scorer.score_batch(inputs[i : i + 512])
+    full = n / (time.perf_counter() - t0)
+    rules_only = Scorer(None)
+    m = n // 4
+    t0 = time.perf_counter()
+    for i in range(0, m, 512):
+        rules_only.score_batch(inputs[i : i + 512])
+    rules = m / (time.perf_counter() - t0)
+    single = []
+    for inp in inputs[:500]:
+        s = time.perf_counter()
+        scorer.score_batch([inp])
+        single.append((time.perf_counter() - s) * 1000)
+    single.sort()
+    return {
+        "scorer_per_s_one_core": round(full),
+        "rules_only_per_s_one_core": round(rules),
+        "ratio_full_to_rules": round(full / rules, 3),
+        "single_message_p50_ms": round(statistics.median(single), 2),
+        "single_message_p99_ms": round(single[int(0.99 * len(single)) - 1], 2),
+        "mean_text_chars": round(sum(map(len, texts)) / len(texts)),
+    }
+
+
+def _mention(n: int, run: str, text: str) -> bytes:
+    now = datetime.now(UTC).isoformat()
+    return json.dumps(
+        {
+            "id": f"x:{run}{n}",
+            "platform": "x",
+            "native_id": f"{run}{n}",
+            "channel": "public_mention",
+            "author": {"id": f"a{n % 3000}", "handle": f"author{n % 3000}"},
+            "text": text,
+            "posted_at": now,
+            "received_at": now,
+            "force_account": {"platform": "x", "handle": "MerseyPolice"},
+        }
+    ).encode()
+
+
+def service_keeps_up(stack: Stack, prefix: str, rate: int = 1000, seconds: int = 30) -> dict:
+    """Offer `rate` mentions/s for `seconds` to a running triage process; measure the
+    rate it delivers and the lag behind the offered load."""
+    from socialdesk_triage.dataset import load_shipped
+
+    texts = [e.text for e in load_shipped(ROOT / "data" / "triage")]
+    settings = BaseServiceSettings(kafka_bootstrap=stack.kafka, topic_prefix=prefix)
+    ensure_topics(settings, load_topic_specs().values())
+    env = {
+        "SOCIALDESK_TOPIC_PREFIX": prefix,
+        "SOCIALDESK_INDEX_PREFIX": prefix.rstrip("."),
+        "SOCIALDESK_LOG_LEVEL": "WARNING",
+        "SOCIALDESK_TRIAGE_MODEL_PATH": str(ROOT / ".data" / "models" / "triage.joblib"),
+    }
+    proc = stack.spawn("triage", extra_env=env)
+    try:
+        wait_for(lambda: stack.ready("triage"), 180, "triage")
+        producer = KafkaProducer(bootstrap_servers=stack.kafka, acks="all", linger_ms=5)
+        run = f"t{int(time.time())}-"
+        total = rate * seconds
+        t0 = time.perf_counter()
+        for i in range(total):
+            due = t0 + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            producer.send(prefix + "mentions.raw", value=_mention(i, run, texts[i % len(texts)]))
+        producer.flush()
+        offered_s = time.perf_counter() - t0
+        consumer = KafkaConsumer(
+            prefix + "mentions.triaged",
+            bootstrap_servers=stack.kafka,
+            auto_offset_reset="earliest",
+            group_id=None,
+            consumer_timeout_ms=30_000,
+        )
+        got = 0
+        for _ in consumer:
+            got += 1
+            if got >= total:
+                break
+        done_s = time.perf_counter() - t0
+        consumer.close()
+        producer.close()
+    finally:
+        kill_tree(proc)
+    return {
+        "offered_per_s": rate,
+        "offered_for_s": seconds,
+        "triaged": got,
+        "delivered_per_s": round(got / done_s),
+        "finished_behind_offer_s": round(done_s - offered_s, 2),
+    }
+
+
+def run(stack: Stack | None = None, prefix: str = "triagebench.") -> dict[str, Any]:
+    out = scorer_throughput()
+    print(json.dumps(out), flush=True)
+    if stack is not None:
+        out["service"] = service_keeps_up(stack, prefix)
+        print(json.dumps(out["service"]), flush=True)
+    return out
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        st = Stack(Path(tmp), ports=StackPorts.free())
+        st.start_noida()
+        try:
+            print(json.dumps(run(st, f"tb{int(time.time())}."), indent=2))
+        finally:
+            st.stop_noida()
