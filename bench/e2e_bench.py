@@ -29,7 +29,9 @@ from socialdesk.topics import load_topic_specs
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 25  # mentions per ingest request (a webchat or stream relay posts batches)
-SAMPLE_EVERY = 10  # latency is measured on every 10th mention
+SAMPLE_EVERY = int(os.environ.get("BENCH_SAMPLE_EVERY", "10"))  # latency sample rate
+POLL_S = float(os.environ.get("BENCH_POLL_S", "0.25"))
+PENDING_CAP = int(os.environ.get("BENCH_PENDING_CAP", "300"))
 
 
 def _texts() -> list[str]:
@@ -236,7 +238,7 @@ def sustained(
             try:
                 while not stop.is_set():
                     now = time.perf_counter()
-                    pending = list(sent_at)[:300]
+                    pending = list(sent_at)[:PENDING_CAP]
                     if pending:
                         ids = [_item_id(run, n) for n in pending]
                         try:
@@ -267,7 +269,7 @@ def sustained(
                     tl.rss["noida-db"] = max(
                         tl.rss.get("noida-db", 0.0), sum(_rss_mb(p) for p in npids)
                     )
-                    stop.wait(0.25)
+                    stop.wait(POLL_S)
             finally:
                 es.close()
 

@@ -102,10 +102,17 @@ def main() -> int:
                     ("scaling_1_worker", p["scaling_rate"], p["scaling_s"], 1),
                     ("scaling_2_workers", p["scaling_rate"], p["scaling_s"], 2),
                 ]:
-                    print(f"e2e {name}: {rate}/s for {secs} s, {workers} worker(s) ...", flush=True)
-                    r = e2e_bench.sustained(
-                        stack, f"{name[:6]}{int(time.time())}.", rate, secs, workers
-                    )
+                    print(f"e2e {name}: {rate}/s for {secs} s, {workers} worker(s)", flush=True)
+                    prefix = f"{name[:6]}{int(time.time())}."
+                    # A fresh noida-db per run: its cost per request grows with what it
+                    # already holds, and each run should start from the same place.
+                    with tempfile.TemporaryDirectory() as run_tmp:
+                        fresh = Stack(Path(run_tmp), ports=StackPorts.free())
+                        fresh.start_noida()
+                        try:
+                            r = e2e_bench.sustained(fresh, prefix, rate, secs, workers)
+                        finally:
+                            fresh.stop_noida()
                     e2e_bench.plot(r, plots / f"e2e-{name}.png", f"{name}: {rate}/s offered")
                     runs[name] = e2e_bench.public(r)
                     print(json.dumps(runs[name]), flush=True)

@@ -80,7 +80,7 @@ class TriageProcessor:
             )
         except Exception as exc:
             TRIAGE_CONTEXT_MISSES.inc()
-            log.info("author context unavailable", extra={"error": type(exc).__name__})
+            log.debug("author context unavailable", extra={"error": type(exc).__name__})
             return {}
         return contexts_from_items((h["_source"] for h in res["hits"]["hits"]), days)
 
