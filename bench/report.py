@@ -70,6 +70,10 @@ services and the load generator. See docs/architecture.md ("Kafka request pacing
 
 def _triage(t: dict[str, Any]) -> str:
     s = t.get("service", {})
+    variants = "\n".join(
+        f"| {k} | {v['intent_macro_f1']} | {v['p1_recall_alone']} | {v['fit_s']} s |"
+        for k, v in t.get("variants", {}).items()
+    )
     return f"""## triage
 
 | figure | value | floor (issue 3) |
@@ -82,6 +86,12 @@ def _triage(t: dict[str, Any]) -> str:
 | service: delivered to mentions.triaged | {_v(s, "delivered_per_s", "/s")} \
 ({_v(s, "triaged")} of {s.get("offered_per_s", 0) * s.get("offered_for_s", 0)}) | keeps up |
 | service: finished behind the offered load | {_v(s, "finished_behind_offer_s", " s")} | |
+
+Model choice, measured on the held-out split (classifier alone, no rules):
+
+| variant | intent macro-F1 | P1 recall alone | fit time |
+|---|---|---|---|
+{variants}
 
 Quality figures (P1 recall/precision, macro-F1, Welsh) are in docs/triage.md.
 """

@@ -148,6 +148,7 @@ def service_keeps_up(stack: Stack, prefix: str, rate: int = 1000, seconds: int =
 
 def run(stack: Stack | None = None, prefix: str = "triagebench.") -> dict[str, Any]:
     out = scorer_throughput()
+    out["variants"] = compare_variants()
     print(json.dumps(out), flush=True)
     if stack is not None:
         out["service"] = service_keeps_up(stack, prefix)
@@ -165,3 +166,54 @@ if __name__ == "__main__":
             print(json.dumps(run(st, f"tb{int(time.time())}."), indent=2))
         finally:
             st.stop_noida()
+
+
+def compare_variants() -> dict[str, Any]:
+    """The measurement behind the model choice: linear variants on the same split
+    (classifier layer alone, no rules)."""
+    import numpy as np
+    from sklearn.metrics import f1_score, recall_score
+    from sklearn.naive_bayes import ComplementNB
+    from sklearn.svm import LinearSVC
+
+    from socialdesk_triage.dataset import load_shipped, split
+    from socialdesk_triage.model import _logreg, _vectorisers, normalise
+
+    train, held = split(load_shipped(ROOT / "data" / "triage"))
+    xs = [normalise(e.text) for e in train]
+    hs = [normalise(e.text) for e in held]
+    yi = np.asarray([e.intent.value for e in train])
+    hi = np.asarray([e.intent.value for e in held])
+    yp1 = np.asarray([e.priority.value == "P1" for e in train])
+    hp1 = np.asarray([e.priority.value == "P1" for e in held])
+    from scipy import sparse
+
+    out: dict[str, Any] = {}
+    word, char = _vectorisers()
+    feats = {
+        "word+char": (
+            sparse.hstack([word.fit_transform(xs), char.fit_transform(xs)]).tocsr(),
+            sparse.hstack([word.transform(hs), char.transform(hs)]).tocsr(),
+        ),
+    }
+    w2, c2 = _vectorisers()
+    feats["word only"] = (w2.fit_transform(xs), w2.transform(hs))
+    feats["char only"] = (c2.fit_transform(xs), c2.transform(hs))
+    for fname, (xtr, xte) in feats.items():
+        models = {"logistic regression": lambda: _logreg(8.0)}
+        if fname == "word+char":
+            models["linear SVM"] = lambda: LinearSVC(C=0.5, class_weight="balanced")
+            models["complement naive Bayes"] = lambda: ComplementNB(alpha=0.3)
+        for mname, make in models.items():
+            t0 = time.perf_counter()
+            intent = make().fit(xtr, yi)
+            p1 = make().fit(xtr, yp1)
+            fit_s = time.perf_counter() - t0
+            out[f"{mname}, {fname}"] = {
+                "intent_macro_f1": round(
+                    float(f1_score(hi, intent.predict(xte), average="macro")), 3
+                ),
+                "p1_recall_alone": round(float(recall_score(hp1, p1.predict(xte))), 3),
+                "fit_s": round(fit_s, 2),
+            }
+    return out

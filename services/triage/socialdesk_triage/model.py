@@ -29,7 +29,9 @@ DIGITS = re.compile(r"\d+")
 TOKENS = r"(?u)\b\w[\w']*\b|[\U0001F300-\U0001FAFF\u2600-\u27BF]"  # words and emoji
 SIGNAL_WEIGHT = 0.5
 MIN_FLAG_EXAMPLES = 5
-P1_TARGET_RECALL = 0.985
+RECIPE = 3  # bump when training changes: a saved model from an older recipe is rebuilt
+P1_TARGET_RECALL = 0.975
+P1_MIN_THRESHOLD = 0.3  # below this the classifier's P1 calls were mostly false alarms
 
 
 def normalise(text: str) -> str:
@@ -69,6 +71,7 @@ class TriageModel:
     p1_threshold: float
     trained_on: dict[str, int]
     shipped_fingerprint: str = ""
+    recipe: int = 0
     word_names: list[str] = field(default_factory=list)
 
     def features(self, texts: Sequence[str], signals: Sequence[Signals]) -> Any:
@@ -105,19 +108,19 @@ class TriageModel:
                 flags={Flag(n): float(p[i]) for n, p in fp.items()},
             )
             top = int(np.argmax(ip[i]))
-            pred.evidence = self._evidence(x[i], top, n_word)
+            pred.evidence = self._evidence(x, i, top, n_word)
             out.append(pred)
         return out
 
-    def _evidence(self, row: Any, cls: int, n_word: int, k: int = 3) -> list[str]:
-        """The words that pushed hardest towards the chosen intent."""
-        coef = self.intent_clf.coef_[cls]
-        idx, vals = row.indices, row.data
+    def _evidence(self, x: Any, i: int, cls: int, n_word: int, k: int = 3) -> list[str]:
+        """The words that pushed hardest towards the chosen intent (row i of CSR x)."""
+        lo, hi = x.indptr[i], x.indptr[i + 1]
+        idx, vals = x.indices[lo:hi], x.data[lo:hi]
         mask = idx < n_word
         idx, vals = idx[mask], vals[mask]
         if idx.size == 0:
             return []
-        contrib = vals * coef[idx]
+        contrib = vals * self.intent_clf.coef_[cls][idx]
         order = np.argsort(-contrib)[:k]
         return [self.word_names[idx[j]] for j in order if contrib[j] > 0]
 
@@ -167,6 +170,7 @@ def train(examples: Sequence[Example], seed: int = 0, calibrate_p1: bool = True)
             "corrections": sum(ex.source != "shipped" for ex in examples),
         },
         shipped_fingerprint=fingerprint([ex for ex in examples if ex.source == "shipped"]),
+        recipe=RECIPE,
         word_names=[str(n) for n in word.get_feature_names_out()],
     )
     x = model.features(texts, signals)
@@ -200,8 +204,8 @@ def _p1_threshold(examples: Sequence[Example], seed: int) -> float:
             oof[j] = p.priority.get(Priority.P1, 0.0)
     rule_p1 = np.asarray([apply_rules(ex.text).critical for ex in examples])
     is_p1 = grades == "P1"
-    best = 0.05
-    for t in np.arange(0.05, 0.95, 0.01):
+    best = P1_MIN_THRESHOLD
+    for t in np.arange(P1_MIN_THRESHOLD, 0.95, 0.01):
         caught = (rule_p1 | (oof >= t))[is_p1].mean()
         if caught >= P1_TARGET_RECALL:
             best = float(t)

@@ -26,7 +26,8 @@ class Rule:
 
 
 def _rx(*alternatives: str) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
+    # Texts are lower-cased once in apply_rules(): case-sensitive matching is faster.
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
 
 
 # Idioms and hyperbole that contain alarming words but are not emergencies.
@@ -106,7 +107,6 @@ RULES: tuple[Rule, ...] = (
             r"(?:run(?:ning)?|ran|knock(?:ed|ing)?)\s+(?:him|her|them|people|someone|a\s+\w+)\s+(?:over|down)|run\s+over\s+on\s+purpose",
             r"(?:drove|driving|drive|driven|going)\s+(?:\w+\s+)?(?:at|into)\s+(?:a\s+group|people|us|the\s+crowd|pedestrians|the\s+beer\s+garden)",
             r"(?:just\s+)?hit\s+(?:a|the)\s+(?:girl|boy|child|kid|pedestrian|cyclist|woman|man)\b.{0,40}(?:under|not\s+moving|lying)",
-            r"wrong\s+way\s+(?:driver|on|down)",
             r"(?:being|getting|gettin)\s+(?:attacked|beaten|battered|jumped|glassed|chibbed|stabbed|mugged\s+right\s+now)",
             r"rammed\s+(?:his|her|their|a|the)\s+\w+\s+into|(?:went|drove|ploughed)\s+(?:through|into)\s+(?:the\s+)?(?:beer\s+garden|crowd|market|people)",
             r"dragged\s+along\s+under|onto\s+the\s+(?:tracks|line)|head\s+(?:is\s+|'s\s+)?split\s+open",
@@ -115,8 +115,6 @@ RULES: tuple[Rule, ...] = (
             r"(?:dv|domestic)\s+happening\s+now|going\s+to\s+drive\s+(?:them|us|the\s+kids|into)",
             r"(?:going|gone|round|off)\s+(?:round\s+)?(?:his|her|to)\s+(?:ex'?s?|wife'?s?|house).{0,30}(?:finish|kill|sort)",
             r"set\s+(?:fire|light)\s+to|petrol\s+through",
-            r"(?:on\s+fire|fire\s+in|blaze|smoke\s+pouring).{0,100}(?:inside|trapped|in\s+there|still\s+in|window|screaming)",
-            r"(?:trapped|stuck)\s+(?:in|inside)\s+(?:the|a)\s+(?:fire|burning|car|flat|house)",
             r"(?:burglars?|intruders?|someone|some1|sum1|men|man|they)\s+(?:is|are|'s|'re)?\s*(?:in|inside)\s+(?:the|my|our|her|his)\s+(?:house|flat|home)\b.{0,40}(?:right\s+)?now",
             r"trying\s+to\s+(?:get|break)\s+in(?:to)?\b.{0,60}(?:i'?m|im|we'?re|she'?s|he'?s)\s+(?:home|in|inside|alone)",
         ),
@@ -125,6 +123,30 @@ RULES: tuple[Rule, ...] = (
         Intent.crime_report,
         (),
         0.98,
+    ),
+    Rule(
+        "people_trapped",
+        _rx(
+            r"(?:on\s+fire|fire\s+in|blaze|smoke\s+pouring).{0,100}(?:inside|trapped|in\s+there|still\s+in|window|screaming)",
+            r"(?:trapped|stuck)\s+(?:in|inside)\s+(?:the|a)\s+(?:fire|burning|car|flat|house)",
+        ),
+        "people trapped or in immediate danger",
+        Priority.P1,
+        Intent.welfare_concern,
+        (),
+        0.98,
+    ),
+    Rule(
+        "dangerous_vehicle",
+        _rx(
+            r"wrong\s+way\s+(?:driver|on|down)",
+            r"(?:on\s+its\s+roof|overturned).{0,60}(?:trapped|inside|not\s+moving|smoke)",
+        ),
+        "a vehicle endangering life on the road",
+        Priority.P1,
+        Intent.road_traffic,
+        (),
+        0.97,
     ),
     Rule(
         "self_harm",
@@ -414,12 +436,16 @@ def _clause_around(text: str, start: int, end: int) -> str:
 
 def apply_rules(text: str) -> RuleResult:
     """Run every rule over the whole text (idioms removed first)."""
+    text = text.lower()
     idiom_free = IDIOMS.sub(" ", text)
+    had_idiom = idiom_free != text
     result = RuleResult()
+    if had_idiom:
+        result.discounted.append("alarming words read as idiom or hyperbole")
     for rank, rule in enumerate(RULES):
         match = rule.pattern.search(idiom_free)
         if match is None:
-            if rule.priority == Priority.P1 and rule.pattern.search(text):
+            if had_idiom and rule.priority == Priority.P1 and rule.pattern.search(text):
                 result.discounted.append("alarming words read as idiom or hyperbole")
             continue
         priority = rule.priority

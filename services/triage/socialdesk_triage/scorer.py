@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from socialdesk.events import Mention, Triage, utcnow
 from socialdesk.taxonomy import PRIORITY_ORDER, Flag, Intent, Priority
 from socialdesk_triage.dataset import fingerprint, load_shipped, split
 from socialdesk_triage.language import detect_language
-from socialdesk_triage.model import Prediction, TriageModel, load, save, train
+from socialdesk_triage.model import RECIPE, Prediction, TriageModel, load, save, train
 from socialdesk_triage.rules import RuleResult, apply_rules
 from socialdesk_triage.signals import Signals, signals_for
 
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 RULES_VERSION = "rules-0.2"
 UNASSESSED = "could not be assessed automatically"
-MAX_TEXT = 100_000
+MAX_TEXT = 200_000  # a mention holds at most 100,000 characters; rules read them all
 # Urgency bands keep urgency and grade in the same order: any P1 outranks any P2.
 BANDS = {
     Priority.P1: (0.85, 1.0),
@@ -60,6 +61,7 @@ INTENT_LABEL = {
     Intent.abuse: "abuse aimed at police",
     Intent.other: "no police matter",
 }
+TRUST_MODEL = 0.5  # below this probability the classifier defers to a rule that fired
 WELSH_REASON = "written in Welsh: answer in Welsh (Welsh Language Standards)"
 
 
@@ -80,18 +82,24 @@ class ScoreInput:
     context: AuthorContext | None = None
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]")
+_LETTERS = re.compile(r"[^\W\d_]")
+_SPACE = re.compile(r"\s+")
+
+
 def readable(text: object) -> bool:
-    """False for empty text, binary junk or text without words."""
+    """False for empty text, binary junk or text without words (regex counts: this runs
+    on every message, so no per-character Python loop)."""
     if not isinstance(text, str) or not text.strip():
         return False
-    sample = text[:5000]
-    visible = [ch for ch in sample if not ch.isspace()]
-    controls = sum(unicodedata.category(ch) in ("Cc", "Co", "Cs", "Cn") for ch in visible)
-    if controls > 0.05 * len(visible):
+    sample = _SPACE.sub("", text[:5000])
+    if len(_CONTROLS.findall(sample)) > 0.05 * len(sample):
         return False
-    letters = sum(ch.isalpha() for ch in visible)
-    emoji = sum(unicodedata.category(ch) == "So" for ch in visible)
-    return letters + emoji >= 0.3 * len(visible)
+    letters = len(_LETTERS.findall(sample))
+    if letters >= 0.3 * len(sample):
+        return True
+    emoji = sum(unicodedata.category(ch) == "So" for ch in sample)
+    return letters + emoji >= 0.3 * len(sample)
 
 
 class Scorer:
@@ -205,11 +213,18 @@ class Scorer:
         assert self.model is not None
         if rules.critical:
             return Priority.P1, max(p1, 0.9)
-        if p1 >= self.model.p1_threshold:
+        # Alarming words the rules read as idiom, negated or past: the classifier must be
+        # surer before it calls an emergency the rules just discounted.
+        threshold = (
+            max(self.model.p1_threshold, 0.5) if rules.discounted else self.model.p1_threshold
+        )
+        if p1 >= threshold:
             return Priority.P1, max(p1, 0.5)
         rest = {g: p for g, p in pred.priority.items() if g != Priority.P1}
         grade, p = max(rest.items(), key=lambda kv: kv[1])
         p = p / max(1e-9, sum(rest.values()))
+        if rules.priority is not None and p < TRUST_MODEL:
+            return rules.priority, max(0.5, p)
         if rules.priority is not None and PRIORITY_ORDER[rules.priority] < PRIORITY_ORDER[grade]:
             # A specific rule (missing person, domestic abuse, road hazard...) floors it.
             return rules.priority, max(0.6, p)
@@ -221,6 +236,12 @@ class Scorer:
         if pred is None:
             return (rules.intent or Intent.other), (0.8 if rules.intent else 0.4)
         intent, p = pred.top_intent
+        if rules.critical and rules.intent is not None:
+            # The safety rule that made it P1 knows what kind of emergency it is.
+            return rules.intent, max(p if intent == rules.intent else 0.0, 0.8)
+        if rules.intent is not None and p < TRUST_MODEL and rules.intent != intent:
+            # An unsure classifier defers to a rule that recognised the message.
+            return rules.intent, max(pred.intent.get(rules.intent, 0.0), 0.5)
         if priority == Priority.P1 and intent in (
             Intent.other,
             Intent.appreciation,
@@ -290,7 +311,7 @@ def build_scorer(data_dir: Path | None = None, model_path: Path | None = None) -
     if path.exists():
         try:
             model = load(path)
-            if model.shipped_fingerprint == shipped:
+            if model.shipped_fingerprint == shipped and model.recipe == RECIPE:
                 return Scorer(model)
             log.info("retraining: %s was built from other data", path)
         except Exception as exc:  # unreadable, or from another scikit-learn
