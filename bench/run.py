@@ -146,7 +146,7 @@ def main() -> int:
         finally:
             stack.stop_noida()
     results["wall_s"] = round(time.perf_counter() - started)
-    out = ROOT / "bench" / ("results-quick.json" if args.quick else "results.json")
+    out = ROOT / "bench" / "results.json"  # "mode" says whether it was the quick run
     if only:
         previous = json.loads(out.read_text()) if out.exists() else {}
         results = previous | results

@@ -215,9 +215,11 @@ class Scorer:
             return Priority.P1, max(p1, 0.9)
         # Alarming words the rules read as idiom, negated or past: the classifier must be
         # surer before it calls an emergency the rules just discounted.
-        threshold = (
-            max(self.model.p1_threshold, 0.5) if rules.discounted else self.model.p1_threshold
-        )
+        # Likewise when a rule recognised it as a routine matter (P3/P4).
+        routine = rules.priority in (Priority.P3, Priority.P4)
+        threshold = self.model.p1_threshold
+        if rules.discounted or routine:
+            threshold = max(threshold, 0.5)
         if p1 >= threshold:
             return Priority.P1, max(p1, 0.5)
         rest = {g: p for g, p in pred.priority.items() if g != Priority.P1}
