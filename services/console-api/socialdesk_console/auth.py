@@ -1,5 +1,6 @@
-"""Local sign-in for development and demos: PBKDF2 password hashes, signed session
-cookies that expire, and a per-session CSRF token checked on every form."""
+"""Who is signed in: PBKDF2 local accounts (development and demos), identities from
+OpenID Connect (oidc.py), signed session cookies that expire, and a per-session CSRF
+token checked on every form and state-changing API call."""
 
 from __future__ import annotations
 
@@ -7,11 +8,40 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from socialdesk.config import DemoUser
+ROLES = ("operator", "supervisor", "force_admin", "national_viewer")
+
+
+class Identity(Protocol):
+    """What a session needs to know: a DemoUser or an identity mapped from OIDC claims."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def force(self) -> str | None: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def teams(self) -> Sequence[str]: ...
+    @property
+    def skills(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class MappedIdentity:
+    username: str
+    display_name: str
+    force: str | None
+    role: str
+    teams: Sequence[str] = ()
+    skills: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -24,9 +54,20 @@ class User:
     csrf: str
     skills: tuple[str, ...] = ()
 
+    auth: str = "local"
+
     @property
     def national(self) -> bool:
         return self.role == "national_viewer"
+
+    @property
+    def can_act(self) -> bool:
+        """National viewers read every force but change nothing."""
+        return self.role in ("operator", "supervisor", "force_admin") and self.force is not None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "force_admin"
 
 
 def hash_password(password: str, iterations: int = 120_000) -> str:
@@ -51,16 +92,17 @@ class Sessions:
         self.serializer = URLSafeTimedSerializer(secret, salt="socialdesk-session")
         self.max_age_s = max_age_s
 
-    def issue(self, user: DemoUser) -> str:
+    def issue(self, user: Identity, auth: str = "local") -> str:
         return self.serializer.dumps(
             {
                 "u": user.username,
                 "n": user.display_name,
                 "f": user.force,
                 "r": user.role,
-                "t": user.teams,
-                "s": user.skills,
+                "t": list(user.teams),
+                "s": list(user.skills),
                 "c": secrets.token_urlsafe(24),
+                "a": auth,
             }
         )
 
@@ -71,12 +113,18 @@ class Sessions:
             data = self.serializer.loads(token, max_age=self.max_age_s)
         except (BadSignature, SignatureExpired):
             return None
-        return User(
-            data["u"],
-            data["n"],
-            data["f"],
-            data["r"],
-            tuple(data["t"]),
-            data["c"],
-            tuple(data.get("s", ())),
-        )
+        try:
+            if data["r"] not in ROLES:
+                return None
+            return User(
+                data["u"],
+                data["n"],
+                data["f"],
+                data["r"],
+                tuple(data["t"]),
+                data["c"],
+                tuple(data.get("s", ())),
+                data.get("a", "local"),
+            )
+        except (KeyError, TypeError):
+            return None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request
 
 from socialdesk_console.auth import User
 
@@ -23,7 +24,12 @@ def current_user_or_none(request: Request) -> User | None:
 def api_user(request: Request) -> User:
     user = current_user_or_none(request)
     if user is None:
-        raise HTTPException(status_code=401, detail="sign in first")
+        detail = (
+            "session expired or not valid; sign in again"
+            if request.cookies.get(COOKIE)
+            else "sign in first"
+        )
+        raise HTTPException(status_code=401, detail=detail)
     return user
 
 
@@ -34,5 +40,39 @@ def page_user(request: Request) -> User:
     return user
 
 
+def csrf_user(
+    user: Annotated[User, Depends(api_user)],
+    x_csrf_token: Annotated[str | None, Header()] = None,
+) -> User:
+    """Every state-changing API call carries the session's CSRF token in a header: a
+    cross-site page can make the browser send the cookie, never read the token."""
+    if not x_csrf_token or not secrets.compare_digest(x_csrf_token, user.csrf):
+        raise HTTPException(403, "CSRF check failed: send the X-CSRF-Token header from /api/me")
+    return user
+
+
+def acting_user(user: Annotated[User, Depends(csrf_user)]) -> User:
+    """A user who may change items: national viewers (and users of no force) read only."""
+    if not user.can_act:
+        raise HTTPException(403, f"role {user.role} cannot change items")
+    return user
+
+
+def admin_user(user: Annotated[User, Depends(api_user)]) -> User:
+    if not user.is_admin or user.force is None:
+        raise HTTPException(403, "only a force administrator can read the audit trail")
+    return user
+
+
+def admin_page_user(user: Annotated[User, Depends(page_user)]) -> User:
+    if not user.is_admin or user.force is None:
+        raise HTTPException(403, "only a force administrator can read the audit trail")
+    return user
+
+
 ApiUser = Annotated[User, Depends(api_user)]
 PageUser = Annotated[User, Depends(page_user)]
+CsrfUser = Annotated[User, Depends(csrf_user)]
+ActingUser = Annotated[User, Depends(acting_user)]
+AdminUser = Annotated[User, Depends(admin_user)]
+AdminPageUser = Annotated[User, Depends(admin_page_user)]

@@ -31,21 +31,53 @@ class OutcomeWatcher:
         self.task: asyncio.Task[None] | None = None
         self.started = asyncio.Event()
         self.streams: dict[asyncio.Queue[dict[str, Any]], str | None] = {}
+        # Who has which item open right now (this process's streams): collision warnings.
+        self.watching: dict[asyncio.Queue[dict[str, Any]], tuple[str, str, str]] = {}
 
-    def subscribe(self, force: str | None, national: bool) -> asyncio.Queue[dict[str, Any]]:
-        """A queue of item changes for one live inbox: the user's force, or every force."""
+    def subscribe(
+        self, force: str | None, national: bool, viewer: tuple[str, str, str] | None = None
+    ) -> asyncio.Queue[dict[str, Any]]:
+        """A queue of item changes for one live inbox: the user's force, or every force.
+        With `viewer` (item id, username, display name) the stream also counts as that
+        user having the item open."""
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
         self.streams[q] = None if national else (force or "__none__")
+        if viewer is not None:
+            self.watching[q] = viewer
+            self._announce(viewer[0])
         return q
 
     def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
         self.streams.pop(q, None)
+        viewer = self.watching.pop(q, None)
+        if viewer is not None:
+            self._announce(viewer[0])
+
+    def viewers(self, item_id: str) -> list[dict[str, str]]:
+        seen: dict[str, str] = {}
+        for it, username, name in self.watching.values():
+            if it == item_id:
+                seen[username] = name
+        return [{"username": u, "display_name": n} for u, n in sorted(seen.items())]
+
+    def _announce(self, item_id: str) -> None:
+        msg = {"kind": "viewers", "item_id": item_id, "viewers": self.viewers(item_id)}
+        for q, (it, _, _) in list(self.watching.items()):
+            if it == item_id:
+                self._put(q, msg)
+
+    @staticmethod
+    def _put(q: asyncio.Queue[dict[str, Any]], msg: dict[str, Any]) -> None:
+        if q.full():
+            q.get_nowait()  # a slow browser loses the oldest change, not the newest
+        q.put_nowait(msg)
 
     def _publish(self, ev: dict[str, Any]) -> None:
         item = ev.get("item")
         if not item or ev.get("type") == "rejected":
             return
         summary = {
+            "kind": "item",
             "item_id": ev.get("item_id"),
             "type": ev.get("type"),
             "seq": ev.get("seq"),
@@ -54,13 +86,12 @@ class OutcomeWatcher:
             "team": item.get("team"),
             "status": item.get("status"),
             "owner": item.get("owner"),
+            "actor": (ev.get("actor") or {}).get("id"),
         }
         for q, force in list(self.streams.items()):
             if force is not None and item.get("force") != force:
                 continue
-            if q.full():
-                q.get_nowait()  # a slow browser loses the oldest change, not the newest
-            q.put_nowait(summary)
+            self._put(q, summary)
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run())

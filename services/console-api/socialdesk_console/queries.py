@@ -7,8 +7,10 @@ from typing import Any
 
 from socialdesk_console.auth import User
 
-VIEWS = ("all_open", "unassigned", "mine", "team")
+VIEWS = ("mine", "team", "unassigned", "all_open")
 FILTERABLE = ("priority", "intent", "flags", "platform", "team")
+SEARCH_FILTERS = ("priority", "intent", "flags", "platform", "team", "outcome", "status")
+SEARCH_PAGE = 25
 
 
 def scope_filter(user: User) -> list[dict[str, Any]]:
@@ -18,19 +20,148 @@ def scope_filter(user: User) -> list[dict[str, Any]]:
     return [{"term": {"force": user.force or "__none__"}}]
 
 
+def view_filter(user: User, view: str) -> dict[str, Any]:
+    """One inbox view as a filter (open items only)."""
+    if view == "unassigned":
+        return {"bool": {"must_not": {"exists": {"field": "owner"}}}}
+    if view == "mine":
+        return {"term": {"owner": user.username}}
+    if view == "team":
+        return {"terms": {"team": list(user.teams) or ["__none__"]}}
+    return {"match_all": {}}
+
+
+def filter_clauses(
+    filters: dict[str, str], fields: tuple[str, ...] = FILTERABLE
+) -> list[dict[str, Any]]:
+    return [{"term": {f: filters[f]}} for f in fields if filters.get(f)]
+
+
 def inbox_query(user: User, view: str, filters: dict[str, str]) -> dict[str, Any]:
     must: list[dict[str, Any]] = [*scope_filter(user), {"term": {"open": True}}]
-    if view == "unassigned":
-        must.append({"bool": {"must_not": {"exists": {"field": "owner"}}}})
-    elif view == "mine":
-        must.append({"term": {"owner": user.username}})
-    elif view == "team":
-        must.append({"terms": {"team": list(user.teams) or ["__none__"]}})
-    for field in FILTERABLE:
-        value = filters.get(field)
-        if value:
-            must.append({"term": {field: value}})
+    if view != "all_open":
+        must.append(view_filter(user, view))
+    must.extend(filter_clauses(filters))
     return {"bool": {"filter": must}}
 
 
-INBOX_SORT = [{"priority_rank": "asc"}, {"created_at": "desc"}, {"id": "asc"}]
+def counters_query(user: User, filters: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(query, aggregations): one request counts every view, with the same filters."""
+    query = {
+        "bool": {
+            "filter": [*scope_filter(user), {"term": {"open": True}}, *filter_clauses(filters)]
+        }
+    }
+    aggs = {
+        "views": {"filters": {"filters": {v: view_filter(user, v) for v in VIEWS}}},
+        "p1": {"filter": {"term": {"priority": "P1"}}},
+    }
+    return query, aggs
+
+
+def inbox_request(user: User, view: str, filters: dict[str, str], size: int) -> dict[str, Any]:
+    """One search for a view and every view's counter: the query selects the user's open
+    items, the aggregations count each view, and post_filter narrows the hits to the
+    view asked for (one pass over the index instead of two)."""
+    query, aggs = counters_query(user, filters)
+    req: dict[str, Any] = {
+        "query": query,
+        "aggs": aggs,
+        "sort": INBOX_SORT,
+        "size": size,
+        "track_total_hits": True,
+        "source_excludes": ["messages", "mention_ids"],
+    }
+    if view != "all_open":
+        req["post_filter"] = view_filter(user, view)
+    return req
+
+
+def visible(user: User, doc: dict[str, Any]) -> bool:
+    """The same rule as scope_filter, for a document fetched by id."""
+    if user.national:
+        return True
+    return user.force is not None and doc.get("force") == user.force
+
+
+# Grade first (P1 on top), then the oldest first: within one grade and team, creation
+# order is SLA order. The page is then re-sorted by the real deadlines (see sla_due).
+INBOX_SORT = [{"priority_rank": "asc"}, {"created_at": "asc"}, {"id": "asc"}]
+
+OPEN_CLOCK_STATES = {"started", "warning", "breached", "resumed", "recalculated", "escalated"}
+CLOCKS = ("first_response", "next_response", "resolution")
+
+
+def sla_due(clocks: dict[str, dict[str, Any]]) -> str | None:
+    """The earliest deadline of the item's running clocks (ISO text sorts as time)."""
+    dues = [
+        c["deadline"]
+        for c in clocks.values()
+        if c.get("deadline") and c.get("state") in OPEN_CLOCK_STATES
+    ]
+    return min(dues) if dues else None
+
+
+def sort_by_due(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(
+        items,
+        key=lambda i: (
+            i.get("priority_rank") or int(str(i.get("priority", "P4"))[1]),
+            i.get("sla_due") or "9999",
+            i.get("created_at") or "",
+        ),
+    )
+
+
+def search_query(user: User, text: str | None, filters: dict[str, str]) -> dict[str, Any]:
+    """Full text (non-fuzzy match: highlights work on noida-db too) over what the user may
+    see, with filters; dates are ISO dates or datetimes, author is an id or a handle."""
+    must: list[dict[str, Any]] = []
+    if text:
+        must.append({"match": {"text": {"query": text, "operator": "and"}}})
+    flt: list[dict[str, Any]] = [*scope_filter(user), *filter_clauses(filters, SEARCH_FILTERS)]
+    if filters.get("author"):
+        a = filters["author"].lstrip("@")
+        flt.append(
+            {"bool": {"should": [{"term": {"author_id": a}}, {"term": {"author_handle": a}}]}}
+        )
+    date_range = {
+        k: v for k, v in (("gte", filters.get("date_from")), ("lte", filters.get("date_to"))) if v
+    }
+    if date_range:
+        flt.append({"range": {"created_at": date_range}})
+    return {"bool": {"must": must or [{"match_all": {}}], "filter": flt}}
+
+
+SEARCH_SORT = [{"created_at": "desc"}, {"id": "asc"}]
+
+
+def history_query(user: User, author_id: str, exclude_id: str) -> dict[str, Any]:
+    """The author's other items (same force unless national): history across time."""
+    return {
+        "bool": {
+            "filter": [*scope_filter(user), {"term": {"author_id": author_id}}],
+            "must_not": [{"term": {"id": exclude_id}}],
+        }
+    }
+
+
+def timeline_query(user: User, item_id: str) -> dict[str, Any]:
+    return {"bool": {"filter": [*scope_filter(user), {"term": {"item_id": item_id}}]}}
+
+
+def audit_query(user: User, filters: dict[str, str]) -> dict[str, Any]:
+    """A force admin sees their force's audit trail (by anyone, system included)."""
+    flt: list[dict[str, Any]] = [{"term": {"force": user.force or "__none__"}}]
+    for f in ("actor_id", "action", "target_id", "target_type"):
+        if filters.get(f):
+            flt.append({"term": {f: filters[f]}})
+    rng = {
+        k: v for k, v in (("gte", filters.get("date_from")), ("lte", filters.get("date_to"))) if v
+    }
+    if rng:
+        flt.append({"range": {"at": rng}})
+    return {"bool": {"filter": flt}}
+
+
+AUDIT_SORT = [{"at": "desc"}, {"event_id": "asc"}]

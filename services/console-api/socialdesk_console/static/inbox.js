@@ -1,58 +1,61 @@
-// Keeps the inbox current through the JSON API, driven by the live stream, and
-// highlights new rows.
+// Keeps the inbox and its counters current through the JSON API, driven by the live
+// stream (server-sent events); a new P1 raises a banner and a sound.
 (function () {
   const table = document.getElementById("inbox");
   if (!table) return;
   const view = table.dataset.view;
+  const query = table.dataset.query;
   const seen = new Set([...table.querySelectorAll("tr[data-id]")].map((r) => r.dataset.id));
-  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const { el } = window.sd;
+  function td(child) { const c = el("td"); if (typeof child === "string") c.textContent = child; else if (child) c.appendChild(child); return c; }
   function row(it) {
-    const flags = (it.flags || []).map((f) => ` <span class="flag">${esc(f.replace(/_/g, " "))}</span>`).join("");
-    const due = it.sla_first_response ? `<time class="due" datetime="${esc(it.sla_first_response.deadline)}">${esc(it.sla_first_response.deadline.slice(11, 16))}</time>` : "…";
-    const isNew = !seen.has(it.id);
-    return `<tr class="${esc(it.priority)}${isNew ? " new-row" : ""}" data-id="${esc(it.id)}">` +
-      `<td><span class="grade ${esc(it.priority)}">${esc(it.priority)}</span></td>` +
-      `<td><time datetime="${esc(it.created_at)}">${esc(it.created_at.slice(11, 19))}</time></td>` +
-      `<td>${esc(it.platform)} · @${esc(it.author_handle || it.author_id)}</td>` +
-      `<td><a href="/items/${encodeURIComponent(it.id)}">${esc((it.text || "").slice(0, 140))}</a></td>` +
-      `<td>${esc(it.intent.replace(/_/g, " "))}${flags}</td><td>${esc(it.team)}</td>` +
-      `<td>${esc(it.owner || "—")}</td><td>${due}</td></tr>`;
+    const tr = el("tr", it.priority + (seen.has(it.id) ? "" : " new-row"));
+    tr.dataset.id = it.id;
+    tr.appendChild(td(el("span", "grade " + it.priority, it.priority)));
+    if (it.sla_due) { const t = el("time", "due", it.sla_due.slice(11, 16)); t.setAttribute("datetime", it.sla_due); tr.appendChild(td(t)); }
+    else tr.appendChild(td("…"));
+    const rec = el("time", "", (it.created_at || "").slice(11, 19)); rec.setAttribute("datetime", it.created_at);
+    tr.appendChild(td(rec));
+    tr.appendChild(td(it.platform + " · @" + (it.author_handle || it.author_id)));
+    const a = el("a", "", (it.text || "").slice(0, 140)); a.href = "/items/" + encodeURIComponent(it.id);
+    tr.appendChild(td(a));
+    const intent = td((it.intent || "").replace(/_/g, " "));
+    (it.flags || []).forEach((f) => { intent.appendChild(document.createTextNode(" ")); intent.appendChild(el("span", "flag", f.replace(/_/g, " "))); });
+    tr.appendChild(intent);
+    tr.appendChild(td(it.team || ""));
+    tr.appendChild(td(it.owner || "—"));
+    return tr;
   }
   async function refresh() {
     try {
-      const r = await fetch(`/api/items?view=${encodeURIComponent(view)}`, { credentials: "same-origin" });
-      if (r.status === 401) { location.href = "/login"; return; }
-      if (!r.ok) return;
-      const data = await r.json();
-      const newP1 = data.items.some((it) => !seen.has(it.id) && it.priority === "P1");
-      table.tBodies[0].innerHTML = data.items.length ? data.items.map(row).join("") :
-        '<tr class="empty"><td colspan="8">Nothing open in this view.</td></tr>';
+      const { status, data } = await window.sd.api(`/api/items?view=${encodeURIComponent(view)}${query ? "&" + query : ""}`);
+      if (status !== 200) return;
+      const body = table.tBodies[0];
+      body.textContent = "";
+      if (!data.items.length) { const tr = el("tr", "empty"); const c = el("td", "", "Nothing open in this view."); c.colSpan = 8; tr.appendChild(c); body.appendChild(tr); }
+      data.items.forEach((it) => body.appendChild(row(it)));
       data.items.forEach((it) => seen.add(it.id));
-      document.getElementById("count").textContent = `${data.total} open`;
-      if (newP1) document.getElementById("live").textContent = "New P1 — look now";
+      document.getElementById("count").textContent = `${data.total} in this view`;
+      document.querySelectorAll(".counter").forEach((c) => { c.textContent = data.counts[c.dataset.view]; });
+      document.title = `Inbox (${data.counts.all_open}) · socialdesk`;
     } catch (e) { /* network blip: try again next tick */ }
   }
-  // Live: the console streams every change to this force's items (server-sent events);
-  // a change refreshes the list at once, and a new P1 raises a visible and audible alert.
-  let pending = null;
-  const soon = () => { if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 150); };
-  function beep() {
-    try {
-      const ctx = new (window.AudioContext || window.webkitAudioContext)();
-      const osc = ctx.createOscillator();
-      osc.frequency.value = 880; osc.connect(ctx.destination); osc.start(); osc.stop(ctx.currentTime + 0.25);
-    } catch (e) { /* no audio: the banner still shows */ }
-  }
+  // A change reaches the stream before the search index has it (the index refreshes
+  // about once a second): refresh at once, and again when the index has caught up.
+  let pending = null, later = null;
+  const soon = () => {
+    if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 150);
+    clearTimeout(later); later = setTimeout(refresh, 1600);
+  };
   if (window.EventSource) {
     const live = new EventSource("/api/stream");
     live.addEventListener("item", (e) => {
       const change = JSON.parse(e.data);
-      if (change.type === "created" && change.priority === "P1") {
-        document.getElementById("live").textContent = "New P1 — look now";
-        beep();
-      }
+      if (change.type === "created" && change.priority === "P1") window.sd.alarmP1(change);
       soon();
     });
+    live.addEventListener("open", () => { document.getElementById("live").textContent = "live"; });
+    live.addEventListener("error", () => { document.getElementById("live").textContent = "reconnecting…"; });
   }
   setInterval(refresh, 15000);  // a safety net if the stream drops
 })();

@@ -1,30 +1,85 @@
-// Sends an action as a command through the JSON API and shows its outcome (applied or
-// the rejection reason) as soon as the item's owner service answers.
+// The item workspace: actions go as commands through the JSON API and the outcome (or
+// the rejection reason) shows as soon as the item's owner service answers; replies are
+// previewed from templates, edited, checked against the platform's limit, then sent.
 (function () {
-  const box = document.getElementById("actions");
-  if (!box) return;
+  const ws = document.getElementById("workspace");
+  if (!ws) return;
+  const itemId = ws.dataset.item;
+  const limit = parseInt(ws.dataset.limit, 10);
+  const { api } = window.sd;
   const msg = document.getElementById("outcome-msg");
-  box.addEventListener("click", async (e) => {
+  const text = document.getElementById("text");
+  const chars = document.getElementById("chars");
+  const base = `/api/items/${encodeURIComponent(itemId)}`;
+  function show(t, cls) { if (msg) { msg.textContent = t; msg.className = "outcome-msg " + (cls || ""); } }
+  function count() {
+    if (!text) return;
+    chars.textContent = `${text.value.length} / ${limit}`;
+    chars.classList.toggle("over", text.value.length > limit);
+  }
+  if (text) text.addEventListener("input", count);
+  const tpl = document.getElementById("template");
+  if (tpl) {
+    // Welsh contact is answered in Welsh: put that language's templates first.
+    const lang = ws.dataset.lang;
+    const first = [...tpl.options].find((o) => o.dataset.lang === lang);
+    if (first && lang === "cy") tpl.value = first.value;
+  }
+  async function preview() {
+    if (!tpl.value) return;
+    const [id, language] = tpl.value.split("|");
+    const variables = {};
+    const ref = document.getElementById("tpl_crime_reference").value;
+    if (ref) variables.crime_reference = ref;
+    const { status, data } = await api(`${base}/replies/preview`, { method: "POST", body: { template_id: id, language, variables } });
+    if (status === 200) { text.value = data.text; count(); show(data.fits ? "Preview ready: edit if needed, then send." : `Too long for ${ws.dataset.platform}: ${data.length}/${data.limit}`, data.fits ? "" : "bad"); }
+    else show(`Template problem: ${data.error}`, "bad");
+  }
+  const pv = document.getElementById("preview");
+  if (pv) pv.addEventListener("click", preview);
+  if (tpl) tpl.addEventListener("change", preview);
+  const box = document.getElementById("actions");
+  if (box) box.addEventListener("click", async (e) => {
     const cmd = e.target.dataset && e.target.dataset.cmd;
     if (!cmd) return;
-    const payload = {};
-    if (cmd === "reply" || cmd === "note") payload.text = document.getElementById("text").value;
-    if (cmd === "resolve") {
-      payload.outcome = document.getElementById("outcome").value;
-      const ref = document.getElementById("crime_reference").value;
-      if (ref) payload.crime_reference = ref;
+    e.preventDefault();
+    const v = (id) => document.getElementById(id).value;
+    let path = `${base}/commands`, body = { type: cmd, payload: {} };
+    if (cmd === "reply") {
+      const [template_id, language] = (tpl.value || "|").split("|");
+      path = `${base}/reply`;
+      body = { text: v("text"), template_id: template_id || null, language: language || null };
     }
-    msg.textContent = "Sending…";
-    const r = await fetch(`/api/items/${encodeURIComponent(box.dataset.item)}/commands`, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": box.dataset.csrf },
-      body: JSON.stringify({ type: cmd, payload }),
-    });
-    const data = await r.json().catch(() => ({}));
-    if (r.status === 200) { msg.textContent = `Done: ${data.event.type}`; setTimeout(() => location.reload(), 1200); }
-    else if (r.status === 409) msg.textContent = `Not done: ${data.reason}`;
-    else if (r.status === 202) msg.textContent = "Sent; the outcome is taking longer than usual.";
-    else msg.textContent = `Error: ${data.error || r.status}`;
+    if (cmd === "note") body.payload.text = v("text");
+    if (cmd === "regrade") body.payload = { priority: v("priority"), reason: v("regrade_reason") };
+    if (cmd === "recategorise") body.payload = { intent: v("intent"), flags: [...document.getElementById("flags").selectedOptions].map((o) => o.value) };
+    if (cmd === "transfer") body.payload = { force: v("transfer_force"), team: v("transfer_team") };
+    if (cmd === "resolve") { body.payload.outcome = v("outcome"); if (v("crime_reference")) body.payload.crime_reference = v("crime_reference"); }
+    show("Sending…");
+    const started = performance.now();
+    const { status, data } = await api(path, { method: "POST", body });
+    const ms = Math.round(performance.now() - started);
+    if (status === 200) { show(`Done: ${data.event.type} (${ms} ms)`, "ok"); setTimeout(() => location.reload(), 1200); }
+    else if (status === 409) show(`Not done: ${data.reason}`, "bad");
+    else if (status === 202) show("Sent; the outcome is taking longer than usual.");
+    else show(`Error: ${data.error || status}`, "bad");
   });
+  // Who else has this item open (collision warning), and live changes to it.
+  const me = document.getElementById("who").dataset.username;
+  function viewers(list) {
+    const others = list.filter((x) => x.username !== me);
+    const c = document.getElementById("collision");
+    c.hidden = !others.length;
+    c.textContent = others.length ? `Also viewing now: ${others.map((x) => x.display_name).join(", ")}. Check before you act.` : "";
+  }
+  if (window.EventSource) {
+    const live = new EventSource(`/api/stream?item=${encodeURIComponent(itemId)}`);
+    live.addEventListener("viewers", (e) => viewers(JSON.parse(e.data).viewers));
+    live.addEventListener("item", (e) => {
+      const ch = JSON.parse(e.data);
+      if (ch.type === "created" && ch.priority === "P1") window.sd.alarmP1(ch);
+      if (ch.item_id === itemId && ch.actor !== me) show(`Changed by ${ch.actor}: ${ch.type}. Reload to see it.`, "bad");
+    });
+  }
+  count();
 })();

@@ -1,0 +1,190 @@
+"""Small local stand-ins for outside parties the console talks to over HTTP: an OpenID
+Connect issuer (discovery, JWKS, authorize, token; signs with a key generated here) and
+a platform API that can fail on demand. Real HTTP servers on free ports, so the console
+runs unchanged against them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import jwt
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from socialdesk.stack import free_port, port_open, wait_for
+
+
+class Served:
+    """Runs an ASGI app with uvicorn in a thread until stop()."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Served:
+        self.thread.start()
+        wait_for(lambda: port_open(self.port), 20, "fake server")
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@dataclass
+class FakeIssuer:
+    """An OIDC issuer. `mode` says what the next ID token looks like: valid, tampered,
+    wrong_audience, expired (or wrong_nonce)."""
+
+    client_id: str = "socialdesk-console"
+    mode: str = "valid"
+    claims: dict[str, Any] = field(
+        default_factory=lambda: {
+            "preferred_username": "oidc.operator",
+            "name": "Olly OIDC (Merseyside)",
+            "force": "Merseyside Police",
+            "teams": ["digital-desk"],
+            "roles": ["socialdesk-operator"],
+        }
+    )
+    issuer: str = ""
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    key: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+    kid: str = "test-key-1"
+
+    def jwk(self) -> dict[str, Any]:
+        import json
+
+        data: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {**data, "kid": self.kid, "use": "sig", "alg": "RS256"}
+
+    def id_token(self, nonce: str) -> str:
+        now = int(time.time())
+        claims = {
+            **self.claims,
+            "iss": self.issuer,
+            "sub": "sub-" + str(self.claims.get("preferred_username")),
+            "aud": self.client_id,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": nonce,
+        }
+        if self.mode == "wrong_audience":
+            claims["aud"] = "some-other-app"
+        if self.mode == "expired":
+            claims["iat"], claims["exp"] = now - 7200, now - 3600
+        if self.mode == "wrong_nonce":
+            claims["nonce"] = "not-the-nonce"
+        token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+        if self.mode == "tampered":
+            head, body, sig = token.split(".")
+            payload = jwt.utils.base64url_decode(body.encode())
+            payload = payload.replace(b"socialdesk-operator", b"socialdesk-force-admin")
+            token = ".".join([head, jwt.utils.base64url_encode(payload).decode(), sig])
+        return token
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/.well-known/openid-configuration")
+        async def discovery() -> dict[str, Any]:
+            return {
+                "issuer": self.issuer,
+                "authorization_endpoint": self.issuer + "/authorize",
+                "token_endpoint": self.issuer + "/token",
+                "jwks_uri": self.issuer + "/jwks",
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "code_challenge_methods_supported": ["S256"],
+            }
+
+        @app.get("/jwks")
+        async def jwks() -> dict[str, Any]:
+            return {"keys": [self.jwk()]}
+
+        @app.get("/authorize")
+        async def authorize(request: Request) -> RedirectResponse:
+            q = request.query_params
+            assert q["code_challenge_method"] == "S256"
+            code = secrets.token_urlsafe(16)
+            self.codes[code] = {
+                "nonce": q["nonce"],
+                "challenge": q["code_challenge"],
+                "redirect_uri": q["redirect_uri"],
+            }
+            target = q["redirect_uri"] + "?" + urlencode({"code": code, "state": q["state"]})
+            return RedirectResponse(target, status_code=302)
+
+        @app.post("/token")
+        async def token(
+            code: str = Form(),
+            code_verifier: str = Form(),
+            client_id: str = Form(),
+            redirect_uri: str = Form(),
+        ) -> JSONResponse:
+            grant = self.codes.pop(code, None)
+            if grant is None or client_id != self.client_id:
+                return JSONResponse({"error": "invalid_grant"}, status_code=400)
+            digest = hashlib.sha256(code_verifier.encode()).digest()
+            if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != grant["challenge"]:
+                return JSONResponse({"error": "invalid_grant", "why": "pkce"}, status_code=400)
+            return JSONResponse(
+                {
+                    "access_token": "at",
+                    "token_type": "Bearer",
+                    "id_token": self.id_token(grant["nonce"]),
+                }
+            )
+
+        return app
+
+
+@dataclass
+class FakePlatform:
+    """X API v2 and Graph API stand-in: answers 503 to the first `fail_first` sends."""
+
+    fail_first: int = 0
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.post("/2/tweets")
+        async def tweet(request: Request) -> JSONResponse:
+            body = await request.json()
+            with self.lock:
+                self.calls.append(
+                    {
+                        "path": "/2/tweets",
+                        "body": body,
+                        "auth": request.headers.get("authorization"),
+                    }
+                )
+                failing = self.fail_first > 0
+                if failing:
+                    self.fail_first -= 1
+            if failing:
+                return JSONResponse({"title": "Service Unavailable"}, status_code=503)
+            return JSONResponse(
+                {"data": {"id": str(1000 + len(self.calls)), "text": body["text"]}}, status_code=201
+            )
+
+        return app

@@ -1,0 +1,188 @@
+"""The whole platform for console tests, as the integration tests run it: noida-db and
+every service as subprocesses (with a fresh topic and index prefix), plus the fake OIDC
+issuer and a fake platform API the console is pointed at."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from elasticsearch import Elasticsearch
+
+from socialdesk.kafka import ensure_topics
+from socialdesk.settings import BaseServiceSettings
+from socialdesk.stack import SERVICES, Stack, StackPorts, free_port, kill_tree, wait_for
+from socialdesk.topics import load_topic_specs
+
+from .fakes import FakeIssuer, FakePlatform, Served
+
+INGEST_KEY = "dev-only-change-me"
+PASSWORD = "demo-password"
+
+
+@dataclass
+class ConsolePlatform:
+    stack: Stack
+    prefix: str
+    issuer: FakeIssuer
+    x_api: FakePlatform
+    recorder: Path
+    procs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def console(self) -> str:
+        return self.stack.console_url().rstrip("/")
+
+    @property
+    def ingest(self) -> str:
+        return self.stack.ingest_url()
+
+    def es(self) -> Elasticsearch:
+        return Elasticsearch(self.stack.es_url)
+
+    def index(self, name: str) -> str:
+        return f"{self.prefix.rstrip('.')}-{name}"
+
+    def post_mentions(self, mentions: list[dict[str, Any]]) -> httpx.Response:
+        body = b"\n".join(json.dumps(m).encode() for m in mentions)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.post(
+                    self.ingest + "/v1/mentions",
+                    content=body,
+                    headers={"X-Api-Key": INGEST_KEY},
+                    timeout=30,
+                )
+                if r.status_code < 500:
+                    return r
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("ingest never accepted the delivery")
+            time.sleep(0.3)
+
+    def search(self, index: str, query: dict[str, Any], size: int = 100) -> list[dict[str, Any]]:
+        es = self.es()
+        try:
+            es.indices.refresh(index=self.index(index))
+            resp = es.search(index=self.index(index), query=query, size=size)
+            return [h["_source"] for h in resp["hits"]["hits"]]
+        except Exception:
+            return []
+        finally:
+            es.close()
+
+    def wait_item(self, mention_id: str, within: float = 90) -> dict[str, Any]:
+        found: list[dict[str, Any]] = []
+
+        def check() -> bool:
+            # mention_ids is kept in _source but not indexed: filter here.
+            items = self.search("items", {"match_all": {}}, size=1000)
+            found[:] = [i for i in items if mention_id in i.get("mention_ids", [])]
+            # SLA clocks start a moment after the item: wait for them too.
+            return bool(found) and bool(self.search("sla", {"term": {"item_id": found[0]["id"]}}))
+
+        wait_for(check, within, f"item for {mention_id}")
+        return found[0]
+
+    def login(self, username: str) -> httpx.Client:
+        client = httpx.Client(base_url=self.console, timeout=30)
+        page = client.get("/login")
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        r = client.post("/login", data={"username": username, "password": PASSWORD, "csrf": csrf})
+        assert r.status_code == 303, r.text
+        me = client.get("/api/me").json()
+        client.headers["X-CSRF-Token"] = me["csrf"]
+        return client
+
+
+def mention(
+    n: str,
+    text: str,
+    handle: str = "MerseyPolice",
+    platform: str = "x",
+    author: str | None = None,
+    language: str | None = None,
+) -> dict[str, Any]:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {
+        "id": f"{platform}:{n}",
+        "platform": platform,
+        "native_id": n,
+        "channel": "public_mention",
+        "author": {"id": author or f"a{n}", "handle": author or f"author{n}", "display_name": None},
+        "text": text,
+        "language": language,
+        "posted_at": now,
+        "received_at": now,
+        "force_account": {"platform": platform, "handle": handle},
+        "conversation_id": None,
+        "in_reply_to_id": None,
+        "media": [],
+        "links": [],
+        "raw": {},
+    }
+
+
+@contextmanager
+def console_platform(root: Path, publisher: str = "platforms") -> Iterator[ConsolePlatform]:
+    """Start noida-db, the fakes and every service; stop them all afterwards."""
+    stack = Stack(root, ports=StackPorts.free())
+    stack.start_noida()
+    issuer = FakeIssuer()
+    issuer_srv = Served(issuer.app())
+    issuer.issuer = issuer_srv.url
+    x_api = FakePlatform()
+    x_srv = Served(x_api.app())
+    issuer_srv.start()
+    x_srv.start()
+    prefix = f"c{free_port()}."
+    settings = BaseServiceSettings(
+        kafka_bootstrap=stack.kafka,
+        topic_prefix=prefix,
+        index_prefix=prefix.rstrip("."),
+        elasticsearch_url=stack.es_url,
+        environment="test",
+    )
+    ensure_topics(settings, load_topic_specs().values())
+    recorder = root / "outbox" / "replies.jsonl"
+    p = ConsolePlatform(stack, prefix, issuer, x_api, recorder)
+    env = {
+        "SOCIALDESK_TOPIC_PREFIX": prefix,
+        "SOCIALDESK_INDEX_PREFIX": prefix.rstrip("."),
+        "SOCIALDESK_ENVIRONMENT": "test",
+    }
+    console_env = {
+        **env,
+        "SOCIALDESK_PUBLIC_URL": f"http://127.0.0.1:{stack.ports.console}",
+        "SOCIALDESK_OIDC_ISSUER": issuer.issuer,
+        "SOCIALDESK_OIDC_CLIENT_ID": issuer.client_id,
+        "SOCIALDESK_OIDC_CLIENT_SECRET": "test-secret",
+        "SOCIALDESK_REPLY_PUBLISHER": publisher,
+        "SOCIALDESK_REPLY_RECORDER_PATH": str(recorder),
+        "SOCIALDESK_REPLY_RETRY_MAX_DELAY_S": "1",
+        "SOCIALDESK_X_API_BASE_URL": x_srv.url,
+        "SOCIALDESK_X_BEARER_TOKEN": "test-token",
+    }
+    try:
+        for svc in SERVICES:
+            p.procs[svc] = stack.spawn(svc, extra_env=console_env if svc == "console" else env)
+        for svc in SERVICES:
+            wait_for(lambda s=svc: stack.ready(s), 120, svc)  # type: ignore[misc]
+        yield p
+    finally:
+        for proc in p.procs.values():
+            kill_tree(proc)
+        issuer_srv.stop()
+        x_srv.stop()
+        stack.stop_noida()
+        for log in sorted(root.glob("logs/*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-8:]
+            print(f"--- {log.name}\n" + "\n".join(tail))

@@ -1,0 +1,265 @@
+"""Console logic without the stack: OIDC token validation against a fake issuer (served
+in-process through httpx's ASGI transport), claim mapping, reply templates in the
+sandbox, platform limits, delivery retries, highlights and query scoping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from socialdesk.config import load_config
+from socialdesk.settings import ConsoleSettings
+from socialdesk_console.app import decode_cursor, encode_cursor, highlight_segments
+from socialdesk_console.auth import MappedIdentity, Sessions, User
+from socialdesk_console.oidc import ClaimMapping, OidcClient, OidcError, load_mapping, map_claims
+from socialdesk_console.publish import (
+    OutboundReply,
+    PermanentSendError,
+    TemporarySendError,
+    backoff,
+    deliver,
+)
+from socialdesk_console.queries import inbox_query, scope_filter, search_query, sort_by_due
+from socialdesk_console.replies import Catalogue, ReplyTooLong, TemplateProblem, check_length
+from tests.browser.fakes import FakeIssuer
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = load_config(ROOT / "config")
+ISSUER = "http://issuer.test"
+
+
+def client_for(issuer: FakeIssuer) -> OidcClient:
+    issuer.issuer = ISSUER
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=issuer.app()), base_url=ISSUER)
+    return OidcClient(
+        ISSUER, issuer.client_id, None, "http://console.test/auth/callback", http=http
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "problem"),
+    [
+        ("tampered", "signature"),
+        ("wrong_audience", "audience"),
+        ("expired", "expired"),
+        ("wrong_nonce", "nonce"),
+    ],
+)
+async def test_bad_id_tokens_are_refused(mode: str, problem: str) -> None:
+    issuer = FakeIssuer(mode=mode)
+    oidc = client_for(issuer)
+    with pytest.raises(OidcError, match=problem):
+        await oidc.validate(issuer.id_token("n-1"), "n-1")
+
+
+async def test_valid_id_token_maps_to_a_merseyside_operator() -> None:
+    issuer = FakeIssuer()
+    oidc = client_for(issuer)
+    claims = await oidc.validate(issuer.id_token("n-1"), "n-1")
+    who = map_claims(claims, load_mapping(ROOT / "config" / "oidc.yaml"), CONFIG)
+    assert (who.username, who.force, who.role, tuple(who.teams)) == (
+        "oidc.operator",
+        "merseyside",
+        "operator",
+        ("digital-desk",),
+    )
+    url = await oidc.authorization_url("st", "no", "ch")
+    assert "code_challenge_method=S256" in url and "nonce=no" in url
+
+
+async def test_unsigned_and_symmetric_tokens_are_refused() -> None:
+    import jwt
+
+    issuer = FakeIssuer()
+    oidc = client_for(issuer)
+    none_token = jwt.encode({"sub": "x"}, key=None, algorithm="none")
+    with pytest.raises(OidcError, match="algorithm"):
+        await oidc.validate(none_token, "n")
+    hs = jwt.encode({"sub": "x"}, key="k" * 32, algorithm="HS256")
+    with pytest.raises(OidcError, match="algorithm"):
+        await oidc.validate(hs, "n")
+
+
+def test_claims_without_role_or_known_force_are_refused() -> None:
+    mapping = ClaimMapping(roles={"ops": "operator", "nat": "national_viewer"})
+    with pytest.raises(OidcError, match="role"):
+        map_claims({"preferred_username": "a", "force": "merseyside"}, mapping, CONFIG)
+    with pytest.raises(OidcError, match="force"):
+        map_claims(
+            {"preferred_username": "a", "roles": ["ops"], "force": "atlantis"}, mapping, CONFIG
+        )
+    nat = map_claims({"preferred_username": "n", "roles": "nat", "force": "kent"}, mapping, CONFIG)
+    assert nat.force is None and nat.role == "national_viewer"
+
+
+def test_sessions_round_trip_and_refuse_tampering() -> None:
+    s = Sessions("secret-" * 6, 3600)
+    tok = s.issue(MappedIdentity("u", "U", "merseyside", "supervisor", ("digital-desk",)), "oidc")
+    user = s.read(tok)
+    assert user is not None and user.auth == "oidc" and user.can_act and not user.is_admin
+    assert s.read(tok[:-2] + "xx") is None
+    assert Sessions("another-secret" * 3, 3600).read(tok) is None
+
+
+def catalogue() -> Catalogue:
+    return Catalogue.load(ROOT / "config" / "templates" / "replies")
+
+
+def test_every_template_renders_in_english_and_welsh() -> None:
+    cat = catalogue()
+    force = CONFIG.forces["north-wales"]
+    variables = {
+        "author": "@gwen",
+        "author_name": "Gwen",
+        "force": force.name,
+        "links": cat.links(force),
+        "operator": "Op",
+        "item_id": "itm_1",
+        "platform": "x",
+        "crime_reference": "NW-123",
+    }
+    ids = {e.id for e in cat.entries("north-wales")}
+    for tid in ids:
+        for lang in ("en", "cy"):
+            text = cat.render("north-wales", tid, lang, variables)
+            assert text and "{{" not in text
+    welsh = cat.render("north-wales", "report-online", "cy", variables)
+    assert "northwales.police.uk/ro/report" in welsh and "Helo @gwen" in welsh
+    # Per-force override: North Wales's own Welsh wording.
+    own = cat.render("north-wales", "passed-to-team", "cy", variables)
+    assert "gysylltu â Heddlu Gogledd Cymru" in own
+    assert "gysylltu â Heddlu" not in cat.render("gwent", "passed-to-team", "cy", variables)
+
+
+def test_template_errors_are_problems_not_crashes() -> None:
+    cat = catalogue()
+    with pytest.raises(TemplateProblem, match="undefined"):
+        cat.render_source("Hi {{ nobody }}", {})
+    with pytest.raises(TemplateProblem):
+        cat.render_source("{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
+    with pytest.raises(TemplateProblem):
+        cat.render_source("{% if %}", {})
+    with pytest.raises(TemplateProblem, match="no template"):
+        cat.render("merseyside", "no-such", "en", {})
+    with pytest.raises(TemplateProblem, match="crime_reference"):
+        cat.render(
+            "merseyside",
+            "crime-reference",
+            "en",
+            {"author": "a", "force": "f", "crime_reference": ""},
+        )
+
+
+def test_platform_limits() -> None:
+    check_length("x", "a" * 280)
+    with pytest.raises(ReplyTooLong, match="280"):
+        check_length("x", "a" * 281)
+    check_length("facebook", "a" * 5000)
+
+
+REPLY = OutboundReply("itm_1:3", "itm_1", "merseyside", "x", "public_mention", "99", "a1", "hi")
+
+
+class Flaky:
+    def __init__(self, fail: int, permanent: bool = False) -> None:
+        self.fail, self.permanent, self.calls = fail, permanent, 0
+
+    async def send(self, reply: OutboundReply) -> str:
+        self.calls += 1
+        if self.permanent:
+            raise PermanentSendError("post deleted")
+        if self.calls <= self.fail:
+            raise TemporarySendError("503")
+        return "sent-1"
+
+
+async def test_delivery_retries_with_backoff_until_sent() -> None:
+    failures: list[tuple[int, float]] = []
+    slept: list[float] = []
+
+    async def on_failure(attempt: int, error: str, delay: float) -> None:
+        failures.append((attempt, delay))
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+
+    result = await deliver(Flaky(3), REPLY, 60, on_failure, sleep=sleep)
+    assert result is not None and result.status == "delivered" and result.attempts == 4
+    assert slept == [0.5, 1.0, 2.0] and [a for a, _ in failures] == [1, 2, 3]
+    gone = await deliver(Flaky(0, permanent=True), REPLY, 60, on_failure, sleep=sleep)
+    assert gone is not None and gone.status == "undeliverable"
+    assert backoff(30, 60) == 60
+
+
+def test_highlight_segments_and_cursor() -> None:
+    segs = highlight_segments("a \ue000knife\ue001 <b> \ue000x\ue001")
+    assert segs == [
+        {"text": "a ", "hit": False},
+        {"text": "knife", "hit": True},
+        {"text": " <b> ", "hit": False},
+        {"text": "x", "hit": True},
+    ]
+    assert decode_cursor(encode_cursor([1, 2, "x"])) == [1, 2, "x"]
+    with pytest.raises(Exception, match="cursor"):
+        decode_cursor("not-base64!!")
+
+
+def user(force: str | None, role: str = "operator") -> User:
+    return User("u", "U", force, role, ("digital-desk",), "csrf")
+
+
+def test_every_query_is_scoped_to_the_users_force() -> None:
+    op = user("merseyside")
+    assert scope_filter(op) == [{"term": {"force": "merseyside"}}]
+    assert scope_filter(user(None, "national_viewer")) == []
+    assert scope_filter(user(None)) == [{"term": {"force": "__none__"}}]
+    for q in (inbox_query(op, "mine", {"priority": "P1"}), search_query(op, "knife", {})):
+        assert {"term": {"force": "merseyside"}} in q["bool"]["filter"]
+
+
+def test_inbox_sorts_p1_first_then_by_sla_due() -> None:
+    items: list[dict[str, Any]] = [
+        {"id": "a", "priority_rank": 2, "sla_due": "2026-01-01T10:00:00+00:00"},
+        {"id": "b", "priority_rank": 1, "sla_due": "2026-01-01T12:00:00+00:00"},
+        {"id": "c", "priority_rank": 1, "sla_due": "2026-01-01T11:00:00+00:00"},
+        {"id": "d", "priority_rank": 1, "sla_due": None},
+    ]
+    assert [i["id"] for i in sort_by_due(items)] == ["c", "b", "d", "a"]
+
+
+def test_production_refuses_development_reply_and_oidc_settings() -> None:
+    base: dict[str, Any] = {
+        "environment": "production",
+        "session_secret": "x" * 40,
+        "cookie_secure": True,
+    }
+    assert ConsoleSettings(**base).publisher_mode == "platforms"
+    assert ConsoleSettings().publisher_mode == "recorder"
+    with pytest.raises(ValueError, match="recorder"):
+        ConsoleSettings(**base, reply_publisher="recorder")
+    with pytest.raises(ValueError, match="https"):
+        ConsoleSettings(**base, oidc_issuer="http://idp", oidc_client_id="c")
+    with pytest.raises(ValueError, match="CLIENT_ID"):
+        ConsoleSettings(oidc_issuer="https://idp")
+
+
+def test_item_by_id_follows_the_same_scope_rule() -> None:
+    from socialdesk_console.queries import inbox_request, visible
+
+    doc = {"id": "itm_1", "force": "merseyside"}
+    assert visible(user("merseyside"), doc)
+    assert not visible(user("metropolitan"), doc)
+    assert not visible(user(None), doc)
+    assert visible(user(None, "national_viewer"), doc)
+    req = inbox_request(user("merseyside"), "mine", {"priority": "P1"}, 50)
+    assert {"term": {"force": "merseyside"}} in req["query"]["bool"]["filter"]
+    assert req["post_filter"] == {"term": {"owner": "u"}}
+    assert set(req["aggs"]["views"]["filters"]["filters"]) == {
+        "mine",
+        "team",
+        "unassigned",
+        "all_open",
+    }
