@@ -71,14 +71,16 @@ class ConsoleSettings(BaseServiceSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
     oidc_scopes: str = "openid profile email"
-    oidc_claims_file: Path = Field(
-        Path("config/oidc.yaml"), description="how ID token claims map to force, teams, role"
+    oidc_claims_file: Path | None = Field(
+        None, description="how ID token claims map to force, teams, role (<config>/oidc.yaml)"
     )
     oidc_jwks_cache_s: int = Field(3600, ge=0, le=86400)
     oidc_http_timeout_s: float = Field(5.0, gt=0, le=60)
     oidc_leeway_s: int = Field(30, ge=0, le=300)
     # Replies: templates, and where sent replies go.
-    reply_templates_dir: Path = Path("config/templates/replies")
+    reply_templates_dir: Path | None = Field(
+        None, description="reply templates (<config>/templates/replies)"
+    )
     reply_publisher: Literal["recorder", "platforms"] | None = Field(
         None, description="recorder (JSONL file) in development and test; platforms otherwise"
     )
@@ -108,7 +110,8 @@ class ConsoleSettings(BaseServiceSettings):
                 self.oidc_issuer.startswith("https://") and self.public_url.startswith("https://")
             ):
                 raise ValueError(
-                    "SOCIALDESK_OIDC_ISSUER and SOCIALDESK_PUBLIC_URL must be https:// in production"
+                    "SOCIALDESK_OIDC_ISSUER and SOCIALDESK_PUBLIC_URL must be https:// "
+                    "in production"
                 )
         if self.oidc_issuer and not self.oidc_client_id:
             raise ValueError("SOCIALDESK_OIDC_CLIENT_ID is required with SOCIALDESK_OIDC_ISSUER")
@@ -136,18 +139,56 @@ class TriageSettings(BaseServiceSettings):
 
 
 class IngestSettings(BaseServiceSettings):
-    """ingest: per-source API keys for the generic JSON/JSONL endpoint."""
+    """ingest: the platforms' webhook secrets, the generic endpoint's API keys, the X
+    filtered stream, de-duplication and back-pressure.
+
+    A platform secret left unset is the development default outside production (so the
+    local stack works) and disables that platform in production; a development default
+    set explicitly in production is refused."""
 
     ingest_api_keys: SecretStr = SecretStr(DEV_SECRET)
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=16 * 1_048_576)
+    # Meta (Facebook Page and Instagram): app secret signs every POST (X-Hub-Signature-256),
+    # the verify token answers the subscription handshake.
+    meta_app_secret: SecretStr | None = None
+    meta_verify_token: SecretStr | None = None
+    # X Account Activity API: the app's consumer secret signs CRC answers and deliveries.
+    x_consumer_secret: SecretStr | None = None
+    # X filtered stream (public mentions of force accounts), app-only bearer token.
+    x_stream_enabled: bool = False
+    x_stream_bearer_token: SecretStr | None = None
+    x_stream_base_url: str = "https://api.x.com"
+    x_stream_stall_timeout_s: float = Field(30.0, gt=0, le=600, description="no keep-alive")
+    # Receiving accounts by platform id: 'facebook:<page id>=<handle>,instagram:<ig id>=...'
+    # (webhooks name the page / IG account / X user by id; config/forces lists handles).
+    ingest_account_ids: str = ""
+    ingest_account_ids_file: Path | None = None
+    ingest_dedup_window_s: int = Field(36 * 3600, ge=0, le=14 * 86400)
+    ingest_dedup_max_entries: int = Field(500_000, ge=0, le=10_000_000)
+    ingest_rate_per_s: float = Field(500.0, gt=0, description="token bucket per source and IP")
+    ingest_rate_burst: int = Field(1000, ge=1)
+    ingest_kafka_timeout_s: float = Field(10.0, gt=0, le=120)
+    ingest_retry_after_s: int = Field(5, ge=1, le=3600)
+    ingest_workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes")
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> IngestSettings:
-        if (
-            self.environment == "production"
-            and self.ingest_api_keys.get_secret_value() == DEV_SECRET
-        ):
-            raise ValueError("SOCIALDESK_INGEST_API_KEYS is still the development default")
+        secrets = {
+            "SOCIALDESK_INGEST_API_KEYS": self.ingest_api_keys,
+            "SOCIALDESK_META_APP_SECRET": self.meta_app_secret,
+            "SOCIALDESK_META_VERIFY_TOKEN": self.meta_verify_token,
+            "SOCIALDESK_X_CONSUMER_SECRET": self.x_consumer_secret,
+        }
+        if self.environment == "production":
+            for env, value in secrets.items():
+                if value is not None and value.get_secret_value() == DEV_SECRET:
+                    raise ValueError(f"{env} is still the development default")
+            if self.x_stream_enabled and self.x_stream_bearer_token is None:
+                raise ValueError("SOCIALDESK_X_STREAM_BEARER_TOKEN is required for the stream")
+        else:
+            for name in ("meta_app_secret", "meta_verify_token", "x_consumer_secret"):
+                if getattr(self, name) is None:
+                    setattr(self, name, SecretStr(DEV_SECRET))
         return self
 
     def api_keys(self) -> dict[str, str]:
