@@ -328,6 +328,39 @@ def cmd_schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Realistic mention traffic (days, night lull, a major-incident burst) to ingest,
+    Kafka or stdout."""
+    from socialdesk.simulate import Profile, Sender, Simulator, parse_duration, run
+    from socialdesk.stack import repo_root
+
+    start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    duration = parse_duration(args.duration)
+    incident = None if args.no_incident else parse_duration(args.incident_at or "0")
+    if args.incident_at is None and not args.no_incident:
+        incident = duration / 2
+    profile = Profile(
+        rate=args.rate,
+        duration_s=duration,
+        start=start,
+        incident_at_s=incident,
+        incident_factor=args.incident_factor,
+        incident_s=parse_duration(args.incident_duration),
+    )
+    sim = Simulator(
+        profile,
+        seed=args.seed,
+        handles=tuple(h.strip() for h in args.handles.split(",") if h.strip()),
+        demo_file=repo_root() / "data" / "demo" / "mentions.jsonl",
+    )
+    key = args.api_key or os.environ.get("SOCIALDESK_DEMO_API_KEY", DEMO_KEY).split(":", 1)[-1]
+    sent = run(sim, Sender(args.target, args.ingest, key), args.speed, args.quiet)
+    print(f"sent {sent} mentions to {args.target}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="socialdesk", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -374,6 +407,22 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--data-dir", default=os.environ.get("SOCIALDESK_DATA_DIR", ".data"))
         s.add_argument("--rate", type=float, default=0.5, help="demo feed mentions per second")
         s.set_defaults(func=fn)
+    sim = sub.add_parser("simulate", help="realistic mention traffic: days, lulls, incidents")
+    sim.add_argument("--rate", type=float, default=0.2, help="mentions/s at the daytime base")
+    sim.add_argument("--duration", default="24h", help="simulated time: 90m, 24h, 2d")
+    sim.add_argument("--speed", type=float, default=1.0, help="time compression; 0 = flat out")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--target", choices=["ingest", "kafka", "stdout"], default="ingest")
+    sim.add_argument("--ingest", default="http://127.0.0.1:8081")
+    sim.add_argument("--api-key", default=None, help="ingest API key (default: the demo key)")
+    sim.add_argument("--start", default=None, help="simulated start time (ISO 8601; now)")
+    sim.add_argument("--incident-at", default=None, help="offset of the incident (mid-run)")
+    sim.add_argument("--incident-factor", type=float, default=30.0, help="10-100x volume")
+    sim.add_argument("--incident-duration", default="1h")
+    sim.add_argument("--no-incident", action="store_true")
+    sim.add_argument("--handles", default="MerseyPolice", help="force accounts to mention")
+    sim.add_argument("--quiet", action="store_true")
+    sim.set_defaults(func=cmd_simulate)
     sub.add_parser("schemas", help="rewrite schemas/*.schema.json from the models").set_defaults(
         func=cmd_schemas
     )

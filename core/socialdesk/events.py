@@ -69,6 +69,38 @@ class Mention(Model):
         return f"{self.platform.value}:thread:{root}"
 
 
+class OutboundPost(Model):
+    """What a force itself published (posts.outbound), keyed by post id: kept apart from
+    the public's mentions so the force's own posts never become inbox items, while the
+    balance of broadcasting and responding can still be measured."""
+
+    schema_version: Literal[1] = 1
+    id: str = Field(min_length=3, max_length=300, pattern=r"^[a-z_]+:.+$")
+    platform: Platform
+    native_id: str = Field(min_length=1, max_length=256)
+    kind: Literal["post", "reply", "comment", "direct_message"]
+    force_account: ForceAccount
+    recipient: Author | None = Field(
+        default=None, description="the member of the public a direct message went to"
+    )
+    text: str = Field(max_length=100_000)
+    posted_at: AwareDatetime
+    received_at: AwareDatetime
+    conversation_id: str | None = Field(default=None, max_length=256)
+    in_reply_to_id: str | None = Field(default=None, max_length=256)
+    media: list[MediaRef] = Field(default_factory=list)
+    links: list[str] = Field(default_factory=list)
+    raw: dict[str, Any] = Field(default_factory=dict)
+
+    def thread_key(self) -> str:
+        """The thread this post answers, as Mention.thread_key() names it."""
+        if self.kind == "direct_message" and self.recipient is not None:
+            force = self.force_account.handle.lower()
+            return f"{self.platform.value}:dm:{force}:{self.recipient.id}"
+        root = self.conversation_id or self.native_id
+        return f"{self.platform.value}:thread:{root}"
+
+
 class Triage(Model):
     priority: Priority
     intent: Intent

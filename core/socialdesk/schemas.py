@@ -22,6 +22,7 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     topics.AUDIT_EVENTS: events.AuditEvent,
     topics.DEADLETTER: events.DeadLetter,
     topics.OPERATORS_PRESENCE: events.OperatorPresence,
+    topics.POSTS_OUTBOUND: events.OutboundPost,
 }
 
 

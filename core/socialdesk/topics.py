@@ -12,6 +12,7 @@ import yaml
 
 MENTIONS_RAW = "mentions.raw"
 MENTIONS_TRIAGED = "mentions.triaged"
+POSTS_OUTBOUND = "posts.outbound"
 ITEMS_COMMANDS = "items.commands"
 ITEMS_EVENTS = "items.events"
 SLA_EVENTS = "sla.events"

@@ -1,112 +1,345 @@
-"""HTTP only: the generic JSON/JSONL mention endpoint with per-source API keys.
+"""HTTP only: the platforms' webhooks (Meta, X), the generic JSON/JSONL endpoints with
+per-source API keys, and the X filtered stream running beside them.
 
-A request is answered 200 only after Kafka has acknowledged every record it produced;
-if Kafka is unavailable the answer is 503 and the sender retries, so nothing is lost."""
+Every request is answered 200 only after Kafka has acknowledged every record it
+produced; if Kafka is unavailable the answer is 503 with Retry-After and the sender
+retries, so nothing is lost. Order of checks, cheapest first: rate limit (429), body size
+(413), signature or API key (401: nothing is produced), payload shape (400: the body goes
+to the dead-letter topic), Kafka (503)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
+import json
 import logging
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import Counter
 
 from socialdesk import __version__
-from socialdesk.kafka import make_producer, produce_and_wait
+from socialdesk.config import PlatformConfig, load_config
 from socialdesk.runtime import add_ops_routes
 from socialdesk.settings import IngestSettings
-from socialdesk_ingest.service import plan_ingest, split_body
+from socialdesk_ingest import signatures
+from socialdesk_ingest.delivery import Deliverer, ProducerHolder
+from socialdesk_ingest.guard import TokenBucket
+from socialdesk_ingest.normalise import (
+    Accounts,
+    Normalised,
+    UnknownPayload,
+    normalise_meta,
+    normalise_x_activity,
+    normalise_x_stream,
+    parse_json,
+)
+from socialdesk_ingest.service import (
+    IngestPlan,
+    plan_ingest,
+    plan_normalised,
+    plan_outbound,
+    plan_rejected_body,
+    split_body,
+)
+from socialdesk_ingest.xstream import Backoff, FilteredStream
 
 log = logging.getLogger(__name__)
 
+REQUESTS = Counter(
+    "socialdesk_ingest_requests_total",
+    "Ingest requests by endpoint and status",
+    ["route", "status"],
+)
+DUPLICATES = Counter(
+    "socialdesk_ingest_duplicates_total", "Redelivered platform messages not produced again"
+)
 
-class ProducerHolder:
-    """Connects in the background and reconnects after failures."""
+Normaliser = Callable[[dict[str, Any], Accounts, datetime], Normalised]
 
-    def __init__(self, settings: IngestSettings) -> None:
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Refuse by Content-Length before reading, and again while streaming (a chunked or
+    lying sender never makes us hold more than the limit)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class Ingest:
+    """The app's moving parts, so tests and the stream reach the same delivery path."""
+
+    def __init__(self, settings: IngestSettings, config: PlatformConfig) -> None:
         self.settings = settings
-        self.producer: AIOKafkaProducer | None = None
-        self.lock = asyncio.Lock()
+        self.accounts = Accounts.build(
+            config, settings.ingest_account_ids, settings.ingest_account_ids_file
+        )
+        self.holder = ProducerHolder(settings)
+        self.deliverer = Deliverer(settings, self.holder)
+        self.limiter = TokenBucket(settings.ingest_rate_per_s, settings.ingest_rate_burst)
+        self.keys = settings.api_keys()
+        self._warm_task: asyncio.Task[None] | None = None
 
-    async def get(self) -> AIOKafkaProducer:
-        async with self.lock:
-            if self.producer is None:
-                producer = make_producer(self.settings, "ingest")
-                try:
-                    await asyncio.wait_for(producer.start(), timeout=10)
-                except BaseException:
-                    await producer.stop()
-                    raise
-                self.producer = producer
-            return self.producer
+    def start_warm_up(self) -> None:
+        """Lazily, from inside the running loop (a test client may skip the lifespan)."""
+        if self._warm_task is None:
+            self._warm_task = asyncio.create_task(self.deliverer.warm_up())
 
-    async def reset(self) -> None:
-        async with self.lock:
-            if self.producer is not None:
-                try:
-                    await self.producer.stop()
-                finally:
-                    self.producer = None
+    async def close(self) -> None:
+        if self._warm_task is not None:
+            self._warm_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._warm_task
+        await self.holder.reset()
+
+    def error(self, route: str, status: int, message: str, **headers: str) -> JSONResponse:
+        REQUESTS.labels(route, str(status)).inc()
+        return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+    def limited(self, route: str, key: str) -> JSONResponse | None:
+        wait = self.limiter.take(key)
+        if wait <= 0:
+            return None
+        return self.error(route, 429, "too many requests", **{"Retry-After": str(int(wait) + 1)})
+
+    async def produce(self, route: str, plan: IngestPlan, status: int = 200) -> JSONResponse:
+        self.start_warm_up()
+        try:
+            done = await self.deliverer.deliver(plan.outputs)
+        except Exception as exc:
+            log.warning("kafka unavailable", extra={"error": repr(exc)})
+            await self.holder.reset()
+            return self.error(
+                route,
+                503,
+                "kafka unavailable, retry later",
+                **{"Retry-After": str(self.settings.ingest_retry_after_s)},
+            )
+        if done.duplicates:
+            DUPLICATES.inc(done.duplicates)
+        REQUESTS.labels(route, str(status)).inc()
+        body = {**plan.summary(), "duplicates": done.duplicates}
+        return JSONResponse(body, status_code=status)
+
+    async def platform_delivery(
+        self, route: str, body: bytes, normalise: Normaliser
+    ) -> JSONResponse:
+        """A verified platform body: normalise, produce, answer."""
+        try:
+            result = normalise(parse_json(body), self.accounts, datetime.now(UTC))
+        except UnknownPayload as exc:
+            dead = await self.produce(route, plan_rejected_body(body, str(exc), route))
+            if dead.status_code != 200:
+                return dead  # Kafka away: 503, the platform retries and the body is kept
+            return self.error(route, 400, f"unrecognised payload: {exc}")
+        return await self.produce(route, plan_normalised(result, route))
+
+    async def on_stream_tweet(self, obj: dict[str, Any]) -> None:
+        """The filtered stream's handler: same normalise + produce path; the stream waits
+        (and X eventually disconnects us) rather than drop a tweet while Kafka is away."""
+        self.start_warm_up()
+        try:
+            plan = plan_normalised(
+                normalise_x_stream(obj, self.accounts, datetime.now(UTC)), "x:stream"
+            )
+        except UnknownPayload as exc:
+            plan = plan_rejected_body(json.dumps(obj).encode(), str(exc), "x:stream")
+        delay = 0.5
+        while True:
+            try:
+                await self.deliverer.deliver(plan.outputs)
+                return
+            except Exception as exc:
+                log.warning("x stream: kafka unavailable", extra={"error": repr(exc)})
+                await self.holder.reset()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+
+    def stream(self) -> FilteredStream | None:
+        s = self.settings
+        if not s.x_stream_enabled or s.x_stream_bearer_token is None:
+            return None
+        return FilteredStream(
+            s.x_stream_base_url,
+            s.x_stream_bearer_token.get_secret_value(),
+            self.on_stream_tweet,
+            stall_timeout_s=s.x_stream_stall_timeout_s,
+            network=Backoff(0.25, 16),
+        )
 
 
-def create_app(settings: IngestSettings) -> FastAPI:
-    app = FastAPI(title="socialdesk ingest", version=__version__)
-    holder = ProducerHolder(settings)
-    keys = settings.api_keys()
-    app.state.producer = holder
+def _secret(value: Any) -> str:
+    return value.get_secret_value() if value is not None else ""
+
+
+def create_app(settings: IngestSettings, config: PlatformConfig | None = None) -> FastAPI:
+    ing = Ingest(settings, config or load_config(settings.config_dir))
+    max_body = settings.max_body_bytes
+    meta_secret = _secret(settings.meta_app_secret)
+    meta_token = _secret(settings.meta_verify_token)
+    x_secret = _secret(settings.x_consumer_secret)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ing.start_warm_up()
+        stream = ing.stream()
+        task = asyncio.create_task(stream.run()) if stream is not None else None
+        try:
+            yield
+        finally:
+            if stream is not None and task is not None:
+                stream.stop()
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+            await ing.close()
+
+    app = FastAPI(title="socialdesk ingest", version=__version__, lifespan=lifespan)
+    app.state.ingest = ing
 
     async def ready() -> dict[str, bool]:
+        ing.start_warm_up()
         try:
-            await holder.get()
-            return {"kafka": True}
+            await ing.holder.get()
+            kafka = True
         except Exception:
-            return {"kafka": False}
+            kafka = False
+        return {"kafka": kafka, "dedup_warm": ing.deliverer.warm.is_set()}
 
     add_ops_routes(app, ready)
 
-    @app.on_event("shutdown")
-    async def _close() -> None:
-        await holder.reset()
+    def client_ip(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+    async def verified_body(
+        request: Request, route: str, check: Callable[[bytes], bool]
+    ) -> bytes | JSONResponse:
+        if over := ing.limited(route, f"{route}:{client_ip(request)}"):
+            return over
+        try:
+            body = await read_limited(request, max_body)
+        except BodyTooLarge:
+            return ing.error(route, 413, f"body over {max_body} bytes")
+        if not check(body):
+            return ing.error(route, 401, "missing or invalid signature")
+        return body
+
+    # ---- Meta: Facebook Pages, Messenger, Instagram ------------------------------------
+    @app.get("/webhooks/meta")
+    async def meta_verify(request: Request) -> Response:
+        """Meta's subscription handshake: answer hub.challenge for our verify token."""
+        q = request.query_params
+        if not meta_token:
+            return ing.error("meta", 404, "meta webhooks are not configured")
+        challenge = signatures.meta_handshake(
+            meta_token, q.get("hub.mode"), q.get("hub.verify_token"), q.get("hub.challenge")
+        )
+        if challenge is None:
+            return ing.error("meta", 403, "verification failed")
+        return PlainTextResponse(challenge)
+
+    @app.post("/webhooks/meta")
+    async def meta_webhook(
+        request: Request, x_hub_signature_256: Annotated[str | None, Header()] = None
+    ) -> Response:
+        if not meta_secret:
+            return ing.error("meta", 404, "meta webhooks are not configured")
+        got = await verified_body(
+            request, "meta", lambda b: signatures.verify_meta(meta_secret, b, x_hub_signature_256)
+        )
+        if isinstance(got, Response):
+            return got
+        return await ing.platform_delivery("meta", got, normalise_meta)
+
+    # ---- X Account Activity API ------------------------------------------------------------
+    @app.get("/webhooks/x")
+    async def x_crc(crc_token: str | None = None) -> Response:
+        """X's challenge-response check, made on registration and hourly after."""
+        if not x_secret:
+            return ing.error("x", 404, "x webhooks are not configured")
+        if not crc_token:
+            return ing.error("x", 400, "crc_token is required")
+        return JSONResponse(signatures.x_crc_response(x_secret, crc_token))
+
+    @app.post("/webhooks/x")
+    async def x_webhook(
+        request: Request,
+        x_twitter_webhooks_signature: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        if not x_secret:
+            return ing.error("x", 404, "x webhooks are not configured")
+        got = await verified_body(
+            request,
+            "x",
+            lambda b: signatures.verify_x(x_secret, b, x_twitter_webhooks_signature),
+        )
+        if isinstance(got, Response):
+            return got
+        return await ing.platform_delivery("x", got, normalise_x_activity)
+
+    # ---- generic sources: socialdesk-shaped JSON / JSONL with an API key ----------------------
+    async def generic(
+        request: Request,
+        route: str,
+        api_key: str | None,
+        plan_fn: Callable[[list[bytes], str], IngestPlan],
+    ) -> Response:
+        source = None
+        for key, name in ing.keys.items():
+            if api_key is not None and hmac.compare_digest(api_key.encode(), key.encode()):
+                source = name
+        if over := ing.limited(route, f"{route}:{source}:{client_ip(request)}"):
+            return over
+        if source is None:
+            return ing.error(route, 401, "missing or unknown X-Api-Key")
+        try:
+            body = await read_limited(request, max_body)
+        except BodyTooLarge:
+            return ing.error(route, 413, f"body over {max_body} bytes")
+        plan = plan_fn(split_body(body), f"http:{source}")
+        accepted = plan.accepted + plan.outbound
+        return await ing.produce(route, plan, 200 if accepted or not plan.rejected else 400)
 
     @app.post("/v1/mentions")
     async def post_mentions(
         request: Request, x_api_key: Annotated[str | None, Header()] = None
-    ) -> JSONResponse:
+    ) -> Response:
         """Mentions already in the socialdesk shape: one JSON object, an array, or JSONL."""
-        source = None
-        for key, name in keys.items():
-            if x_api_key is not None and hmac.compare_digest(x_api_key, key):
-                source = name
-        if source is None:
-            return JSONResponse({"error": "missing or unknown X-Api-Key"}, status_code=401)
-        body = await request.body()
-        if len(body) > settings.max_body_bytes:
-            return JSONResponse(
-                {"error": f"body over {settings.max_body_bytes} bytes"}, status_code=413
-            )
-        plan = plan_ingest(split_body(body), f"http:{source}")
-        try:
-            producer = await holder.get()
-            await asyncio.wait_for(
-                produce_and_wait(producer, settings.topic_prefix, plan.outputs), timeout=20
-            )
-        except Exception as exc:
-            log.warning("kafka unavailable", extra={"error": repr(exc)})
-            await holder.reset()
-            return JSONResponse(
-                {"error": "kafka unavailable, retry later"},
-                status_code=503,
-                headers={"Retry-After": "5"},
-            )
-        status = 200 if plan.accepted or not plan.rejected else 400
-        return JSONResponse(
-            {"accepted": plan.accepted, "rejected": plan.rejected}, status_code=status
-        )
+        return await generic(request, "mentions", x_api_key, plan_ingest)
+
+    @app.post("/v1/outbound")
+    async def post_outbound(
+        request: Request, x_api_key: Annotated[str | None, Header()] = None
+    ) -> Response:
+        """What a force published, from a source without webhooks (OutboundPost shape)."""
+        return await generic(request, "outbound", x_api_key, plan_outbound)
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn worker processes: each builds its own settings and app."""
+    from socialdesk.logs import setup_logging
+
+    settings = IngestSettings()
+    setup_logging("ingest", settings.log_level)
+    return create_app(settings)
 
 
 def main() -> None:
@@ -116,10 +349,21 @@ def main() -> None:
 
     settings = IngestSettings()
     setup_logging("ingest", settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port or 8081,
-        log_config=None,
-        access_log=False,
-    )
+    port = settings.http_port or 8081
+    opts: dict[str, Any] = {"log_config": None, "access_log": False}
+    if settings.ingest_workers > 1:
+        if settings.x_stream_enabled:
+            raise SystemExit(
+                "the X filtered stream allows one connection: run it in a single-worker "
+                "ingest (SOCIALDESK_INGEST_WORKERS=1)"
+            )
+        uvicorn.run(
+            "socialdesk_ingest.views:app_from_env",
+            factory=True,
+            host=settings.http_host,
+            port=port,
+            workers=settings.ingest_workers,
+            **opts,
+        )
+        return
+    uvicorn.run(create_app(settings), host=settings.http_host, port=port, **opts)

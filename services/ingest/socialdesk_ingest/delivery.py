@@ -1,0 +1,174 @@
+"""The Kafka side of ingest: one producer (acks=all, idempotent), de-duplication of
+platform redeliveries, and the start-up warm-up that makes de-duplication survive a
+restart.
+
+A delivery is acknowledged to the platform only after Kafka acknowledged every record
+it produced; an id is remembered only after that acknowledgement, so a failed attempt
+never hides the platform's retry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+
+from socialdesk.kafka import Output, common_client_options, make_producer, produce_and_wait
+from socialdesk.settings import IngestSettings
+from socialdesk.topics import MENTIONS_RAW, POSTS_OUTBOUND
+from socialdesk_ingest.guard import SeenCache
+
+log = logging.getLogger(__name__)
+
+DEDUPED_TOPICS = (MENTIONS_RAW, POSTS_OUTBOUND)
+
+
+class ProducerHolder:
+    """Connects in the background and reconnects after failures."""
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self.settings = settings
+        self.producer: AIOKafkaProducer | None = None
+        self.lock = asyncio.Lock()
+
+    async def get(self) -> AIOKafkaProducer:
+        if self.producer is not None:  # the hot path takes no lock
+            return self.producer
+        async with self.lock:
+            if self.producer is None:
+                producer = make_producer(self.settings, "ingest")
+                try:
+                    await asyncio.wait_for(producer.start(), timeout=10)
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self.producer = producer
+            return self.producer
+
+    async def reset(self) -> None:
+        async with self.lock:
+            if self.producer is not None:
+                try:
+                    await self.producer.stop()
+                finally:
+                    self.producer = None
+
+
+@dataclass
+class Delivered:
+    produced: int
+    duplicates: int
+
+
+class Deliverer:
+    """Produce a delivery's records once: ids already acknowledged within the window are
+    dropped, and a delivery racing another with the same id waits for its outcome."""
+
+    def __init__(self, settings: IngestSettings, holder: ProducerHolder) -> None:
+        self.settings = settings
+        self.holder = holder
+        self.seen = SeenCache(settings.ingest_dedup_window_s, settings.ingest_dedup_max_entries)
+        self.inflight: dict[str, asyncio.Future[bool]] = {}
+        self.warm = asyncio.Event()
+        self.warm_error: str | None = None
+
+    async def deliver(self, outputs: list[Output]) -> Delivered:
+        """Raise on any Kafka failure (the caller answers 503 and the platform retries)."""
+        await asyncio.wait_for(self.warm.wait(), timeout=self.settings.ingest_kafka_timeout_s)
+        keys = [o.key for o in outputs if o.topic in DEDUPED_TOPICS and o.key is not None]
+        while True:  # wait out concurrent deliveries of the same ids, then decide
+            pending = [self.inflight[k] for k in keys if k in self.inflight]
+            if not pending:
+                break
+            await asyncio.wait(pending, timeout=self.settings.ingest_kafka_timeout_s)
+        fresh_keys: set[str] = set()
+        todo: list[Output] = []
+        for o in outputs:
+            if o.topic in DEDUPED_TOPICS and o.key is not None:
+                if o.key in self.seen or o.key in fresh_keys:
+                    continue
+                fresh_keys.add(o.key)
+            todo.append(o)
+        if not todo:
+            return Delivered(0, len(keys))
+        loop = asyncio.get_running_loop()
+        mine = {k: loop.create_future() for k in fresh_keys}
+        self.inflight.update(mine)
+        ok = False
+        try:
+            producer = await self.holder.get()
+            await asyncio.wait_for(
+                produce_and_wait(producer, self.settings.topic_prefix, todo),
+                timeout=self.settings.ingest_kafka_timeout_s,
+            )
+            ok = True
+            self.seen.add(fresh_keys)
+        finally:
+            for k, fut in mine.items():
+                self.inflight.pop(k, None)
+                fut.set_result(ok)
+        return Delivered(len(todo), len(keys) - len(fresh_keys))
+
+    async def warm_up(self) -> None:
+        """Remember the ids already on mentions.raw and posts.outbound within the window,
+        so a redelivery after a restart (or a crash between Kafka's ack and our 200) is
+        still recognised. Retries until Kafka answers; deliveries wait for it."""
+        delay = 0.5
+        while not self.warm.is_set():
+            try:
+                n = await self._read_recent()
+                log.info("dedup warm-up done", extra={"ids": n})
+                self.warm.set()
+            except Exception as exc:
+                self.warm_error = repr(exc)
+                log.warning("dedup warm-up failed, retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    async def _read_recent(self) -> int:
+        s = self.settings
+        if s.ingest_dedup_window_s == 0 or s.ingest_dedup_max_entries == 0:
+            return 0
+        consumer = AIOKafkaConsumer(
+            group_id=None,
+            enable_auto_commit=False,
+            client_id=f"ingest-warmup-{s.instance}",
+            **common_client_options(s),
+        )
+        await asyncio.wait_for(consumer.start(), timeout=15)
+        try:
+            tps = []
+            for logical in DEDUPED_TOPICS:
+                topic = s.topic_prefix + logical
+                await consumer._client.force_metadata_update()
+                parts = consumer.partitions_for_topic(topic) or set()
+                tps += [TopicPartition(topic, p) for p in sorted(parts)]
+            if not tps:
+                return 0
+            consumer.assign(tps)
+            ends = await consumer.end_offsets(tps)
+            begins = await consumer.beginning_offsets(tps)
+            per_tp = max(1, s.ingest_dedup_max_entries // len(tps))
+            for tp in tps:
+                consumer.seek(tp, max(begins[tp], ends[tp] - per_tp))
+            todo = {tp for tp in tps if ends[tp] > begins[tp]}
+            wall, mono = time.time(), time.monotonic()
+            oldest_ms = (wall - s.ingest_dedup_window_s) * 1000
+            n = 0
+            deadline = time.monotonic() + 120
+            while todo and time.monotonic() < deadline:
+                batch = await consumer.getmany(*todo, timeout_ms=500, max_records=5000)
+                for recs in batch.values():
+                    for r in recs:
+                        if r.key is not None and r.timestamp >= oldest_ms:
+                            self.seen.add([r.key.decode()], at=mono - (wall - r.timestamp / 1000))
+                            n += 1
+                for tp in list(todo):
+                    if await consumer.position(tp) >= ends[tp]:
+                        todo.discard(tp)
+            return n
+        finally:
+            await consumer.stop()
