@@ -21,7 +21,10 @@ from socialdesk.stack import Stack, StackPorts
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+import console_bench  # noqa: E402
+import drills  # noqa: E402
 import e2e_bench  # noqa: E402
+import ingest_bench  # noqa: E402
 import triage_bench  # noqa: E402
 from assign_bench import run as assign_run  # noqa: E402
 from report import write_markdown  # noqa: E402
@@ -37,6 +40,9 @@ FULL = {
     "scaling_s": 60,
     "commands": 20_000,
     "open_items": 100_000,
+    "console_items": 100_000,
+    "console_samples": 40,
+    "ingest_s": 15,
 }
 QUICK = {
     "ceiling": 5_000,
@@ -48,6 +54,9 @@ QUICK = {
     "scaling_s": 20,
     "commands": 5_000,
     "open_items": 20_000,
+    "console_items": 20_000,
+    "console_samples": 15,
+    "ingest_s": 5,
 }
 
 
@@ -143,6 +152,27 @@ def main() -> int:
                     sla_run(stack, f"sla{int(time.time())}.", items=p["open_items"])
                 )
                 print(json.dumps(results["sla"]), flush=True)
+            if want("ingest"):
+                print("ingest: verified webhook deliveries into Kafka ...", flush=True)
+                results["ingest"] = ingest_bench.run(
+                    stack=None, seconds=p["ingest_s"], workers=(1, 2)
+                )
+            if want("drills"):
+                print("drills: faults under load ...", flush=True)
+                with tempfile.TemporaryDirectory() as drill_tmp:
+                    dstack = Stack(Path(drill_tmp), ports=StackPorts.free())
+                    dstack.start_noida()
+                    try:
+                        results["drills"] = drills.run(
+                            dstack, f"drill{int(time.time())}.", short=args.quick
+                        )
+                    finally:
+                        dstack.stop_noida()
+            if want("console"):
+                print(f"console: {p['console_items']} items indexed, pages and SSE ...", flush=True)
+                results["console"] = console_bench.run(
+                    items=p["console_items"], samples=p["console_samples"], p1_samples=10
+                )
         finally:
             stack.stop_noida()
     results["wall_s"] = round(time.perf_counter() - started)
