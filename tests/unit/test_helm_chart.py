@@ -176,3 +176,27 @@ def test_chart_readme_documents_every_value() -> None:
 
     missing = [k for k in keys(values) if f"`{k}`" not in readme]
     assert not missing, f"README lacks: {missing}"
+
+
+def test_ingest_gets_the_platform_webhook_secrets_from_its_secret() -> None:
+    docs = render(CHART / "ci" / "strimzi-eck-values.yaml")
+    ingest = next(
+        d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"].endswith("-ingest")
+    )
+    env = {e["name"]: e for e in ingest["spec"]["template"]["spec"]["containers"][0]["env"]}
+    wanted = {
+        "SOCIALDESK_INGEST_API_KEYS": ("api-keys", None),
+        "SOCIALDESK_META_APP_SECRET": ("meta-app-secret", True),
+        "SOCIALDESK_META_VERIFY_TOKEN": ("meta-verify-token", True),
+        "SOCIALDESK_X_CONSUMER_SECRET": ("x-consumer-secret", True),
+        "SOCIALDESK_X_STREAM_BEARER_TOKEN": ("x-stream-bearer-token", True),
+    }
+    for name, (key, optional) in wanted.items():
+        assert "value" not in env[name], name
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == "socialdesk-ingest" and ref["key"] == key, name
+        assert ref.get("optional") is optional, name
+    others = [d for d in docs if d["kind"] == "Deployment" and d is not ingest]
+    for d in others:
+        names = {e["name"] for e in d["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+        assert not names & set(wanted), d["metadata"]["name"]
