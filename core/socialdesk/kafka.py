@@ -567,6 +567,39 @@ def make_producer(settings: BaseServiceSettings, service: str) -> AIOKafkaProduc
     )
 
 
+class ProducerHolder:
+    """One producer (make_producer) for a service's request paths: started on first use,
+    kept, and dropped by reset() after a failure so the next use connects afresh."""
+
+    def __init__(self, settings: BaseServiceSettings, service: str) -> None:
+        self.settings = settings
+        self.service = service
+        self.producer: AIOKafkaProducer | None = None
+        self.lock = asyncio.Lock()
+
+    async def get(self) -> AIOKafkaProducer:
+        if self.producer is not None:  # the hot path takes no lock
+            return self.producer
+        async with self.lock:
+            if self.producer is None:
+                producer = make_producer(self.settings, self.service)
+                try:
+                    await asyncio.wait_for(producer.start(), timeout=10)
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self.producer = producer
+            return self.producer
+
+    async def reset(self) -> None:
+        async with self.lock:
+            if self.producer is not None:
+                try:
+                    await self.producer.stop()
+                finally:
+                    self.producer = None
+
+
 async def produce_and_wait(producer: AIOKafkaProducer, prefix: str, outputs: list[Output]) -> None:
     """Send a handful of records and wait for every acknowledgement (used by HTTP paths)."""
     futures = [

@@ -6,7 +6,10 @@ tested against a real broker in tests/integration/test_ingest_*.py."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -155,3 +158,60 @@ def test_generic_endpoint_needs_its_api_key(client: TestClient) -> None:
     assert (
         client.post("/v1/outbound", content=b"{}", headers={"X-Api-Key": "no"}).status_code == 401
     )
+
+
+def _asgi_post(app: Any, path: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drive the app as an ASGI server would; returns what it sent."""
+    sent: list[dict[str, Any]] = []
+    inbox = iter(messages)
+
+    async def receive() -> dict[str, Any]:
+        return next(inbox, {"type": "http.disconnect"})
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8081),
+    }
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_webhook_posts_are_served_in_front_of_fastapi(platform_config: PlatformConfig) -> None:
+    """The fast path answers like the FastAPI routes did (JSON error bodies), and a sender
+    that goes away before its body is complete gets nothing and produces nothing."""
+    app = make_client(platform_config).app
+    assert set(app.fast_posts) == {"/webhooks/meta", "/webhooks/x"}  # type: ignore[attr-defined]
+    sent = _asgi_post(app, "/webhooks/x", [{"type": "http.request", "body": b"{}"}])
+    assert sent[0]["status"] == 401
+    assert (b"content-type", b"application/json") in sent[0]["headers"]
+    assert json.loads(sent[1]["body"]) == {"error": "missing or invalid signature"}
+    gone = [{"type": "http.request", "body": b"{", "more_body": True}]
+    assert _asgi_post(app, "/webhooks/meta", gone) == []
+
+
+def test_webhook_fast_path_answers_500_on_a_bug(
+    platform_config: PlatformConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = make_client(platform_config)
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(client.app.state.ingest, "platform_delivery", broken)  # type: ignore[attr-defined]
+    body = META[0].read_bytes()
+    sig = {"X-Hub-Signature-256": signatures.meta_signature("meta-secret", body)}
+    r = client.post("/webhooks/meta", content=body, headers=sig)
+    assert r.status_code == 500 and r.json() == {"error": "internal error"}

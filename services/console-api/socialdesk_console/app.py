@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from elasticsearch import AsyncElasticsearch, NotFoundError
 from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -41,7 +40,7 @@ from socialdesk import __version__
 from socialdesk.config import DemoUser, PlatformConfig
 from socialdesk.es import alias
 from socialdesk.events import Actor, AuditEvent, ItemCommand, OperatorPresence, item_key_of, utcnow
-from socialdesk.kafka import KafkaRuntime, Output, make_producer, produce_and_wait
+from socialdesk.kafka import KafkaRuntime, Output, ProducerHolder, produce_and_wait
 from socialdesk.runtime import add_ops_routes
 from socialdesk.settings import ConsoleSettings
 from socialdesk.taxonomy import Flag, Intent, Outcome, Platform, Priority
@@ -159,26 +158,13 @@ class AuditWriter:
 
     def __init__(self, settings: ConsoleSettings) -> None:
         self.settings = settings
-        self.producer: AIOKafkaProducer | None = None
-        self.lock = asyncio.Lock()
-
-    async def _get(self) -> AIOKafkaProducer:
-        async with self.lock:
-            if self.producer is None:
-                producer = make_producer(self.settings, "console-api")
-                try:
-                    await asyncio.wait_for(producer.start(), timeout=10)
-                except BaseException:
-                    await producer.stop()
-                    raise
-                self.producer = producer
-            return self.producer
+        self.holder = ProducerHolder(settings, "console-api")
 
     async def write(self, events: list[AuditEvent], also: list[Output] | None = None) -> None:
         """Write audit events (and any other records, e.g. a command) and wait for Kafka."""
         try:
             async with waiting_on_backends("audit"):
-                producer = await self._get()
+                producer = await self.holder.get()
                 await asyncio.wait_for(
                     produce_and_wait(
                         producer,
@@ -192,12 +178,7 @@ class AuditWriter:
             raise HTTPException(503, "Kafka unavailable; nothing was changed, try again") from exc
 
     async def close(self) -> None:
-        async with self.lock:
-            if self.producer is not None:
-                try:
-                    await self.producer.stop()
-                finally:
-                    self.producer = None
+        await self.holder.reset()
 
 
 def client_ip(request: Request) -> str | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from socialdesk.kafka import Output, common_client_options, make_producer, produce_and_wait
+from socialdesk.kafka import Output, ProducerHolder, common_client_options, encode
 from socialdesk.settings import IngestSettings
 from socialdesk.topics import MENTIONS_RAW, POSTS_OUTBOUND
 from socialdesk_ingest.guard import SeenCache
@@ -26,35 +26,21 @@ log = logging.getLogger(__name__)
 DEDUPED_TOPICS = (MENTIONS_RAW, POSTS_OUTBOUND)
 
 
-class ProducerHolder:
-    """Connects in the background and reconnects after failures."""
-
-    def __init__(self, settings: IngestSettings) -> None:
-        self.settings = settings
-        self.producer: AIOKafkaProducer | None = None
-        self.lock = asyncio.Lock()
-
-    async def get(self) -> AIOKafkaProducer:
-        if self.producer is not None:  # the hot path takes no lock
-            return self.producer
-        async with self.lock:
-            if self.producer is None:
-                producer = make_producer(self.settings, "ingest")
-                try:
-                    await asyncio.wait_for(producer.start(), timeout=10)
-                except BaseException:
-                    await producer.stop()
-                    raise
-                self.producer = producer
-            return self.producer
-
-    async def reset(self) -> None:
-        async with self.lock:
-            if self.producer is not None:
-                try:
-                    await self.producer.stop()
-                finally:
-                    self.producer = None
+async def produce_and_wait(producer: AIOKafkaProducer, prefix: str, outputs: list[Output]) -> None:
+    """Send a delivery's records, then wait for every acknowledgement. (A webhook carries
+    one record most of the time: no gather, no extra task for it.)"""
+    futures = [
+        await producer.send(
+            prefix + o.topic,
+            value=encode(o.value),
+            key=o.key.encode() if o.key is not None else None,
+        )
+        for o in outputs
+    ]
+    if len(futures) == 1:
+        await futures[0]
+    else:
+        await asyncio.gather(*futures)
 
 
 @dataclass
@@ -77,13 +63,15 @@ class Deliverer:
 
     async def deliver(self, outputs: list[Output]) -> Delivered:
         """Raise on any Kafka failure (the caller answers 503 and the platform retries)."""
-        await asyncio.wait_for(self.warm.wait(), timeout=self.settings.ingest_kafka_timeout_s)
+        timeout = self.settings.ingest_kafka_timeout_s
+        if not self.warm.is_set():
+            await asyncio.wait_for(self.warm.wait(), timeout=timeout)
         keys = [o.key for o in outputs if o.topic in DEDUPED_TOPICS and o.key is not None]
         while True:  # wait out concurrent deliveries of the same ids, then decide
             pending = [self.inflight[k] for k in keys if k in self.inflight]
             if not pending:
                 break
-            await asyncio.wait(pending, timeout=self.settings.ingest_kafka_timeout_s)
+            await asyncio.wait(pending, timeout=timeout)
         fresh_keys: set[str] = set()
         todo: list[Output] = []
         for o in outputs:
@@ -100,10 +88,8 @@ class Deliverer:
         ok = False
         try:
             producer = await self.holder.get()
-            await asyncio.wait_for(
-                produce_and_wait(producer, self.settings.topic_prefix, todo),
-                timeout=self.settings.ingest_kafka_timeout_s,
-            )
+            async with asyncio.timeout(timeout):  # no extra task per delivery (wait_for has one)
+                await produce_and_wait(producer, self.settings.topic_prefix, todo)
             ok = True
             self.seen.add(fresh_keys)
         finally:

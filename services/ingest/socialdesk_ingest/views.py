@@ -5,22 +5,30 @@ Every request is answered 200 only after Kafka has acknowledged every record it
 produced; if Kafka is unavailable the answer is 503 with Retry-After and the sender
 retries, so nothing is lost. Order of checks, cheapest first: rate limit (429), body size
 (413), signature or API key (401: nothing is produced), payload shape (400: the body goes
-to the dead-letter topic), Kafka (503)."""
+to the dead-letter topic), Kafka (503).
+
+The two webhook POSTs (the platforms' traffic, thousands a second in an incident) are
+served by a plain ASGI handler in front of FastAPI's routing and middleware (`IngestApp`,
+`Webhook`): same checks, same answers, same `Ingest` methods, about half the CPU per
+delivery. Everything else goes through FastAPI."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import Counter
+from starlette.types import Receive, Scope, Send
 
 from socialdesk import __version__
 from socialdesk.config import PlatformConfig, load_config
@@ -55,6 +63,14 @@ REQUESTS = Counter(
     "Ingest requests by endpoint and status",
     ["route", "status"],
 )
+
+
+@functools.cache
+def _requests(route: str, status: int) -> Any:
+    """REQUESTS' child for a route and status, looked up once (labels() takes a lock)."""
+    return REQUESTS.labels(route, str(status))
+
+
 DUPLICATES = Counter(
     "socialdesk_ingest_duplicates_total", "Redelivered platform messages not produced again"
 )
@@ -62,15 +78,48 @@ DUPLICATES = Counter(
 Normaliser = Callable[[dict[str, Any], Accounts, datetime], Normalised]
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A JSON answer, built once and sent either through FastAPI or the fast path."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] | None = None
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body, status_code=self.status, headers=self.headers)
+
+    async def send(self, send: Send) -> None:
+        """As JSONResponse renders it (compact, UTF-8), without building a Response."""
+        body = json.dumps(
+            self.body, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        ).encode()
+        headers = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+        ]
+        if self.headers:
+            headers += [(k.lower().encode(), v.encode()) for k, v in self.headers.items()]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
 class BodyTooLarge(Exception):
     pass
+
+
+class ClientGone(Exception):
+    """The sender disconnected before its body was complete: nothing to answer."""
+
+
+def declared_too_large(declared: str | None, limit: int) -> bool:
+    return declared is not None and (not declared.isdigit() or int(declared) > limit)
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
     """Refuse by Content-Length before reading, and again while streaming (a chunked or
     lying sender never makes us hold more than the limit)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+    if declared_too_large(request.headers.get("content-length"), limit):
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0
@@ -82,6 +131,27 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def receive_limited(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """read_limited for a plain ASGI handler."""
+    if declared_too_large(declared, limit):
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 class Ingest:
     """The app's moving parts, so tests and the stream reach the same delivery path."""
 
@@ -90,7 +160,7 @@ class Ingest:
         self.accounts = Accounts.build(
             config, settings.ingest_account_ids, settings.ingest_account_ids_file
         )
-        self.holder = ProducerHolder(settings)
+        self.holder = ProducerHolder(settings, "ingest")
         self.deliverer = Deliverer(settings, self.holder)
         self.limiter = TokenBucket(settings.ingest_rate_per_s, settings.ingest_rate_burst)
         self.keys = settings.api_keys()
@@ -108,17 +178,17 @@ class Ingest:
                 await self._warm_task
         await self.holder.reset()
 
-    def error(self, route: str, status: int, message: str, **headers: str) -> JSONResponse:
-        REQUESTS.labels(route, str(status)).inc()
-        return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+    def error(self, route: str, status: int, message: str, **headers: str) -> Answer:
+        _requests(route, status).inc()
+        return Answer(status, {"error": message}, headers or None)
 
-    def limited(self, route: str, key: str) -> JSONResponse | None:
+    def limited(self, route: str, key: str) -> Answer | None:
         wait = self.limiter.take(key)
         if wait <= 0:
             return None
         return self.error(route, 429, "too many requests", **{"Retry-After": str(int(wait) + 1)})
 
-    async def produce(self, route: str, plan: IngestPlan, status: int = 200) -> JSONResponse:
+    async def produce(self, route: str, plan: IngestPlan, status: int = 200) -> Answer:
         self.start_warm_up()
         try:
             done = await self.deliverer.deliver(plan.outputs)
@@ -133,19 +203,16 @@ class Ingest:
             )
         if done.duplicates:
             DUPLICATES.inc(done.duplicates)
-        REQUESTS.labels(route, str(status)).inc()
-        body = {**plan.summary(), "duplicates": done.duplicates}
-        return JSONResponse(body, status_code=status)
+        _requests(route, status).inc()
+        return Answer(status, {**plan.summary(), "duplicates": done.duplicates})
 
-    async def platform_delivery(
-        self, route: str, body: bytes, normalise: Normaliser
-    ) -> JSONResponse:
+    async def platform_delivery(self, route: str, body: bytes, normalise: Normaliser) -> Answer:
         """A verified platform body: normalise, produce, answer."""
         try:
             result = normalise(parse_json(body), self.accounts, datetime.now(UTC))
         except UnknownPayload as exc:
             dead = await self.produce(route, plan_rejected_body(body, str(exc), route))
-            if dead.status_code != 200:
+            if dead.status != 200:
                 return dead  # Kafka away: 503, the platform retries and the body is kept
             return self.error(route, 400, f"unrecognised payload: {exc}")
         return await self.produce(route, plan_normalised(result, route))
@@ -184,11 +251,72 @@ class Ingest:
         )
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """A platform's webhook POST as a plain ASGI handler: the checks of the module
+    docstring in their order (404 unconfigured, 429, 413, 401), then
+    `Ingest.platform_delivery` (400 + dead letter, 503, 200)."""
+
+    ing: Ingest
+    route: str
+    secret: str
+    signature_header: bytes  # lower case, as ASGI servers give header names
+    verify: Callable[[str, bytes, str | None], bool]
+    normalise: Normaliser
+
+    async def answer(self, scope: Scope, receive: Receive) -> Answer:
+        ing, route = self.ing, self.route
+        if not self.secret:
+            return ing.error(route, 404, f"{route} webhooks are not configured")
+        client = scope.get("client")
+        if over := ing.limited(route, f"{route}:{client[0] if client else 'unknown'}"):
+            return over
+        declared: str | None = None
+        signature: str | None = None
+        for name, value in scope["headers"]:
+            if name == b"content-length" and declared is None:
+                declared = value.decode("latin-1")
+            elif name == self.signature_header and signature is None:
+                signature = value.decode("latin-1")
+        limit = ing.settings.max_body_bytes
+        try:
+            body = await receive_limited(receive, declared, limit)
+        except BodyTooLarge:
+            return ing.error(route, 413, f"body over {limit} bytes")
+        if not self.verify(self.secret, body, signature):
+            return ing.error(route, 401, "missing or invalid signature")
+        return await ing.platform_delivery(route, body, self.normalise)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            answer = await self.answer(scope, receive)
+        except ClientGone:
+            return  # nothing produced, nobody to answer
+        except Exception:
+            log.exception("webhook delivery failed", extra={"route": self.route})
+            answer = self.ing.error(self.route, 500, "internal error")
+        await answer.send(send)
+
+
+class IngestApp(FastAPI):
+    """FastAPI, with the webhook POSTs answered before its middleware and routing."""
+
+    fast_posts: dict[str, Webhook]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            hook = self.fast_posts.get(scope["path"])
+            if hook is not None:
+                await hook(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def _secret(value: Any) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
-def create_app(settings: IngestSettings, config: PlatformConfig | None = None) -> FastAPI:
+def create_app(settings: IngestSettings, config: PlatformConfig | None = None) -> IngestApp:
     ing = Ingest(settings, config or load_config(settings.config_dir))
     max_body = settings.max_body_bytes
     meta_secret = _secret(settings.meta_app_secret)
@@ -210,8 +338,21 @@ def create_app(settings: IngestSettings, config: PlatformConfig | None = None) -
                     await task
             await ing.close()
 
-    app = FastAPI(title="socialdesk ingest", version=__version__, lifespan=lifespan)
+    app = IngestApp(title="socialdesk ingest", version=__version__, lifespan=lifespan)
     app.state.ingest = ing
+    app.fast_posts = {
+        "/webhooks/meta": Webhook(
+            ing, "meta", meta_secret, b"x-hub-signature-256", signatures.verify_meta, normalise_meta
+        ),
+        "/webhooks/x": Webhook(
+            ing,
+            "x",
+            x_secret,
+            b"x-twitter-webhooks-signature",
+            signatures.verify_x,
+            normalise_x_activity,
+        ),
+    }
 
     async def ready() -> dict[str, bool]:
         ing.start_warm_up()
@@ -227,71 +368,33 @@ def create_app(settings: IngestSettings, config: PlatformConfig | None = None) -
     def client_ip(request: Request) -> str:
         return request.client.host if request.client else "unknown"
 
-    async def verified_body(
-        request: Request, route: str, check: Callable[[bytes], bool]
-    ) -> bytes | JSONResponse:
-        if over := ing.limited(route, f"{route}:{client_ip(request)}"):
-            return over
-        try:
-            body = await read_limited(request, max_body)
-        except BodyTooLarge:
-            return ing.error(route, 413, f"body over {max_body} bytes")
-        if not check(body):
-            return ing.error(route, 401, "missing or invalid signature")
-        return body
-
     # ---- Meta: Facebook Pages, Messenger, Instagram ------------------------------------
     @app.get("/webhooks/meta")
     async def meta_verify(request: Request) -> Response:
         """Meta's subscription handshake: answer hub.challenge for our verify token."""
         q = request.query_params
         if not meta_token:
-            return ing.error("meta", 404, "meta webhooks are not configured")
+            return ing.error("meta", 404, "meta webhooks are not configured").response()
         challenge = signatures.meta_handshake(
             meta_token, q.get("hub.mode"), q.get("hub.verify_token"), q.get("hub.challenge")
         )
         if challenge is None:
-            return ing.error("meta", 403, "verification failed")
+            return ing.error("meta", 403, "verification failed").response()
         return PlainTextResponse(challenge)
 
-    @app.post("/webhooks/meta")
-    async def meta_webhook(
-        request: Request, x_hub_signature_256: Annotated[str | None, Header()] = None
-    ) -> Response:
-        if not meta_secret:
-            return ing.error("meta", 404, "meta webhooks are not configured")
-        got = await verified_body(
-            request, "meta", lambda b: signatures.verify_meta(meta_secret, b, x_hub_signature_256)
-        )
-        if isinstance(got, Response):
-            return got
-        return await ing.platform_delivery("meta", got, normalise_meta)
+    # POST /webhooks/meta: app.fast_posts, above
 
     # ---- X Account Activity API ------------------------------------------------------------
     @app.get("/webhooks/x")
     async def x_crc(crc_token: str | None = None) -> Response:
         """X's challenge-response check, made on registration and hourly after."""
         if not x_secret:
-            return ing.error("x", 404, "x webhooks are not configured")
+            return ing.error("x", 404, "x webhooks are not configured").response()
         if not crc_token:
-            return ing.error("x", 400, "crc_token is required")
+            return ing.error("x", 400, "crc_token is required").response()
         return JSONResponse(signatures.x_crc_response(x_secret, crc_token))
 
-    @app.post("/webhooks/x")
-    async def x_webhook(
-        request: Request,
-        x_twitter_webhooks_signature: Annotated[str | None, Header()] = None,
-    ) -> Response:
-        if not x_secret:
-            return ing.error("x", 404, "x webhooks are not configured")
-        got = await verified_body(
-            request,
-            "x",
-            lambda b: signatures.verify_x(x_secret, b, x_twitter_webhooks_signature),
-        )
-        if isinstance(got, Response):
-            return got
-        return await ing.platform_delivery("x", got, normalise_x_activity)
+    # POST /webhooks/x: app.fast_posts, above
 
     # ---- generic sources: socialdesk-shaped JSON / JSONL with an API key ----------------------
     async def generic(
@@ -305,16 +408,17 @@ def create_app(settings: IngestSettings, config: PlatformConfig | None = None) -
             if api_key is not None and hmac.compare_digest(api_key.encode(), key.encode()):
                 source = name
         if over := ing.limited(route, f"{route}:{source}:{client_ip(request)}"):
-            return over
+            return over.response()
         if source is None:
-            return ing.error(route, 401, "missing or unknown X-Api-Key")
+            return ing.error(route, 401, "missing or unknown X-Api-Key").response()
         try:
             body = await read_limited(request, max_body)
         except BodyTooLarge:
-            return ing.error(route, 413, f"body over {max_body} bytes")
+            return ing.error(route, 413, f"body over {max_body} bytes").response()
         plan = plan_fn(split_body(body), f"http:{source}")
         accepted = plan.accepted + plan.outbound
-        return await ing.produce(route, plan, 200 if accepted or not plan.rejected else 400)
+        answer = await ing.produce(route, plan, 200 if accepted or not plan.rejected else 400)
+        return answer.response()
 
     @app.post("/v1/mentions")
     async def post_mentions(
