@@ -305,7 +305,10 @@ class IngestApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
-            hook = self.fast_posts.get(scope["path"])
+            path, root = scope["path"], scope.get("root_path", "")
+            if root and path.startswith(root):
+                path = path[len(root) :]  # as Starlette's routing sees it
+            hook = self.fast_posts.get(path)
             if hook is not None:
                 await hook(scope, receive, send)
                 return
