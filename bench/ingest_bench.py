@@ -4,6 +4,9 @@ workers), on noida-db on the same machine. Each 200 means Kafka acknowledged (ac
 
 Run alone:  python bench/ingest_bench.py [--seconds 15] [--workers 1,2] [--clients 64]
 From code:  ingest_bench.run(stack=None, seconds=15, workers=(1, 2), clients=64)
+kill -9 at full rate:  python bench/ingest_bench.py --kill9 [--deliveries 20000]
+  (ingest is killed mid-burst and restarted, the senders retry what got no 200 as the
+  platforms do; then every acknowledged delivery must be in Kafka exactly once)
 
 The load generator is a minimal HTTP/1.1 client on raw asyncio streams (uvloop when
 installed; keep-alive connections; prepared, pre-signed requests), so that it costs the
@@ -19,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -103,6 +107,136 @@ async def _load(port: int, reqs: list[bytes], clients: int, seconds: float) -> d
         "seconds": round(elapsed, 1),
         "p50_ms": round(lat[len(lat) // 2] * 1000, 1) if lat else None,
         "p99_ms": round(lat[int(len(lat) * 0.99)] * 1000, 1) if lat else None,
+    }
+
+
+async def _retrying_client(
+    port: int, todo: list[tuple[int, bytes]], acked: list[int], counts: dict[str, int]
+) -> None:
+    """Like a platform: a delivery without a 200 (refused, cut, 429, 503) is sent again."""
+    while todo:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        try:
+            while todo:
+                i, req = todo.pop()
+                try:
+                    writer.write(req)
+                    status_line = await reader.readline()
+                    if not status_line:
+                        raise ConnectionError("closed")
+                    length = 0
+                    while True:
+                        line = await reader.readline()
+                        if line in (b"\r\n", b""):
+                            break
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":", 1)[1])
+                    await reader.readexactly(length)
+                except (OSError, asyncio.IncompleteReadError):
+                    counts["cut"] = counts.get("cut", 0) + 1
+                    todo.insert(0, (i, req))
+                    raise
+                status = status_line.split(b" ", 2)[1].decode()
+                counts[status] = counts.get(status, 0) + 1
+                if status == "200":
+                    acked.append(i)
+                else:
+                    todo.insert(0, (i, req))
+                    await asyncio.sleep(0.05)
+        except (OSError, asyncio.IncompleteReadError):
+            await asyncio.sleep(0.05)
+        finally:
+            writer.close()
+
+
+def _keys_in_kafka(kafka: str, topic: str) -> list[str]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        keys: list[str] = []
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError("could not read the topic back")
+            for recs in consumer.poll(timeout_ms=500).values():
+                keys += [r.key.decode() for r in recs if r.key]
+        return keys
+    finally:
+        consumer.close()
+
+
+def kill9(
+    stack: Stack, deliveries: int = 20000, clients: int = 64, kill_after: int = 6000
+) -> dict[str, Any]:
+    """kill -9 ingest (its whole process group) once `kill_after` deliveries got a 200,
+    restart it, let the senders retry, then check Kafka: every 200 is there exactly once."""
+    from collections import Counter
+
+    from socialdesk.kafka import ensure_topics
+    from socialdesk.settings import BaseServiceSettings
+    from socialdesk.topics import load_topic_specs
+
+    prefix = f"ik9w{int(time.time())}."
+    ensure_topics(
+        BaseServiceSettings(kafka_bootstrap=stack.kafka, topic_prefix=prefix),
+        load_topic_specs().values(),
+    )
+    env = {
+        "SOCIALDESK_TOPIC_PREFIX": prefix,
+        "SOCIALDESK_META_APP_SECRET": SECRET,
+        "SOCIALDESK_INGEST_RATE_PER_S": "1000000",
+        "SOCIALDESK_INGEST_RATE_BURST": "1000000",
+        "SOCIALDESK_LOG_LEVEL": "WARNING",
+    }
+    port = stack.ports.ingest
+    run_id = prefix.replace(".", "")
+    todo = list(enumerate(_requests(deliveries, run_id, port)))[::-1]
+    acked: list[int] = []
+    counts: dict[str, int] = {}
+    box = [stack.spawn("ingest", extra_env=env)]
+
+    async def burst() -> dict[str, float]:
+        started = time.perf_counter()
+        tasks = [
+            asyncio.create_task(_retrying_client(port, todo, acked, counts)) for _ in range(clients)
+        ]
+        while len(acked) < kill_after and not all(t.done() for t in tasks):  # noqa: ASYNC110 - polled
+            await asyncio.sleep(0.01)
+        os.killpg(box[0].pid, signal.SIGKILL)  # mid-burst: requests in flight are cut
+        killed = {"acked_before_kill": len(acked), "killed_at_s": time.perf_counter() - started}
+        await asyncio.to_thread(box[0].wait)
+        box[0] = stack.spawn("ingest", extra_env=env)
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout=300)
+        return {**killed, "seconds": time.perf_counter() - started}
+
+    try:
+        wait_for(lambda: stack.ready("ingest"), 90, "ingest")
+        timing = _run_loop(burst())
+    finally:
+        kill_tree(box[0])
+    keys = Counter(_keys_in_kafka(stack.kafka, prefix + "mentions.raw"))
+    ids = [f"facebook:m_{run_id}_{i}" for i in acked]
+    missing = [k for k in ids if keys[k] == 0]
+    doubled = {k: c for k, c in keys.items() if c > 1}
+    return {
+        "deliveries": deliveries,
+        "acknowledged": len(acked),
+        "acknowledged_twice": len(acked) - len(set(acked)),
+        **{k: round(v, 1) for k, v in timing.items()},
+        "statuses": counts,
+        "records_in_kafka": sum(keys.values()),
+        "acknowledged_but_missing": len(missing),
+        "in_kafka_more_than_once": len(doubled),
+        "ok": not missing and not doubled and len(acked) == len(set(acked)) == deliveries,
     }
 
 
@@ -240,7 +374,19 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--clients", type=int, default=64)
+    ap.add_argument("--kill9", action="store_true", help="kill -9 ingest mid-burst instead")
+    ap.add_argument("--deliveries", type=int, default=20000, help="with --kill9")
     args = ap.parse_args()
+    if args.kill9:
+        with tempfile.TemporaryDirectory() as tmp:
+            stack = Stack(Path(tmp), ports=StackPorts.free())
+            stack.start_noida()
+            try:
+                result = kill9(stack, args.deliveries, args.clients)
+            finally:
+                stack.stop_noida()
+        print(json.dumps(result, indent=2))
+        return 0 if result["ok"] else 1
     workers = tuple(int(w) for w in args.workers.split(","))
     print(json.dumps(run(None, args.seconds, workers, args.clients), indent=2))
     return 0
