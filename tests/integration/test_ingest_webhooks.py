@@ -130,6 +130,39 @@ async def test_redelivery_after_a_restart_is_still_recognised(noida: Backend, pr
     assert sorted(counts.values()) == [1, 1]
 
 
+async def test_redelivery_to_another_live_worker_is_recognised(noida: Backend, prefix: str) -> None:
+    """Two processes at once (uvicorn workers, or replicas): each keeps reading back what
+    is produced, so a platform's retry that reaches the other one is not produced again."""
+    settings = ingest_settings(noida.kafka, prefix)
+    create_topics(settings)
+    url, body, headers = signed(FIXTURES / "meta" / "facebook_batch.json")
+    apps = [create_app(settings, CONFIG) for _ in range(2)]
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://i")
+        for app in apps
+    ]
+    try:
+        for app in apps:  # both warm before the first delivery
+            app.state.ingest.start_warm_up()
+            await asyncio.wait_for(app.state.ingest.deliverer.warm.wait(), 30)
+        first = await clients[0].post(url, content=body, headers=headers)
+        assert first.status_code == 200 and first.json()["accepted"] == 2
+        other = apps[1].state.ingest.deliverer
+        for _ in range(100):  # read back: typically tens of milliseconds
+            if len(other.seen) >= 2:  # a fresh prefix: only this delivery's two ids
+                break
+            await asyncio.sleep(0.05)
+        again = await clients[1].post(url, content=body, headers=headers)
+        assert again.status_code == 200
+        assert again.json()["duplicates"] == 2 and again.json()["accepted"] == 2
+    finally:
+        for client, app in zip(clients, apps, strict=True):
+            await client.aclose()
+            await app.state.ingest.close()
+    counts = await keys_on(noida.kafka, prefix + "mentions.raw")
+    assert sorted(counts.values()) == [1, 1]
+
+
 async def test_unknown_shape_is_400_and_the_body_is_dead_lettered(
     app_client: httpx.AsyncClient, noida: Backend, prefix: str
 ) -> None:

@@ -101,60 +101,100 @@ class Deliverer:
     async def warm_up(self) -> None:
         """Remember the ids already on mentions.raw and posts.outbound within the window,
         so a redelivery after a restart (or a crash between Kafka's ack and our 200) is
-        still recognised. Retries until Kafka answers; deliveries wait for it."""
+        still recognised; deliveries wait for it. Then keep reading both topics, so the
+        ids other processes produce (uvicorn workers, replicas) are recognised here too
+        once read back (within tens of milliseconds). Retries until Kafka answers; after
+        a failure, following resumes where it stopped."""
+        s = self.settings
+        if s.ingest_dedup_window_s == 0 or s.ingest_dedup_max_entries == 0:
+            self.warm.set()
+            return
         delay = 0.5
-        while not self.warm.is_set():
+        positions: dict[TopicPartition, int] | None = None
+        while True:
             try:
-                n = await self._read_recent()
-                log.info("dedup warm-up done", extra={"ids": n})
-                self.warm.set()
+                consumer = await self._consumer()
+                try:
+                    if positions is None:
+                        n, positions = await self._read_recent(consumer)
+                        log.info("dedup warm-up done", extra={"ids": n})
+                        self.warm.set()
+                    else:
+                        consumer.assign(list(positions))
+                        for tp, offset in positions.items():
+                            consumer.seek(tp, offset)
+                    delay = 0.5
+                    await self._follow(consumer, positions)
+                    return
+                finally:
+                    await consumer.stop()
             except Exception as exc:
                 self.warm_error = repr(exc)
-                log.warning("dedup warm-up failed, retrying", extra={"error": repr(exc)})
+                log.warning("dedup read-back failed, retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
 
-    async def _read_recent(self) -> int:
-        s = self.settings
-        if s.ingest_dedup_window_s == 0 or s.ingest_dedup_max_entries == 0:
-            return 0
+    async def _consumer(self) -> AIOKafkaConsumer:
         consumer = AIOKafkaConsumer(
             group_id=None,
             enable_auto_commit=False,
-            client_id=f"ingest-warmup-{s.instance}",
-            **common_client_options(s),
+            client_id=f"ingest-dedup-{self.settings.instance}",
+            **common_client_options(self.settings),
         )
-        await asyncio.wait_for(consumer.start(), timeout=15)
         try:
-            tps = []
-            for logical in DEDUPED_TOPICS:
-                topic = s.topic_prefix + logical
-                await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(topic) or set()
-                tps += [TopicPartition(topic, p) for p in sorted(parts)]
-            if not tps:
-                return 0
-            consumer.assign(tps)
-            ends = await consumer.end_offsets(tps)
-            begins = await consumer.beginning_offsets(tps)
-            per_tp = max(1, s.ingest_dedup_max_entries // len(tps))
-            for tp in tps:
-                consumer.seek(tp, max(begins[tp], ends[tp] - per_tp))
-            todo = {tp for tp in tps if ends[tp] > begins[tp]}
-            wall, mono = time.time(), time.monotonic()
-            oldest_ms = (wall - s.ingest_dedup_window_s) * 1000
-            n = 0
-            deadline = time.monotonic() + 120
-            while todo and time.monotonic() < deadline:
-                batch = await consumer.getmany(*todo, timeout_ms=500, max_records=5000)
-                for recs in batch.values():
-                    for r in recs:
-                        if r.key is not None and r.timestamp >= oldest_ms:
-                            self.seen.add([r.key.decode()], at=mono - (wall - r.timestamp / 1000))
-                            n += 1
-                for tp in list(todo):
-                    if await consumer.position(tp) >= ends[tp]:
-                        todo.discard(tp)
-            return n
-        finally:
+            await asyncio.wait_for(consumer.start(), timeout=15)
+        except BaseException:
             await consumer.stop()
+            raise
+        return consumer
+
+    async def _read_recent(
+        self, consumer: AIOKafkaConsumer
+    ) -> tuple[int, dict[TopicPartition, int]]:
+        """The ids of the last `max_entries / partitions` records per partition, newer
+        than the window; and where each partition was read up to."""
+        s = self.settings
+        tps = []
+        for logical in DEDUPED_TOPICS:
+            topic = s.topic_prefix + logical
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+            tps += [TopicPartition(topic, p) for p in sorted(parts)]
+        if not tps:
+            return 0, {}
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        begins = await consumer.beginning_offsets(tps)
+        per_tp = max(1, s.ingest_dedup_max_entries // len(tps))
+        for tp in tps:
+            consumer.seek(tp, max(begins[tp], ends[tp] - per_tp))
+        todo = {tp for tp in tps if ends[tp] > begins[tp]}
+        wall, mono = time.time(), time.monotonic()
+        oldest_ms = (wall - s.ingest_dedup_window_s) * 1000
+        n = 0
+        deadline = time.monotonic() + 120
+        while todo and time.monotonic() < deadline:
+            batch = await consumer.getmany(*todo, timeout_ms=500, max_records=5000)
+            for recs in batch.values():
+                for r in recs:
+                    if r.key is not None and r.timestamp >= oldest_ms:
+                        self.seen.add([r.key.decode()], at=mono - (wall - r.timestamp / 1000))
+                        n += 1
+            for tp in list(todo):
+                if await consumer.position(tp) >= ends[tp]:
+                    todo.discard(tp)
+        return n, {tp: await consumer.position(tp) for tp in tps}
+
+    async def _follow(
+        self, consumer: AIOKafkaConsumer, positions: dict[TopicPartition, int]
+    ) -> None:
+        """Read on from `positions` (kept up to date) for as long as the process runs."""
+        tps = list(positions)
+        if not tps:
+            return  # the topics do not exist (yet): nothing anyone produced to follow
+        while True:
+            batch = await consumer.getmany(*tps, timeout_ms=1000, max_records=5000)
+            for tp, recs in batch.items():
+                if recs:
+                    self.seen.add([r.key.decode() for r in recs if r.key is not None])
+                    positions[tp] = recs[-1].offset + 1
