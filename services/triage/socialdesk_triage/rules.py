@@ -74,7 +74,8 @@ RULES: tuple[Rule, ...] = (
             r"shots?\s+fired|(?:got|been|getting)\s+(?:shot|chibbed|glassed|slashed|knifed)",
             r"(?:fight(?:ing)?|brawl(?:ing)?|goin\s+at\s+each\s+other)\s+(?:with|wi|involving)\s+(?:knives|weapons|swords|machetes|a\s+knife|bats)",
             r"(?:got|has)\s+a\s+bomb|bomb\s+in\s+(?:his|her|the)\s+(?:bag|rucksack|car)",
-            r"(?:efo|gyda|gydag)\s+(?:cyllell|chyllell|gwn|dryll|machete|bwyell)",  # Welsh
+            # Welsh: with a knife (knives), gun(s), machete, axe
+            r"(?:efo|gyda|gydag)\s+(?:cyllell|chyllell|cyllyll|chyllyll|gwn|gynnau|dryll|machete|bwyell)",
             r"wedi\s+(?:cael\s+ei\s+)?[td]rywanu",  # Welsh: (has been) stabbed
         ),
         "threat to life or serious violence described",
@@ -157,6 +158,7 @@ RULES: tuple[Rule, ...] = (
             r"(?:taken|took|swallowed|had|necked)\s+(?:all\s+)?(?:my\s+|the\s+|\d+\s+|a\s+load\s+of\s+)?(?:pills|tablets|paracetamol|meds|bleach|an\s+overdose|sleeping\s+pills)",
             r"overdos(?:e|ed)",
             r"(?:no\s+reason|nothing)\s+(?:left\s+)?to\s+live",
+            r"(?:every(?:one|body|1)|they|the\s+world|my\s+(?:family|kids|mum|mam|parents))\s+(?:(?:would|will|'?d|'?ll)\s+be|are|is)\s+(?:better\s+off|happier)\s+(?:without\s+me|when\s+i'?m\s+gone|if\s+i\s+(?:wasn'?t\s+here|was\s+gone|died))",
             r"(?:can'?t|cant|don'?t)\s+see\s+the\s+point",
             r"don'?t\s+want\s+to\s+(?:be\s+here|live|wake\s+up)",
             r"(?:on|over|at|off)\s+the\s+(?:edge|bridge|ledge|roof|cliffs?|barrier|railings?)\b.{0,60}(?:jump|end|goodbye|point|done|over|edge)",
