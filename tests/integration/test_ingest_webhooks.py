@@ -131,9 +131,9 @@ async def test_redelivery_after_a_restart_is_still_recognised(noida: Backend, pr
 
 
 async def test_redelivery_to_another_live_worker_is_recognised(noida: Backend, prefix: str) -> None:
-    """Two processes at once (uvicorn workers, or replicas): each keeps reading back what
-    is produced, so a platform's retry that reaches the other one is not produced again."""
-    settings = ingest_settings(noida.kafka, prefix)
+    """Two uvicorn workers at once: each keeps reading back what is produced, so a
+    platform's retry that reaches the other one is not produced again."""
+    settings = ingest_settings(noida.kafka, prefix, ingest_workers=2)
     create_topics(settings)
     url, body, headers = signed(FIXTURES / "meta" / "facebook_batch.json")
     apps = [create_app(settings, CONFIG) for _ in range(2)]

@@ -101,10 +101,14 @@ class Deliverer:
     async def warm_up(self) -> None:
         """Remember the ids already on mentions.raw and posts.outbound within the window,
         so a redelivery after a restart (or a crash between Kafka's ack and our 200) is
-        still recognised; deliveries wait for it. Then keep reading both topics, so the
-        ids other processes produce (uvicorn workers, replicas) are recognised here too
+        still recognised; deliveries wait for it. With several uvicorn workers, then keep
+        reading both topics, so the ids the other workers produce are recognised here too
         once read back (within tens of milliseconds). Retries until Kafka answers; after
-        a failure, following resumes where it stopped."""
+        a failure, following resumes where it stopped.
+
+        One worker does not follow: reading back every record costs about 15% of its CPU
+        per delivery, and a duplicate between replicas is absorbed downstream (assign
+        ignores a mention id it has already applied; docs/ingest.md)."""
         s = self.settings
         if s.ingest_dedup_window_s == 0 or s.ingest_dedup_max_entries == 0:
             self.warm.set()
@@ -119,6 +123,8 @@ class Deliverer:
                         n, positions = await self._read_recent(consumer)
                         log.info("dedup warm-up done", extra={"ids": n})
                         self.warm.set()
+                        if s.ingest_workers == 1:
+                            return
                     else:
                         consumer.assign(list(positions))
                         for tp, offset in positions.items():
