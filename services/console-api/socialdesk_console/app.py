@@ -11,11 +11,9 @@ import io
 import json
 import logging
 import secrets
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -55,24 +53,26 @@ from socialdesk_console.deps import (
     CsrfUser,
     NotSignedIn,
     PageUser,
+    SearchFilters,
 )
 from socialdesk_console.oidc import OidcClient, OidcError, load_mapping, map_claims, pkce_pair
 from socialdesk_console.outcomes import OutcomeWatcher
 from socialdesk_console.publish import Publisher, ReplyDispatcher, make_publisher
 from socialdesk_console.queries import (
     AUDIT_SORT,
-    CLOCKS,
     SEARCH_PAGE,
     SEARCH_SORT,
     VIEWS,
     audit_query,
     counters_query,
-    history_query,
+    deliveries_request,
+    history_request,
     inbox_request,
     search_query,
     sla_due,
+    sla_ids,
     sort_by_due,
-    timeline_query,
+    timeline_request,
     visible,
 )
 from socialdesk_console.replies import (
@@ -84,6 +84,8 @@ from socialdesk_console.replies import (
     default_language,
     template_variables,
 )
+from socialdesk_console.timing import CURRENT as CURRENT_TIMING
+from socialdesk_console.timing import RequestTiming, waiting_on
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -109,23 +111,6 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
-
-
-_TIMING: ContextVar[dict[str, float] | None] = ContextVar("sd_timing", default=None)
-
-
-@asynccontextmanager
-async def waiting_on_backends(name: str = "backend") -> AsyncIterator[None]:
-    """Time a phase spent waiting on Elasticsearch and Kafka, for the Server-Timing
-    header: what is left of a request's time is the console's own work. `es` and
-    `audit` (summed per call, so they may overlap) say which backend it waited on."""
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        d = _TIMING.get()
-        if d is not None:
-            d[name] = d.get(name, 0.0) + (time.perf_counter() - t0) * 1000
 
 
 class PresenceRequest(BaseModel):
@@ -163,7 +148,7 @@ class AuditWriter:
     async def write(self, events: list[AuditEvent], also: list[Output] | None = None) -> None:
         """Write audit events (and any other records, e.g. a command) and wait for Kafka."""
         try:
-            async with waiting_on_backends("audit"):
+            async with waiting_on("audit"):
                 producer = await self.holder.get()
                 await asyncio.wait_for(
                     produce_and_wait(
@@ -371,21 +356,12 @@ def create_app(
     async def _security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        timing: dict[str, float] = {}
-        _TIMING.set(timing)
-        t0 = time.perf_counter()
+        timing = RequestTiming()
+        CURRENT_TIMING.set(timing)
         resp = await call_next(request)
-        if "backend" in timing:
-            total = (time.perf_counter() - t0) * 1000
-            parts = [f"{k};dur={v:.1f}" for k, v in timing.items() if k != "backend"]
-            resp.headers["Server-Timing"] = ", ".join(
-                [
-                    f'backend;dur={timing["backend"]:.1f};desc="Elasticsearch and Kafka"',
-                    *parts,
-                    f"app;dur={total - timing['backend']:.1f}",
-                    f"total;dur={total:.1f}",
-                ]
-            )
+        server_timing = timing.header()
+        if server_timing:
+            resp.headers["Server-Timing"] = server_timing
         resp.headers["Content-Security-Policy"] = CSP
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["X-Frame-Options"] = "DENY"
@@ -435,7 +411,7 @@ def create_app(
 
     async def search(**kwargs: Any) -> Any:
         try:
-            async with waiting_on_backends("es"):
+            async with waiting_on("es"):
                 return await es.search(**kwargs)
         except NotFoundError:
             return {"hits": {"hits": [], "total": {"value": 0}}, "aggregations": {}}
@@ -445,10 +421,10 @@ def create_app(
     async def attach_sla(items: list[dict[str, Any]]) -> None:
         if not items:
             return
-        ids = [f"{i['id']}:{c}" for i in items for c in CLOCKS]
+        ids = sla_ids([i["id"] for i in items])
         resp: Any
         try:
-            async with waiting_on_backends("es"):
+            async with waiting_on("es"):
                 resp = await es.mget(index=sla_index, ids=ids)
         except Exception:
             resp = {"docs": []}
@@ -485,16 +461,17 @@ def create_app(
         resp = await search(index=items_index, **inbox_request(user, view, filters, size))
         hits = [h["_source"] for h in resp["hits"]["hits"]]
         await attach_sla(hits)
-        return sort_by_due(hits), resp["hits"]["total"]["value"], counters_of(resp)
+        counters = counters_of(resp)
+        return sort_by_due(hits), counters[view], counters
 
-    async def get_item(user: User, item_id: str) -> dict[str, Any]:
+    async def fetch_item(user: User, item_id: str) -> dict[str, Any]:
         """By id (the document id is the item id), then the scope rule: another force's
-        item answers exactly like a missing one."""
+        item answers exactly like a missing one. Without its SLA clocks (get_item)."""
         if len(item_id) > 200:
             raise HTTPException(404, "no such item")
         doc: Any
         try:
-            async with waiting_on_backends("es"):
+            async with waiting_on("es"):
                 doc = await es.get(index=items_index, id=item_id)
         except NotFoundError:
             doc = {"found": False}
@@ -503,60 +480,24 @@ def create_app(
         item: dict[str, Any] = doc.get("_source") or {}
         if not doc.get("found") or item.get("id") != item_id or not visible(user, item):
             raise HTTPException(404, "no such item")
+        return item
+
+    async def get_item(user: User, item_id: str) -> dict[str, Any]:
+        """The item (404 unless the user may see it) with its SLA clocks."""
+        item = await fetch_item(user, item_id)
         await attach_sla([item])
         return item
 
     async def history(user: User, item: dict[str, Any]) -> list[dict[str, Any]]:
-        resp = await search(
-            index=items_index,
-            query=history_query(user, item["author_id"], item["id"]),
-            sort=[{"created_at": "desc"}],
-            size=20,
-            source_includes=[
-                "id",
-                "priority",
-                "intent",
-                "status",
-                "outcome",
-                "created_at",
-                "text",
-                "team",
-            ],
-        )
+        resp = await search(index=items_index, **history_request(user, item))
         return [h["_source"] for h in resp["hits"]["hits"]]
 
     async def timeline(user: User, item_id: str) -> list[dict[str, Any]]:
-        resp = await search(
-            index=events_index,
-            query=timeline_query(user, item_id),
-            sort=[{"at": "asc"}, {"seq": "asc"}],
-            size=500,
-        )
+        resp = await search(index=events_index, **timeline_request(user, item_id))
         return [h["_source"] for h in resp["hits"]["hits"]]
 
     async def deliveries(item: dict[str, Any]) -> list[dict[str, Any]]:
-        resp = await search(
-            index=audit_index,
-            query={
-                "bool": {
-                    "filter": [
-                        {"term": {"target_id": item["id"]}},
-                        {"term": {"force": item["force"] or "__none__"}},
-                        {
-                            "terms": {
-                                "action": [
-                                    "reply.delivered",
-                                    "reply.send_failed",
-                                    "reply.undeliverable",
-                                ]
-                            }
-                        },
-                    ]
-                }
-            },
-            sort=[{"at": "desc"}],
-            size=50,
-        )
+        resp = await search(index=audit_index, **deliveries_request(item))
         return [h["_source"] for h in resp["hits"]["hits"]]
 
     def variables_for(user: User, item: dict[str, Any], extra: dict[str, str]) -> dict[str, Any]:
@@ -816,7 +757,7 @@ def create_app(
         filters = inbox_filters(priority, intent, flag, platform, team)
         # The audit record is written while the queries run: the page still waits for
         # Kafka's acknowledgement, but not one round trip after the other.
-        async with waiting_on_backends():
+        async with waiting_on():
             (items, total, counters), _ = await asyncio.gather(
                 list_items(user, view, filters, 100),
                 audit.write(
@@ -844,9 +785,12 @@ def create_app(
 
     @app.get("/items/{item_id}", response_class=HTMLResponse, tags=["pages"])
     async def item_page(request: Request, item_id: str, user: PageUser) -> Response:
-        async with waiting_on_backends():
-            item = await get_item(user, item_id)
-            hist, events, sent, _ = await asyncio.gather(
+        # The item by id (about 1 ms), then everything else at once: its SLA clocks, the
+        # author's history, the timeline, the deliveries and the audit write.
+        async with waiting_on():
+            item = await fetch_item(user, item_id)
+            _, hist, events, sent, _ = await asyncio.gather(
+                attach_sla([item]),
                 history(user, item),
                 timeline(user, item_id),
                 deliveries(item),
@@ -876,31 +820,10 @@ def create_app(
     async def search_page(
         request: Request,
         user: PageUser,
+        filters: SearchFilters,
         q: Annotated[str | None, Query(max_length=500)] = None,
         after: Annotated[str | None, Query(max_length=2000)] = None,
-        priority: Annotated[str | None, Query(max_length=10)] = None,
-        intent: Annotated[str | None, Query(max_length=40)] = None,
-        flag: Annotated[str | None, Query(max_length=40)] = None,
-        team: Annotated[str | None, Query(max_length=60)] = None,
-        outcome: Annotated[str | None, Query(max_length=40)] = None,
-        author: Annotated[str | None, Query(max_length=200)] = None,
-        date_from: Annotated[str | None, Query(max_length=40)] = None,
-        date_to: Annotated[str | None, Query(max_length=40)] = None,
     ) -> Response:
-        filters = {
-            k: v
-            for k, v in {
-                "priority": priority,
-                "intent": intent,
-                "flags": flag,
-                "team": team,
-                "outcome": outcome,
-                "author": author,
-                "date_from": date_from,
-                "date_to": date_to,
-            }.items()
-            if v
-        }
         result = (
             await run_search(request, user, q, filters, after, SEARCH_PAGE)
             if (q or filters)
@@ -1115,16 +1038,8 @@ def create_app(
     async def api_search(
         request: Request,
         user: ApiUser,
+        filters: SearchFilters,
         q: Annotated[str | None, Query(max_length=500)] = None,
-        priority: Annotated[str | None, Query(pattern="^P[1-4]$")] = None,
-        intent: Annotated[str | None, Query(max_length=40)] = None,
-        flag: Annotated[str | None, Query(max_length=40)] = None,
-        team: Annotated[str | None, Query(max_length=60)] = None,
-        outcome: Annotated[str | None, Query(max_length=40)] = None,
-        status: Annotated[str | None, Query(max_length=40)] = None,
-        author: Annotated[str | None, Query(max_length=200)] = None,
-        date_from: Annotated[str | None, Query(max_length=40)] = None,
-        date_to: Annotated[str | None, Query(max_length=40)] = None,
         after: Annotated[
             str | None, Query(max_length=2000, description="`next` of the previous page")
         ] = None,
@@ -1132,44 +1047,17 @@ def create_app(
     ) -> dict[str, Any]:
         """Full text over every item the user may see, newest first, with highlights
         (segments marked `hit`) and search_after paging."""
-        filters = {
-            k: v
-            for k, v in {
-                "priority": priority,
-                "intent": intent,
-                "flags": flag,
-                "team": team,
-                "outcome": outcome,
-                "status": status,
-                "author": author,
-                "date_from": date_from,
-                "date_to": date_to,
-            }.items()
-            if v
-        }
         return await run_search(request, user, q, filters, after, size)
 
     @app.get("/api/search/export", tags=["api"])
     async def api_export(
         request: Request,
         user: ApiUser,
+        filters: SearchFilters,
         q: Annotated[str | None, Query(max_length=500)] = None,
-        priority: Annotated[str | None, Query(pattern="^P[1-4]$")] = None,
-        outcome: Annotated[str | None, Query(max_length=40)] = None,
-        date_from: Annotated[str | None, Query(max_length=40)] = None,
-        date_to: Annotated[str | None, Query(max_length=40)] = None,
     ) -> Response:
-        """Up to 1,000 matching items as CSV; a disclosure, so audited as an export."""
-        filters = {
-            k: v
-            for k, v in {
-                "priority": priority,
-                "outcome": outcome,
-                "date_from": date_from,
-                "date_to": date_to,
-            }.items()
-            if v
-        }
+        """Up to 1,000 matching items as CSV (the search's filters); a disclosure, so
+        audited as an export."""
         resp = await search(
             index=items_index,
             query=search_query(user, q, filters),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Query, Request
 
 from socialdesk_console.auth import User
 
@@ -70,9 +70,37 @@ def admin_page_user(user: Annotated[User, Depends(page_user)]) -> User:
     return user
 
 
+def search_filters(
+    priority: Annotated[str | None, Query(pattern="^(P[1-4])?$")] = None,  # "" = any
+    intent: Annotated[str | None, Query(max_length=40)] = None,
+    flag: Annotated[str | None, Query(max_length=40)] = None,
+    team: Annotated[str | None, Query(max_length=60)] = None,
+    outcome: Annotated[str | None, Query(max_length=40)] = None,
+    status: Annotated[str | None, Query(max_length=40)] = None,
+    author: Annotated[str | None, Query(max_length=200, description="id or @handle")] = None,
+    date_from: Annotated[str | None, Query(max_length=40)] = None,
+    date_to: Annotated[str | None, Query(max_length=40)] = None,
+) -> dict[str, str]:
+    """The search and export filters (the same on the search page, the search API and
+    the CSV export), as the dict queries.search_query takes: only the ones given."""
+    raw = {
+        "priority": priority,
+        "intent": intent,
+        "flags": flag,
+        "team": team,
+        "outcome": outcome,
+        "status": status,
+        "author": author,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    return {k: v for k, v in raw.items() if v}
+
+
 ApiUser = Annotated[User, Depends(api_user)]
 PageUser = Annotated[User, Depends(page_user)]
 CsrfUser = Annotated[User, Depends(csrf_user)]
 ActingUser = Annotated[User, Depends(acting_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
 AdminPageUser = Annotated[User, Depends(admin_page_user)]
+SearchFilters = Annotated[dict[str, str], Depends(search_filters)]

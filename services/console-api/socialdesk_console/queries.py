@@ -69,7 +69,9 @@ def inbox_request(user: User, view: str, filters: dict[str, str], size: int) -> 
         "aggs": aggs,
         "sort": INBOX_SORT,
         "size": size,
-        "track_total_hits": True,
+        # The view's total is its counter (the aggregation counts query AND view, which
+        # is what post_filter leaves), so ES need not count the hits a second time.
+        "track_total_hits": False,
         "source_excludes": ["messages", "mention_ids"],
     }
     if view != "all_open":
@@ -148,6 +150,56 @@ def history_query(user: User, author_id: str, exclude_id: str) -> dict[str, Any]
 
 def timeline_query(user: User, item_id: str) -> dict[str, Any]:
     return {"bool": {"filter": [*scope_filter(user), {"term": {"item_id": item_id}}]}}
+
+
+# The item page's side requests, as keyword arguments for `es.search` (without the
+# index): the page and bench/console_bench.py both build them here, so the benchmark's
+# baseline is the page's own requests.
+HISTORY_SOURCE = ["id", "priority", "intent", "status", "outcome", "created_at", "text", "team"]
+DELIVERY_ACTIONS = ["reply.delivered", "reply.send_failed", "reply.undeliverable"]
+
+
+def history_request(user: User, item: dict[str, Any]) -> dict[str, Any]:
+    """The author's 20 latest other items (the page lists them; no total needed)."""
+    return {
+        "query": history_query(user, item["author_id"], item["id"]),
+        "sort": [{"created_at": "desc"}],
+        "size": 20,
+        "track_total_hits": False,
+        "source_includes": HISTORY_SOURCE,
+    }
+
+
+def timeline_request(user: User, item_id: str) -> dict[str, Any]:
+    return {
+        "query": timeline_query(user, item_id),
+        "sort": [{"at": "asc"}, {"seq": "asc"}],
+        "size": 500,
+        "track_total_hits": False,
+    }
+
+
+def deliveries_request(item: dict[str, Any]) -> dict[str, Any]:
+    """Reply deliveries of the item (audit records of the dispatcher), newest first."""
+    return {
+        "query": {
+            "bool": {
+                "filter": [
+                    {"term": {"target_id": item["id"]}},
+                    {"term": {"force": item.get("force") or "__none__"}},
+                    {"terms": {"action": DELIVERY_ACTIONS}},
+                ]
+            }
+        },
+        "sort": [{"at": "desc"}],
+        "size": 50,
+        "track_total_hits": False,
+    }
+
+
+def sla_ids(item_ids: list[str]) -> list[str]:
+    """Document ids of the items' SLA clocks (one document per item and clock)."""
+    return [f"{i}:{c}" for i in item_ids for c in CLOCKS]
 
 
 def audit_query(user: User, filters: dict[str, str]) -> dict[str, Any]:
