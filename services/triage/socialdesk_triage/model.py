@@ -29,9 +29,10 @@ DIGITS = re.compile(r"\d+")
 TOKENS = r"(?u)\b\w[\w']*\b|[\U0001F300-\U0001FAFF\u2600-\u27BF]"  # words and emoji
 SIGNAL_WEIGHT = 0.5
 MIN_FLAG_EXAMPLES = 5
-RECIPE = 5  # bump when training changes: a saved model from an older recipe is rebuilt
+RECIPE = 6  # bump when training changes: a saved model from an older recipe is rebuilt
 P1_TARGET_RECALL = 0.975
 P1_TARGET_RECALL_ALONE = 0.95  # the classifier without the rules (see _p1_threshold)
+GUARDED_P1 = 0.5  # P(P1) needed when the rules read the message otherwise (rules.guarded)
 P1_MIN_THRESHOLD = 0.15  # below this the classifier's P1 calls were mostly false alarms
 
 
@@ -222,7 +223,7 @@ def _p1_threshold(examples: Sequence[Example], seed: int) -> float:
     Errs low: a missed emergency costs more than a false alarm."""
     from sklearn.model_selection import StratifiedKFold
 
-    from socialdesk_triage.rules import apply_rules
+    from socialdesk_triage.rules import apply_rules, guarded
 
     grades = np.asarray([ex.priority.value for ex in examples])
     oof = np.zeros(len(examples))
@@ -234,15 +235,13 @@ def _p1_threshold(examples: Sequence[Example], seed: int) -> float:
             oof[j] = p.priority.get(Priority.P1, 0.0)
     rules = [apply_rules(ex.text) for ex in examples]
     rule_p1 = np.asarray([r.critical for r in rules])
-    # The scorer asks for 0.5 when the rules discounted alarming words or saw a routine
-    # matter: the threshold is chosen under the same condition.
-    raised = np.asarray(
-        [bool(r.discounted) or r.priority in (Priority.P3, Priority.P4) for r in rules]
-    )
+    # The scorer asks for GUARDED_P1 when the rules have a non-emergency reading of the
+    # message: the threshold is chosen under the same condition.
+    raised = np.asarray([guarded(r) for r in rules])
     is_p1 = grades == "P1"
     best = P1_MIN_THRESHOLD
     for t in np.arange(P1_MIN_THRESHOLD, 0.95, 0.01):
-        alone = oof >= np.where(raised, max(t, 0.5), t)
+        alone = oof >= np.where(raised, max(t, GUARDED_P1), t)
         if (rule_p1 | alone)[is_p1].mean() >= P1_TARGET_RECALL and (
             alone[is_p1].mean() >= P1_TARGET_RECALL_ALONE
         ):

@@ -22,8 +22,16 @@ from socialdesk.events import Mention, Triage, utcnow
 from socialdesk.taxonomy import PRIORITY_ORDER, Flag, Intent, Priority
 from socialdesk_triage.dataset import fingerprint, load_shipped, split
 from socialdesk_triage.language import detect_language
-from socialdesk_triage.model import RECIPE, Prediction, TriageModel, load, save, train
-from socialdesk_triage.rules import RuleResult, apply_rules
+from socialdesk_triage.model import (
+    GUARDED_P1,
+    RECIPE,
+    Prediction,
+    TriageModel,
+    load,
+    save,
+    train,
+)
+from socialdesk_triage.rules import RuleResult, apply_rules, guarded
 from socialdesk_triage.signals import Signals, signals_for
 
 __all__ = [
@@ -213,13 +221,12 @@ class Scorer:
         assert self.model is not None
         if rules.critical:
             return Priority.P1, max(p1, 0.9)
-        # Alarming words the rules read as idiom, negated or past: the classifier must be
-        # surer before it calls an emergency the rules just discounted.
-        # Likewise when a rule recognised it as a routine matter (P3/P4).
-        routine = rules.priority in (Priority.P3, Priority.P4)
+        # Alarming words the rules read as idiom, negated or past, or a message a rule
+        # recognised as routine or as a specific P2 matter: the classifier must be surer
+        # before it calls an emergency the rules have another reading for.
         threshold = self.model.p1_threshold
-        if rules.discounted or routine:
-            threshold = max(threshold, 0.5)
+        if guarded(rules):
+            threshold = max(threshold, GUARDED_P1)
         if p1 >= threshold:
             return Priority.P1, max(p1, 0.5)
         rest = {g: p for g, p in pred.priority.items() if g != Priority.P1}
@@ -240,13 +247,13 @@ class Scorer:
         if rules.critical and rules.intent is not None:
             # The safety rule that made it P1 knows what kind of emergency it is.
             return rules.intent, max(p if intent == rules.intent else 0.0, 0.8)
-        # Otherwise the classifier's intent stands. Two older overrides were dropped by
-        # measurement (out-of-fold on the training split, where the rules look better
-        # than they are, having been written from it): forcing an emergency-shaped
-        # intent onto a P1 the classifier raised alone (it mislabelled the false alarms:
-        # macro-F1 0.705 with, 0.720 without) and deferring to a non-critical rule's
-        # intent when the classifier was unsure (0.720 with, 0.724 without).
-        return intent, p
+        if rules.intent is not None and p < TRUST_MODEL and rules.intent != intent:
+            # An unsure classifier defers to a rule that recognised the message.
+            return rules.intent, max(pred.intent.get(rules.intent, 0.0), 0.5)
+        # A P1 raised by the classifier alone keeps the classifier's intent: forcing an
+        # emergency-shaped intent onto it mislabelled its false alarms (gaming, idiom,
+        # routine reports) more often than it fixed real emergencies (measured
+        # out-of-fold on the training split: intent macro-F1 0.705 with, 0.720 without).
         return intent, p
 
     @staticmethod
