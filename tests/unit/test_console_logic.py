@@ -263,3 +263,47 @@ def test_item_by_id_follows_the_same_scope_rule() -> None:
         "unassigned",
         "all_open",
     }
+
+
+async def test_server_timing_counts_concurrent_calls_once() -> None:
+    """`es` is wall time with a call in flight: two 50 ms calls at once are ~50 ms."""
+    import asyncio
+
+    from socialdesk_console.timing import CURRENT, RequestTiming, waiting_on
+
+    timing = RequestTiming()
+    CURRENT.set(timing)
+
+    async def call(name: str, s: float) -> None:
+        async with waiting_on(name):
+            await asyncio.sleep(s)
+
+    async with waiting_on():
+        await asyncio.gather(call("es", 0.05), call("es", 0.05), call("audit", 0.02))
+    await call("es", 0.03)
+    assert timing.calls == {"backend": 1, "es": 3, "audit": 1}
+    assert 75 <= timing.wall["es"] < 100, timing.wall  # 50 + 30, not 130
+    header = timing.header()
+    assert header is not None
+    names = [p.strip().split(";")[0] for p in header.split(",")]
+    assert names == ["backend", "es", "audit", "app", "total"]
+
+
+def test_search_filters_keep_only_what_was_given() -> None:
+    from socialdesk_console.deps import search_filters
+
+    assert search_filters(priority="P1", flag="weapon", author="@a", date_to="") == {
+        "priority": "P1",
+        "flags": "weapon",
+        "author": "@a",
+    }
+
+
+def test_item_page_side_requests_are_scoped() -> None:
+    from socialdesk_console.queries import deliveries_request, history_request, timeline_request
+
+    user = User("op.m", "Op", "merseyside", "operator", ("digital-desk",), "c")
+    item = {"id": "i1", "author_id": "a1", "force": "merseyside"}
+    for req in (history_request(user, item), timeline_request(user, "i1")):
+        assert {"term": {"force": "merseyside"}} in req["query"]["bool"]["filter"]
+    assert {"term": {"force": "merseyside"}} in deliveries_request(item)["query"]["bool"]["filter"]

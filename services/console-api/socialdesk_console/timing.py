@@ -15,8 +15,8 @@ from contextvars import ContextVar
 
 DESCRIPTIONS = {
     "backend": "waiting on Elasticsearch and Kafka",
-    "es": "Elasticsearch, wall time",
-    "audit": "audit write to Kafka, wall time",
+    "es": "Elasticsearch wall time",
+    "audit": "audit write to Kafka wall time",
 }
 
 
@@ -49,10 +49,12 @@ class RequestTiming:
         total = (time.perf_counter() - self.started) * 1000
         waited = self.wall.get("backend", max(self.wall.values()))
         parts = []
-        for name, ms in self.wall.items():
+        order = [n for n in DESCRIPTIONS if n in self.wall]
+        for name in order + sorted(n for n in self.wall if n not in DESCRIPTIONS):
+            ms = self.wall[name]
             desc = DESCRIPTIONS.get(name, name)
-            if name != "backend":
-                desc += f", {self.calls[name]} call{'s' if self.calls[name] != 1 else ''}"
+            if name != "backend":  # no commas: they separate metrics in the header
+                desc += f" ({self.calls[name]} call{'s' if self.calls[name] != 1 else ''})"
             parts.append(f'{name};dur={ms:.1f};desc="{desc}"')
         parts.append(f'app;dur={max(0.0, total - waited):.1f};desc="console\'s own work"')
         parts.append(f"total;dur={total:.1f}")
