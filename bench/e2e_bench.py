@@ -31,7 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 BATCH = 25  # mentions per ingest request (a webchat or stream relay posts batches)
 SAMPLE_EVERY = int(os.environ.get("BENCH_SAMPLE_EVERY", "10"))  # latency sample rate
 POLL_S = float(os.environ.get("BENCH_POLL_S", "0.25"))
-PENDING_CAP = int(os.environ.get("BENCH_PENDING_CAP", "300"))
+PENDING_CAP = int(os.environ.get("BENCH_PENDING_CAP", "2000"))
+COUNT_S = float(os.environ.get("BENCH_COUNT_S", "5"))  # whole-index count interval
+IDLE_S = float(os.environ.get("BENCH_IDLE_S", "10"))  # idle cost measured before the load
+PIDS_FILE = os.environ.get("BENCH_PIDS_FILE")  # write the processes' pids here (py-spy)
 
 
 def _texts() -> list[str]:
@@ -78,8 +81,11 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def noida_pids() -> list[int]:
+def noida_pids(data_dir: Path | None = None) -> list[int]:
+    """noida-db server processes; with data_dir, only the one serving this stack (other
+    work on a shared machine may run its own noida-db, whose CPU is not ours)."""
     out = []
+    want = str(data_dir).encode() if data_dir is not None else None
     for p in os.listdir("/proc"):
         if p.isdigit():
             try:
@@ -87,7 +93,8 @@ def noida_pids() -> list[int]:
             except OSError:
                 continue
             if b"noida" in cmd and b"socialdesk" not in cmd and b"up " not in cmd:
-                out.append(int(p))
+                if want is None or want in cmd:
+                    out.append(int(p))
     return out
 
 
@@ -227,14 +234,44 @@ def sustained(
     try:
         for svc in SERVICES:
             wait_for(lambda s=svc: stack.ready(s), 240, svc)
+        npids = noida_pids(stack.noida_dir)
+        if PIDS_FILE:  # for profilers (py-spy) attached from outside
+            pids = {s: [p.pid for p in ps] for s, ps in procs.items()}
+            Path(PIDS_FILE).write_text(json.dumps(pids | {"noida-db": npids}))
+        # Idle cost first: every process polls even with nothing to do, and that is
+        # charged to the mentions below unless reported apart.
+        time.sleep(2)
+        idle0 = {s: sum(_cpu_s(p.pid) for p in ps) for s, ps in procs.items()}
+        idle0["noida-db"] = sum(_cpu_s(p) for p in npids)
+        time.sleep(IDLE_S)
+        idle_cores = {
+            s: round(
+                (
+                    (sum(_cpu_s(p.pid) for p in procs[s]) if s in procs else 0)
+                    + (sum(_cpu_s(p) for p in npids) if s == "noida-db" else 0)
+                    - v
+                )
+                / max(IDLE_S, 1e-9),
+                3,
+            )
+            for s, v in idle0.items()
+        }
         cpu0 = {s: sum(_cpu_s(p.pid) for p in ps) for s, ps in procs.items()}
-        npids = noida_pids()
         cpu0["noida-db"] = sum(_cpu_s(p) for p in npids)
         key = os.environ.get("SOCIALDESK_INGEST_API_KEYS", "dev:dev-only-change-me")
         api_key = key.split(",")[0].split(":", 1)[1]
 
+        offering_done = threading.Event()
+
         def sampler() -> None:
+            # On noida-db every search and count scans the whole index (measured: about
+            # 5 ms of its CPU per 1,000 documents, so 1.5 s per query at 300k documents),
+            # which would make the probe the largest load on the stack. A multi-get with
+            # realtime=false sees exactly what a search sees (refreshed documents only;
+            # checked on noida-db) at a cost that grows with the ids asked for, not with
+            # the index; the whole-index count runs only every COUNT_S seconds.
             es = Elasticsearch(stack.es_url)
+            counted_at = -1e9
             try:
                 while not stop.is_set():
                     now = time.perf_counter()
@@ -242,24 +279,22 @@ def sustained(
                     if pending:
                         ids = [_item_id(run, n) for n in pending]
                         try:
-                            res = es.search(
-                                index=index,
-                                query={"ids": {"values": ids}},
-                                source=False,
-                                size=len(ids),
-                            )
-                            found = {h["_id"] for h in res["hits"]["hits"]}
+                            res = es.mget(index=index, ids=ids, realtime=False, source=False)
+                            found = {d["_id"] for d in res["docs"] if d.get("found")}
                         except Exception:
                             found = set()
                         seen = time.perf_counter()
                         for n in pending:
                             if _item_id(run, n) in found:
                                 tl.latency.append((sent_at[n] - t0, seen - sent_at.pop(n)))
-                    try:
-                        cnt = int(es.count(index=index)["count"])
-                    except Exception:
-                        cnt = 0
-                    tl.searchable.append((now - t0, cnt))
+                    every = COUNT_S if not offering_done.is_set() or sent_at else 1.0
+                    if now - counted_at >= every:
+                        counted_at = now
+                        try:
+                            cnt = int(es.count(index=index)["count"])
+                        except Exception:
+                            cnt = tl.searchable[-1][1] if tl.searchable else 0
+                        tl.searchable.append((now - t0, cnt))
                     for s, ps in procs.items():
                         tl.cpu.setdefault(s, []).append((now - t0, sum(_cpu_s(p.pid) for p in ps)))
                         tl.rss[s] = max(tl.rss.get(s, 0.0), sum(_rss_mb(p.pid) for p in ps))
@@ -299,6 +334,7 @@ def sustained(
             i += len(chunk)
             tl.offered.append((time.perf_counter() - t0, i))
         offered_s = time.perf_counter() - t0
+        offering_done.set()
         client.close()
         deadline = time.perf_counter() + 120
         while time.perf_counter() < deadline:
@@ -335,6 +371,22 @@ def sustained(
             s: round((cpu1[s] - cpu0[s]) * 1000 / max(1, searchable), 2) for s in cpu1
         },
         "cpu_cores_used": {s: round((cpu1[s] - cpu0[s]) / done_s, 2) for s in cpu1},
+        "cpu_cores_idle_before_load": idle_cores,
+        # What the mentions themselves cost: the idle cost over the run taken off (on a
+        # slow run the idle polling otherwise dominates the figure per 1,000).
+        "cpu_s_per_1k_mentions_net_of_idle": {
+            s: round(
+                max(0.0, cpu1[s] - cpu0[s] - idle_cores.get(s, 0.0) * done_s)
+                * 1000
+                / max(1, searchable),
+                2,
+            )
+            for s in cpu1
+        },
+        "machine_loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+        "cpu_s_total_per_1k_mentions": round(
+            sum(cpu1[s] - cpu0[s] for s in cpu1) * 1000 / max(1, searchable), 2
+        ),
         "rss_mb_max": {s: round(v, 1) for s, v in tl.rss.items()},
         "_timeline": tl,
     }

@@ -31,6 +31,9 @@ from socialdesk_triage.service import contexts_from_items, triage_batch, triage_
 
 log = logging.getLogger(__name__)
 
+CONTEXT_BACKOFF_MIN_S = 1.0  # after a failed author-context search, skip it this long,
+CONTEXT_BACKOFF_MAX_S = 30.0  # doubling while it keeps failing; a success resets it
+
 
 class TriageProcessor:
     service = "triage"
@@ -50,6 +53,8 @@ class TriageProcessor:
             self.settings.triage_data_dir, self.settings.triage_model_path
         )
         self.es = es
+        self._context_paused_until = 0.0
+        self._context_backoff_s = 0.0
         TRIAGE_MODEL.info({"version": self.scorer.version})
 
     def decode(self, topic: str, raw: bytes) -> Mention:
@@ -61,6 +66,10 @@ class TriageProcessor:
         days = self.settings.triage_context_days
         since = (utcnow() - timedelta(days=days)).isoformat()
         authors = sorted({m.author.id for m in mentions})
+        now = time.monotonic()
+        if now < self._context_paused_until:
+            TRIAGE_CONTEXT_MISSES.inc()  # graded without context, as on a timeout
+            return {}
         try:
             res = await asyncio.wait_for(
                 self.es.search(
@@ -80,8 +89,17 @@ class TriageProcessor:
             )
         except Exception as exc:
             TRIAGE_CONTEXT_MISSES.inc()
+            # Back off rather than ask again at once: a search that timed out keeps the
+            # cluster busy after we gave up (noida-db scans the whole index for every
+            # search: measured ~5 ms of its CPU per 1,000 documents), and every batch
+            # that waits out the timeout is a batch held up by it.
+            self._context_backoff_s = min(
+                CONTEXT_BACKOFF_MAX_S, max(CONTEXT_BACKOFF_MIN_S, 2 * self._context_backoff_s)
+            )
+            self._context_paused_until = time.monotonic() + self._context_backoff_s
             log.debug("author context unavailable", extra={"error": type(exc).__name__})
             return {}
+        self._context_backoff_s = 0.0
         return contexts_from_items((h["_source"] for h in res["hits"]["hits"]), days)
 
     def _one(self, mention: Any, meta: Meta) -> list[Output]:
