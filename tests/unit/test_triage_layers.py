@@ -24,7 +24,7 @@ from socialdesk_triage.dataset import (
     split,
 )
 from socialdesk_triage.language import detect_language
-from socialdesk_triage.rules import apply_rules
+from socialdesk_triage.rules import apply_rules, guarded
 from socialdesk_triage.scorer import AuthorContext, ScoreInput, Scorer, default_scorer
 from socialdesk_triage.service import contexts_from_items
 from tests.unit.conftest import make_mention, make_triaged
@@ -57,6 +57,38 @@ def test_critical_words_in_the_past_are_prompt_not_emergency() -> None:
 def test_negation_in_another_sentence_does_not_hide_a_threat() -> None:
     r = apply_rules("No idea who he is. He's got a knife and he's outside my door")
     assert r.critical and Flag.weapon in r.flags
+
+
+def test_a_self_harm_reading_names_the_intent_over_a_weapon() -> None:
+    r = apply_rules("he's locked in the bathroom with a knife saying he'll cut his wrists")
+    assert r.critical and r.intent == Intent.welfare_concern
+    assert {Flag.weapon, Flag.self_harm} <= set(r.flags)
+    assert apply_rules("man with a knife outside the spar").intent == Intent.crime_report
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("everyone would be better off without me", True),
+        ("my team are better off without me as captain", False),
+        ("dau ddyn yn ymladd efo cyllyll ar y sgwâr", True),
+    ],
+)
+def test_rules_0_3_phrasings(text: str, expected: bool) -> None:
+    assert apply_rules(text).critical is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("this film is killing me", True),  # idiom
+        ("Has anyone seen the missing boy? Think I spotted him on the 14 bus", True),
+        ("burglars breaking into a house on our street right now", False),  # in progress
+        ("there's a lad outside the shop", False),  # the rules have no reading
+    ],
+)
+def test_guarded_asks_the_classifier_to_be_surer(text: str, expected: bool) -> None:
+    assert guarded(apply_rules(text)) is expected
 
 
 @pytest.mark.parametrize(
