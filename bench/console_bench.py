@@ -238,11 +238,16 @@ async def pages(stack: Stack, prefix: str, samples: int) -> dict[str, Any]:
             backend_ms: list[float] = []
             audit_in_page: list[float] = []
             direct_ms: list[float] = []  # the same requests sent directly, just after
+            errors: list[str] = []
             for i in range(samples):  # interleaved, so both see the same machine state
                 t0 = time.perf_counter()
                 r = await page_fn(i)
                 ms = (time.perf_counter() - t0) * 1000
-                assert r.status_code == 200, r.text[:300]
+                if r.status_code != 200:  # e.g. a 503 when noida-db is too slow: counted
+                    detail = r.text.split("<p", 1)[-1][:200] if "<p" in r.text else r.text
+                    errors.append(f"{r.status_code} after {ms:.0f} ms: {detail[:200]}")
+                    print(f"  {name} page: {errors[-1]}", flush=True)
+                    continue
                 timing = server_timing(r.headers.get("server-timing", ""))
                 page_ms.append(ms)
                 es_in_page.append(timing["es"])
@@ -263,6 +268,7 @@ async def pages(stack: Stack, prefix: str, samples: int) -> dict[str, Any]:
                 "margin_p99_ms": round(p["p99_ms"] - e["p99_ms"], 1),
                 "floor_margin_ms": 50,
                 "meets_floor": p["p99_ms"] - e["p99_ms"] <= 50 and d["p99_ms"] <= 50,
+                "errors": errors,
                 "server_backend": summary(backend_ms),
                 "server_own": summary(own_ms),
                 "server_audit_write": summary(audit_in_page),
@@ -423,6 +429,8 @@ def report(r: dict[str, Any]) -> None:
             f" ms; waiting on ES+Kafka p99 {be['p99_ms']} ms; audit write p50 {sa['p50_ms']}"
             f" ms p99 {sa['p99_ms']} ms (concurrent with the queries)"
         )
+        if f.get("errors"):
+            print(f"        {len(f['errors'])} page(s) failed: {f['errors'][:3]}")
         x = f["es_direct"]
         print(
             f"        cross-check, same requests sent directly after each page: p50"
@@ -433,6 +441,54 @@ def report(r: dict[str, Any]) -> None:
     print(
         f"  new P1 ingest -> SSE: p50 {p['p50_ms']} ms  p99 {p['p99_ms']} ms  "
         f"n={p['n']} lost={p['lost']} (floor 1000 ms: {'ok' if p['meets_floor'] else 'MISSED'})"
+    )
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The figures as the console section of docs/benchmarks.md."""
+    ix, p1 = r["indexing"], r["p1_ingest_to_sse"]
+    rows = []
+    for name, f in r["pages"].items():
+        pg, es, d, x = f["page"], f["es_in_page"], f["page_minus_es"], f["es_direct"]
+        own, au = f["server_own"], f["server_audit_write"]
+        ok = "met" if f["meets_floor"] else "**missed**"
+        rows += [
+            f"| {name} page (HTTP, signed in) | {pg['p50_ms']:,} ms | {pg['p99_ms']:,} ms | |",
+            f"| {name}: its own ES requests (Server-Timing `es`, wall) | {es['p50_ms']:,} ms"
+            f" | {es['p99_ms']:,} ms | |",
+            f"| {name}: page minus its ES time, per request | {d['p50_ms']:,} ms"
+            f" | {d['p99_ms']:,} ms | 50 ms: {ok} |",
+            f"| {name}: page p99 minus ES p99, ratio | | {f['margin_p99_ms']:,} ms /"
+            f" {f['ratio_p99']} | |",
+            f"| {name}: console's own work (`app`) | {own['p50_ms']} ms | {own['p99_ms']} ms | |",
+            f"| {name}: audit write (`audit`, concurrent) | {au['p50_ms']} ms"
+            f" | {au['p99_ms']} ms | |",
+            f"| {name}: same requests sent by the bench just after (cross-check) |"
+            f" {x['p50_ms']:,} ms | {x['p99_ms']:,} ms | |",
+        ]
+        if f.get("errors"):
+            rows.append(
+                f"| {name}: pages that failed (not in the figures) | {len(f['errors'])} | | |"
+            )
+    n = next(iter(r["pages"].values()))["page"]["n"]
+    p1_ok = "met" if p1["meets_floor"] else "**missed**"
+    return "\n".join(
+        [
+            "## console",
+            "",
+            f"`bench/console_bench.py`, run {r['when']}: {ix['items']:,} items bulk-indexed"
+            f" into noida-db at {ix['docs_per_s']:,} docs/s, every service running, {n}"
+            " samples of each page; each page's own Elasticsearch time comes from its"
+            " `Server-Timing` header (docs/console.md).",
+            "",
+            "| figure | p50 | p99 | floor |",
+            "|---|---|---|---|",
+            *rows,
+            f"| new P1: POST to ingest → `created` on `/api/stream` | {p1['p50_ms']} ms"
+            f" | {p1['p99_ms']} ms | 1 s: {p1_ok} ({p1['lost']} lost of"
+            f" {p1['n'] + p1['lost']}) |",
+            "",
+        ]
     )
 
 

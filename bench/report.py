@@ -127,6 +127,12 @@ def _sla(s: dict[str, Any]) -> str:
 """
 
 
+def _console(c: dict[str, Any]) -> str:
+    import console_bench  # bench/ is on sys.path when run.py imports this module
+
+    return console_bench.markdown(c)
+
+
 def _generic(name: str, d: dict[str, Any]) -> str:
     rows = "\n".join(f"| {k} | {v} |" for k, v in d.items() if not isinstance(v, dict | list))
     return f"## {name}\n\n| figure | value |\n|---|---|\n{rows}\n"
@@ -147,7 +153,13 @@ elasticsearch-py {m["elasticsearch_py"]}, scikit-learn {m.get("scikit_learn", "?
 run {m["date"]}.
 """
     ]
-    renderers = {"e2e": _e2e, "triage": _triage, "assign": _assign, "sla": _sla}
+    renderers = {
+        "e2e": _e2e,
+        "triage": _triage,
+        "assign": _assign,
+        "sla": _sla,
+        "console": _console,
+    }
     for key in ("e2e", "triage", "assign", "sla", "ingest", "console", "drills"):
         if key not in r:
             parts.append(f"## {key}\n\nNot run in this pass.\n")
