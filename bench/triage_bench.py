@@ -177,7 +177,7 @@ def compare_variants() -> dict[str, Any]:
     from sklearn.svm import LinearSVC
 
     from socialdesk_triage.dataset import load_shipped, split
-    from socialdesk_triage.model import _logreg, _vectorisers, normalise
+    from socialdesk_triage.model import _logreg, _svm, _vectorisers, normalise
 
     train, held = split(load_shipped(ROOT / "data" / "triage"))
     xs = [normalise(e.text) for e in train]
@@ -203,6 +203,7 @@ def compare_variants() -> dict[str, Any]:
         models = {"logistic regression": lambda: _logreg(8.0)}
         if fname == "word+char":
             models["linear SVM"] = lambda: LinearSVC(C=0.5, class_weight="balanced")
+            models["calibrated linear SVM (the recipe's heads)"] = lambda: _svm(0.5)
             models["complement naive Bayes"] = lambda: ComplementNB(alpha=0.3)
         for mname, make in models.items():
             t0 = time.perf_counter()

@@ -50,9 +50,12 @@ class Prediction:
     priority: dict[Priority, float]
     flags: dict[Flag, float]
     evidence: list[str] = field(default_factory=list)
+    chosen: Intent | None = None  # the intent head's own decision, when it has one
 
     @property
     def top_intent(self) -> tuple[Intent, float]:
+        if self.chosen is not None:
+            return self.chosen, self.intent[self.chosen]
         return max(self.intent.items(), key=lambda kv: kv[1])
 
     @property
@@ -96,6 +99,11 @@ class TriageModel:
         signals = signals if signals is not None else signals_for(texts)
         x = self.features(texts, signals)
         ip = self.intent_clf.predict_proba(x)
+        # The SVM's own margins choose the intent; the calibrated probabilities give the
+        # confidence. Out-of-fold on the training split (5 folds, two seeds) the argmax
+        # of the margins scored intent macro-F1 0.748/0.759 against 0.739/0.749 for the
+        # argmax of the calibrated probabilities (per-class sigmoids reorder close calls).
+        choice = np.argmax(_margins(self.intent_clf, x), axis=1)
         pp = self.priority_clf.predict_proba(x)
         fp = {name: clf.predict_proba(x)[:, 1] for name, clf in self.flag_clfs.items()}
         intents = [Intent(c) for c in self.intent_clf.classes_]
@@ -108,8 +116,9 @@ class TriageModel:
                 intent=intent_probs,
                 priority=dict(zip(grades, map(float, pp[i]), strict=True)),
                 flags={Flag(n): float(p[i]) for n, p in fp.items()},
+                chosen=intents[int(choice[i])],
             )
-            top = int(np.argmax(ip[i]))
+            top = int(choice[i])
             pred.evidence = self._evidence(x, i, top, n_word)
             out.append(pred)
         return out
@@ -160,6 +169,13 @@ def _svm(c: float) -> Any:
         method="sigmoid",
         ensemble=False,
     )
+
+
+def _margins(clf: Any, x: Any) -> Any:
+    """Decision values of a linear head (plain, or inside a calibrated wrapper)."""
+    if hasattr(clf, "calibrated_classifiers_"):
+        return clf.calibrated_classifiers_[0].estimator.decision_function(x)
+    return clf.decision_function(x)
 
 
 def _coef(clf: Any) -> Any:
