@@ -202,8 +202,8 @@ def sustained(
     stack: Stack, prefix: str, rate: int, seconds: int, workers: int = 1
 ) -> dict[str, Any]:
     """Offer `rate` mentions/s through ingest for `seconds`; every service runs as its
-    own process(es). Latency: sampled mentions, from the POST to the first search that
-    finds the item (no forced refresh)."""
+    own process(es). Latency: sampled mentions, from the POST to the first time the item
+    is visible to search (multi-get with realtime=false, no forced refresh)."""
     settings = BaseServiceSettings(kafka_bootstrap=stack.kafka, topic_prefix=prefix)
     ensure_topics(settings, load_topic_specs().values())
     env = {
