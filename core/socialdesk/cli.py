@@ -37,6 +37,10 @@ def _run_service(name: str) -> None:
         from socialdesk_indexer.flows import main as indexer_main
 
         indexer_main()
+    elif name == "metrics":
+        from socialdesk_metrics.flows import main as metrics_main
+
+        metrics_main()
     elif name == "ingest":
         from socialdesk_ingest.views import main as ingest_main
 
@@ -277,8 +281,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         start_new_session=True,
     )
     stack.write_state(sup.pid)
-    print("starting services: ingest, triage, assign, sla, indexer, console ...")
-    for svc in ("ingest", "triage", "assign", "sla", "indexer", "console"):
+    print("starting services: ingest, triage, assign, sla, indexer, metrics, console ...")
+    for svc in ("ingest", "triage", "assign", "sla", "indexer", "metrics", "console"):
         wait_for(lambda s=svc: stack.ready(s), 120, svc)
     print()
     print(f"  console:  {stack.console_url()}")
@@ -369,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("assign", "run the assign stream service (item owner)"),
         ("sla", "run the SLA clock service"),
         ("indexer", "run the Elasticsearch indexer"),
+        ("metrics", "run the report rollups (items, SLA and outbound posts into cells)"),
         ("console", "run the operator console (console-api)"),
     ]:
         sub.add_parser(name, help=help_).set_defaults(service=name)

@@ -91,6 +91,25 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "command_id": _KW,
         },
     },
+    "rollups": {
+        # Report cells written by the metrics service (socialdesk.rollup): the keys are
+        # indexed for filtering; the counters are stored, not indexed, and summed by the
+        # reader, so no percentiles or composite aggregation is needed.
+        "dynamic": False,
+        "properties": {
+            "cell": _KW,
+            "kind": _KW,
+            "force": _KW,
+            "day": _DATE,
+            "team": _KW,
+            "channel": _KW,
+            "post_kind": _KW,
+            "partition": {"type": "integer"},
+            "n": {"type": "long"},
+            "counts": {"type": "object", "enabled": False},
+            "by_cell": {"type": "object", "enabled": False},
+        },
+    },
     "audit": {
         "dynamic": False,
         "properties": {

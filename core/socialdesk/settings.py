@@ -203,3 +203,21 @@ class IngestSettings(BaseServiceSettings):
                 source, key = "default", source
             out[key] = source
         return out
+
+
+class MetricsSettings(BaseServiceSettings):
+    """metrics: how long item facts stay changeable, and what counts as a repeat contact."""
+
+    metrics_keep_days: int = Field(
+        40,
+        ge=8,
+        le=400,
+        description="days an item's facts are kept in the state store; older days are final",
+    )
+    metrics_repeat_window_days: int = Field(
+        30,
+        ge=1,
+        le=365,
+        description="an item is a repeat contact if its author wrote this long before",
+    )
+    metrics_lookup_timeout_s: float = Field(0.5, gt=0, le=10)

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SERVICES = ("ingest", "triage", "assign", "sla", "indexer", "console")
+SERVICES = ("ingest", "triage", "assign", "sla", "indexer", "metrics", "console")
 
 
 @dataclass
@@ -33,6 +33,7 @@ class StackPorts:
     assign: int = 8092
     sla: int = 8093
     indexer: int = 8094
+    metrics: int = 8095
 
     @classmethod
     def from_env(cls) -> StackPorts:

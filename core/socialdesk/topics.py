@@ -21,6 +21,7 @@ DEADLETTER = "deadletter"
 OPERATORS_PRESENCE = "operators.presence"
 ASSIGN_CHANGELOG = "assign.items.changelog"
 SLA_CHANGELOG = "sla.clocks.changelog"
+METRICS_CHANGELOG = "metrics.rollups.changelog"
 
 
 @dataclass(frozen=True)

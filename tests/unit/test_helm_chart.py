@@ -83,6 +83,7 @@ def test_every_service_is_probed_and_reachable_for_metrics(values: Path) -> None
         "assign",
         "sla",
         "indexer",
+        "metrics",
         "console",
     }
     services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
@@ -100,12 +101,12 @@ def test_network_policies_allow_only_what_each_service_needs() -> None:
         for d in docs
         if d["kind"] == "NetworkPolicy"
     }
-    assert set(pols) == {"ingest", "triage", "assign", "sla", "indexer", "console"}
+    assert set(pols) == {"ingest", "triage", "assign", "sla", "indexer", "metrics", "console"}
     for name, pol in pols.items():
         assert set(pol["spec"]["policyTypes"]) == {"Ingress", "Egress"}
         egress_ports = {p["port"] for rule in pol["spec"]["egress"] for p in rule.get("ports", [])}
         assert 9093 in egress_ports  # Kafka over TLS
-        assert (9200 in egress_ports) == (name in ("indexer", "console", "triage"))
+        assert (9200 in egress_ports) == (name in ("indexer", "console", "triage", "metrics"))
         from_ingress_controller = len(pol["spec"]["ingress"]) == 2
         assert from_ingress_controller == (name in ("ingest", "console"))
 

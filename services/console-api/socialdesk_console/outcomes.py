@@ -12,11 +12,8 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
-
-from socialdesk.kafka import common_client_options, topic_name
 from socialdesk.settings import BaseServiceSettings
+from socialdesk.tail import follow_from_end
 from socialdesk.topics import ITEMS_EVENTS
 
 log = logging.getLogger(__name__)
@@ -101,35 +98,7 @@ class OutcomeWatcher:
             self.task.cancel()
 
     async def _run(self) -> None:
-        topic = topic_name(self.settings, ITEMS_EVENTS)
-        delay = 0.5
-        while True:
-            consumer = AIOKafkaConsumer(
-                group_id=None, enable_auto_commit=False, **common_client_options(self.settings)
-            )
-            try:
-                await consumer.start()
-                parts = consumer.partitions_for_topic(topic) or set()
-                tps = [TopicPartition(topic, p) for p in sorted(parts)]
-                consumer.assign(tps)
-                await consumer.seek_to_end(*tps)
-                for tp in tps:
-                    await consumer.position(tp)
-                self.started.set()
-                delay = 0.5
-                while True:
-                    batch = await consumer.getmany(timeout_ms=500)
-                    for records in batch.values():
-                        for rec in records:
-                            self._seen(rec.value)
-            except asyncio.CancelledError:
-                await consumer.stop()
-                raise
-            except Exception as exc:
-                log.warning("outcome watcher reconnecting", extra={"error": repr(exc)})
-                await consumer.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+        await follow_from_end(self.settings, ITEMS_EVENTS, self._seen, self.started)
 
     def _seen(self, raw: bytes | None) -> None:
         if not raw:

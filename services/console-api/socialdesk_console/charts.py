@@ -1,0 +1,188 @@
+"""Charts drawn on the server as SVG: no script, no library to load, works offline and
+under the console's content security policy. Each chart carries a <title> and <desc>
+(screen readers announce them) and the page shows the same figures as a table beside
+it. An empty period draws empty axes with a message, never an error."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup, escape
+
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    values: Sequence[float | None]
+    css: str = "s1"
+
+
+def _nice_max(v: float) -> float:
+    if v <= 0:
+        return 1.0
+    for step in (1, 2, 2.5, 5, 10, 20, 25, 50, 100, 200, 250, 500):
+        for mag in (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000):
+            if v <= step * mag:
+                return float(step * mag)
+    return v
+
+
+def _fmt_num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 10 or v == int(v) else f"{v:.1f}"
+
+
+def bars(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    desc: str = "",
+    y_fmt: Callable[[float], str] = _fmt_num,
+    y_max: float | None = None,
+    width: int = 760,
+    height: int = 260,
+    label_every: int = 1,
+    empty_message: str = "No data for this period",
+) -> Markup:
+    """Grouped vertical bars, one group per label and one bar per series."""
+    uid = next(_ids)
+    left, right, top, bottom = 56, 12, 16, 46
+    plot_w, plot_h = width - left - right, height - top - bottom
+    values = [v for s in series for v in s.values if v is not None]
+    empty = not values or max(values) <= 0
+    top_v = y_max if y_max is not None else _nice_max(max(values) if values else 0)
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'preserveAspectRatio="xMidYMid meet" aria-labelledby="ct{uid} cd{uid}">',
+        f'<title id="ct{uid}">{escape(title)}</title>',
+        f'<desc id="cd{uid}">{escape(desc or title)}</desc>',
+    ]
+    for i in range(5):
+        y = top + plot_h - plot_h * i / 4
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}"/>'
+        )
+        parts.append(
+            f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(y_fmt(top_v * i / 4))}</text>"
+        )
+    n = max(1, len(labels))
+    group_w = plot_w / n
+    bar_w = max(1.0, group_w * 0.8 / max(1, len(series)))
+    for gi, label in enumerate(labels):
+        gx = left + gi * group_w + group_w * 0.1
+        for si, s in enumerate(series):
+            v = s.values[gi] if gi < len(s.values) else None
+            if v is None or v <= 0:
+                continue
+            h = plot_h * min(v, top_v) / top_v
+            x = gx + si * bar_w
+            parts.append(
+                f'<rect class="{escape(s.css)}" x="{x:.1f}" y="{top + plot_h - h:.1f}" '
+                f'width="{max(bar_w - 1, 0.8):.1f}" height="{h:.1f}">'
+                f"<title>{escape(label)}: {escape(s.name)} {escape(y_fmt(v))}</title></rect>"
+            )
+        if gi % label_every == 0:
+            parts.append(
+                f'<text class="axis" x="{left + gi * group_w + group_w / 2:.1f}" '
+                f'y="{top + plot_h + 16}" text-anchor="middle">{escape(label)}</text>'
+            )
+    for si, s in enumerate(series):
+        lx = left + si * 170
+        parts.append(
+            f'<rect class="{escape(s.css)}" x="{lx}" y="{height - 16}" width="12" height="12"/>'
+        )
+        parts.append(f'<text class="legend" x="{lx + 16}" y="{height - 6}">{escape(s.name)}</text>')
+    if empty:
+        parts.append(
+            f'<text class="empty" x="{left + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" '
+            f'text-anchor="middle">{escape(empty_message)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every interpolated value is escaped above
+
+
+def hbars(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    desc: str = "",
+    x_fmt: Callable[[float], str] = _fmt_num,
+    x_max: float | None = None,
+    width: int = 760,
+    row_h: int = 22,
+    empty_message: str = "No data for this period",
+) -> Markup:
+    """Horizontal bars, one row per label (long category names stay readable)."""
+    uid = next(_ids)
+    left, right, top = 230, 60, 8
+    rows = max(1, len(labels))
+    height = top + rows * row_h + 28
+    plot_w = width - left - right
+    values = [v for s in series for v in s.values if v is not None]
+    empty = not values or max(values) <= 0
+    top_v = x_max if x_max is not None else _nice_max(max(values) if values else 0)
+    parts = [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'preserveAspectRatio="xMidYMid meet" aria-labelledby="ct{uid} cd{uid}">',
+        f'<title id="ct{uid}">{escape(title)}</title>',
+        f'<desc id="cd{uid}">{escape(desc or title)}</desc>',
+    ]
+    bar_h = (row_h - 4) / max(1, len(series))
+    for ri, label in enumerate(labels):
+        y0 = top + ri * row_h
+        parts.append(
+            f'<text class="axis" x="{left - 6}" y="{y0 + row_h / 2 + 4:.1f}" '
+            f'text-anchor="end">{escape(label)}</text>'
+        )
+        for si, s in enumerate(series):
+            v = s.values[ri] if ri < len(s.values) else None
+            if v is None:
+                continue
+            w = plot_w * min(max(v, 0), top_v) / top_v
+            y = y0 + 2 + si * bar_h
+            parts.append(
+                f'<rect class="{escape(s.css)}" x="{left}" y="{y:.1f}" width="{w:.1f}" '
+                f'height="{max(bar_h - 1, 1):.1f}"><title>{escape(label)}: {escape(s.name)} '
+                f"{escape(x_fmt(v))}</title></rect>"
+            )
+            if v > 0:
+                parts.append(
+                    f'<text class="value" x="{left + w + 4:.1f}" y="{y + bar_h - 3:.1f}">'
+                    f"{escape(x_fmt(v))}</text>"
+                )
+    for si, s in enumerate(series):
+        lx = left + si * 170
+        parts.append(
+            f'<rect class="{escape(s.css)}" x="{lx}" y="{height - 16}" width="12" height="12"/>'
+        )
+        parts.append(f'<text class="legend" x="{lx + 16}" y="{height - 6}">{escape(s.name)}</text>')
+    if empty:
+        parts.append(
+            f'<text class="empty" x="{left + plot_w / 2:.1f}" y="{top + rows * row_h / 2:.1f}" '
+            f'text-anchor="middle">{escape(empty_message)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every interpolated value is escaped above
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as an operator reads them: 45s, 12m, 3.5h, 2.0d; 'n/a' for none."""
+    if seconds is None:
+        return "n/a"
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.0f}%"

@@ -1,0 +1,1 @@
+"""metrics: folds items.events, sla.events and posts.outbound into report cells."""

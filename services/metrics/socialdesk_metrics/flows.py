@@ -1,0 +1,285 @@
+"""Kafka adapter for metrics: per item (and per outbound post) the facts the reports
+count, in a changelog-backed store; the cells they add up to, rebuilt from the facts on
+assignment and kept current per batch; every changed cell written to the `rollups`
+index before the batch commits. Elasticsearch down: retry, never drop.
+
+Cells are written per input partition (the partition is part of the document id), so
+instances that own different partitions never write the same document; the reader sums
+them. Days older than `metrics_keep_days` are final: their facts leave the store and
+their cells stay in the index as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka.structs import TopicPartition
+from elasticsearch import AsyncElasticsearch
+from elasticsearch.helpers import async_bulk
+from prometheus_client import Counter as PCounter
+from prometheus_client import Gauge
+
+from socialdesk.config import PlatformConfig, load_config
+from socialdesk.es import alias, ensure_indices, make_es
+from socialdesk.events import ItemEvent, OutboundPost, SlaEvent
+from socialdesk.kafka import BatchResult, Meta, Output, process_each
+from socialdesk.rollup import (
+    Cells,
+    ItemFacts,
+    PostFacts,
+    cell_doc_id,
+    cell_document,
+    decode_facts,
+    encode_facts,
+    facts_from_item_event,
+    facts_with_sla,
+    local_day_hour,
+    post_facts,
+)
+from socialdesk.settings import MetricsSettings
+from socialdesk.statestore import ChangelogStore
+from socialdesk.stream import serve_processor
+from socialdesk.topics import ITEMS_EVENTS, METRICS_CHANGELOG, POSTS_OUTBOUND, SLA_EVENTS
+
+log = logging.getLogger(__name__)
+
+CELLS_WRITTEN = PCounter("socialdesk_metrics_cells_written_total", "Report cells written")
+LATE = PCounter(
+    "socialdesk_metrics_late_events_total",
+    "Events for items on days already final (older than the keep window), not counted",
+)
+LOOKUP_FAILED = PCounter(
+    "socialdesk_metrics_repeat_lookup_failures_total",
+    "Author look-ups that failed (those items are not counted as repeat contacts)",
+)
+FACTS = Gauge("socialdesk_metrics_facts", "Items and posts whose facts are kept")
+
+
+class MetricsProcessor:
+    service = "metrics"
+    group_id = "socialdesk-metrics"
+    topics: Sequence[str] = (ITEMS_EVENTS, SLA_EVENTS, POSTS_OUTBOUND)
+
+    def __init__(
+        self, settings: MetricsSettings, config: PlatformConfig, es: AsyncElasticsearch
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.es = es
+        self.index = alias(settings, "rollups")
+        self.items_index = alias(settings, "items")
+        self.store: ChangelogStore[ItemFacts | PostFacts] = ChangelogStore(
+            settings, METRICS_CHANGELOG, decode_facts, encode_facts
+        )
+        self.cells: dict[int, Cells] = {}
+        self._changelog: dict[tuple[int, str], Output] = {}
+        self._repeat: dict[str, bool] = {}
+        self._indices_ready = False
+        self._sealed_at = 0.0
+        self.es_ok = False
+
+    # ---- decoding and the per-message function ----------------------------------
+
+    def decode(self, topic: str, raw: bytes) -> Any:
+        if topic == ITEMS_EVENTS:
+            return ItemEvent.model_validate_json(raw)
+        if topic == SLA_EVENTS:
+            return SlaEvent.model_validate_json(raw)
+        return OutboundPost.model_validate_json(raw)
+
+    def horizon(self) -> str:
+        """The first local day whose cells may still change."""
+        day = datetime.now(UTC) - timedelta(days=self.settings.metrics_keep_days)
+        return local_day_hour(day.timestamp())[0]
+
+    def _cells(self, partition: int) -> Cells:
+        return self.cells.setdefault(partition, Cells())
+
+    def _put(self, partition: int, key: str, facts: ItemFacts | PostFacts) -> None:
+        self._changelog[(partition, key)] = self.store.put(partition, key, facts)
+
+    def _one(self, value: Any, meta: Meta) -> list[Output]:
+        p = meta.partition
+        if isinstance(value, OutboundPost):
+            key = f"post:{value.id}"
+            if self.store.get(p, key) is not None:
+                return []  # a redelivery: counted once
+            force = self.config.force_for_account(
+                value.force_account.platform.value, value.force_account.handle
+            )
+            pf = post_facts(value, force)
+            if pf is None:
+                return []
+            if local_day_hour(pf.posted)[0] < self.horizon():
+                LATE.inc()
+                return []
+            self._put(p, key, pf)
+            self._cells(p).add_post(pf)
+            return []
+        key = f"item:{value.item_id}"
+        before = self.store.get(p, key)
+        assert before is None or isinstance(before, ItemFacts)
+        if isinstance(value, SlaEvent):
+            after = facts_with_sla(before, value)
+        else:
+            if before is None and value.item is not None:
+                if local_day_hour(value.item.created_at.timestamp())[0] < self.horizon():
+                    LATE.inc()
+                    return []
+            after = facts_from_item_event(before, value, self._repeat.get(value.item_id, False))
+        if after is not None and after is not before:
+            self._put(p, key, after)
+            self._cells(p).replace_item(before, after)
+        return []
+
+    # ---- batches -----------------------------------------------------------------
+
+    def _rebuild(self, partitions: set[int]) -> None:
+        for p in partitions:
+            cells = Cells()
+            for facts in self.store.partitions.get(p, {}).values():
+                if isinstance(facts, PostFacts):
+                    cells.add_post(facts)
+                else:
+                    cells.replace_item(None, facts)
+            self.cells[p] = cells  # every cell dirty: rewritten once after a restore
+
+    async def _lookup_repeats(self, batch: list[tuple[Any, Meta]]) -> None:
+        """Which new items come from an author who wrote to the same force within the
+        repeat window: one query per batch (items may live on other partitions)."""
+        self._repeat = {}
+        new: list[tuple[str, str, str, float]] = []
+        for value, meta in batch:
+            if (
+                isinstance(value, ItemEvent)
+                and value.item is not None
+                and value.item.force is not None
+                and self.store.get(meta.partition, f"item:{value.item_id}") is None
+            ):
+                it = value.item
+                new.append((it.id, it.force or "", it.author.id, it.created_at.timestamp()))
+        if not new:
+            return
+        window = self.settings.metrics_repeat_window_days * 86400
+        earliest = min(c for *_, c in new) - window
+        seen: dict[tuple[str, str], list[tuple[float, str]]] = {}
+        for item_id, force, author, created in new:
+            seen.setdefault((force, author), []).append((created, item_id))
+        try:
+            resp = await asyncio.wait_for(
+                self.es.search(
+                    index=self.items_index,
+                    query={
+                        "bool": {
+                            "filter": [
+                                {"terms": {"author_id": sorted({a for _, _, a, _ in new})}},
+                                {"range": {"created_at": {"gte": int(earliest * 1000)}}},
+                            ]
+                        }
+                    },
+                    source_includes=["id", "force", "author_id", "created_at"],
+                    size=1000,
+                ),
+                timeout=self.settings.metrics_lookup_timeout_s,
+            )
+            for hit in resp["hits"]["hits"]:
+                s = hit["_source"]
+                created = datetime.fromisoformat(s["created_at"]).timestamp()
+                seen.setdefault((s.get("force") or "", s.get("author_id") or ""), []).append(
+                    (created, s.get("id") or "")
+                )
+        except Exception as exc:
+            LOOKUP_FAILED.inc(len(new))
+            log.warning("repeat-contact look-up failed", extra={"error": repr(exc)})
+        for item_id, force, author, created in new:
+            self._repeat[item_id] = any(
+                other != item_id and created - window <= at < created
+                for at, other in seen[(force, author)]
+            )
+
+    async def _write(self, docs: list[dict[str, Any]]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                if not self._indices_ready:
+                    await ensure_indices(self.es, self.settings)
+                    self._indices_ready = True
+                await async_bulk(self.es, docs, chunk_size=1000, max_retries=2)
+                self.es_ok = True
+                CELLS_WRITTEN.inc(len(docs))
+                return
+            except Exception as exc:
+                self.es_ok = False
+                log.warning("elasticsearch unavailable, retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    async def flush(self) -> None:
+        docs = [
+            {
+                "_op_type": "index",
+                "_index": self.index,
+                "_id": cell_doc_id(key, p),
+                "_source": cell_document(key, p, counts),
+            }
+            for p, cells in self.cells.items()
+            for key, counts in cells.take_dirty().items()
+        ]
+        if docs:
+            await self._write(docs)
+
+    async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
+        fresh = await self.store.ensure_restored({meta.partition for _, meta in batch})
+        self._rebuild(fresh)
+        self._changelog = {}
+        await self._lookup_repeats(batch)
+        outputs = process_each(self.service, batch, self._one)
+        await self.flush()
+        FACTS.set(len(self.store))
+        return BatchResult(outputs=outputs, changelog=list(self._changelog.values()))
+
+    async def tick(self) -> BatchResult:
+        """About once an hour: days past the keep window become final."""
+        if time.monotonic() - self._sealed_at < 3600:
+            return BatchResult()
+        self._sealed_at = time.monotonic()
+        self._changelog = {}
+        horizon = self.horizon()
+        for p, key, facts in list(self.store.items()):
+            day = local_day_hour(facts.posted if isinstance(facts, PostFacts) else facts.created)[0]
+            if day < horizon:
+                self._changelog[(p, key)] = self.store.delete(p, key)
+        for cells in self.cells.values():
+            cells.forget_days_before(horizon)
+        return BatchResult(changelog=list(self._changelog.values()))
+
+    async def on_assign(self, partitions: set[TopicPartition]) -> None:
+        owned = {tp.partition for tp in partitions}
+        gone = self.store.restored - owned
+        self.store.forget(gone)
+        for p in gone:
+            self.cells.pop(p, None)
+        self._rebuild(await self.store.ensure_restored(owned))
+        await self.flush()
+
+    async def on_revoke(self, partitions: set[TopicPartition]) -> None:
+        return None  # on_assign decides what to forget, once the new assignment is known
+
+    async def es_ready(self) -> bool:
+        try:
+            return bool(await self.es.ping())
+        except Exception:
+            return False
+
+
+def main() -> None:
+    settings = MetricsSettings()
+    config = load_config(settings.config_dir)
+    es = make_es(settings)
+    proc = MetricsProcessor(settings, config, es)
+    asyncio.run(serve_processor(settings, proc, {"elasticsearch": proc.es_ready}, max_records=2000))
