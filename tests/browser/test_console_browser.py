@@ -6,6 +6,7 @@ administrator. Saves the screenshots in docs/screenshots/."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,5 +158,99 @@ def test_operator_claims_replies_in_welsh_resolves_and_admin_sees_the_audit(
     for w in wanted:
         expect(page.locator("#audit")).to_contain_text(w)
     expect(page.locator("#audit")).to_contain_text("op.merseyside")
+    assert not csp_errors, csp_errors
+    page.close()
+
+
+def test_supervisor_watches_the_board_reassigns_and_reads_a_report(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from kafka import KafkaProducer
+
+    from socialdesk.events import item_key_of
+
+    r = platform.post_mentions(
+        [mention("7101", "my elderly dad has not come home from the shops and it's 3 hours now")]
+    )
+    assert r.status_code == 200
+    item = platform.wait_item("x:7101")
+    platform.login("op.merseyside")  # signed in: online, so the board offers them
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    csp_errors: list[str] = []
+    page.on(
+        "console",
+        lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    sign_in(page, platform, "sup.merseyside")
+    page.click("nav a[href='/board']")
+    page.wait_for_url("**/board")
+    expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+    now = datetime.now(UTC)
+    warning = {
+        "event_id": f"browser-{time.time_ns()}",
+        "item_id": item["id"],
+        "seq": 900,
+        "type": "warning",
+        "clock": "first_response",
+        "priority": item["priority"],
+        "force": "merseyside",
+        "team": item["team"],
+        "started_at": (now - timedelta(minutes=45)).isoformat(),
+        "deadline": (now + timedelta(minutes=15)).isoformat(),
+        "time_left_s": 900.0,
+        "at": now.isoformat(),
+        "owner": None,
+        "notify": [],
+    }
+    producer = KafkaProducer(bootstrap_servers=platform.stack.kafka, acks="all")
+    producer.send(
+        platform.prefix + "sla.events",
+        key=item_key_of(item["id"]).encode(),
+        value=json.dumps(warning).encode(),
+    )
+    producer.flush(30)
+    producer.close()
+    sent = time.monotonic()
+    row = page.locator(f"#at-risk tbody tr[data-id='{item['id']}']").first
+    expect(row).to_be_visible(timeout=10_000)
+    print(f"board row drawn {1000 * (time.monotonic() - sent):.0f} ms after the warning")
+    expect(page.locator("#alerts")).to_contain_text("first response warning")
+    expect(row.locator("time.countdown")).to_contain_text("m", timeout=5_000)
+    # One click: the operator takes the item; the board shows the new owner.
+    row = page.locator(f"#at-risk tbody tr[data-id='{item['id']}']").first
+    expect(row.locator(".reassign select")).to_be_visible(timeout=10_000)
+    row.locator(".reassign select").select_option("op.merseyside")
+    row.locator(".reassign button").click()
+    expect(page.locator("#reassign-msg")).to_contain_text(
+        "Assigned to op.merseyside", timeout=10_000
+    )
+    expect(page.locator(f"#at-risk tbody tr[data-id='{item['id']}']").first).to_contain_text(
+        "op.merseyside", timeout=10_000
+    )
+    expect(page.locator("#operators")).to_contain_text("op.merseyside")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "board.png"), full_page=True)
+
+    # A report: charts with text alternatives, the figures of today's contact.
+    page.click("nav a[href='/reports']")
+    page.wait_for_url("**/reports")
+    for _ in range(40):
+        if "No contact was recorded" not in page.content():
+            break
+        time.sleep(0.5)
+        page.reload()
+    expect(page.locator("svg.chart title").first).to_be_attached()
+    assert page.locator("svg.chart").count() >= 10
+    expect(page.locator("#summary")).to_contain_text("items from the public")
+    expect(page.locator("#volume-day rect.s1").first).to_be_attached(timeout=10_000)
+    expect(page.locator("#csv")).to_have_attribute("href", re.compile(r"/api/reports/export\.csv"))
+    page.screenshot(path=str(SHOTS / "report.png"), full_page=True)
+    # An inverted period is refused with a message, not an error page.
+    page.fill("input[name=start]", "2026-03-10")
+    page.fill("input[name=end]", "2026-03-01")
+    page.click("#report-form button[type=submit]")
+    expect(page.locator("#period-error")).to_contain_text("starts")
     assert not csp_errors, csp_errors
     page.close()

@@ -38,12 +38,16 @@ from socialdesk import __version__
 from socialdesk.config import DemoUser, PlatformConfig
 from socialdesk.es import alias
 from socialdesk.events import Actor, AuditEvent, ItemCommand, OperatorPresence, item_key_of, utcnow
-from socialdesk.kafka import KafkaRuntime, Output, ProducerHolder, produce_and_wait
+from socialdesk.kafka import KafkaRuntime, Output
 from socialdesk.runtime import add_ops_routes
 from socialdesk.settings import ConsoleSettings
 from socialdesk.taxonomy import Flag, Intent, Outcome, Platform, Priority
-from socialdesk.topics import AUDIT_EVENTS, ITEMS_COMMANDS, OPERATORS_PRESENCE
+from socialdesk.topics import ITEMS_COMMANDS, OPERATORS_PRESENCE
+from socialdesk_console import board, reports
+from socialdesk_console.audit import AuditWriter, audit_event
 from socialdesk_console.auth import Identity, Sessions, User, verify_password
+from socialdesk_console.board import BoardFeed
+from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import (
     COOKIE,
     ActingUser,
@@ -135,61 +139,6 @@ class ReplyRequest(BaseModel):
     template_id: str | None = Field(default=None, max_length=100)
     language: Literal["en", "cy"] | None = None
     expected_seq: int | None = Field(default=None, ge=0)
-
-
-class AuditWriter:
-    """Writes audit events and waits for Kafka: a consultation that cannot be logged is
-    refused (503) rather than served unrecorded."""
-
-    def __init__(self, settings: ConsoleSettings) -> None:
-        self.settings = settings
-        self.holder = ProducerHolder(settings, "console-api")
-
-    async def write(self, events: list[AuditEvent], also: list[Output] | None = None) -> None:
-        """Write audit events (and any other records, e.g. a command) and wait for Kafka."""
-        try:
-            async with waiting_on("audit"):
-                producer = await self.holder.get()
-                await asyncio.wait_for(
-                    produce_and_wait(
-                        producer,
-                        self.settings.topic_prefix,
-                        [Output(AUDIT_EVENTS, e.actor.id, e) for e in events] + (also or []),
-                    ),
-                    timeout=15,
-                )
-        except Exception as exc:
-            await self.close()
-            raise HTTPException(503, "Kafka unavailable; nothing was changed, try again") from exc
-
-    async def close(self) -> None:
-        await self.holder.reset()
-
-
-def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-def audit_event(
-    user: User,
-    request: Request,
-    action: str,
-    target_type: str,
-    target_id: str | None,
-    **details: Any,
-) -> AuditEvent:
-    return AuditEvent(
-        event_id=str(uuid.uuid4()),
-        at=utcnow(),
-        actor=Actor(kind="operator", id=user.username, force=user.force),
-        role=user.role,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        force=user.force,
-        source_ip=client_ip(request),
-        details={**details, "user_agent": request.headers.get("user-agent", "")[:200]},
-    )
 
 
 def presence_record(user: User, status: str) -> Output | None:
@@ -298,6 +247,10 @@ def create_app(
 
     outcomes = OutcomeWatcher(settings)
     app.state.outcomes = outcomes
+    ctx = ConsoleContext(settings, config, es, audit, templates, outcomes)
+    board_feed = BoardFeed(settings)
+    app.include_router(reports.router(ctx))
+    app.include_router(board.router(ctx, board_feed))
 
     async def already_delivered(item_id: str, event_id: str) -> bool:
         try:
@@ -335,6 +288,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         outcomes.start()
+        board_feed.start()
         tasks.append(asyncio.create_task(runtime.run()))
         try:
             yield
@@ -342,6 +296,7 @@ def create_app(
             dispatcher.stopping = True
             runtime.stop()
             await outcomes.stop()
+            await board_feed.stop()
             for t in tasks:
                 try:
                     await asyncio.wait_for(t, timeout=5)
@@ -403,20 +358,8 @@ def create_app(
             {"error": str(exc), "length": exc.length, "limit": exc.limit}, status_code=422
         )
 
-    def force_name(force: str | None) -> str:
-        if force is None:
-            return "all forces"
-        fc = config.forces.get(force)
-        return fc.name if fc else force
-
-    async def search(**kwargs: Any) -> Any:
-        try:
-            async with waiting_on("es"):
-                return await es.search(**kwargs)
-        except NotFoundError:
-            return {"hits": {"hits": [], "total": {"value": 0}}, "aggregations": {}}
-        except Exception as exc:
-            raise HTTPException(503, "search is unavailable; try again shortly") from exc
+    force_name = ctx.force_name
+    search = ctx.search
 
     async def attach_sla(items: list[dict[str, Any]]) -> None:
         if not items:
@@ -707,12 +650,7 @@ def create_app(
         return resp
 
     # ---- pages ---------------------------------------------------------------------
-    def page(request: Request, name: str, user: User, **ctx: Any) -> Response:
-        return templates.TemplateResponse(
-            request,
-            name,
-            {"user": user, "force_name": force_name(user.force), **ctx},
-        )
+    page = ctx.page
 
     def taxonomy() -> dict[str, list[str]]:
         return {

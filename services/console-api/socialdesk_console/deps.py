@@ -70,6 +70,40 @@ def admin_page_user(user: Annotated[User, Depends(page_user)]) -> User:
     return user
 
 
+def supervisor_user(user: Annotated[User, Depends(api_user)]) -> User:
+    """The live SLA board and reassignment: supervisors and force administrators."""
+    if user.role not in ("supervisor", "force_admin") or user.force is None:
+        raise HTTPException(403, "the SLA board is for supervisors")
+    return user
+
+
+def supervisor_page_user(user: Annotated[User, Depends(page_user)]) -> User:
+    return supervisor_user(user)
+
+
+def report_user(user: Annotated[User, Depends(api_user)]) -> User:
+    """Reports: supervisors and administrators of a force, and national viewers."""
+    if user.role not in ("supervisor", "force_admin", "national_viewer"):
+        raise HTTPException(
+            403, "reports are for supervisors, force administrators and national viewers"
+        )
+    return user
+
+
+def report_page_user(user: Annotated[User, Depends(page_user)]) -> User:
+    return report_user(user)
+
+
+def national_user(user: Annotated[User, Depends(api_user)]) -> User:
+    if not user.national:
+        raise HTTPException(403, "the national comparison needs the national viewer role")
+    return user
+
+
+def national_page_user(user: Annotated[User, Depends(page_user)]) -> User:
+    return national_user(user)
+
+
 def search_filters(
     priority: Annotated[str | None, Query(pattern="^(P[1-4])?$")] = None,  # "" = any
     intent: Annotated[str | None, Query(max_length=40)] = None,
@@ -104,3 +138,9 @@ ActingUser = Annotated[User, Depends(acting_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
 AdminPageUser = Annotated[User, Depends(admin_page_user)]
 SearchFilters = Annotated[dict[str, str], Depends(search_filters)]
+SupervisorUser = Annotated[User, Depends(supervisor_user)]
+SupervisorPageUser = Annotated[User, Depends(supervisor_page_user)]
+ReportUser = Annotated[User, Depends(report_user)]
+ReportPageUser = Annotated[User, Depends(report_page_user)]
+NationalUser = Annotated[User, Depends(national_user)]
+NationalPageUser = Annotated[User, Depends(national_page_user)]

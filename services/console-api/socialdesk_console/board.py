@@ -1,0 +1,346 @@
+"""The live SLA board for supervisors: items at risk and breached by team and grade with
+time left, operators with their load and presence, unassigned P1/P2, the alert feed and
+one-click reassignment (the item's existing `assign` command). HTTP only, plus the feed
+that follows `sla.events` and `operators.presence` for the live stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from socialdesk.es import alias
+from socialdesk.events import OperatorPresence
+from socialdesk.settings import BaseServiceSettings
+from socialdesk.statestore import GlobalTable
+from socialdesk.tail import follow_from_end
+from socialdesk.taxonomy import Priority
+from socialdesk.topics import OPERATORS_PRESENCE, SLA_EVENTS
+from socialdesk_console.audit import audit_event
+from socialdesk_console.context import ConsoleContext
+from socialdesk_console.deps import SupervisorPageUser, SupervisorUser
+
+ALERTS = ("warning", "breached", "escalated")
+Queue = asyncio.Queue[dict[str, Any]]
+
+
+def alert_of(ev: dict[str, Any]) -> dict[str, Any]:
+    """What the board needs from one sla.events record."""
+    return {
+        "kind": "sla",
+        "item_id": ev.get("item_id"),
+        "type": ev.get("type"),
+        "clock": ev.get("clock"),
+        "priority": ev.get("priority"),
+        "force": ev.get("force"),
+        "team": ev.get("team"),
+        "owner": ev.get("owner"),
+        "deadline": ev.get("deadline"),
+        "time_left_s": ev.get("time_left_s"),
+        "at": ev.get("at"),
+    }
+
+
+class BoardFeed:
+    """One per console process: the newest SLA events of every partition (no group, so
+    every instance sees every alert) fanned out to each board stream of the alert's
+    force; the last alerts per force for a board that opens now; operator presence."""
+
+    def __init__(self, settings: BaseServiceSettings, keep: int = 50) -> None:
+        self.settings = settings
+        self.streams: dict[Queue, str] = {}
+        self.recent: dict[str, deque[dict[str, Any]]] = {}
+        self.keep = keep
+        self.presence: GlobalTable[OperatorPresence] = GlobalTable(
+            settings, OPERATORS_PRESENCE, OperatorPresence.model_validate_json
+        )
+        self.started = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.presence.start()
+        self.task = asyncio.create_task(
+            follow_from_end(self.settings, SLA_EVENTS, self._seen, self.started)
+        )
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        await self.presence.stop()
+
+    def add(self, q: Queue, force: str) -> None:
+        self.streams[q] = force
+
+    def remove(self, q: Queue) -> None:
+        self.streams.pop(q, None)
+
+    def _seen(self, raw: bytes | None) -> None:
+        if not raw:
+            return
+        try:
+            ev = json.loads(raw)
+        except ValueError:
+            return
+        if not isinstance(ev, dict) or not ev.get("force"):
+            return
+        alert = alert_of(ev)
+        if alert["type"] in ALERTS:
+            self.recent.setdefault(alert["force"], deque(maxlen=self.keep)).appendleft(alert)
+        for q, force in list(self.streams.items()):
+            if force == alert["force"]:
+                if q.full():
+                    q.get_nowait()  # a slow browser loses the oldest change, not the newest
+                q.put_nowait(alert)
+
+    def operators(self, force: str) -> list[OperatorPresence]:
+        return [p for p in self.presence.data.values() if p.force == force]
+
+
+def _left(deadline: str | None, now: datetime) -> float | None:
+    if not deadline:
+        return None
+    return round((datetime.fromisoformat(deadline) - now).total_seconds(), 1)
+
+
+def board_rows(
+    clocks: list[dict[str, Any]], items: dict[str, dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """Clocks in warning or breached on items still open, soonest deadline first; a
+    first-response clock stops mattering once the item has had a reply."""
+    rows = []
+    for c in clocks:
+        item = items.get(c["item_id"])
+        if item is None or not item.get("open"):
+            continue
+        if c["clock"] == "first_response" and any(
+            m.get("direction") == "outbound" for m in item.get("messages") or []
+        ):
+            continue
+        left = _left(c.get("deadline"), now)
+        state = (
+            "breached"
+            if c.get("state") in ("breached", "escalated") or (left is not None and left < 0)
+            else "warning"
+        )
+        rows.append(
+            {
+                "item_id": c["item_id"],
+                "clock": c["clock"],
+                "state": state,
+                "deadline": c.get("deadline"),
+                "time_left_s": left,
+                "priority": item.get("priority"),
+                "team": item.get("team"),
+                "intent": item.get("intent"),
+                "owner": item.get("owner"),
+                "status": item.get("status"),
+                "text": (item.get("text") or "")[:140],
+            }
+        )
+    rows.sort(key=lambda r: (r["deadline"] or "9999", r["priority"] or "P9"))
+    return rows
+
+
+def matrix(rows: list[dict[str, Any]], teams: list[str]) -> list[dict[str, Any]]:
+    """Items at risk and breached per team and grade (an item counts once, at its worst)."""
+    worst: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        w = worst.get(r["item_id"])
+        if w is None or (r["state"] == "breached" and w["state"] != "breached"):
+            worst[r["item_id"]] = r
+    out = []
+    for team in sorted(set(teams) | {r["team"] for r in worst.values() if r["team"]}):
+        cells = {}
+        for g in Priority:
+            mine = [r for r in worst.values() if r["team"] == team and r["priority"] == g.value]
+            cells[g.value] = {
+                "at_risk": sum(1 for r in mine if r["state"] == "warning"),
+                "breached": sum(1 for r in mine if r["state"] == "breached"),
+            }
+        out.append({"team": team, "grades": cells})
+    return out
+
+
+def router(ctx: ConsoleContext, feed: BoardFeed) -> APIRouter:
+    r = APIRouter()
+    items_index = alias(ctx.settings, "items")
+    sla_index = alias(ctx.settings, "sla")
+
+    async def snapshot(force: str) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        clocks_req = ctx.search(
+            index=sla_index,
+            query={
+                "bool": {"filter": [{"term": {"force": force}}, {"terms": {"state": list(ALERTS)}}]}
+            },
+            sort=[{"deadline": "asc"}],
+            size=1000,
+            track_total_hits=False,
+        )
+        unassigned_req = ctx.search(
+            index=items_index,
+            query={
+                "bool": {
+                    "filter": [
+                        {"term": {"force": force}},
+                        {"term": {"open": True}},
+                        {"terms": {"priority": ["P1", "P2"]}},
+                    ],
+                    "must_not": [{"exists": {"field": "owner"}}],
+                }
+            },
+            sort=[{"priority_rank": "asc"}, {"created_at": "asc"}],
+            size=200,
+            source_includes=[
+                "id",
+                "priority",
+                "team",
+                "intent",
+                "status",
+                "created_at",
+                "text",
+                "sla_first_response_due",
+            ],
+            track_total_hits=True,
+        )
+        load_req = ctx.search(
+            index=items_index,
+            query={"bool": {"filter": [{"term": {"force": force}}, {"term": {"open": True}}]}},
+            aggs={"owners": {"terms": {"field": "owner", "size": 500}}},
+            size=0,
+        )
+        clocks_resp, unassigned_resp, load_resp = await asyncio.gather(
+            clocks_req, unassigned_req, load_req
+        )
+        clocks = [h["_source"] for h in clocks_resp["hits"]["hits"]]
+        items: dict[str, dict[str, Any]] = {}
+        ids = sorted({c["item_id"] for c in clocks})
+        if ids:
+            try:
+                got = await ctx.es.mget(
+                    index=items_index,
+                    ids=ids,
+                    source_includes=[
+                        "id",
+                        "priority",
+                        "team",
+                        "intent",
+                        "owner",
+                        "status",
+                        "open",
+                        "text",
+                        "messages",
+                    ],
+                )
+                items = {d["_id"]: d["_source"] for d in got["docs"] if d.get("found")}
+            except Exception:
+                items = {}
+        rows = board_rows(clocks, items, now)
+        fc = ctx.config.forces.get(force)
+        teams = [t.id for t in fc.teams] if fc else []
+        load = {
+            b["key"]: b["doc_count"]
+            for b in (load_resp.get("aggregations") or {}).get("owners", {}).get("buckets", [])
+        }
+        people: dict[str, dict[str, Any]] = {}
+        for p in feed.operators(force):
+            people[p.operator] = {
+                "operator": p.operator,
+                "status": p.status,
+                "teams": list(p.teams),
+                "role": p.role,
+                "since": p.at.isoformat(),
+                "load": load.get(p.operator, 0),
+            }
+        for name, n in load.items():
+            people.setdefault(
+                name,
+                {
+                    "operator": name,
+                    "status": "unknown",
+                    "teams": [],
+                    "role": None,
+                    "since": None,
+                    "load": n,
+                },
+            )
+        unassigned = [h["_source"] for h in unassigned_resp["hits"]["hits"]]
+        for u in unassigned:
+            u["text"] = (u.get("text") or "")[:140]
+        return {
+            "force": force,
+            "at": now.isoformat(),
+            "at_risk": rows,
+            "matrix": matrix(rows, teams),
+            "totals": {
+                "at_risk": len({r["item_id"] for r in rows if r["state"] == "warning"}),
+                "breached": len({r["item_id"] for r in rows if r["state"] == "breached"}),
+                "unassigned_p1_p2": unassigned_resp["hits"]["total"]["value"],
+            },
+            "unassigned": unassigned,
+            "operators": sorted(
+                people.values(), key=lambda p: (p["status"] != "online", -p["load"], p["operator"])
+            ),
+            "alerts": list(feed.recent.get(force, ())),
+        }
+
+    @r.get("/board", tags=["pages"], response_class=Response)
+    async def board_page(request: Request, user: SupervisorPageUser) -> Response:
+        """The live SLA board of the supervisor's force."""
+        assert user.force is not None
+        data, _ = await asyncio.gather(
+            snapshot(user.force),
+            ctx.audit.write([audit_event(user, request, "board.viewed", "board", user.force)]),
+        )
+        return ctx.page(request, "board.html", user, board=data, grades=[p.value for p in Priority])
+
+    @r.get("/api/board", tags=["board"])
+    async def api_board(request: Request, user: SupervisorUser) -> dict[str, Any]:
+        """The board as JSON: what the page shows, refreshed by the page after each change."""
+        assert user.force is not None
+        data, _ = await asyncio.gather(
+            snapshot(user.force),
+            ctx.audit.write(
+                [audit_event(user, request, "board.viewed", "board", user.force, via="api")]
+            ),
+        )
+        return data
+
+    @r.get("/api/board/stream", tags=["board"])
+    async def api_board_stream(request: Request, user: SupervisorUser) -> StreamingResponse:
+        """Server-sent events for the board: `sla` (every clock change of the force:
+        warnings and breaches as they happen) and `item` (assignments, status)."""
+        assert user.force is not None
+        await ctx.audit.write(
+            [audit_event(user, request, "board.live_opened", "board", user.force)]
+        )
+        q = ctx.outcomes.subscribe(user.force, False)
+        feed.add(q, user.force)
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                yield "retry: 2000\n\n"
+                while not await request.is_disconnected():
+                    try:
+                        change = await asyncio.wait_for(q.get(), timeout=15)
+                    except TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"event: {change.get('kind', 'item')}\ndata: {json.dumps(change)}\n\n"
+            finally:
+                feed.remove(q)
+                ctx.outcomes.unsubscribe(q)
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return r
