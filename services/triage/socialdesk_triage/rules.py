@@ -60,6 +60,10 @@ WEAPONS = (
     r"axe|sword|samurai|shank|zombie\s+knife|crossbow|hammer|crowbar|bat|baseball\s+bat|"
     r"broken\s+bottle|bottle|screwdriver|acid|something\s+shiny|weapon)"
 )
+PERSON = (
+    r"(?:man|woman|lad|guy|bloke|fella|girl|boy|kid|child|baby|toddler|person|pensioner|"
+    r"homeless\s+\w+|old\s+\w+|young\s+\w+|teenager|student|daughter|son|wife|husband)"
+)
 CHILD = (
     r"(?:child|kids?|kiddies|toddler|baby|little\s+(?:boy|girl|one|lad|un)|wean|"
     r"boy\s+about\s+\d|girl\s+about\s+\d|\d+\s*(?:yr|year)\s*old)"
@@ -72,7 +76,7 @@ RULES: tuple[Rule, ...] = (
             rf"(?:has|have|got|with|wi|wiv|wid|carrying|waving|wavin|pulled(?:\s+out)?|holding|pointing|swinging|brandishing|came\s+at\s+\w+\s+with|went\s+for\s+\w+\s+(?:with|wi))\s+(?:a\s+|an\s+|his\s+|her\s+|some\s+|the\s+)?(?:\w+\s+)?{WEAPONS}",
             rf"{WEAPONS}\s+(?:out|attack|fight|point)",
             rf"{WEAPONS}.{{0,50}}(?:at\s+(?:people|us|me|him|her|them|windows|staff)|everywhere)",
-            r"(?:stabbed|stabbing|being\s+stabbed|shot\s+at|shooting\s+at|been\s+shot|(?:slash|slic)(?:e|ed|ing)?\s+at|bottled|acid\s+attack|squirted\s+something)",
+            r"(?:stabbed|stabbing\s+(?!suspect|appeal|victim|case|trial)(?:him|her|them|me|us|people|someone|some\w+|each\s+other|a\s+\w+|the\s+\w+|at|in\s+(?:the|a))|(?:been|there'?s|theres|is)\s+a\s+stabbing|(?<!the\s)(?<!a\s)(?<!'s\s)(?<!\w\s)stabbing\s+(?:on|at|outside|near|in|by)\b|being\s+stabbed|shot\s+at|shooting\s+at|been\s+shot|(?:slash|slic)(?:e|ed|ing)?\s+at|bottled|acid\s+attack|squirted\s+something)",
             r"threaten(?:ed|ing)?\s+to\s+(?:stab|shoot)",
             r"shots?\s+fired|(?:got|been|getting)\s+(?:shot|chibbed|glassed|slashed|knifed)",
             r"(?:fight(?:ing)?|brawl(?:ing)?|goin\s+at\s+each\s+other)\s+(?:with|wi|involving)\s+(?:knives|weapons|swords|machetes|a\s+knife|bats)",
@@ -93,10 +97,11 @@ RULES: tuple[Rule, ...] = (
         _rx(
             r"going\s+to\s+kill\s+(?:me|her|him|them|us|his|her)",
             r"(?:threaten(?:ing|ed)?\s+to\s+kill|(?:he|she)'?d\s+kill\s+(?:her|him|me))",
+            r"(?:saying|says|said|screaming|shouting|yelling)\s+(?:that\s+)?(?:he|she|they)(?:'ll|\s+will|'?s\s+gonna|'?s\s+going\s+to|'re\s+going\s+to)\s+kill\s+(?:me|her|him|us|them)",
             r"(?:he|she|they)(?:'s|\s+is|\s+are|'re)?\s+(?:killing|strangling|choking|stranglin)\s+(?:me|her|him|us)",
             r"(?:strangling|choking)\s+(?:me|her|him|my\s+\w+)",
-            r"(?:kicking|kickin|stamping\s+on|bootin|booting|leatherin|battering|beating|punching)\s+(?:\w+'?s?\s+)?(?:head|him|her|someone|me|a\s+\w+|the\s+\w+)",
-            r"(?:attacking|beating|battering|hitting)\s+(?:me|her|him|someone|my\s+(?:mum|mam|mom|dad|nan|wife|husband|sister|brother))",
+            rf"(?:kicking|kickin|stamping\s+on|bootin|booting|leatherin|battering|beating|punching)\s+(?:\w+'?s?\s+)?(?:head|him|her|someone|me|(?:a|the|this|some)\s+(?:\w+\s+)?{PERSON})",
+            r"(?<!been\s)(?<!keeps\s)(?:attacking|beating|battering|hitting)\s+(?:me|her|him|someone|my\s+(?:mum|mam|mom|dad|nan|wife|husband|sister|brother))",
             r"(?:smashing|banging)\s+(?:her|his|my)\s+head",
             r"(?:sat|sitting|kneeling)\s+on\s+(?:me|her|him|my\s+chest)",
             r"holding\s+(?:his|her)\s+head\s+under",
@@ -106,7 +111,8 @@ RULES: tuple[Rule, ...] = (
             r"not\s+breathing|unconscious|unresponsive|not\s+moving|(?:having\s+a\s+)?seizure|fitting\s+on",
             r"bleeding\s+(?:heavily|badly|everywhere|a\s+lot|mad|from\s+(?:his|her|the)\s+(?:head|neck|face|chest))|pool\s+of\s+blood|won'?t\s+stop\s+bleeding",
             r"(?:dragg(?:ed|ing)|drag|pull(?:ed|ing)?|carrying|putting|forcing|bundl(?:ed|ing))\s+(?:a\s+|the\s+)?(?:girl|boy|woman|man|lad|child|kid|her|him)\s+(?:\w+\s+){0,3}(?:into|in)\s+(?:a|the|his|their)\s+(?:\w+\s+)?(?:car|van|bushes|boot|taxi|transit|vehicle|motor|prius)",
-            r"snatched|abduct(?:ed|ing)|kidnapp?(?:ed|ing)",
+            r"(?:been|was|got|being)\s+snatched",
+            rf"snatched\s+(?:(?:a|the|my|our|her|his|their)\s+)?(?:\w+\s+)?(?:{PERSON}|{CHILD}|him|her|them)\b(?!'s)|abduct(?:ed|ing)|kidnapp?(?:ed|ing)",
             r"won'?t\s+let\s+me\s+(?:leave|out|go)",
             r"(?:run(?:ning)?|ran|knock(?:ed|ing)?)\s+(?:him|her|them|people|someone|a\s+\w+)\s+(?:over|down)|run\s+over\s+on\s+purpose",
             r"(?:drove|driving|drive|driven|going)\s+(?:\w+\s+)?(?:at|into)\s+(?:a\s+group|people|us|the\s+crowd|pedestrians|the\s+beer\s+garden)",
@@ -121,6 +127,12 @@ RULES: tuple[Rule, ...] = (
             r"set\s+(?:fire|light)\s+to|petrol\s+through",
             r"(?:burglars?|intruders?|someone|some1|sum1|men|man|they)\s+(?:is|are|'s|'re)?\s*(?:in|inside)\s+(?:the|my|our|her|his)\s+(?:house|flat|home)\b.{0,40}(?:right\s+)?now",
             r"trying\s+to\s+(?:get|break)\s+in(?:to)?\b.{0,60}(?:i'?m|im|we'?re|she'?s|he'?s)\s+(?:home|in|inside|alone)",
+            # Welsh: being beaten or kicked, threats to kill, not breathing, dragged into a car
+            r"cael\s+(?:ei\s+|ei\s+h|fy\s+|eu\s+)?(?:guro|churo|nghuro|curo|gicio|chicio|nghicio|cicio|lusgo|llusgo|tagu|thagu|nhagu)",
+            r"bygwth\s+(?:fy\s+|ei\s+|eu\s+|ein\s+)?(?:lladd|ladd|nladd|thrywanu|drywanu)",
+            r"na\s+fydda\s+i'?n\s+gadael\s+yn\s+fyw|(?:ddim|dim)\s+yn\s+anadlu|anymwybodol|(?:ddim|dim)\s+yn\s+symud|wedi\s+stopio\s+symud",
+            r"gwaedu'?n?\s+(?:yn\s+)?(?:ddrwg|ofnadwy|lot|drwm)|llusgo\s+(?:dynes|merch|plentyn|hogyn|hogan|bachgen|dyn|rhywun)",
+            r"(?:cipio|gipio|chipio)\s+(?:y|fy|ei|ein)\s+(?:plant|plentyn|babi|mab|merch)",
         ),
         "threat to life or serious violence described",
         Priority.P1,
@@ -133,6 +145,10 @@ RULES: tuple[Rule, ...] = (
         _rx(
             r"(?:on\s+fire|fire\s+in|blaze|smoke\s+pouring).{0,100}(?:inside|trapped|in\s+there|still\s+in|window|screaming)",
             r"(?:trapped|stuck)\s+(?:in|inside)\s+(?:the|a)\s+(?:fire|burning|car|flat|house)",
+            # Welsh: on fire with people inside, trapped, fallen into water
+            r"ar\s+d[aâ]n.{0,100}(?:tu\s+mewn|yn\s+sownd|dal\s+(?:yn|tu|i\s+mewn)|ffenest|sgrechian)",
+            r"sownd\s+(?:tu\s+mewn|yn\s+y\s+(?:car|t[ŷy]|fflat|d[ŵw]r|mwd))",
+            r"boddi|wedi\s+(?:disgyn|cwympo|syrthio)\s+i(?:'r|\s+y|\s+mewn\s+i'?r)\s+(?:afon|m[oô]r|harbwr|llyn|gamlas|d[ŵw]r)",
         ),
         "people trapped or in immediate danger",
         Priority.P1,
@@ -144,6 +160,7 @@ RULES: tuple[Rule, ...] = (
         "dangerous_vehicle",
         _rx(
             r"wrong\s+way\s+(?:driver|on|down)",
+            r"ffordd\s+anghywir\s+(?:ar|lawr|i\s+lawr|ar\s+hyd)",  # Welsh: the wrong way
             r"(?:on\s+its\s+roof|overturned).{0,60}(?:trapped|inside|not\s+moving|smoke)",
         ),
         "a vehicle endangering life on the road",
@@ -165,13 +182,16 @@ RULES: tuple[Rule, ...] = (
             r"(?:can'?t|cant|don'?t)\s+see\s+the\s+point",
             r"don'?t\s+want\s+to\s+(?:be\s+here|live|wake\s+up)",
             r"(?:on|over|at|off)\s+the\s+(?:edge|bridge|ledge|roof|cliffs?|barrier|railings?)\b.{0,60}(?:jump|end|goodbye|point|done|over|edge)",
-            r"(?:sat|sitting|standing|stood)\s+on\s+the\s+(?:edge|bridge|ledge|roof|cliffs?|wall|railings?)",
+            r"(?:sat|sitting|standing|stood)\s+on\s+the\s+(?:edge|bridge|ledge|roof|cliffs?|railings?|parapet)",
             r"climbing\s+over\s+the\s+(?:barrier|railings?|wall)|hanging\s+off|walked\s+into\s+the\s+sea|legs\s+over\s+the\s+edge",
             r"goodbye\s+(?:everyone|all|world|every1)|(?:tell|tel)\s+my\s+\w+\s+i\s+lov\w*",
             r"letters?\s+to\s+everyone|(?:pills|meds|tablets)\s+lined\s+up",
             r"cut\s+(?:too\s+deep|myself|him\s*self|her\s*self|(?:my|his|her|their)\s+(?:wrists?|arms?|throat))",
             r"self[\s-]?harm",
-            r"(?:eisiau|mynd\s+i)\s+(?:marw|lladd\s+fy\s+hun)|rhoi\s+diwedd\s+ar",
+            r"(?:eisiau|isio|mynd\s+i)\s+(?:marw|lladd\s+fy\s+hun)|rhoi\s+diwedd\s+ar",
+            r"(?:cymryd|gymryd|llyncu|lyncu)\s+(?:y|yr|fy|potel|bocs|llond)?\s*(?:\w+\s+){0,2}(?:tabledi|pils|paracetamol)",
+            r"(?:torri|dorri|lladd|ladd)\s+fy\s+hun|(?:ddim|dim)\s+(?:isio|eisiau|moyn)\s+(?:byw|bod\s+yma)",
+            r"(?:mynd\s+i|am)\s+neidio|cerdded\s+i'?r\s+m[oô]r",
         ),
         "possible suicide or self-harm intent",
         Priority.P1,
@@ -187,6 +207,9 @@ RULES: tuple[Rule, ...] = (
             rf"{CHILD}\b.{{0,60}}(?:railway|tracks|(?:the|a|busy)\s+road\b|edge\s+of\s+the\s+(?:canal|river|water|pond|lake|platform|cliff)|hard\s+shoulder|on\s+the\s+ice|swept|in\s+the\s+(?:river|canal|sea)|hot\s+car|under\s+(?:the|a)\s+car)",
             r"(?:hitting|beating|hurting|punching|kicking)\s+(?:a|the|his|her|their)\s+(?:child|kid|baby|son|daughter|toddler)",
             r"(?:plentyn|babi)\s+(?:ar\s+ei\s+ben\s+ei\s+hun|mewn\s+perygl)",
+            r"(?:plentyn|plant|babi|hogyn\s+bach|hogan\s+fach|merch\s+fach|bachgen)\b.{0,60}"
+            r"(?:ar\s+ochr\s+y\s+ffordd|ar\s+y\s+rhew|yn\s+y\s+(?:d[ŵw]r|afon|m[oô]r|llyn)|sil\s+ffenest|"
+            r"ar\s+y\s+rheilffordd|ar\s+(?:ei|ei\s+ph)\s*en\s+ei\s+hun)",
         ),
         "a child may be in danger",
         Priority.P1,
@@ -385,9 +408,50 @@ DISTANT = re.compile(
     r"videos?|drama|film\s+set|paintball|airsoft|heard\s+(?:there\s+was|about)|last\s+night|yesterday|"
     r"earlier\s+today|(?:days?|weeks?|months?)\s+since|in\s+(?:january|february|march|april|"
     r"may|june|july|august|september|october|november|december)|"
-    r"y\s+llynedd|flynyddoedd\s+yn\s+[oô]l)\b",
+    r"on\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:at|over)\s+the\s+weekend|"
+    r"(?:y\s+)?llynedd|(?:flynyddoedd|blynedd|mlynedd|blwyddyn|misoedd|mis|wythnos(?:au)?)\s+yn\s+[oô]l|"
+    r"neithiwr|wythnos\s+diwetha\w*|clywais|glywais|clywes)\b",
     re.IGNORECASE,
 )
+# Said after a critical phrase, these make it something that is over or was a mistake:
+# "he's gone now, no one hurt", "no wait, it was a vape". The phrase is lowered to P2
+# (a recent incident still wants prompt attention), never dropped.
+RESOLVED = re.compile(
+    r"\b(?:no\s+wait|false\s+alarm|turns\s+out|(?:it|that)\s+was\s+(?:only|just)\s+a|my\s+mistake|"
+    r"sorry\s+for\s+the\s+panic|(?:he|she|they)(?:'s|'ve|\s+has|\s+have)\s+(?:gone|left|run\s+off)\s+now|"
+    r"gone\s+now|(?:no\s*one|nobody|noone)\s+(?:was\s+|got\s+)?(?:hurt|injured)(?!\s+yet)|"
+    r"(?:everyone|every1|we'?re|she'?s|he'?s)\s+(?:is\s+)?(?:safe|ok|okay|fine)\s+now|"
+    r"wedi\s+mynd\s+(?:r[wŵ]an|nawr)|neb\s+wedi\s+(?:brifo|anafu))\b",
+    re.IGNORECASE,
+)
+# The whole message read for tense and outcome (not tied to a critical phrase): it
+# reports something that is over ("he's gone now", "I'm with her", "no one hurt"), asks a
+# question, or places itself in the past ("an hour ago", "last night") without saying
+# anything is still happening. Such a message has a non-emergency reading: the classifier
+# must be surer before it calls it P1 on its own (see guarded()).
+OVER = re.compile(
+    r"\b(?:(?:he|she|they)(?:'s|'ve|\s+has|\s+have)\s+(?:gone|left|run\s+off|legged\s+it|cleared\s+off)"
+    r"(?=\s*(?:[.,!;]|$|now|and|but|so))|gone\s+now|left\s+now|all\s+sorted|sorted\s+now|"
+    r"(?<!not\s)(?:i'?m|im|we'?re|she'?s|he'?s|they'?re)\s+(?:ok|okay|fine|safe|alright|home\s+now)|"
+    r"(?:no\s*one|nobody|noone)\s+(?:was\s+|got\s+|is\s+)?(?:hurt|injured)(?!\s+yet)|"
+    r"(?:i'?m|we'?re|someone'?s|staff\s+(?:are|is)|a\s+couple\s+of\s+us\s+are|police\s+are|"
+    r"paramedics\s+are)\s+with\s+(?:him|her|them)|(?<!ddim\s)yn\s+(?:iawn|saff))\b"
+)
+QUESTION = re.compile(
+    r"\b(?:how\s+(?:do|can|long)|what\s+(?:do|should|happens)|can\s+(?:i|you|someone)\s+"
+    r"(?:report|advise|tell)|any\s+(?:news|update)|sut\s+(?:mae|ydw|dw)|oes\s+modd)\b"
+)
+PAST = re.compile(
+    r"\b(?:(?<!since\s)(?:ago|earlier|yesterday)|last\s+(?:night|week|month|year|weekend|time)|"
+    r"on\s+(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|the\s+other\s+(?:day|night)|"
+    r"(?<!ers\s)(?:ddoe|neithiwr)|yn\s+[oô]l|wythnos\s+diwetha\w*)\b"
+)
+STILL = re.compile(
+    r"\b(?:now|rn|atm|currently|still|as\s+we\s+speak|at\s+the\s+moment|help|hurry|quick(?:ly)?|"
+    r"please\s+(?:come|send|help|someone)|pls\s+(?:come|send|help|hurry)|send\s+someone|999|"
+    r"r[wŵ]an|nawr|ar\s+hyn\s+o\s+bryd|dal\s+(?:yna|yma|i|wrthi)|helpwch|brysiwch|dewch|plis)\b"
+)
+READ_AS_OVER = "message reads as past, over or a question"
 CLAUSE_BREAK = re.compile(r"[.!?;\n]|\bbut\b|\bond\b", re.IGNORECASE)
 
 
@@ -465,6 +529,8 @@ def apply_rules(text: str) -> RuleResult:
                     continue
                 if DISTANT.search(_clause_around(idiom_free, m.start(), m.end())):
                     continue
+                if RESOLVED.search(idiom_free, m.end(), m.end() + 150):
+                    continue
                 live = True
                 break
             if not live:
@@ -478,6 +544,8 @@ def apply_rules(text: str) -> RuleResult:
                     continue
                 priority = Priority.P2  # in the past: still worth prompt attention
         result.add(rule, rank, priority)
+    if OVER.search(text) or QUESTION.search(text) or (PAST.search(text) and not STILL.search(text)):
+        result.discounted.append(READ_AS_OVER)
     return result
 
 
