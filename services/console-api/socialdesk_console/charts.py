@@ -6,6 +6,7 @@ it. An empty period draws empty axes with a message, never an error."""
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -22,13 +23,18 @@ class Series:
 
 
 def _nice_max(v: float) -> float:
-    if v <= 0:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above v: the axis top."""
+    if not math.isfinite(v) or v <= 0:
         return 1.0
-    for step in (1, 2, 2.5, 5, 10, 20, 25, 50, 100, 200, 250, 500):
-        for mag in (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000):
-            if v <= step * mag:
-                return float(step * mag)
-    return v
+    mag = 10.0 ** math.floor(math.log10(v))
+    for step in (1, 2, 2.5, 5, 10):
+        if v <= step * mag * (1 + 1e-12):
+            return step * mag
+    return 10 * mag
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
 
 
 def _fmt_num(v: float) -> str:
@@ -52,9 +58,9 @@ def bars(
     uid = next(_ids)
     left, right, top, bottom = 56, 12, 16, 46
     plot_w, plot_h = width - left - right, height - top - bottom
-    values = [v for s in series for v in s.values if v is not None]
+    values = [v for s in series for v in s.values if v is not None and math.isfinite(v)]
     empty = not values or max(values) <= 0
-    top_v = y_max if y_max is not None else _nice_max(max(values) if values else 0)
+    top_v = y_max if y_max is not None and y_max > 0 else _nice_max(max(values) if values else 0)
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
         f'preserveAspectRatio="xMidYMid meet" aria-labelledby="ct{uid} cd{uid}">',
@@ -76,7 +82,7 @@ def bars(
     for gi, label in enumerate(labels):
         gx = left + gi * group_w + group_w * 0.1
         for si, s in enumerate(series):
-            v = s.values[gi] if gi < len(s.values) else None
+            v = _finite(s.values[gi]) if gi < len(s.values) else None
             if v is None or v <= 0:
                 continue
             h = plot_h * min(v, top_v) / top_v
@@ -86,7 +92,7 @@ def bars(
                 f'width="{max(bar_w - 1, 0.8):.1f}" height="{h:.1f}">'
                 f"<title>{escape(label)}: {escape(s.name)} {escape(y_fmt(v))}</title></rect>"
             )
-        if gi % label_every == 0:
+        if gi % max(1, label_every) == 0:
             parts.append(
                 f'<text class="axis" x="{left + gi * group_w + group_w / 2:.1f}" '
                 f'y="{top + plot_h + 16}" text-anchor="middle">{escape(label)}</text>'
@@ -124,9 +130,9 @@ def hbars(
     rows = max(1, len(labels))
     height = top + rows * row_h + 28
     plot_w = width - left - right
-    values = [v for s in series for v in s.values if v is not None]
+    values = [v for s in series for v in s.values if v is not None and math.isfinite(v)]
     empty = not values or max(values) <= 0
-    top_v = x_max if x_max is not None else _nice_max(max(values) if values else 0)
+    top_v = x_max if x_max is not None and x_max > 0 else _nice_max(max(values) if values else 0)
     parts = [
         f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
         f'preserveAspectRatio="xMidYMid meet" aria-labelledby="ct{uid} cd{uid}">',
@@ -141,7 +147,7 @@ def hbars(
             f'text-anchor="end">{escape(label)}</text>'
         )
         for si, s in enumerate(series):
-            v = s.values[ri] if ri < len(s.values) else None
+            v = _finite(s.values[ri]) if ri < len(s.values) else None
             if v is None:
                 continue
             w = plot_w * min(max(v, 0), top_v) / top_v
