@@ -50,6 +50,10 @@ _INTENT_SUBJECT = {
     "complaint": "feedback",
 }
 
+# Keywords, English and Welsh, matched at the start of a word ("burglar" also finds
+# "burglary"); those in _WHOLE_WORDS only as whole words, because as prefixes they would
+# find other words ("beat" in "beaten", "arf" in "arfer", "event" in "eventually").
+# Welsh words come with their common mutated forms ("y gymuned", "fy mhlant").
 _KEYWORDS: dict[str, tuple[str, ...]] = {
     "violence_weapons": (
         "knife",
@@ -59,14 +63,24 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "firearm",
         "shooting",
         "assault",
+        "beaten",
+        "punch",
         "fight",
         "violence",
+        "violent",
         "weapon",
         "machete",
         "attack",
         "cyllell",
+        "gyllell",
+        "nghyllell",
+        "chyllell",
+        "cyllyll",
         "ymosod",
         "arf",
+        "arfau",
+        "trais",
+        "drais",
     ),
     "burglary_theft": (
         "burglar",
@@ -82,7 +96,10 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "catalytic",
         "car crime",
         "lladrad",
+        "ladrad",
         "dwyn",
+        "ddwyn",
+        "byrgler",
     ),
     "fraud_scams": (
         "scam",
@@ -90,10 +107,27 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "phishing",
         "romance",
         "courier fraud",
-        "bank",
+        "bank account",
+        "bank details",
+        "bank card",
+        "bank transfer",
+        "your bank",
+        "banking",
         "twyll",
+        "dwyll",
+        "sgam",
     ),
-    "drugs": ("drug", "dealing", "cannabis", "county lines", "cocaine", "cyffuriau"),
+    "drugs": (
+        "drug",
+        "dealer",
+        "cannabis",
+        "county lines",
+        "cocaine",
+        "heroin",
+        "cyffuriau",
+        "gyffuriau",
+        "nghyffuriau",
+    ),
     "asb": (
         "anti-social",
         "antisocial",
@@ -106,6 +140,7 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "off-road bike",
         "vandal",
         "ymddygiad",
+        "gwrthgymdeithasol",
     ),
     "roads": (
         "road",
@@ -124,8 +159,14 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "diversion",
         "motorway",
         "ffordd",
+        "ffyrdd",
         "traffig",
         "gwrthdrawiad",
+        "damwain",
+        "ddamwain",
+        "goryrru",
+        "gyrru",
+        "gyrrwr",
     ),
     "missing_people": (
         "missing",
@@ -135,8 +176,17 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "sighting",
         "ar goll",
         "apêl",
+        "apel",
     ),
-    "welfare": ("welfare", "mental health", "worried about", "vulnerable", "lles"),
+    "welfare": (
+        "welfare",
+        "mental health",
+        "worried about",
+        "vulnerable",
+        "lles",
+        "iechyd meddwl",
+        "bregus",
+    ),
     "domestic_sexual": (
         "domestic",
         "abuse",
@@ -147,12 +197,36 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "violence against women",
         "vawg",
         "cam-drin",
+        "camdrin",
+        "cam drin",
+        "trais domestig",
+        "drais domestig",
+        "trais rhywiol",
+        "drais rhywiol",
+        "rhywiol",
     ),
-    "hate_crime": ("hate crime", "racist", "homophobic", "hate incident", "troseddau casineb"),
-    "child_safety": ("child", "children", "school", "young people", "online safety", "plant"),
+    "hate_crime": (
+        "hate crime",
+        "racist",
+        "homophobic",
+        "hate incident",
+        "casineb",
+    ),
+    "child_safety": (
+        "child",
+        "school",
+        "young people",
+        "online safety",
+        "plant",
+        "blant",
+        "mhlant",
+        "ysgol",
+        "pobl ifanc",
+    ),
     "community": (
         "community",
         "event",
+        "events",
         "meet",
         "drop-in",
         "surgery",
@@ -163,7 +237,9 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "beat",
         "patrol",
         "cymuned",
+        "gymuned",
         "digwyddiad",
+        "ddigwyddiad",
     ),
     "recruitment": (
         "recruit",
@@ -178,24 +254,41 @@ _KEYWORDS: dict[str, tuple[str, ...]] = {
         "passing out",
         "ymuno",
         "swydd",
+        "recriwtio",
+        "gwirfoddol",
     ),
-    "feedback": ("thank", "thanks", "well done", "complain", "diolch", "cwyn"),
+    "feedback": ("thank", "well done", "complain", "diolch", "cwyn"),
 }
-_PATTERNS = {
-    subject: re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + ")")
-    for subject, words in _KEYWORDS.items()
-}
+_WHOLE_WORDS = frozenset(
+    {"arf", "arfau", "asb", "beat", "event", "events", "plant", "blant", "mhlant", "apel"}
+)
+_SUBJECT_OF: dict[str, str] = {}
+for _subject, _words in _KEYWORDS.items():
+    for _word in _words:
+        assert _SUBJECT_OF.setdefault(_word, _subject) == _subject, f"{_word!r} is in two subjects"
+# One pattern, longest keywords first: at each place the longest keyword wins and uses
+# the words up, so "off-road bike" counts once, for anti-social behaviour, and not also
+# as a bike (theft) and a road.
+_PATTERN = re.compile(
+    r"\b(?:"
+    + "|".join(
+        re.escape(w) + (r"\b" if w in _WHOLE_WORDS else "")
+        for w in sorted(_SUBJECT_OF, key=lambda w: (-len(w), w))
+    )
+    + ")"
+)
 
 
 def subject_of_text(text: str) -> str:
-    """The subject whose keywords appear most often; 'other' if none do."""
-    lowered = text.lower()
-    best, best_hits = "other", 0
-    for subject, pattern in _PATTERNS.items():
-        hits = len(pattern.findall(lowered))
-        if hits > best_hits:
-            best, best_hits = subject, hits
-    return best
+    """The subject whose keywords appear most often; on a tie, the one that appears
+    first; 'other' if none do."""
+    hits: dict[str, int] = {}
+    for word in _PATTERN.findall(text.lower()):
+        subject = _SUBJECT_OF[word]
+        hits[subject] = hits.get(subject, 0) + 1  # dict order: first appearance
+    if not hits:
+        return "other"
+    return max(hits, key=lambda s: hits[s])
 
 
 def subject_of_mention(text: str, intent: str | None, flags: Iterable[str]) -> str:
