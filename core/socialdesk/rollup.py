@@ -186,26 +186,73 @@ def facts_from_item_event(
     )
 
 
+FINAL_CLOCKS = ("first_response", "resolution")
+
+
+def _sla_after(sla: Mapping[str, str], sla_seq: int, ev: SlaEvent) -> dict[str, str] | None:
+    """The clocks' final states after this event, or None if it changes none of them.
+
+    Only a final state counts: met, or breached (a breach stays a breach even if the
+    reply comes later, or the item is reopened and resolved in time). Started, warning,
+    paused, resumed, escalated and recalculated change nothing: the sla service
+    recalculates only clocks still running, whose state is not recorded here (a
+    reopened item's new resolution clock keeps the first resolution's result until its
+    own). Old or repeated events (sequence at most the last applied) change nothing."""
+    if ev.seq <= sla_seq or ev.clock not in FINAL_CLOCKS:
+        return None
+    if ev.type == "breached" and sla.get(ev.clock) != "breached":
+        return {**sla, ev.clock: "breached"}
+    if ev.type == "met" and sla.get(ev.clock) is None:
+        return {**sla, ev.clock: "met"}
+    return None
+
+
 def facts_with_sla(before: ItemFacts | None, ev: SlaEvent) -> ItemFacts | None:
-    """Record a clock's final state (met, or breached: a breach stays a breach even if
-    the reply comes later). Old or repeated events change nothing."""
-    if before is None or ev.seq <= before.sla_seq:
+    """Record a clock's final state; `before` itself (same object) when the event changes
+    nothing. None stays None: the caller keeps the outcome of an item whose facts have
+    not arrived yet as a PendingSla."""
+    if before is None:
+        return None
+    sla = _sla_after(before.sla, before.sla_seq, ev)
+    if sla is None:
         return before
-    if ev.clock not in ("first_response", "resolution") or ev.type not in ("met", "breached"):
-        if ev.type != "recalculated":
-            return _with_sla_seq(before, ev.seq)
-    after = ItemFacts(**{**asdict(before), "sla": dict(before.sla), "sla_seq": ev.seq})
-    if ev.type == "breached":
-        after.sla[ev.clock] = "breached"
-    elif ev.type == "met" and after.sla.get(ev.clock) != "breached":
-        after.sla[ev.clock] = "met"
-    elif ev.type == "recalculated":
-        after.sla.pop(ev.clock, None)  # re-graded: the clock starts again from creation
-    return after
+    return ItemFacts(**{**asdict(before), "sla": sla, "sla_seq": ev.seq})
 
 
-def _with_sla_seq(before: ItemFacts, seq: int) -> ItemFacts:
-    return ItemFacts(**{**asdict(before), "sla": dict(before.sla), "sla_seq": seq})
+@dataclass
+class PendingSla:
+    """Final clock states for an item whose facts have not arrived yet. sla.events and
+    items.events are separate topics, read at their own pace: after a restart, or when
+    the service is new and reads the topics from the beginning, an item's `met` or
+    `breached` can come before its `created`. Kept (in the same store) until the item's
+    facts arrive and take it, or its day becomes final."""
+
+    item_id: str
+    at: float
+    sla: dict[str, str] = field(default_factory=dict)
+    sla_seq: int = 0
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+
+def pending_with_sla(before: PendingSla | None, ev: SlaEvent) -> PendingSla | None:
+    """`before` itself when the event changes nothing (None stays None)."""
+    sla = _sla_after(before.sla if before else {}, before.sla_seq if before else 0, ev)
+    if sla is None:
+        return before
+    return PendingSla(item_id=ev.item_id, at=ev.at.timestamp(), sla=sla, sla_seq=ev.seq)
+
+
+def with_pending(facts: ItemFacts, pending: PendingSla) -> ItemFacts:
+    """The item's facts with the clock states that came before them."""
+    sla = dict(facts.sla)
+    for clock, state in pending.sla.items():
+        if sla.get(clock) != "breached":
+            sla[clock] = state
+    return ItemFacts(
+        **{**asdict(facts), "sla": sla, "sla_seq": max(facts.sla_seq, pending.sla_seq)}
+    )
 
 
 def contribution(f: ItemFacts) -> Counter[str]:
@@ -276,16 +323,33 @@ def post_facts(post: OutboundPost, force: str | None) -> PostFacts | None:
     )
 
 
+BROADCAST = "post"  # a post to the force's followers; replies, comments and DMs answer someone
+
+
 def post_contribution(f: PostFacts) -> Counter[str]:
-    return Counter({"n": 1, f"h:{local_day_hour(f.posted)[1]}": 1, f"s:{f.subject}": 1})
+    """Every outbound post counts by hour and kind; only broadcasts count by subject: the
+    listening gap compares what the force chooses to post about with what the public
+    raise, and a reply's subject is the public's own (counting replies would make a
+    force that answers look as if it broadcast about the same things)."""
+    c = Counter({"n": 1, f"h:{local_day_hour(f.posted)[1]}": 1, f"k:{f.kind}": 1})
+    if f.kind == BROADCAST:
+        c[f"s:{f.subject}"] += 1
+    return c
 
 
-def decode_facts(raw: bytes) -> ItemFacts | PostFacts:
+Facts = ItemFacts | PostFacts | PendingSla
+
+
+def decode_facts(raw: bytes) -> Facts:
     data = json.loads(raw)
-    return PostFacts(**data) if "post_id" in data else ItemFacts(**data)
+    if "post_id" in data:
+        return PostFacts(**data)
+    if "force" in data:
+        return ItemFacts(**data)
+    return PendingSla(**data)
 
 
-def encode_facts(f: ItemFacts | PostFacts) -> bytes:
+def encode_facts(f: Facts) -> bytes:
     return f.to_json()
 
 
@@ -524,7 +588,9 @@ def build_report(
         "listening": {
             "public": public_subjects,
             "force_posts": force_subjects,
-            "posts": int(posts.get("n", 0)),
+            "posts": sum(force_subjects.values()),  # broadcasts, whose subjects are compared
+            "outbound": int(posts.get("n", 0)),  # everything the force sent, replies too
+            "outbound_by_kind": _keyed(posts, "k:"),
             "gap_score": gap_score(public_subjects, force_subjects),
         },
     }

@@ -7,6 +7,10 @@ Cells are written per input partition (the partition is part of the document id)
 instances that own different partitions never write the same document; the reader sums
 them. Days older than `metrics_keep_days` are final: their facts leave the store and
 their cells stay in the index as they are.
+
+An SLA result (met, breached) read before its item's facts (the topics are read at
+their own pace, so after a restart or on a first run from the beginning it happens) is
+kept in the store as a PendingSla and joins the facts when they come.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from socialdesk.events import ItemEvent, OutboundPost, SlaEvent
 from socialdesk.kafka import BatchResult, Meta, Output, process_each
 from socialdesk.rollup import (
     Cells,
+    Facts,
     ItemFacts,
+    PendingSla,
     PostFacts,
     cell_doc_id,
     cell_document,
@@ -39,7 +45,9 @@ from socialdesk.rollup import (
     facts_from_item_event,
     facts_with_sla,
     local_day_hour,
+    pending_with_sla,
     post_facts,
+    with_pending,
 )
 from socialdesk.settings import MetricsSettings
 from socialdesk.statestore import ChangelogStore
@@ -73,7 +81,7 @@ class MetricsProcessor:
         self.es = es
         self.index = alias(settings, "rollups")
         self.items_index = alias(settings, "items")
-        self.store: ChangelogStore[ItemFacts | PostFacts] = ChangelogStore(
+        self.store: ChangelogStore[Facts] = ChangelogStore(
             settings, METRICS_CHANGELOG, decode_facts, encode_facts
         )
         self.cells: dict[int, Cells] = {}
@@ -100,8 +108,11 @@ class MetricsProcessor:
     def _cells(self, partition: int) -> Cells:
         return self.cells.setdefault(partition, Cells())
 
-    def _put(self, partition: int, key: str, facts: ItemFacts | PostFacts) -> None:
+    def _put(self, partition: int, key: str, facts: Facts) -> None:
         self._changelog[(partition, key)] = self.store.put(partition, key, facts)
+
+    def _delete(self, partition: int, key: str) -> None:
+        self._changelog[(partition, key)] = self.store.delete(partition, key)
 
     def _one(self, value: Any, meta: Meta) -> list[Output]:
         p = meta.partition
@@ -124,7 +135,15 @@ class MetricsProcessor:
         key = f"item:{value.item_id}"
         before = self.store.get(p, key)
         assert before is None or isinstance(before, ItemFacts)
+        pending_key = f"sla:{value.item_id}"
         if isinstance(value, SlaEvent):
+            if before is None:  # the item's facts have not arrived yet: keep the outcome
+                pending = self.store.get(p, pending_key)
+                assert pending is None or isinstance(pending, PendingSla)
+                kept = pending_with_sla(pending, value)
+                if kept is not None and kept is not pending:
+                    self._put(p, pending_key, kept)
+                return []
             after = facts_with_sla(before, value)
         else:
             if before is None and value.item is not None:
@@ -132,6 +151,11 @@ class MetricsProcessor:
                     LATE.inc()
                     return []
             after = facts_from_item_event(before, value, self._repeat.get(value.item_id, False))
+            if before is None and after is not None:
+                pending = self.store.get(p, pending_key)
+                if isinstance(pending, PendingSla):
+                    after = with_pending(after, pending)
+                    self._delete(p, pending_key)
         if after is not None and after is not before:
             self._put(p, key, after)
             self._cells(p).replace_item(before, after)
@@ -145,7 +169,7 @@ class MetricsProcessor:
             for facts in self.store.partitions.get(p, {}).values():
                 if isinstance(facts, PostFacts):
                     cells.add_post(facts)
-                else:
+                elif isinstance(facts, ItemFacts):
                     cells.replace_item(None, facts)
             self.cells[p] = cells  # every cell dirty: rewritten once after a restore
 
@@ -251,8 +275,13 @@ class MetricsProcessor:
         self._changelog = {}
         horizon = self.horizon()
         for p, key, facts in list(self.store.items()):
-            day = local_day_hour(facts.posted if isinstance(facts, PostFacts) else facts.created)[0]
-            if day < horizon:
+            if isinstance(facts, PostFacts):
+                at = facts.posted
+            elif isinstance(facts, ItemFacts):
+                at = facts.created
+            else:
+                at = facts.at  # an outcome whose item never came
+            if local_day_hour(at)[0] < horizon:
                 self._changelog[(p, key)] = self.store.delete(p, key)
         for cells in self.cells.values():
             cells.forget_days_before(horizon)
