@@ -87,8 +87,12 @@ def app_routes() -> list[tuple[str, str]]:
         settings, load_config(ROOT / "config"), {}, AsyncElasticsearch("http://127.0.0.1:9")
     )
     out = []
-    for r in app.routes:
-        if isinstance(r, APIRoute):
+    routes = list(app.routes)
+    while routes:
+        r = routes.pop(0)
+        if hasattr(r, "original_router"):  # FastAPI's lazily included router
+            routes.extend(r.original_router.routes)
+        elif isinstance(r, APIRoute):
             out.extend((m, r.path) for m in sorted(r.methods))
         elif isinstance(r, Mount):
             out.append(("GET", r.path + "/app.css"))

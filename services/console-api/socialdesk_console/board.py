@@ -28,6 +28,7 @@ from socialdesk_console.deps import SupervisorPageUser, SupervisorUser
 
 ALERTS = ("warning", "breached", "escalated")
 Queue = asyncio.Queue[dict[str, Any]]
+ITEM_FIELDS = ["id", "priority", "team", "intent", "owner", "status", "open", "text", "messages"]
 
 
 def alert_of(ev: dict[str, Any]) -> dict[str, Any]:
@@ -172,6 +173,16 @@ def router(ctx: ConsoleContext, feed: BoardFeed) -> APIRouter:
     items_index = alias(ctx.settings, "items")
     sla_index = alias(ctx.settings, "sla")
 
+    async def mget(index: str, ids: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
+        """Documents by id; the board still draws (without them) if the index fails."""
+        if not ids:
+            return {}
+        try:
+            got = await ctx.es.mget(index=index, ids=ids, source_includes=fields)
+        except Exception:
+            return {}
+        return {d["_id"]: d["_source"] for d in got["docs"] if d.get("found")}
+
     async def snapshot(force: str) -> dict[str, Any]:
         now = datetime.now(UTC)
         clocks_req = ctx.search(
@@ -219,28 +230,18 @@ def router(ctx: ConsoleContext, feed: BoardFeed) -> APIRouter:
             clocks_req, unassigned_req, load_req
         )
         clocks = [h["_source"] for h in clocks_resp["hits"]["hits"]]
-        items: dict[str, dict[str, Any]] = {}
-        ids = sorted({c["item_id"] for c in clocks})
-        if ids:
-            try:
-                got = await ctx.es.mget(
-                    index=items_index,
-                    ids=ids,
-                    source_includes=[
-                        "id",
-                        "priority",
-                        "team",
-                        "intent",
-                        "owner",
-                        "status",
-                        "open",
-                        "text",
-                        "messages",
-                    ],
-                )
-                items = {d["_id"]: d["_source"] for d in got["docs"] if d.get("found")}
-            except Exception:
-                items = {}
+        unassigned = [h["_source"] for h in unassigned_resp["hits"]["hits"]]
+        items, due = await asyncio.gather(
+            mget(items_index, sorted({c["item_id"] for c in clocks}), ITEM_FIELDS),
+            mget(
+                sla_index,
+                [f"{u['id']}:first_response" for u in unassigned],
+                ["item_id", "deadline"],
+            ),
+        )
+        for u in unassigned:
+            u["text"] = (u.get("text") or "")[:140]
+            u["first_response_due"] = (due.get(f"{u['id']}:first_response") or {}).get("deadline")
         rows = board_rows(clocks, items, now)
         fc = ctx.config.forces.get(force)
         teams = [t.id for t in fc.teams] if fc else []
@@ -270,9 +271,6 @@ def router(ctx: ConsoleContext, feed: BoardFeed) -> APIRouter:
                     "load": n,
                 },
             )
-        unassigned = [h["_source"] for h in unassigned_resp["hits"]["hits"]]
-        for u in unassigned:
-            u["text"] = (u.get("text") or "")[:140]
         return {
             "force": force,
             "at": now.isoformat(),

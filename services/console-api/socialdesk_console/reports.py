@@ -288,31 +288,29 @@ def chart_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     grades = list(report["response_times"])
     for clock, title in (("first_response", "First response"), ("resolution", "Resolution")):
         rt = report["response_times"]
-        med = [
-            (rt[g][clock]["median_s"] or 0) / 60 if rt[g][clock]["median_s"] is not None else None
-            for g in grades
-        ]
-        p90 = [
-            (rt[g][clock]["p90_s"] or 0) / 60 if rt[g][clock]["p90_s"] is not None else None
-            for g in grades
-        ]
-        tgt = [
-            (rt[g][clock]["target_s"] or 0) / 60 if rt[g][clock]["target_s"] else None
-            for g in grades
-        ]
+
+        def share(g: str, m: str, rt: Mapping[str, Any] = rt, clock: str = clock) -> float | None:
+            v, target = rt[g][clock][m], rt[g][clock]["target_s"]
+            return None if v is None or not target else round(100 * v / target, 1)
+
         sections.append(
             {
                 "id": f"{clock}-times",
                 "title": f"{title} times against targets",
                 "chart": hbars(
-                    f"{title} time by grade: median, 90th percentile and target (minutes)",
+                    f"{title} time by grade as a share of its target (100% = on target)",
                     grades,
                     [
-                        Series("Median", med, "s1"),
-                        Series("90th percentile", p90, "s2"),
-                        Series("Target", tgt, "s3"),
+                        Series("Median", [share(g, "median_s") for g in grades], "s1"),
+                        Series("90th percentile", [share(g, "p90_s") for g in grades], "s2"),
                     ],
-                    x_fmt=_minutes,
+                    x_fmt=lambda v: f"{v:.0f}%",
+                    desc="; ".join(
+                        f"{g}: median {duration(rt[g][clock]['median_s'])}, "
+                        f"90th percentile {duration(rt[g][clock]['p90_s'])}, "
+                        f"target {duration(rt[g][clock]['target_s'])}"
+                        for g in grades
+                    ),
                 ),
                 "head": [
                     "Grade",
@@ -458,6 +456,8 @@ def chart_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
             "figure_note": (
                 "0 means the force posts about topics in the same proportions as the public "
                 "raise them; 100 means no overlap at all."
+                if gap is not None
+                else "needs both public contact and force posts in the period."
             ),
             "chart": hbars(
                 "Share of public contact and of force posts by topic (per cent)",

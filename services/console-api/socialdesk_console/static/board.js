@@ -8,13 +8,13 @@
   function label(s) { return (s || "").replace(/_/g, " "); }
   function countdown(deadline) { const t = el("time", "countdown"); if (deadline) t.setAttribute("datetime", deadline); return t; }
   function td(child, cls) { const c = el("td", cls || ""); if (typeof child === "string" || typeof child === "number") c.textContent = String(child); else if (child) c.appendChild(child); return c; }
-  function reassignCell(itemId) {
+  function reassignCell(itemId, verb) {
     const c = el("td", "reassign");
     const online = operators.filter((p) => p.status === "online");
     if (!online.length) { c.textContent = "no one online"; return c; }
     const sel = el("select"); sel.setAttribute("aria-label", "operator for " + itemId);
     online.forEach((p) => { const o = el("option", "", `${p.operator} (${p.load})`); o.value = p.operator; sel.appendChild(o); });
-    const b = el("button", "", "Reassign"); b.type = "button";
+    const b = el("button", "", verb || "Reassign"); b.type = "button";
     b.addEventListener("click", async () => {
       b.disabled = true;
       const msg = document.getElementById("reassign-msg");
@@ -66,10 +66,10 @@
     fill(document.querySelector("#unassigned tbody"), b.unassigned, (u) => {
       const tr = el("tr", u.priority); tr.dataset.id = u.id;
       tr.appendChild(td(el("span", "grade " + u.priority, u.priority)));
-      tr.appendChild(td(u.sla_first_response_due ? countdown(u.sla_first_response_due) : ""));
+      tr.appendChild(td(u.first_response_due ? countdown(u.first_response_due) : ""));
       tr.appendChild(td(u.team || ""));
       const a = el("a", "", u.text || u.id); a.href = "/items/" + encodeURIComponent(u.id); tr.appendChild(td(a));
-      tr.appendChild(reassignCell(u.id));
+      tr.appendChild(reassignCell(u.id, "Assign"));
       return tr;
     }, "No unassigned P1 or P2.", 5);
     fill(document.querySelector("#operators tbody"), b.operators, (p) => {
