@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka.structs import TopicPartition
-from elasticsearch import AsyncElasticsearch
+from elasticsearch import AsyncElasticsearch, NotFoundError
 from elasticsearch.helpers import async_bulk
 from prometheus_client import Counter as PCounter
 from prometheus_client import Gauge
@@ -217,6 +217,8 @@ class MetricsProcessor:
                 seen.setdefault((s.get("force") or "", s.get("author_id") or ""), []).append(
                     (created, s.get("id") or "")
                 )
+        except NotFoundError:
+            pass  # no items index yet: nobody has written before
         except Exception as exc:
             LOOKUP_FAILED.inc(len(new))
             log.warning("repeat-contact look-up failed", extra={"error": repr(exc)})
