@@ -92,6 +92,46 @@ def test_guarded_asks_the_classifier_to_be_surer(text: str, expected: bool) -> N
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # rules-0.4: an event named as a noun, a theft, a football, a pattern of abuse
+        ("the lad wanted for the stabbing in your appeal is in the bookies", None),
+        ("some lad just snatched a woman's handbag at the cashpoint", None),
+        ("kids booting a football against our garage door for hours", None),
+        ("her boyfriend has been hitting her, she's at mine now", None),
+        ("Stabbing on Mile End Rd outside the cinema, lad's on the floor", Priority.P1),
+        ("a kid has just been snatched off the beach by a man", Priority.P1),
+        ("he's punching the walls and saying he'll kill me", Priority.P1),
+        # resolved or retracted after the phrase: lowered to P2, never dropped
+        ("a lad was waving a knife outside the chippy, he's gone now, no one hurt", Priority.P2),
+        ("there was a lad with a knife in town, no wait, it was a vape", Priority.P2),
+        ("he threatened her with a kitchen knife on Saturday night", Priority.P2),
+        # Welsh emergencies
+        ("mae fy nghymydog yn cael ei churo gan ei phartner rwan", Priority.P1),
+        ("pobl dal yn y fflat ar dân, rhywun yn chwifio o'r ffenest", Priority.P1),
+        ("car yn gyrru'r ffordd anghywir ar yr A55 ger Abergele", Priority.P1),
+        ("dw i newydd lyncu potel gyfan o paracetamol", Priority.P1),
+        ("dw i'n mynd i ladd fy mrawd bach os ydi o'n bwyta fy siocled", None),
+    ],
+)
+def test_rules_0_4_phrasings(text: str, expected: Priority | None) -> None:
+    assert apply_rules(text).priority == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("bloke grabbed my phone 20 mins ago, went towards the park, I'm home", True),
+        ("old man confused at the bus stop, I'm with him now", True),
+        ("how do I get a crime reference for my stolen bike", True),
+        ("someone grabbed a woman and pushed her into a van 20 mins ago, still there now", False),
+    ],
+)
+def test_a_message_read_as_past_or_over_is_guarded(text: str, expected: bool) -> None:
+    assert guarded(apply_rules(text)) is expected
+
+
+@pytest.mark.parametrize(
     ("text", "lang"),
     [
         ("Mae 'na ddyn efo cyllell tu allan i'r siop yn Bangor", "cy"),
