@@ -179,8 +179,30 @@ def cmd_demo_feed(args: argparse.Namespace) -> int:
 
     path = Path(args.file or repo_root() / "data" / "demo" / "mentions.jsonl")
     lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    # The forces' own posts (for the listening-gap report), one after every few mentions.
+    posts_path = path.with_name("posts.jsonl")
+    posts = (
+        [json.loads(x) for x in posts_path.read_text().splitlines() if x.strip()]
+        if posts_path.is_file()
+        else []
+    )
+    every = max(1, len(lines) // max(1, len(posts)))
     key = os.environ.get("SOCIALDESK_DEMO_API_KEY", DEMO_KEY).split(":", 1)[-1]
-    url = args.ingest.rstrip("/") + "/v1/mentions"
+    base = args.ingest.rstrip("/")
+
+    def send(route: str, record: dict[str, Any]) -> None:
+        req = urllib.request.Request(  # noqa: S310 - local ingest URL
+            base + route,
+            data=json.dumps(record).encode(),
+            headers={"X-Api-Key": key, "Content-Type": "application/json"},
+        )
+        for _ in range(30):
+            try:
+                with urllib.request.urlopen(req, timeout=30):  # noqa: S310
+                    return
+            except Exception:
+                time.sleep(2)  # ingest not up yet, or Kafka away: the line waits
+
     run = 0
     stop = False
 
@@ -192,19 +214,12 @@ def cmd_demo_feed(args: argparse.Namespace) -> int:
     while not stop:
         run += 1
         tag = f"r{int(time.time())}"
-        for line in lines:
+        for n, line in enumerate(lines):
             if stop:
                 break
-            body = json.dumps(_fresh(line, tag)).encode()
-            req = urllib.request.Request(  # noqa: S310 - local ingest URL
-                url, data=body, headers={"X-Api-Key": key, "Content-Type": "application/json"}
-            )
-            for _ in range(30):
-                try:
-                    with urllib.request.urlopen(req, timeout=30):  # noqa: S310
-                        break
-                except Exception:
-                    time.sleep(2)  # ingest not up yet, or Kafka away: the line waits
+            send("/v1/mentions", _fresh(line, tag))
+            if posts and n % every == every - 1 and n // every < len(posts):
+                send("/v1/outbound", _fresh(posts[n // every], tag))
             time.sleep(1.0 / args.rate)
         if not args.loop:
             break
