@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,17 @@ class ConsolePlatform:
         wait_for(check, within, f"item for {mention_id}")
         return found[0]
 
+    def produce(self, topic: str, key: str, value: dict[str, Any]) -> None:
+        """One record straight onto a topic (e.g. an SLA warning), acknowledged."""
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(bootstrap_servers=self.stack.kafka, acks="all")
+        try:
+            producer.send(self.prefix + topic, key=key.encode(), value=json.dumps(value).encode())
+            producer.flush(30)
+        finally:
+            producer.close()
+
     def login(self, username: str) -> httpx.Client:
         client = httpx.Client(base_url=self.console, timeout=30)
         page = client.get("/login")
@@ -128,6 +141,28 @@ def mention(
         "media": [],
         "links": [],
         "raw": {},
+    }
+
+
+def sla_warning(item: dict[str, Any], minutes_left: float = 15) -> dict[str, Any]:
+    """An sla.events warning for the item's first-response clock, as the sla service
+    writes one (sequence 900: after anything the service has written for it)."""
+    now = datetime.now(UTC)
+    return {
+        "event_id": str(uuid.uuid4()),
+        "item_id": item["id"],
+        "seq": 900,
+        "type": "warning",
+        "clock": "first_response",
+        "priority": item["priority"],
+        "force": item["force"],
+        "team": item["team"],
+        "started_at": (now - timedelta(minutes=45)).isoformat(),
+        "deadline": (now + timedelta(minutes=minutes_left)).isoformat(),
+        "time_left_s": minutes_left * 60,
+        "at": now.isoformat(),
+        "owner": None,
+        "notify": [],
     }
 
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from .stack import PASSWORD, ConsolePlatform, console_platform, mention
+from socialdesk.events import item_key_of
+
+from .stack import PASSWORD, ConsolePlatform, console_platform, mention, sla_warning
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,12 +167,6 @@ def test_operator_claims_replies_in_welsh_resolves_and_admin_sees_the_audit(
 def test_supervisor_watches_the_board_reassigns_and_reads_a_report(
     platform: ConsolePlatform, browser: Browser
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from kafka import KafkaProducer
-
-    from socialdesk.events import item_key_of
-
     r = platform.post_mentions(
         [mention("7101", "my elderly dad has not come home from the shops and it's 3 hours now")]
     )
@@ -187,31 +183,7 @@ def test_supervisor_watches_the_board_reassigns_and_reads_a_report(
     page.click("nav a[href='/board']")
     page.wait_for_url("**/board")
     expect(page.locator("#live")).to_have_text("live", timeout=10_000)
-    now = datetime.now(UTC)
-    warning = {
-        "event_id": f"browser-{time.time_ns()}",
-        "item_id": item["id"],
-        "seq": 900,
-        "type": "warning",
-        "clock": "first_response",
-        "priority": item["priority"],
-        "force": "merseyside",
-        "team": item["team"],
-        "started_at": (now - timedelta(minutes=45)).isoformat(),
-        "deadline": (now + timedelta(minutes=15)).isoformat(),
-        "time_left_s": 900.0,
-        "at": now.isoformat(),
-        "owner": None,
-        "notify": [],
-    }
-    producer = KafkaProducer(bootstrap_servers=platform.stack.kafka, acks="all")
-    producer.send(
-        platform.prefix + "sla.events",
-        key=item_key_of(item["id"]).encode(),
-        value=json.dumps(warning).encode(),
-    )
-    producer.flush(30)
-    producer.close()
+    platform.produce("sla.events", item_key_of(item["id"]), sla_warning(item))
     sent = time.monotonic()
     row = page.locator(f"#at-risk tbody tr[data-id='{item['id']}']").first
     expect(row).to_be_visible(timeout=10_000)

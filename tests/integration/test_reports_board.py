@@ -13,18 +13,17 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from kafka import KafkaProducer
 
 from socialdesk.events import item_key_of
 from socialdesk.rollup import LOCAL
 from socialdesk.stack import wait_for
-from tests.browser.stack import ConsolePlatform, console_platform, mention
+from tests.browser.stack import ConsolePlatform, console_platform, mention, sla_warning
 
 pytestmark = pytest.mark.integration
 
@@ -56,15 +55,6 @@ def items(platform: ConsolePlatform) -> dict[str, dict[str, Any]]:
     )
     assert r.status_code == 200, r.text
     return {n: platform.wait_item(f"x:{n}") for n in ("8001", "8002", "8003", "8004", "8005")}
-
-
-def produce(platform: ConsolePlatform, topic: str, key: str, value: dict[str, Any]) -> None:
-    producer = KafkaProducer(bootstrap_servers=platform.stack.kafka, acks="all")
-    try:
-        producer.send(platform.prefix + topic, key=key.encode(), value=json.dumps(value).encode())
-        producer.flush(30)
-    finally:
-        producer.close()
 
 
 def today() -> str:
@@ -112,8 +102,7 @@ def test_report_counts_the_contact_and_exports_it(
         r = op.post(f"/api/items/{target['id']}/commands", json=body)
         assert r.status_code == 200, r.text
     now = datetime.now(UTC)
-    produce(
-        platform,
+    platform.produce(
         "posts.outbound",
         "x:9001",
         {
@@ -253,25 +242,9 @@ def test_board_shows_a_warning_live_and_reassigns(
     stream = Stream(platform.login("sup.merseyside"), "/api/board/stream")
     time.sleep(1.0)  # the feed reads from the end of sla.events: let it be there
     target = items["8003"]
-    now = datetime.now(UTC)
-    warning = {
-        "event_id": str(uuid.uuid4()),
-        "item_id": target["id"],
-        "seq": 900,
-        "type": "warning",
-        "clock": "first_response",
-        "priority": target["priority"],
-        "force": "merseyside",
-        "team": target["team"],
-        "started_at": (now - timedelta(minutes=45)).isoformat(),
-        "deadline": (now + timedelta(minutes=15)).isoformat(),
-        "time_left_s": 900.0,
-        "at": now.isoformat(),
-        "owner": None,
-        "notify": ["supervisors:merseyside"],
-    }
+    warning = sla_warning(target)
     sent = time.monotonic()
-    produce(platform, "sla.events", item_key_of(target["id"]), warning)
+    platform.produce("sla.events", item_key_of(target["id"]), warning)
     wait_for(
         lambda: any(e == "sla" and d["item_id"] == target["id"] for _, e, d in stream.events),
         10,
@@ -281,7 +254,7 @@ def test_board_shows_a_warning_live_and_reassigns(
     print(f"warning reached the board stream {1000 * (at - sent):.0f} ms after it was produced")
     # Another force's warning never reaches this board.
     other = dict(warning, event_id=str(uuid.uuid4()), force="metropolitan", item_id="x:none")
-    produce(platform, "sla.events", item_key_of("x:none"), other)
+    platform.produce("sla.events", item_key_of("x:none"), other)
     board: dict[str, Any] = {}
 
     def listed() -> bool:

@@ -88,6 +88,7 @@ from socialdesk_console.replies import (
     default_language,
     template_variables,
 )
+from socialdesk_console.sse import stream_response
 from socialdesk_console.timing import CURRENT as CURRENT_TIMING
 from socialdesk_console.timing import RequestTiming, waiting_on
 
@@ -1129,25 +1130,7 @@ def create_app(
         await audit.write([audit_event(user, request, "inbox.live_opened", "inbox", item)])
         viewer = (item, user.username, user.display_name) if item else None
         queue = outcomes.subscribe(user.force, user.national, viewer)
-
-        async def events() -> AsyncIterator[str]:
-            try:
-                yield "retry: 2000\n\n"
-                while not await request.is_disconnected():
-                    try:
-                        change = await asyncio.wait_for(queue.get(), timeout=15)
-                    except TimeoutError:
-                        yield ": keep-alive\n\n"
-                        continue
-                    yield f"event: {change.get('kind', 'item')}\ndata: {json.dumps(change)}\n\n"
-            finally:
-                outcomes.unsubscribe(queue)
-
-        return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        return stream_response(request, queue, lambda: outcomes.unsubscribe(queue))
 
     return app
 

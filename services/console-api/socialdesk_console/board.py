@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,9 +24,9 @@ from socialdesk.topics import OPERATORS_PRESENCE, SLA_EVENTS
 from socialdesk_console.audit import audit_event
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import SupervisorPageUser, SupervisorUser
+from socialdesk_console.sse import Queue, offer, stream_response
 
 ALERTS = ("warning", "breached", "escalated")
-Queue = asyncio.Queue[dict[str, Any]]
 ITEM_FIELDS = ["id", "priority", "team", "intent", "owner", "status", "open", "text", "messages"]
 
 
@@ -95,9 +94,7 @@ class BoardFeed:
             self.recent.setdefault(alert["force"], deque(maxlen=self.keep)).appendleft(alert)
         for q, force in list(self.streams.items()):
             if force == alert["force"]:
-                if q.full():
-                    q.get_nowait()  # a slow browser loses the oldest change, not the newest
-                q.put_nowait(alert)
+                offer(q, alert)
 
     def operators(self, force: str) -> list[OperatorPresence]:
         return [p for p in self.presence.data.values() if p.force == force]
@@ -321,24 +318,10 @@ def router(ctx: ConsoleContext, feed: BoardFeed) -> APIRouter:
         q = ctx.outcomes.subscribe(user.force, False)
         feed.add(q, user.force)
 
-        async def events() -> AsyncIterator[str]:
-            try:
-                yield "retry: 2000\n\n"
-                while not await request.is_disconnected():
-                    try:
-                        change = await asyncio.wait_for(q.get(), timeout=15)
-                    except TimeoutError:
-                        yield ": keep-alive\n\n"
-                        continue
-                    yield f"event: {change.get('kind', 'item')}\ndata: {json.dumps(change)}\n\n"
-            finally:
-                feed.remove(q)
-                ctx.outcomes.unsubscribe(q)
+        def close() -> None:
+            feed.remove(q)
+            ctx.outcomes.unsubscribe(q)
 
-        return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
+        return stream_response(request, q, close)
 
     return r

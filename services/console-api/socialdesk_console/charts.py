@@ -37,6 +37,39 @@ def _finite(v: float | None) -> float | None:
     return v if v is not None and math.isfinite(v) else None
 
 
+def _opening(title: str, desc: str, width: int, height: int) -> list[str]:
+    """The <svg> element with its accessible name (<title>) and description (<desc>)."""
+    uid = next(_ids)
+    return [
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'preserveAspectRatio="xMidYMid meet" aria-labelledby="ct{uid} cd{uid}">',
+        f'<title id="ct{uid}">{escape(title)}</title>',
+        f'<desc id="cd{uid}">{escape(desc or title)}</desc>',
+    ]
+
+
+def _legend(series: Sequence[Series], left: int, height: int) -> list[str]:
+    parts = []
+    for si, s in enumerate(series):
+        lx = left + si * 170
+        parts.append(
+            f'<rect class="{escape(s.css)}" x="{lx}" y="{height - 16}" width="12" height="12"/>'
+        )
+        parts.append(f'<text class="legend" x="{lx + 16}" y="{height - 6}">{escape(s.name)}</text>')
+    return parts
+
+
+def _closing(parts: list[str], empty_message: str | None, x: float, y: float) -> Markup:
+    """The message of an empty chart, centred, and the end of the element."""
+    if empty_message is not None:
+        parts.append(
+            f'<text class="empty" x="{x:.1f}" y="{y:.1f}" '
+            f'text-anchor="middle">{escape(empty_message)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every interpolated value is escaped above
+
+
 def _fmt_num(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 10 or v == int(v) else f"{v:.1f}"
 
@@ -55,18 +88,12 @@ def bars(
     empty_message: str = "No data for this period",
 ) -> Markup:
     """Grouped vertical bars, one group per label and one bar per series."""
-    uid = next(_ids)
     left, right, top, bottom = 56, 12, 16, 46
     plot_w, plot_h = width - left - right, height - top - bottom
     values = [v for s in series for v in s.values if v is not None and math.isfinite(v)]
     empty = not values or max(values) <= 0
     top_v = y_max if y_max is not None and y_max > 0 else _nice_max(max(values) if values else 0)
-    parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
-        f'preserveAspectRatio="xMidYMid meet" aria-labelledby="ct{uid} cd{uid}">',
-        f'<title id="ct{uid}">{escape(title)}</title>',
-        f'<desc id="cd{uid}">{escape(desc or title)}</desc>',
-    ]
+    parts = _opening(title, desc, width, height)
     for i in range(5):
         y = top + plot_h - plot_h * i / 4
         parts.append(
@@ -97,19 +124,8 @@ def bars(
                 f'<text class="axis" x="{left + gi * group_w + group_w / 2:.1f}" '
                 f'y="{top + plot_h + 16}" text-anchor="middle">{escape(label)}</text>'
             )
-    for si, s in enumerate(series):
-        lx = left + si * 170
-        parts.append(
-            f'<rect class="{escape(s.css)}" x="{lx}" y="{height - 16}" width="12" height="12"/>'
-        )
-        parts.append(f'<text class="legend" x="{lx + 16}" y="{height - 6}">{escape(s.name)}</text>')
-    if empty:
-        parts.append(
-            f'<text class="empty" x="{left + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" '
-            f'text-anchor="middle">{escape(empty_message)}</text>'
-        )
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - every interpolated value is escaped above
+    parts += _legend(series, left, height)
+    return _closing(parts, empty_message if empty else None, left + plot_w / 2, top + plot_h / 2)
 
 
 def hbars(
@@ -125,7 +141,6 @@ def hbars(
     empty_message: str = "No data for this period",
 ) -> Markup:
     """Horizontal bars, one row per label (long category names stay readable)."""
-    uid = next(_ids)
     left, right, top = 230, 60, 8
     rows = max(1, len(labels))
     height = top + rows * row_h + 28
@@ -133,12 +148,7 @@ def hbars(
     values = [v for s in series for v in s.values if v is not None and math.isfinite(v)]
     empty = not values or max(values) <= 0
     top_v = x_max if x_max is not None and x_max > 0 else _nice_max(max(values) if values else 0)
-    parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
-        f'preserveAspectRatio="xMidYMid meet" aria-labelledby="ct{uid} cd{uid}">',
-        f'<title id="ct{uid}">{escape(title)}</title>',
-        f'<desc id="cd{uid}">{escape(desc or title)}</desc>',
-    ]
+    parts = _opening(title, desc, width, height)
     bar_h = (row_h - 4) / max(1, len(series))
     for ri, label in enumerate(labels):
         y0 = top + ri * row_h
@@ -162,19 +172,10 @@ def hbars(
                     f'<text class="value" x="{left + w + 4:.1f}" y="{y + bar_h - 3:.1f}">'
                     f"{escape(x_fmt(v))}</text>"
                 )
-    for si, s in enumerate(series):
-        lx = left + si * 170
-        parts.append(
-            f'<rect class="{escape(s.css)}" x="{lx}" y="{height - 16}" width="12" height="12"/>'
-        )
-        parts.append(f'<text class="legend" x="{lx + 16}" y="{height - 6}">{escape(s.name)}</text>')
-    if empty:
-        parts.append(
-            f'<text class="empty" x="{left + plot_w / 2:.1f}" y="{top + rows * row_h / 2:.1f}" '
-            f'text-anchor="middle">{escape(empty_message)}</text>'
-        )
-    parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 - every interpolated value is escaped above
+    parts += _legend(series, left, height)
+    return _closing(
+        parts, empty_message if empty else None, left + plot_w / 2, top + rows * row_h / 2
+    )
 
 
 def duration(seconds: float | None) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.tail import follow_from_end
 from socialdesk.topics import ITEMS_EVENTS
+from socialdesk_console.sse import offer
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,7 @@ class OutcomeWatcher:
         msg = {"kind": "viewers", "item_id": item_id, "viewers": self.viewers(item_id)}
         for q, (it, _, _) in list(self.watching.items()):
             if it == item_id:
-                self._put(q, msg)
-
-    @staticmethod
-    def _put(q: asyncio.Queue[dict[str, Any]], msg: dict[str, Any]) -> None:
-        if q.full():
-            q.get_nowait()  # a slow browser loses the oldest change, not the newest
-        q.put_nowait(msg)
+                offer(q, msg)
 
     def _publish(self, ev: dict[str, Any]) -> None:
         item = ev.get("item")
@@ -88,7 +83,7 @@ class OutcomeWatcher:
         for q, force in list(self.streams.items()):
             if force is not None and item.get("force") != force:
                 continue
-            self._put(q, summary)
+            offer(q, summary)
 
     def start(self) -> None:
         self.task = asyncio.create_task(self._run())

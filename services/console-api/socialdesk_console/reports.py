@@ -11,10 +11,11 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from markupsafe import Markup
 
@@ -41,6 +42,26 @@ SORT = [{"day": "asc"}, {"cell": "asc"}]
 
 Day = Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD, local (UK) day")]
 Name = Annotated[str | None, Query(max_length=60)]
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """The period and filters of a report, as every report route takes them."""
+
+    start: str | None
+    end: str | None
+    force: str | None
+    team: str | None
+    channel: str | None
+
+
+def report_query(
+    start: Day = None, end: Day = None, force: Name = None, team: Name = None, channel: Name = None
+) -> ReportQuery:
+    return ReportQuery(start, end, force, team, channel)
+
+
+ReportParams = Annotated[ReportQuery, Depends(report_query)]
 
 
 def today() -> date:
@@ -497,18 +518,12 @@ def router(ctx: ConsoleContext) -> APIRouter:
     r = APIRouter()
 
     async def report(
-        request: Request,
-        user: User,
-        start: str | None,
-        end: str | None,
-        force: str | None,
-        team: str | None,
-        channel: str | None,
-        action: str,
+        request: Request, user: User, q: ReportQuery, action: str
     ) -> tuple[dict[str, Any], Scope]:
-        scope = Scope(ctx, user, force)
+        scope = Scope(ctx, user, q.force)
+        team, channel = q.team, q.channel
         check_filters(ctx, scope.force, team, channel)
-        s, e = period_or_400(start, end)
+        s, e = period_or_400(q.start, q.end)
         cells = await fetch_cells(ctx, scope.forces, s, e, by_cell=bool(team or channel))
         rep = report_from_cells(cells, s, e, targets_for(ctx, scope.force), team, channel)
         rep["scope"] = {"force": scope.force, "team": team, "channel": channel}
@@ -530,27 +545,17 @@ def router(ctx: ConsoleContext) -> APIRouter:
         return rep, scope
 
     @r.get("/reports", tags=["pages"], response_class=Response)
-    async def reports_page(
-        request: Request,
-        user: ReportPageUser,
-        start: Day = None,
-        end: Day = None,
-        force: Name = None,
-        team: Name = None,
-        channel: Name = None,
-    ) -> Response:
+    async def reports_page(request: Request, user: ReportPageUser, q: ReportParams) -> Response:
         """The report page: every chart with its table, and the download links."""
         error = None
         try:
-            rep, scope = await report(
-                request, user, start, end, force, team, channel, "report.viewed"
-            )
+            rep, scope = await report(request, user, q, "report.viewed")
         except HTTPException as exc:
             if exc.status_code != 400:
                 raise
             error = str(exc.detail)
             s, e = parse_period(None, None, today())
-            scope = Scope(ctx, user, force if user.national else None)
+            scope = Scope(ctx, user, q.force if user.national else None)
             rep = report_from_cells([], s, e, targets_for(ctx, scope.force))
             rep["scope"] = {"force": scope.force, "team": None, "channel": None}
         query = "&".join(
@@ -595,43 +600,21 @@ def router(ctx: ConsoleContext) -> APIRouter:
     async def api_report(
         request: Request,
         user: ReportUser,
-        start: Day = None,
-        end: Day = None,
-        force: Name = None,
-        team: Name = None,
-        channel: Name = None,
+        q: ReportParams,
         download_: Annotated[bool, Query(alias="download")] = False,
     ) -> Response:
         """Every figure of the report as JSON (`download=true`: as a file)."""
-        rep, scope = await report(
-            request,
-            user,
-            start,
-            end,
-            force,
-            team,
-            channel,
-            "report.exported" if download_ else "report.viewed",
-        )
+        action = "report.exported" if download_ else "report.viewed"
+        rep, scope = await report(request, user, q, action)
         if download_:
             name = report_filename(rep, scope, "json")
             return download(json.dumps(rep, indent=1), "application/json", name)
         return JSONResponse(rep)
 
     @r.get("/api/reports/export.csv", tags=["reports"])
-    async def api_report_csv(
-        request: Request,
-        user: ReportUser,
-        start: Day = None,
-        end: Day = None,
-        force: Name = None,
-        team: Name = None,
-        channel: Name = None,
-    ) -> Response:
+    async def api_report_csv(request: Request, user: ReportUser, q: ReportParams) -> Response:
         """The same figures as CSV: one row per (section, key, measure)."""
-        rep, scope = await report(
-            request, user, start, end, force, team, channel, "report.exported"
-        )
+        rep, scope = await report(request, user, q, "report.exported")
         name = report_filename(rep, scope, "csv")
         return download(
             csv_text(["section", "key", "measure", "value"], report_rows(rep)), "text/csv", name
