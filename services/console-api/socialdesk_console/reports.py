@@ -262,6 +262,13 @@ def _minutes(v: float) -> str:
     return duration(v * 60)
 
 
+def _share(v: float) -> str:
+    """A share of a target: small ones keep a decimal, so 0.4% is not shown as 0%."""
+    if v >= 10:
+        return f"{v:.0f}%"
+    return f"{v:.1f}%" if v >= 0.1 else "<0.1%"
+
+
 def _label(s: str) -> str:
     return s.replace("_", " ")
 
@@ -325,7 +332,11 @@ def chart_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                         Series("Median", [share(g, "median_s") for g in grades], "s1"),
                         Series("90th percentile", [share(g, "p90_s") for g in grades], "s2"),
                     ],
-                    x_fmt=lambda v: f"{v:.0f}%",
+                    x_fmt=_share,
+                    x_max=max(
+                        [100.0]
+                        + [v for g in grades for m in ("median_s", "p90_s") if (v := share(g, m))]
+                    ),
                     desc="; ".join(
                         f"{g}: median {duration(rt[g][clock]['median_s'])}, "
                         f"90th percentile {duration(rt[g][clock]['p90_s'])}, "
