@@ -198,9 +198,9 @@ def test_supervisor_watches_the_board_reassigns_and_reads_a_report(
     expect(page.locator("#reassign-msg")).to_contain_text(
         "Assigned to op.merseyside", timeout=10_000
     )
-    expect(page.locator(f"#at-risk tbody tr[data-id='{item['id']}']").first).to_contain_text(
-        "op.merseyside", timeout=10_000
-    )
+    owner = page.locator(f"#at-risk tbody tr[data-id='{item['id']}'] td.owner").first
+    expect(owner).to_have_text("op.merseyside", timeout=10_000)
+    expect(page.locator(f"#unassigned tbody tr[data-id='{item['id']}']")).to_have_count(0)
     expect(page.locator("#operators")).to_contain_text("op.merseyside")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "board.png"), full_page=True)

@@ -33,7 +33,7 @@
     tr.appendChild(td(countdown(r.deadline)));
     tr.appendChild(td(`${label(r.clock)} ${r.state}`));
     tr.appendChild(td(r.team || ""));
-    tr.appendChild(td(r.owner || "—"));
+    tr.appendChild(td(r.owner || "—", "owner"));
     const a = el("a", "", r.text || r.item_id); a.href = "/items/" + encodeURIComponent(r.item_id);
     tr.appendChild(td(a));
     tr.appendChild(reassignCell(r.item_id));
@@ -78,6 +78,7 @@
       tr.appendChild(td(p.load)); tr.appendChild(td((p.teams || []).join(", ")));
       return tr;
     }, "No operator has signed in.", 4);
+    window.sd.tick();  // countdowns show at once, not at the next second
   }
   async function refresh() {
     try { const { status, data } = await api("/api/board"); if (status === 200) render(data); } catch (e) { /* next tick */ }
@@ -93,6 +94,7 @@
     if (old) body.replaceChild(row, old); else body.insertBefore(row, body.firstChild);
     const n = document.getElementById(a.type === "warning" ? "n-at-risk" : "n-breached");
     if (!old) n.textContent = String(Number(n.textContent) + 1);
+    window.sd.tick();
   }
   let pending = null, later = null;
   const soon = () => {

@@ -49,5 +49,5 @@ window.sd = (function () {
     });
   }
   setInterval(tick, 1000); tick();
-  return { api, alarmP1, el, csrf };
+  return { api, alarmP1, el, csrf, tick };
 })();
