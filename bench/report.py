@@ -133,6 +133,12 @@ def _console(c: dict[str, Any]) -> str:
     return console_bench.markdown(c)
 
 
+def _reports(r: dict[str, Any]) -> str:
+    import reports_bench  # bench/ is on sys.path when run.py imports this module
+
+    return reports_bench.markdown(r)
+
+
 def _generic(name: str, d: dict[str, Any]) -> str:
     rows = "\n".join(f"| {k} | {v} |" for k, v in d.items() if not isinstance(v, dict | list))
     return f"## {name}\n\n| figure | value |\n|---|---|\n{rows}\n"
@@ -159,8 +165,9 @@ run {m["date"]}.
         "assign": _assign,
         "sla": _sla,
         "console": _console,
+        "reports": _reports,
     }
-    for key in ("e2e", "triage", "assign", "sla", "ingest", "console", "drills"):
+    for key in ("e2e", "triage", "assign", "sla", "ingest", "console", "reports", "drills"):
         if key not in r:
             parts.append(f"## {key}\n\nNot run in this pass.\n")
         elif key in renderers:
