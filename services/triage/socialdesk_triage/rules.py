@@ -80,6 +80,7 @@ RULES: tuple[Rule, ...] = (
             r"threaten(?:ed|ing)?\s+to\s+(?:stab|shoot)",
             r"shots?\s+fired|(?:got|been|getting)\s+(?:shot|chibbed|glassed|slashed|knifed)",
             r"(?:fight(?:ing)?|brawl(?:ing)?|goin\s+at\s+each\s+other)\s+(?:with|wi|involving)\s+(?:knives|weapons|swords|machetes|a\s+knife|bats)",
+            rf"(?:with|has|got|carrying)\s+what\s+look(?:s|ed)\s+like\s+(?:a\s+)?(?:\w+\s+){{0,2}}{WEAPONS}",
             r"(?:got|has)\s+a\s+bomb|bomb\s+in\s+(?:his|her|the)\s+(?:bag|rucksack|car)",
             # Welsh: with a knife (knives), gun(s), machete, axe
             r"(?:efo|gyda|gydag)\s+(?:cyllell|chyllell|cyllyll|chyllyll|gwn|gynnau|dryll|machete|bwyell)",
@@ -100,6 +101,7 @@ RULES: tuple[Rule, ...] = (
             r"(?:saying|says|said|screaming|shouting|yelling)\s+(?:that\s+)?(?:he|she|they)(?:'ll|\s+will|'?s\s+gonna|'?s\s+going\s+to|'re\s+going\s+to)\s+kill\s+(?:me|her|him|us|them)",
             r"(?:he|she|they)(?:'s|\s+is|\s+are|'re)?\s+(?:killing|strangling|choking|stranglin)\s+(?:me|her|him|us)",
             r"(?:strangling|choking)\s+(?:me|her|him|my\s+\w+)",
+            rf"(?:strangling|choking)\s+(?:a|the|this|some)\s+(?:\w+\s+)?{PERSON}",
             rf"(?:kicking|kickin|stamping\s+on|bootin|booting|leatherin|battering|beating|punching)\s+(?:\w+'?s?\s+)?(?:head|him|her|someone|me|(?:a|the|this|some)\s+(?:\w+\s+)?{PERSON})",
             r"(?<!been\s)(?<!keeps\s)(?:attacking|beating|battering|hitting)\s+(?:me|her|him|someone|my\s+(?:mum|mam|mom|dad|nan|wife|husband|sister|brother))",
             r"(?:smashing|banging)\s+(?:her|his|my)\s+head",
@@ -129,7 +131,7 @@ RULES: tuple[Rule, ...] = (
             r"trying\s+to\s+(?:get|break)\s+in(?:to)?\b.{0,60}(?:i'?m|im|we'?re|she'?s|he'?s)\s+(?:home|in|inside|alone)",
             # Welsh: being beaten or kicked, threats to kill, not breathing, dragged into a car
             r"cael\s+(?:ei\s+|ei\s+h|fy\s+|eu\s+)?(?:guro|churo|nghuro|curo|gicio|chicio|nghicio|cicio|lusgo|llusgo|tagu|thagu|nhagu)",
-            r"bygwth\s+(?:fy\s+|ei\s+|eu\s+|ein\s+)?(?:lladd|ladd|nladd|thrywanu|drywanu)",
+            r"bygwth\s+(?:fy\s+|ei\s+|eu\s+|ein\s+)?(?:lladd|ladd|nladd|thrywanu|drywanu|gyrru\s+(?:oddi|i\s+mewn))",
             r"na\s+fydda\s+i'?n\s+gadael\s+yn\s+fyw|(?:ddim|dim)\s+yn\s+anadlu|anymwybodol|(?:ddim|dim)\s+yn\s+symud|wedi\s+stopio\s+symud",
             r"gwaedu'?n?\s+(?:yn\s+)?(?:ddrwg|ofnadwy|lot|drwm)|llusgo\s+(?:dynes|merch|plentyn|hogyn|hogan|bachgen|dyn|rhywun)",
             r"(?:cipio|gipio|chipio)\s+(?:y|fy|ei|ein)\s+(?:plant|plentyn|babi|mab|merch)",
@@ -148,7 +150,7 @@ RULES: tuple[Rule, ...] = (
             # Welsh: on fire with people inside, trapped, fallen into water
             r"ar\s+d[aâ]n.{0,100}(?:tu\s+mewn|yn\s+sownd|dal\s+(?:yn|tu|i\s+mewn)|ffenest|sgrechian)",
             r"sownd\s+(?:tu\s+mewn|yn\s+y\s+(?:car|t[ŷy]|fflat|d[ŵw]r|mwd))",
-            r"boddi|wedi\s+(?:disgyn|cwympo|syrthio)\s+i(?:'r|\s+y|\s+mewn\s+i'?r)\s+(?:afon|m[oô]r|harbwr|llyn|gamlas|d[ŵw]r)",
+            r"boddi|(?:wedi|newydd)\s+(?:disgyn|ddisgyn|cwympo|gwympo|syrthio)\s+i(?:'r|\s+y|\s+mewn\s+i'?r)\s+(?:afon|m[oô]r|harbwr|llyn|gamlas|d[ŵw]r)",
         ),
         "people trapped or in immediate danger",
         Priority.P1,
@@ -183,15 +185,18 @@ RULES: tuple[Rule, ...] = (
             r"don'?t\s+want\s+to\s+(?:be\s+here|live|wake\s+up)",
             r"(?:on|over|at|off)\s+the\s+(?:edge|bridge|ledge|roof|cliffs?|barrier|railings?)\b.{0,60}(?:jump|end|goodbye|point|done|over|edge)",
             r"(?:sat|sitting|standing|stood)\s+on\s+the\s+(?:edge|bridge|ledge|roof|cliffs?|railings?|parapet)",
-            r"climbing\s+over\s+the\s+(?:barrier|railings?|wall)|hanging\s+off|walked\s+into\s+the\s+sea|legs\s+over\s+the\s+edge",
+            r"climbing\s+over\s+the\s+(?:barrier|railings?|wall)|hanging\s+off|(?:person|someone|somebody|man|woman|lad|girl|boy|kid|child)\s+(?:is\s+)?(?:on|walking\s+(?:on|along|down))\s+the\s+(?:tracks|railway\s+line)|walked\s+into\s+the\s+sea|legs\s+over\s+the\s+edge",
             r"goodbye\s+(?:everyone|all|world|every1)|(?:tell|tel)\s+my\s+\w+\s+i\s+lov\w*",
-            r"letters?\s+to\s+everyone|(?:pills|meds|tablets)\s+lined\s+up",
+            r"letters?\s+to\s+(?:everyone|my\s+(?:family|kids|mum|mam|parents))|(?:pills|meds|tablets)\s+lined\s+up",
+            r"(?:got|have)\s+(?:the|my|all\s+my|all\s+the)\s+(?:pills|tablets|meds)\s+(?:here|ready|in\s+front|with\s+me)",
+            r"(?:got|have|bought)\s+(?:the|a)\s+rope|rope\s+(?:ready|sorted|up)",
+            r"(?:nobody|no\s*one|no1)\s+(?:will|would|'?ll)\s+(?:miss|notice)\s+me",
             r"cut\s+(?:too\s+deep|myself|him\s*self|her\s*self|(?:my|his|her|their)\s+(?:wrists?|arms?|throat))",
             r"self[\s-]?harm",
             r"(?:eisiau|isio|mynd\s+i)\s+(?:marw|lladd\s+fy\s+hun)|rhoi\s+diwedd\s+ar",
             r"(?:cymryd|gymryd|llyncu|lyncu)\s+(?:y|yr|fy|potel|bocs|llond)?\s*(?:\w+\s+){0,2}(?:tabledi|pils|paracetamol)",
             r"(?:torri|dorri|lladd|ladd)\s+fy\s+hun|(?:ddim|dim)\s+(?:isio|eisiau|moyn)\s+(?:byw|bod\s+yma)",
-            r"(?:mynd\s+i|am)\s+neidio|cerdded\s+i'?r\s+m[oô]r",
+            r"(?:mynd\s+i|am)\s+neidio|[cg]erdded\s+i'?r\s+m[oô]r|hongian\s+(?:dros|oddi\s+ar)",
         ),
         "possible suicide or self-harm intent",
         Priority.P1,
@@ -208,7 +213,7 @@ RULES: tuple[Rule, ...] = (
             r"(?:hitting|beating|hurting|punching|kicking)\s+(?:a|the|his|her|their)\s+(?:child|kid|baby|son|daughter|toddler)",
             r"(?:plentyn|babi)\s+(?:ar\s+ei\s+ben\s+ei\s+hun|mewn\s+perygl)",
             r"(?:plentyn|plant|babi|hogyn\s+bach|hogan\s+fach|merch\s+fach|bachgen)\b.{0,60}"
-            r"(?:ar\s+ochr\s+y\s+ffordd|ar\s+y\s+rhew|yn\s+y\s+(?:d[ŵw]r|afon|m[oô]r|llyn)|sil\s+ffenest|"
+            r"(?:ar\s+ochr\s+(?:y|yr)\s+(?:ffordd|a\d+|draffordd)|ar\s+y\s+rhew|yn\s+y\s+(?:d[ŵw]r|afon|m[oô]r|llyn)|sil\s+ffenest|"
             r"ar\s+y\s+rheilffordd|ar\s+(?:ei|ei\s+ph)\s*en\s+ei\s+hun)",
         ),
         "a child may be in danger",
@@ -438,7 +443,7 @@ OVER = re.compile(
     r"paramedics\s+are)\s+with\s+(?:him|her|them)|(?<!ddim\s)yn\s+(?:iawn|saff))\b"
 )
 QUESTION = re.compile(
-    r"\b(?:how\s+(?:do|can|long)|what\s+(?:do|should|happens)|can\s+(?:i|you|someone)\s+"
+    r"\b(?:how\s+(?:do|can|long)|what\s+happens|can\s+(?:i|you|someone)\s+"
     r"(?:report|advise|tell)|any\s+(?:news|update)|sut\s+(?:mae|ydw|dw)|oes\s+modd)\b"
 )
 PAST = re.compile(
@@ -495,9 +500,13 @@ def _clause_before(text: str, start: int, reach: int = 60) -> str:
     return parts[-1] if parts else window
 
 
+NOT_A_NEGATION = re.compile(r"\b(?:doesn'?t|don'?t|didn'?t)\s+know\b")
+
+
 def _negated(text: str, start: int) -> bool:
-    """A negator in the few words just before the phrase, in the same clause."""
-    return NEGATORS.search(_clause_before(text, start, 28)) is not None
+    """A negator in the few words just before the phrase, in the same clause ("she
+    doesn't know them" says who, it negates nothing that follows)."""
+    return NEGATORS.search(NOT_A_NEGATION.sub(" ", _clause_before(text, start, 28))) is not None
 
 
 def _clause_around(text: str, start: int, end: int) -> str:
