@@ -107,7 +107,6 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "partition": {"type": "integer"},
             "n": {"type": "long"},
             "counts": {"type": "object", "enabled": False},
-            "by_cell": {"type": "object", "enabled": False},
         },
     },
     "audit": {

@@ -360,19 +360,19 @@ ALL = "*"
 
 
 class Cells:
-    """Counters per cell (force and day), in total and per sub-cell (team|channel for
-    items, the post kind for posts), changed by contributions in and out; remembers
-    which cells changed since they were last written."""
+    """Counters per cell (force and day), in total and, for items, per sub-cell
+    (team|channel), changed by contributions in and out; remembers which totals and
+    sub-cells changed since they were last written."""
 
     def __init__(self) -> None:
         self.cells: dict[CellKey, dict[str, Counter[str]]] = {}
-        self.dirty: set[CellKey] = set()
+        self.dirty: set[tuple[CellKey, str]] = set()
 
-    def add(self, key: CellKey, sub: str, counts: Mapping[str, int], sign: int = 1) -> None:
+    def add(self, key: CellKey, sub: str | None, counts: Mapping[str, int], sign: int = 1) -> None:
         if not counts:
             return
         cell = self.cells.setdefault(key, {})
-        for name in (ALL, sub):
+        for name in (ALL, sub) if sub is not None else (ALL,):
             part = cell.setdefault(name, Counter())
             for k, v in counts.items():
                 n = part[k] + sign * v
@@ -382,7 +382,7 @@ class Cells:
                     del part[k]
             if not part and name != ALL:
                 del cell[name]
-        self.dirty.add(key)
+            self.dirty.add((key, name))
 
     def replace_item(self, before: ItemFacts | None, after: ItemFacts | None) -> None:
         if before is after:
@@ -393,54 +393,53 @@ class Cells:
             self.add(*after.cell_key(), contribution(after))
 
     def add_post(self, facts: PostFacts) -> None:
-        self.add(*facts.cell_key(), post_contribution(facts))
+        self.add(facts.cell_key()[0], None, post_contribution(facts))
 
-    def take_dirty(self) -> dict[CellKey, dict[str, Counter[str]]]:
-        out = {k: self.cells.get(k, {}) for k in self.dirty}
+    def take_dirty(self) -> list[tuple[CellKey, str, Counter[str]]]:
+        """Each changed total and sub-cell with its counters (empty: it has emptied)."""
+        out = [(k, sub, self.cells.get(k, {}).get(sub, Counter())) for k, sub in self.dirty]
         self.dirty = set()
         return out
 
     def forget_days_before(self, day: str) -> None:
         for key in [k for k in self.cells if k[2] < day]:
             del self.cells[key]
-            self.dirty.discard(key)
+        self.dirty = {d for d in self.dirty if d[0][2] >= day}
 
 
-def cell_doc_id(key: CellKey, partition: int) -> str:
-    return "|".join((*key, f"p{partition}"))
+def cell_doc_id(key: CellKey, partition: int, sub: str = ALL) -> str:
+    return "|".join((*key, *(() if sub == ALL else (sub,)), f"p{partition}"))
 
 
 def cell_document(
-    key: CellKey, partition: int, cell: Mapping[str, Mapping[str, int]]
+    key: CellKey, partition: int, sub: str, counts: Mapping[str, int]
 ) -> dict[str, Any]:
-    """The document the reports read: totals in `counts`, sub-cells in `by_cell` (read
-    only when a report filters by team or channel)."""
+    """The document the reports read. A cell's totals (`kind` items or posts) serve a
+    report of the whole force; each sub-cell of items is a document of its own (`kind`
+    items_by, with its team and channel), read only by a report for a team or channel,
+    so neither kind of report reads what it does not use."""
     kind, force, day = key
-    total = cell.get(ALL, {})
-    return {
-        "cell": cell_doc_id(key, partition),
+    doc: dict[str, Any] = {
+        "cell": cell_doc_id(key, partition, sub),
         "kind": kind,
         "force": force,
         "day": day,
         "partition": partition,
-        "n": int(total.get("n", 0)),
-        "counts": dict(total),
-        "by_cell": {sub: dict(c) for sub, c in cell.items() if sub != ALL},
+        "n": int(counts.get("n", 0)),
+        "counts": dict(counts),
     }
+    if sub != ALL:
+        team, _, channel = sub.partition("|")
+        doc.update(kind=f"{kind}_by", team=team, channel=channel)
+    return doc
 
 
-def filtered_counts(
-    doc: Mapping[str, Any], team: str | None = None, channel: str | None = None
-) -> dict[str, int]:
-    """A document's counters, or the sum of its sub-cells that match team and channel."""
-    if not team and not channel:
-        return dict(doc.get("counts") or {})
-    out: Counter[str] = Counter()
-    for sub, counts in (doc.get("by_cell") or {}).items():
-        t, _, c = sub.partition("|")
-        if (not team or t == team) and (not channel or c == channel):
-            out.update(counts)
-    return dict(out)
+def cell_documents(cells: Cells, partition: int) -> list[tuple[str, dict[str, Any]]]:
+    """(id, document) of every total and sub-cell changed since the last call."""
+    return [
+        (cell_doc_id(key, partition, sub), cell_document(key, partition, sub, counts))
+        for key, sub, counts in cells.take_dirty()
+    ]
 
 
 # ---- reports -----------------------------------------------------------------------

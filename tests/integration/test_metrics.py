@@ -16,7 +16,7 @@ from elasticsearch import AsyncElasticsearch
 from socialdesk.config import PlatformConfig, load_config
 from socialdesk.es import alias, ensure_indices
 from socialdesk.events import ForceAccount, ItemEvent, OutboundPost, SlaEvent, item_key_of
-from socialdesk.rollup import LOCAL, PendingSla, build_report, filtered_counts
+from socialdesk.rollup import LOCAL, PendingSla, build_report
 from socialdesk.settings import MetricsSettings
 from socialdesk.taxonomy import Flag, Intent, Priority
 from socialdesk.topics import ITEMS_EVENTS, POSTS_OUTBOUND, SLA_EVENTS
@@ -89,8 +89,8 @@ async def report_from_index(
         doc = hit["_source"]
         if doc["kind"] == "posts":
             posts.append({"day": doc["day"], "counts": doc["counts"]})
-        else:
-            items.append({"day": doc["day"], "counts": filtered_counts(doc)})
+        elif doc["kind"] == "items":
+            items.append({"day": doc["day"], "counts": doc["counts"]})
     return build_report(items, posts, start, end, TARGETS)
 
 

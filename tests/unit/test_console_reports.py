@@ -21,6 +21,7 @@ from socialdesk_console.reports import (
     check_filters,
     report_from_cells,
     report_rows,
+    rollup_query,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,55 +57,47 @@ def test_a_force_user_reads_only_their_force_and_a_national_viewer_any() -> None
     check_filters(ctx, "merseyside", "digital-desk", "direct_message")
 
 
-def cell(
-    day: str, counts: dict[str, int], by_cell: dict[str, dict[str, int]] | None = None
-) -> dict[str, Any]:
-    return {
-        "kind": "items",
-        "force": "merseyside",
-        "day": day,
-        "counts": counts,
-        "by_cell": by_cell or {},
-    }
+def cell(day: str, counts: dict[str, int], kind: str = "items", **keys: str) -> dict[str, Any]:
+    return {"kind": kind, "force": "merseyside", "day": day, "counts": counts, **keys}
 
 
-def test_a_report_sums_cells_and_filters_by_team() -> None:
-    cells = [
+def test_a_report_sums_the_cells_it_is_given() -> None:
+    totals = [
         cell(
             "2026-11-02",
             {"n": 3, "p:P1": 1, "p:P1:fr_met": 1, "t:digital-desk": 2, "t:roads-policing": 1},
-            {
-                "digital-desk|public_mention": {"n": 2, "t:digital-desk": 2},
-                "roads-policing|direct_message": {"n": 1, "t:roads-policing": 1},
-            },
         ),
-        cell(
-            "2026-11-03", {"n": 2, "t:digital-desk": 2}, {"digital-desk|public_mention": {"n": 2}}
-        ),
-        {
-            "kind": "posts",
-            "force": "merseyside",
-            "day": "2026-11-03",
-            "counts": {"n": 4, "s:recruitment": 4},
-        },
+        cell("2026-11-03", {"n": 2, "t:digital-desk": 2}),
+        cell("2026-11-03", {"n": 4, "s:recruitment": 4}, kind="posts"),
     ]
-    rep = report_from_cells(cells, date(2026, 11, 1), date(2026, 11, 3), TARGETS)
+    rep = report_from_cells(totals, date(2026, 11, 1), date(2026, 11, 3), TARGETS)
     assert rep["items"] == 5
     assert [d["items"] for d in rep["volume"]["by_day"]] == [0, 3, 2]
     assert rep["volume"]["by_day"][2]["posts"] == 4
     assert rep["sla_compliance"]["P1"]["first_response"]["compliance_pct"] == 100.0
-    roads = report_from_cells(
-        cells, date(2026, 11, 1), date(2026, 11, 3), TARGETS, team="roads-policing"
-    )
-    assert roads["items"] == 1 and roads["listening"]["posts"] == 4  # posts are force-wide
-    dms = report_from_cells(
-        cells, date(2026, 11, 1), date(2026, 11, 3), TARGETS, channel="direct_message"
-    )
-    assert dms["items"] == 1
+    # A team's report reads that team's sub-cells (kind items_by) and the force's posts.
+    roads = [
+        cell("2026-11-02", {"n": 1, "t:roads-policing": 1}, "items_by", team="roads-policing"),
+        totals[2],
+    ]
+    one_team = report_from_cells(roads, date(2026, 11, 1), date(2026, 11, 3), TARGETS)
+    assert one_team["items"] == 1 and one_team["listening"]["posts"] >= 0
+    assert one_team["volume"]["by_day"][2]["posts"] == 4
     rows = report_rows(rep)
     assert ("items", "", "count", 5) in rows
     assert ("volume_by_day", "2026-11-02", "items", 3) in rows
     assert any(r[0] == "listening" and r[2] == "gap_score" for r in rows)
+
+
+def test_the_queries_read_totals_or_one_teams_sub_cells() -> None:
+    start, end = date(2026, 9, 1), date(2026, 11, 29)
+    whole = rollup_query(["merseyside"], start, end, ["items", "posts"])
+    assert {"terms": {"kind": ["items", "posts"]}} in whole["bool"]["filter"]
+    team = rollup_query(["merseyside"], start, end, ["items_by"], "roads-policing", None)
+    assert {"term": {"team": "roads-policing"}} in team["bool"]["filter"]
+    assert not any("channel" in str(c) for c in team["bool"]["filter"])
+    everyone = rollup_query(None, start, end, ["items", "posts"])
+    assert not any("force" in str(c) for c in everyone["bool"]["filter"])
 
 
 def test_an_empty_period_draws_every_chart_with_a_message() -> None:

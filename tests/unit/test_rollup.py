@@ -27,13 +27,12 @@ from socialdesk.rollup import (
     PeriodError,
     bucket_of,
     build_report,
-    cell_document,
+    cell_documents,
     contribution,
     decode_facts,
     encode_facts,
     facts_from_item_event,
     facts_with_sla,
-    filtered_counts,
     local_day_hour,
     national_row,
     parse_period,
@@ -342,7 +341,10 @@ def test_cells_count_exactly_and_a_moved_item_leaves_no_trace(
         cells.replace_item(None, after)
         facts[life.item_id] = after
     key = ("items", FORCE, DAY)
-    assert cells.take_dirty().keys() == {key}
+    assert {(k, sub) for k, sub, _ in cells.take_dirty()} == {
+        (key, ALL),
+        (key, "digital-desk|public_mention"),
+    }
     assert cells.cells[key][ALL]["n"] == 3
     assert cells.cells[key]["digital-desk|public_mention"]["n"] == 3
 
@@ -361,7 +363,10 @@ def test_cells_count_exactly_and_a_moved_item_leaves_no_trace(
     ev = moved.do("transfer", T0 + timedelta(minutes=6), force="north-wales", team="digital-desk")
     after = facts_from_item_event(facts[moved.item_id], ev)
     cells.replace_item(facts[moved.item_id], after)
-    assert cells.take_dirty().keys() == {key, ("items", "north-wales", DAY)}
+    changed = {(k, sub): dict(c) for k, sub, c in cells.take_dirty()}
+    assert {k for k, _ in changed} == {key, ("items", "north-wales", DAY)}
+    # the emptied sub-cell is written too, with nothing in it, so no report counts it
+    assert changed[(key, "roads-policing|public_mention")] == {}
     cell = cells.cells[key]
     assert "roads-policing|public_mention" not in cell
     assert "t:roads-policing" not in cell[ALL]
@@ -375,9 +380,17 @@ def test_cells_count_exactly_and_a_moved_item_leaves_no_trace(
         )
         after = facts_from_item_event(facts[life.item_id], ev)
         cells.replace_item(facts[life.item_id], after)
-    doc = cell_document(key, 3, cells.cells[key])
-    assert (doc["n"], doc["counts"], doc["by_cell"]) == (0, {}, {})
-    assert doc["cell"] == f"items|{FORCE}|{DAY}|p3" and doc["partition"] == 3
+    docs = dict(cell_documents(cells, 3))
+    total = docs[f"items|{FORCE}|{DAY}|p3"]
+    assert (total["n"], total["counts"], total["kind"]) == (0, {}, "items")
+    assert total["cell"] == f"items|{FORCE}|{DAY}|p3" and total["partition"] == 3
+    sub = docs[f"items|{FORCE}|{DAY}|digital-desk|public_mention|p3"]
+    assert (sub["kind"], sub["team"], sub["channel"], sub["n"]) == (
+        "items_by",
+        "digital-desk",
+        "public_mention",
+        0,
+    )
 
 
 def test_a_merged_item_stops_counting(platform_config: PlatformConfig) -> None:
@@ -391,7 +404,9 @@ def test_a_merged_item_stops_counting(platform_config: PlatformConfig) -> None:
     assert cells.cells[("items", FORCE, DAY)][ALL] == Counter()
 
 
-def test_filtered_counts_by_team_and_channel(platform_config: PlatformConfig) -> None:
+def test_sub_cells_are_documents_of_their_own_by_team_and_channel(
+    platform_config: PlatformConfig,
+) -> None:
     cells = Cells()
     for team, channel, n in (
         ("digital-desk", "public_mention", 3),
@@ -399,12 +414,21 @@ def test_filtered_counts_by_team_and_channel(platform_config: PlatformConfig) ->
         ("roads-policing", "public_mention", 1),
     ):
         cells.add(("items", FORCE, DAY), f"{team}|{channel}", Counter({"n": n, "p:P3": n}))
-    doc = cell_document(("items", FORCE, DAY), 0, cells.cells[("items", FORCE, DAY)])
-    assert filtered_counts(doc)["n"] == 6
-    assert filtered_counts(doc, team="digital-desk")["n"] == 5
-    assert filtered_counts(doc, channel="public_mention")["n"] == 4
-    assert filtered_counts(doc, "digital-desk", "direct_message") == {"n": 2, "p:P3": 2}
-    assert filtered_counts(doc, team="safeguarding") == {}
+    docs = [doc for _, doc in cell_documents(cells, 0)]
+
+    def n(kind: str, **match: str) -> int:
+        return sum(
+            d["n"]
+            for d in docs
+            if d["kind"] == kind and all(d.get(k) == v for k, v in match.items())
+        )
+
+    assert n("items") == 6
+    assert n("items_by", team="digital-desk") == 5
+    assert n("items_by", channel="public_mention") == 4
+    assert n("items_by", team="digital-desk", channel="direct_message") == 2
+    assert n("items_by", team="safeguarding") == 0
+    assert cell_documents(cells, 0) == []  # written once: nothing has changed since
 
 
 # ---- percentiles ------------------------------------------------------------------------
@@ -552,7 +576,7 @@ def test_report_figures_from_cells_of_several_partitions(platform_config: Platfo
         pf = post_facts(_post(text, kind), FORCE)
         assert pf is not None
         cells[0].add_post(pf)
-    docs = [cell_document(k, p, c) for p, cs in cells.items() for k, c in cs.cells.items()]
+    docs = [doc for p, cs in cells.items() for _, doc in cell_documents(cs, p)]
     item_docs = [d for d in docs if d["kind"] == "items"]
     post_docs = [d for d in docs if d["kind"] == "posts"]
     assert len(item_docs) == 4  # two days, two partitions

@@ -7,6 +7,7 @@ few thousand small documents whatever the number of items."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -25,7 +26,6 @@ from socialdesk.rollup import (
     NATIONAL_COLUMNS,
     PeriodError,
     build_report,
-    filtered_counts,
     national_row,
     parse_period,
 )
@@ -37,7 +37,7 @@ from socialdesk_console.charts import Series, bars, duration, hbars, pct
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import NationalPageUser, NationalUser, ReportPageUser, ReportUser
 
-PAGE = 1000
+PAGE = 5000  # cells per search: one search for a 90-day report of a force
 SORT = [{"day": "asc"}, {"cell": "asc"}]
 
 Day = Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD, local (UK) day")]
@@ -68,14 +68,23 @@ def today() -> date:
     return datetime.now(LOCAL).date()
 
 
-def rollup_query(forces: list[str] | None, start: date, end: date) -> dict[str, Any]:
-    """The cells of a period: items and outbound posts, of some forces or all."""
+def rollup_query(
+    forces: list[str] | None,
+    start: date,
+    end: date,
+    kinds: list[str],
+    team: str | None = None,
+    channel: str | None = None,
+) -> dict[str, Any]:
+    """The cells of some kinds in a period, of some forces or all (and, for sub-cells,
+    one team or channel)."""
     clauses: list[dict[str, Any]] = [
-        {"terms": {"kind": ["items", "posts"]}},
+        {"terms": {"kind": kinds}},
         {"range": {"day": {"gte": start.isoformat(), "lte": end.isoformat()}}},
     ]
     if forces is not None:
         clauses.append({"terms": {"force": forces}})
+    clauses += [{"term": {k: v}} for k, v in (("team", team), ("channel", channel)) if v]
     return {"bool": {"filter": clauses}}
 
 
@@ -97,21 +106,17 @@ def targets_for(ctx: ConsoleContext, force: str | None) -> dict[str, dict[str, f
     return out
 
 
-async def fetch_cells(
-    ctx: ConsoleContext, forces: list[str] | None, start: date, end: date, by_cell: bool
-) -> list[dict[str, Any]]:
-    """Every cell of the period, paged with search_after (sorted by day and cell id)."""
-    index = alias(ctx.settings, "rollups")
-    fields = ["kind", "force", "day", "counts"] + (["by_cell"] if by_cell else [])
+async def _paged(ctx: ConsoleContext, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every matching cell, paged with search_after (sorted by day and cell id)."""
     out: list[dict[str, Any]] = []
     after: list[Any] | None = None
     while True:
         kwargs: dict[str, Any] = {
-            "index": index,
-            "query": rollup_query(forces, start, end),
+            "index": alias(ctx.settings, "rollups"),
+            "query": query,
             "sort": SORT,
             "size": PAGE,
-            "source_includes": fields,
+            "source_includes": ["kind", "force", "day", "counts"],
             "track_total_hits": False,
         }
         if after is not None:
@@ -124,6 +129,26 @@ async def fetch_cells(
         after = hits[-1]["sort"]
 
 
+async def fetch_cells(
+    ctx: ConsoleContext,
+    forces: list[str] | None,
+    start: date,
+    end: date,
+    team: str | None = None,
+    channel: str | None = None,
+) -> list[dict[str, Any]]:
+    """The cells a report of the period sums: the totals of items and of outbound posts;
+    for one team or channel, the matching sub-cells of items instead of their totals
+    (posts belong to the whole force)."""
+    if not team and not channel:
+        return await _paged(ctx, rollup_query(forces, start, end, ["items", "posts"]))
+    items, posts = await asyncio.gather(
+        _paged(ctx, rollup_query(forces, start, end, ["items_by"], team, channel)),
+        _paged(ctx, rollup_query(forces, start, end, ["posts"])),
+    )
+    return items + posts
+
+
 def _day(doc: Mapping[str, Any]) -> str:
     return str(doc.get("day", ""))[:10]
 
@@ -133,15 +158,13 @@ def report_from_cells(
     start: date,
     end: date,
     targets: Mapping[str, Mapping[str, float | None]],
-    team: str | None = None,
-    channel: str | None = None,
 ) -> dict[str, Any]:
-    items, posts = [], []
+    """The report of whatever cells were read: item totals or sub-cells, and posts."""
+    items: list[dict[str, Any]] = []
+    posts: list[dict[str, Any]] = []
     for doc in cells:
-        if doc.get("kind") == "posts":
-            posts.append({"day": _day(doc), "counts": doc.get("counts") or {}})
-        else:
-            items.append({"day": _day(doc), "counts": filtered_counts(doc, team, channel)})
+        entry = {"day": _day(doc), "counts": doc.get("counts") or {}}
+        (posts if doc.get("kind") == "posts" else items).append(entry)
     return build_report(items, posts, start, end, targets)
 
 
@@ -535,8 +558,8 @@ def router(ctx: ConsoleContext) -> APIRouter:
         team, channel = q.team, q.channel
         check_filters(ctx, scope.force, team, channel)
         s, e = period_or_400(q.start, q.end)
-        cells = await fetch_cells(ctx, scope.forces, s, e, by_cell=bool(team or channel))
-        rep = report_from_cells(cells, s, e, targets_for(ctx, scope.force), team, channel)
+        cells = await fetch_cells(ctx, scope.forces, s, e, team, channel)
+        rep = report_from_cells(cells, s, e, targets_for(ctx, scope.force))
         rep["scope"] = {"force": scope.force, "team": team, "channel": channel}
         await ctx.audit.write(
             [
@@ -635,7 +658,7 @@ def router(ctx: ConsoleContext) -> APIRouter:
         request: Request, user: User, start: str | None, end: str | None, action: str
     ) -> dict[str, Any]:
         s, e = period_or_400(start, end)
-        cells = await fetch_cells(ctx, None, s, e, by_cell=False)
+        cells = await fetch_cells(ctx, None, s, e)
         per_force: dict[str, list[dict[str, Any]]] = {f: [] for f in ctx.config.forces}
         for doc in cells:
             per_force.setdefault(doc.get("force") or "", []).append(doc)

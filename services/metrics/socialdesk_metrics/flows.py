@@ -38,8 +38,7 @@ from socialdesk.rollup import (
     ItemFacts,
     PendingSla,
     PostFacts,
-    cell_doc_id,
-    cell_document,
+    cell_documents,
     decode_facts,
     encode_facts,
     facts_from_item_event,
@@ -247,14 +246,9 @@ class MetricsProcessor:
 
     async def flush(self) -> None:
         docs = [
-            {
-                "_op_type": "index",
-                "_index": self.index,
-                "_id": cell_doc_id(key, p),
-                "_source": cell_document(key, p, counts),
-            }
+            {"_op_type": "index", "_index": self.index, "_id": doc_id, "_source": doc}
             for p, cells in self.cells.items()
-            for key, counts in cells.take_dirty().items()
+            for doc_id, doc in cell_documents(cells, p)
         ]
         if docs:
             await self._write(docs)
