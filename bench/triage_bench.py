@@ -148,24 +148,13 @@ def service_keeps_up(stack: Stack, prefix: str, rate: int = 1000, seconds: int =
 
 def run(stack: Stack | None = None, prefix: str = "triagebench.") -> dict[str, Any]:
     out = scorer_throughput()
+    print(json.dumps(out), flush=True)
     out["variants"] = compare_variants()
     print(json.dumps(out), flush=True)
     if stack is not None:
         out["service"] = service_keeps_up(stack, prefix)
         print(json.dumps(out["service"]), flush=True)
     return out
-
-
-if __name__ == "__main__":
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        st = Stack(Path(tmp), ports=StackPorts.free())
-        st.start_noida()
-        try:
-            print(json.dumps(run(st, f"tb{int(time.time())}."), indent=2))
-        finally:
-            st.stop_noida()
 
 
 def compare_variants() -> dict[str, Any]:
@@ -218,3 +207,15 @@ def compare_variants() -> dict[str, Any]:
                 "fit_s": round(fit_s, 2),
             }
     return out
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        st = Stack(Path(tmp), ports=StackPorts.free())
+        st.start_noida()
+        try:
+            print(json.dumps(run(st, f"tb{int(time.time())}."), indent=2))
+        finally:
+            st.stop_noida()

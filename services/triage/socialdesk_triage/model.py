@@ -249,7 +249,7 @@ def _p1_threshold(examples: Sequence[Example], seed: int) -> float:
     """Out-of-fold P(P1): the highest threshold that keeps training recall at
     P1_TARGET_RECALL with the safety rules AND at P1_TARGET_RECALL_ALONE for the
     classifier on its own. The second condition is there because the rules were written
-    from the training split: they catch about 0.65-0.9 of its emergencies but well under
+    from the training split: they catch 0.6-0.9 of its emergencies but well under
     half of unseen ones, so a threshold that leans on them is too high for new messages.
     Errs low: a missed emergency costs more than a false alarm.
 
