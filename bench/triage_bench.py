@@ -209,9 +209,59 @@ def compare_variants() -> dict[str, Any]:
     return out
 
 
+def out_of_fold(seeds: tuple[int, ...] = (0, 1), folds: int = 5) -> list[dict[str, Any]]:
+    """The out-of-fold figures of docs/triage.md: the training split only, each fold
+    scored by a model trained on the others, through the scorer's own combination of
+    rules and classifier at the threshold the full training run chooses. Never touches
+    the held-out split."""
+    import numpy as np
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import StratifiedKFold
+
+    from socialdesk_triage.dataset import load_shipped, split
+    from socialdesk_triage.model import train
+    from socialdesk_triage.scorer import ScoreInput, Scorer, build_scorer
+
+    shipped = build_scorer(ROOT / "data" / "triage").model
+    assert shipped is not None
+    threshold = shipped.p1_threshold
+    examples, _ = split(load_shipped(ROOT / "data" / "triage"))
+    grades = np.asarray([e.priority.value for e in examples])
+    intents = np.asarray([e.intent.value for e in examples])
+    out = []
+    for seed in seeds:
+        got_p = np.empty(len(examples), dtype=object)
+        got_i = np.empty(len(examples), dtype=object)
+        cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        for tr, te in cv.split(np.zeros(len(examples)), grades):
+            model = train([examples[i] for i in tr], calibrate_p1=False)
+            model.p1_threshold = threshold
+            scored = Scorer(model).score_batch([ScoreInput(examples[i].text) for i in te])
+            for j, t in zip(te, scored, strict=True):
+                got_p[j], got_i[j] = t.priority.value, t.intent.value
+        gold, said = grades == "P1", got_p == "P1"
+        out.append(
+            {
+                "seed": seed,
+                "examples": len(examples),
+                "p1_threshold": threshold,
+                "p1_recall": round(float((gold & said).sum() / gold.sum()), 3),
+                "p1_precision": round(float((gold & said).sum() / said.sum()), 3),
+                "intent_macro_f1": round(
+                    float(f1_score(intents, got_i.astype(str), average="macro")), 3
+                ),
+            }
+        )
+    return out
+
+
 if __name__ == "__main__":
+    import sys
     import tempfile
 
+    if "--oof" in sys.argv:  # out-of-fold figures on the training split only
+        print(json.dumps(out_of_fold(), indent=2))
+        raise SystemExit(0)
     with tempfile.TemporaryDirectory() as tmp:
         st = Stack(Path(tmp), ports=StackPorts.free())
         st.start_noida()
