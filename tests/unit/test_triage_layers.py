@@ -112,6 +112,10 @@ def test_guarded_asks_the_classifier_to_be_surer(text: str, expected: bool) -> N
         ("car yn gyrru'r ffordd anghywir ar yr A55 ger Abergele", Priority.P1),
         ("dw i newydd lyncu potel gyfan o paracetamol", Priority.P1),
         ("dw i'n mynd i ladd fy mrawd bach os ydi o'n bwyta fy siocled", None),
+        # rules-0.5: an overdose told in the past, Welsh railings and tracks
+        ("swallowed a full pack of co-codamol twenty minutes ago", Priority.P1),
+        ("mae rhywun yn sefyll ar du allan i reiliau'r bont", Priority.P1),
+        ("plentyn bach wedi crwydro ar y traciau ger yr orsaf", Priority.P1),
     ],
 )
 def test_rules_0_4_phrasings(text: str, expected: Priority | None) -> None:

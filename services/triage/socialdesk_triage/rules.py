@@ -178,6 +178,8 @@ RULES: tuple[Rule, ...] = (
             r"end(?:ing)?\s+(?:it\s+all|my\s+life|it\s+tonight)",
             r"suicid(?:e|al)",
             r"(?:taken|took|swallowed|had|necked)\s+(?:all\s+)?(?:my\s+|the\s+|\d+\s+|a\s+load\s+of\s+)?(?:pills|tablets|paracetamol|meds|bleach|an\s+overdose|sleeping\s+pills)",
+            # a whole pack or box of a medicine, however it is named
+            r"(?:taken|took|swallowed|necked)\s+(?:a\s+|the\s+)?(?:whole|full|entire)\s+(?:pack|packet|box|bottle|strip)s?\s+of",
             r"overdos(?:e|ed)",
             r"(?:no\s+reason|nothing)\s+(?:left\s+)?to\s+live",
             r"(?:every(?:one|body|1)|they|the\s+world|my\s+(?:family|kids|mum|mam|parents))\s+(?:(?:would|will|'?d|'?ll)\s+be|are|is)\s+(?:better\s+off|happier)\s+(?:without\s+me|when\s+i'?m\s+gone|if\s+i\s+(?:wasn'?t\s+here|was\s+gone|died))",
@@ -196,7 +198,7 @@ RULES: tuple[Rule, ...] = (
             r"(?:eisiau|isio|mynd\s+i)\s+(?:marw|lladd\s+fy\s+hun)|rhoi\s+diwedd\s+ar",
             r"(?:cymryd|gymryd|llyncu|lyncu)\s+(?:y|yr|fy|potel|bocs|llond)?\s*(?:\w+\s+){0,2}(?:tabledi|pils|paracetamol)",
             r"(?:torri|dorri|lladd|ladd)\s+fy\s+hun|(?:ddim|dim)\s+(?:isio|eisiau|moyn)\s+(?:byw|bod\s+yma)",
-            r"(?:mynd\s+i|am)\s+neidio|[cg]erdded\s+i'?r\s+m[oô]r|hongian\s+(?:dros|oddi\s+ar)",
+            r"(?:mynd\s+i|am)\s+neidio|[cg]erdded\s+i'?r\s+m[oô]r|hongian\s+(?:dros|oddi\s+ar)|(?:[td]u\s+allan\s+i|dros)\s+(?:reiliau|rheiliau|reilen|rheilen)",
         ),
         "possible suicide or self-harm intent",
         Priority.P1,
@@ -214,7 +216,7 @@ RULES: tuple[Rule, ...] = (
             r"(?:plentyn|babi)\s+(?:ar\s+ei\s+ben\s+ei\s+hun|mewn\s+perygl)",
             r"(?:plentyn|plant|babi|hogyn\s+bach|hogan\s+fach|merch\s+fach|bachgen)\b.{0,60}"
             r"(?:ar\s+ochr\s+(?:y|yr)\s+(?:ffordd|a\d+|draffordd)|ar\s+y\s+rhew|yn\s+y\s+(?:d[ŵw]r|afon|m[oô]r|llyn)|sil\s+ffenest|"
-            r"ar\s+y\s+rheilffordd|ar\s+(?:ei|ei\s+ph)\s*en\s+ei\s+hun)",
+            r"ar\s+y\s+(?:rheilffordd|traciau|cledrau)|ar\s+(?:ei|ei\s+ph)\s*en\s+ei\s+hun)",
         ),
         "a child may be in danger",
         Priority.P1,
