@@ -359,10 +359,21 @@ CellKey = tuple[str, str, str]  # kind ("items" or "posts"), force, local day
 ALL = "*"
 
 
+def sub_cells(team_channel: str) -> tuple[str, str, str]:
+    """The sub-cells one item of team|channel counts in: its team, its channel, and the
+    two together, so a report for any of those reads one sub-cell per day and partition
+    (a team's report does not add up the team's channels)."""
+    team, _, channel = team_channel.partition("|")
+    return f"team:{team}", f"channel:{channel}", f"team_channel:{team_channel}"
+
+
+SUB_KINDS = {"team": "items_team", "channel": "items_channel", "team_channel": "items_tc"}
+
+
 class Cells:
-    """Counters per cell (force and day), in total and, for items, per sub-cell
-    (team|channel), changed by contributions in and out; remembers which totals and
-    sub-cells changed since they were last written."""
+    """Counters per cell (force and day), in total and, for items, per sub-cell (team,
+    channel, team|channel), changed by contributions in and out; remembers which totals
+    and sub-cells changed since they were last written."""
 
     def __init__(self) -> None:
         self.cells: dict[CellKey, dict[str, Counter[str]]] = {}
@@ -372,7 +383,7 @@ class Cells:
         if not counts:
             return
         cell = self.cells.setdefault(key, {})
-        for name in (ALL, sub) if sub is not None else (ALL,):
+        for name in (ALL, *sub_cells(sub)) if sub is not None else (ALL,):
             part = cell.setdefault(name, Counter())
             for k, v in counts.items():
                 n = part[k] + sign * v
@@ -416,8 +427,8 @@ def cell_document(
 ) -> dict[str, Any]:
     """The document the reports read. A cell's totals (`kind` items or posts) serve a
     report of the whole force; each sub-cell of items is a document of its own (`kind`
-    items_by, with its team and channel), read only by a report for a team or channel,
-    so neither kind of report reads what it does not use."""
+    items_team, items_channel or items_tc, with its team and channel), read only by a
+    report for that team, channel or both, so no report reads what it does not use."""
     kind, force, day = key
     doc: dict[str, Any] = {
         "cell": cell_doc_id(key, partition, sub),
@@ -429,8 +440,14 @@ def cell_document(
         "counts": dict(counts),
     }
     if sub != ALL:
-        team, _, channel = sub.partition("|")
-        doc.update(kind=f"{kind}_by", team=team, channel=channel)
+        by, _, value = sub.partition(":")
+        doc["kind"] = SUB_KINDS[by]
+        if by == "team":
+            doc["team"] = value
+        elif by == "channel":
+            doc["channel"] = value
+        else:
+            doc["team"], _, doc["channel"] = value.partition("|")
     return doc
 
 

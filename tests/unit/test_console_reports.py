@@ -75,9 +75,9 @@ def test_a_report_sums_the_cells_it_is_given() -> None:
     assert [d["items"] for d in rep["volume"]["by_day"]] == [0, 3, 2]
     assert rep["volume"]["by_day"][2]["posts"] == 4
     assert rep["sla_compliance"]["P1"]["first_response"]["compliance_pct"] == 100.0
-    # A team's report reads that team's sub-cells (kind items_by) and the force's posts.
+    # A team's report reads that team's sub-cells (kind items_team) and the force's posts.
     roads = [
-        cell("2026-11-02", {"n": 1, "t:roads-policing": 1}, "items_by", team="roads-policing"),
+        cell("2026-11-02", {"n": 1, "t:roads-policing": 1}, "items_team", team="roads-policing"),
         totals[2],
     ]
     one_team = report_from_cells(roads, date(2026, 11, 1), date(2026, 11, 3), TARGETS)
@@ -93,7 +93,7 @@ def test_the_queries_read_totals_or_one_teams_sub_cells() -> None:
     start, end = date(2026, 9, 1), date(2026, 11, 29)
     whole = rollup_query(["merseyside"], start, end, ["items", "posts"])
     assert {"terms": {"kind": ["items", "posts"]}} in whole["bool"]["filter"]
-    team = rollup_query(["merseyside"], start, end, ["items_by"], "roads-policing", None)
+    team = rollup_query(["merseyside"], start, end, ["items_team"], "roads-policing", None)
     assert {"term": {"team": "roads-policing"}} in team["bool"]["filter"]
     assert not any("channel" in str(c) for c in team["bool"]["filter"])
     everyone = rollup_query(None, start, end, ["items", "posts"])

@@ -343,10 +343,12 @@ def test_cells_count_exactly_and_a_moved_item_leaves_no_trace(
     key = ("items", FORCE, DAY)
     assert {(k, sub) for k, sub, _ in cells.take_dirty()} == {
         (key, ALL),
-        (key, "digital-desk|public_mention"),
+        (key, "team:digital-desk"),
+        (key, "channel:public_mention"),
+        (key, "team_channel:digital-desk|public_mention"),
     }
     assert cells.cells[key][ALL]["n"] == 3
-    assert cells.cells[key]["digital-desk|public_mention"]["n"] == 3
+    assert cells.cells[key]["team_channel:digital-desk|public_mention"]["n"] == 3
 
     # one item to the roads team: same cell, another sub-cell
     moved = lives[0]
@@ -356,8 +358,9 @@ def test_cells_count_exactly_and_a_moved_item_leaves_no_trace(
     facts[moved.item_id] = after
     cell = cells.cells[key]
     assert cell[ALL]["n"] == 3 and cell[ALL]["t:roads-policing"] == 1
-    assert cell["digital-desk|public_mention"]["n"] == 2
-    assert cell["roads-policing|public_mention"]["n"] == 1
+    assert cell["team_channel:digital-desk|public_mention"]["n"] == 2
+    assert cell["team_channel:roads-policing|public_mention"]["n"] == 1
+    assert cell["team:roads-policing"]["n"] == 1 and cell["channel:public_mention"]["n"] == 3
 
     # then to another force: gone from this cell without a trace, in that force's cell
     ev = moved.do("transfer", T0 + timedelta(minutes=6), force="north-wales", team="digital-desk")
@@ -366,9 +369,10 @@ def test_cells_count_exactly_and_a_moved_item_leaves_no_trace(
     changed = {(k, sub): dict(c) for k, sub, c in cells.take_dirty()}
     assert {k for k, _ in changed} == {key, ("items", "north-wales", DAY)}
     # the emptied sub-cell is written too, with nothing in it, so no report counts it
-    assert changed[(key, "roads-policing|public_mention")] == {}
+    assert changed[(key, "team_channel:roads-policing|public_mention")] == {}
+    assert changed[(key, "team:roads-policing")] == {}
     cell = cells.cells[key]
-    assert "roads-policing|public_mention" not in cell
+    assert "team_channel:roads-policing|public_mention" not in cell
     assert "t:roads-policing" not in cell[ALL]
     assert cell[ALL]["n"] == 2
     assert cells.cells[("items", "north-wales", DAY)][ALL]["n"] == 1
@@ -384,13 +388,16 @@ def test_cells_count_exactly_and_a_moved_item_leaves_no_trace(
     total = docs[f"items|{FORCE}|{DAY}|p3"]
     assert (total["n"], total["counts"], total["kind"]) == (0, {}, "items")
     assert total["cell"] == f"items|{FORCE}|{DAY}|p3" and total["partition"] == 3
-    sub = docs[f"items|{FORCE}|{DAY}|digital-desk|public_mention|p3"]
+    sub = docs[f"items|{FORCE}|{DAY}|team_channel:digital-desk|public_mention|p3"]
     assert (sub["kind"], sub["team"], sub["channel"], sub["n"]) == (
-        "items_by",
+        "items_tc",
         "digital-desk",
         "public_mention",
         0,
     )
+    team = docs[f"items|{FORCE}|{DAY}|team:digital-desk|p3"]
+    assert (team["kind"], team["team"], team["n"]) == ("items_team", "digital-desk", 0)
+    assert "channel" not in team
 
 
 def test_a_merged_item_stops_counting(platform_config: PlatformConfig) -> None:
@@ -424,10 +431,14 @@ def test_sub_cells_are_documents_of_their_own_by_team_and_channel(
         )
 
     assert n("items") == 6
-    assert n("items_by", team="digital-desk") == 5
-    assert n("items_by", channel="public_mention") == 4
-    assert n("items_by", team="digital-desk", channel="direct_message") == 2
-    assert n("items_by", team="safeguarding") == 0
+    assert n("items_team", team="digital-desk") == 5
+    assert n("items_channel", channel="public_mention") == 4
+    assert n("items_tc", team="digital-desk", channel="direct_message") == 2
+    assert n("items_team", team="safeguarding") == 0
+    # one sub-cell per team, per channel and per pair: a team's report reads one a day
+    assert len([d for d in docs if d["kind"] == "items_team"]) == 2
+    assert len([d for d in docs if d["kind"] == "items_channel"]) == 2
+    assert len([d for d in docs if d["kind"] == "items_tc"]) == 3
     assert cell_documents(cells, 0) == []  # written once: nothing has changed since
 
 

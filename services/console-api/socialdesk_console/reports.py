@@ -24,6 +24,7 @@ from socialdesk.es import alias
 from socialdesk.rollup import (
     LOCAL,
     NATIONAL_COLUMNS,
+    SUB_KINDS,
     PeriodError,
     build_report,
     national_row,
@@ -142,8 +143,9 @@ async def fetch_cells(
     (posts belong to the whole force)."""
     if not team and not channel:
         return await _paged(ctx, rollup_query(forces, start, end, ["items", "posts"]))
+    kind = SUB_KINDS["team_channel" if team and channel else "team" if team else "channel"]
     items, posts = await asyncio.gather(
-        _paged(ctx, rollup_query(forces, start, end, ["items_by"], team, channel)),
+        _paged(ctx, rollup_query(forces, start, end, [kind], team, channel)),
         _paged(ctx, rollup_query(forces, start, end, ["posts"])),
     )
     return items + posts
