@@ -4,10 +4,10 @@ over 1,000,000 items renders in under 3 s; the board reflects an SLA warning wit
 Report: the `rollups` index is seeded for one force (Merseyside) with the cells of
 1,000,000 items over 90 days, built by the same socialdesk.rollup functions the metrics
 service uses (ItemFacts -> Cells.replace_item -> cell_documents, one cells object per
-input partition of items.events: per day a total and one document per team|channel
-sub-cell), plus the force's outbound posts (broadcasts and replies, PostFacts ->
-Cells.add_post). The mix is made up but shaped like a desk's: grades about
-2/15/50/33 %, intents and risk flags by grade, a day/night cycle, Welsh and other
+input partition of items.events: per day a total and the sub-cell documents that
+team and channel reports read), plus the force's outbound posts (broadcasts and
+replies, PostFacts -> Cells.add_post). The mix is made up but shaped like a desk's:
+grades about 2/15/50/33 %, intents and risk flags by grade, a day/night cycle, Welsh and other
 languages, first-response and resolution times spread around each grade's SLA targets
 with some breaches, outcomes and repeat contacts. No events go through Kafka.
 
@@ -45,6 +45,7 @@ import os
 import pickle
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -829,6 +830,20 @@ async def board_latency(
 # ---- the run --------------------------------------------------------------------------
 
 
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether the report and board code differed from it."""
+
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    paths = ["core/socialdesk", "services/console-api", "services/metrics"]
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted_changes": bool(git("status", "--porcelain", "--", *paths)),
+    }
+
+
 def run(
     items: int = 1_000_000,
     days: int = 90,
@@ -919,6 +934,7 @@ def run(
     page, api = views["page"], views["api"]
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code": code_version(),
         "items": seeded.items,
         "days": days,
         "period": {"start": start.isoformat(), "end": end.isoformat()},
@@ -1016,7 +1032,7 @@ def where_the_time_goes(r: dict[str, Any]) -> list[str]:
         f" ({v['cells_read']:,} cells, {v['cells_read_kb']:,} kB, in {v['searches']}"
         f" search(es)); the rest is the console's own work (summing the cells, the charts)."
         f" The one-team page reads {t['cells_read']:,} cells ({t['cells_read_kb']:,} kB:"
-        " the team's sub-cells of every channel, and the posts) in"
+        " the team's sub-cell documents, and the posts) in"
         f" {t['searches']} search(es): {t_es:,.0f} ms of its {t_page:,.0f} ms."
         " On noida-db, which scans the index for every search (docs/console.md), the"
         " time follows the searches and the bytes of the cells they return, not the"
@@ -1049,17 +1065,21 @@ def markdown(r: dict[str, Any]) -> str:
     sd = r["seeded"]
     forces = list((ROOT / "config" / "forces").glob("*.yaml"))
     kinds = ", ".join(f"{n:,} {k}" for k, n in r["cells_by_kind"].items())
+    code = r.get("code") or {"commit": "?", "uncommitted_changes": False}
+    code = {"commit": code["commit"], "dirty": code["uncommitted_changes"]}
     return "\n".join(
         [
             "## reports: 90-day report and SLA board",
             "",
-            f"`bench/reports_bench.py`, run {r['when']}: the `rollups` index seeded with the"
+            f"`bench/reports_bench.py`, run {r['when']} at commit {code['commit']}"
+            f"{' (with uncommitted changes to the code measured)' if code['dirty'] else ''}:"
+            " the `rollups` index seeded with the"
             f" cells of {r['items']:,} Merseyside items over {r['days']} local days"
             f" ({r['period']['start']} to {r['period']['end']}) and {r['posts']:,} outbound"
             " posts, built by the metrics service's own functions (socialdesk.rollup): per"
             f" day and input partition ({r['item_partitions']} partitions of items.events,"
-            f" {r['post_partitions']} of posts.outbound) a total and a document per"
-            f" team|channel sub-cell: {r['cells']:,} documents ({kinds}),"
+            f" {r['post_partitions']} of posts.outbound) a total and the sub-cell documents"
+            f" that team and channel reports read: {r['cells']:,} documents ({kinds}),"
             f" {r['cell_bytes'] / 1e6:.1f} MB (built in {sd['build_s']} s"
             f"{' by an earlier run the same day, kept in .data/bench' if sd['from_cache'] else ''}"
             f", indexed in {sd['index_s']} s). Grades 2/15/50/33 %, {sd['welsh']:,} Welsh"
