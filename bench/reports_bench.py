@@ -69,6 +69,7 @@ from socialdesk.es import alias, ensure_indices, make_es
 from socialdesk.events import item_key_for_thread
 from socialdesk.kafka import ensure_topics, make_producer, topic_name
 from socialdesk.rollup import (
+    INDEX_OF_KIND,
     LOCAL,
     CellKey,
     Cells,
@@ -480,8 +481,8 @@ def seeded_documents(plan: Plan, index: str) -> tuple[list[dict[str, Any]], Seed
         except Exception:
             path.unlink()
         else:
-            for action in ops[0::2]:
-                action["_index"] = index
+            for action, doc in zip(ops[0::2], ops[1::2], strict=True):
+                action["_index"] = index_of(index, doc)
             return ops, seeded, True
     seeded = seed(plan, workers=max(1, min(4, os.cpu_count() or 1)))
     ops = documents(seeded, index)
@@ -495,13 +496,18 @@ def seeded_documents(plan: Plan, index: str) -> tuple[list[dict[str, Any]], Seed
     return ops, seeded, False
 
 
+def index_of(rollups: str, doc: dict[str, Any]) -> str:
+    """The index the metrics service writes this cell to (`rollups` is that alias)."""
+    return rollups.removesuffix("rollups") + INDEX_OF_KIND[doc["kind"]]
+
+
 def documents(seeded: Seeded, index: str) -> list[dict[str, Any]]:
     """The bulk actions the metrics service's flush() would send for these cells."""
     ops: list[dict[str, Any]] = []
     for group in (seeded.cells, seeded.posts):
         for p, cells in group.items():
             for doc_id, doc in cell_documents(cells, p):
-                ops += [{"_index": index, "_id": doc_id}, doc]
+                ops += [{"_index": index_of(index, doc), "_id": doc_id}, doc]
     return ops
 
 
@@ -521,7 +527,8 @@ async def write_docs(es: AsyncElasticsearch, index: str, ops: list[dict[str, Any
     if batch:
         resp = await es.bulk(operations=batch)
         assert not resp["errors"], str(resp)[:500]
-    await es.indices.refresh(index=index)
+    for name in sorted({a["_index"] for a in ops[0::2]}):
+        await es.indices.refresh(index=name)
     return time.perf_counter() - t0
 
 
@@ -844,6 +851,109 @@ def code_version() -> dict[str, Any]:
     }
 
 
+def make_plan(items: int, days: int) -> Plan:
+    """`days` whole local days ending yesterday (every item of the period is in the
+    past), the national SLA targets, the topics' partition counts; as of the local
+    midnight that ends the period, so the last day's slow items are still open and the
+    same plan gives the same cells all day (kept in .data/bench for the next run)."""
+    config = load_config(ROOT / "config")
+    targets = {
+        g.value: (
+            row.first_response_minutes * 60.0,
+            row.resolution_minutes * 60.0 if row.resolution_minutes else None,
+        )
+        for g, row in config.national.sla.grades.items()
+    }
+    specs = load_topic_specs()
+    today = datetime.now(LOCAL).date()
+    as_of = datetime(today.year, today.month, today.day, tzinfo=LOCAL).timestamp()
+    return Plan(
+        items,
+        today - timedelta(days=days),
+        days,
+        targets,
+        specs[ITEMS_EVENTS].partitions,
+        specs[POSTS_OUTBOUND].partitions,
+        as_of,
+    )
+
+
+def national_scaling(
+    items: int = 1_000_000, days: int = 90, steps: tuple[int, ...] = (1, 5, 10, 20)
+) -> list[dict[str, Any]]:
+    """Diagnostic, not part of `make bench`: the national view's reads (every force's
+    totals) and one force's, as forces are added to the rollups index: Merseyside's
+    cells, then copies of its totals under other forces' names. noida-db only."""
+    plan = make_plan(items, days)
+    end = plan.start + timedelta(days=days - 1)
+    stack = Stack(Path(tempfile.mkdtemp(prefix="reports-scaling-")), ports=StackPorts.free())
+    stack.start_noida()
+    prefix = f"rs{free_port()}"
+    settings = BaseServiceSettings(
+        kafka_bootstrap=stack.kafka,
+        topic_prefix=prefix + ".",
+        index_prefix=prefix,
+        elasticsearch_url=stack.es_url,
+    )
+    index = alias(settings, "rollups")
+    ops, _, _ = seeded_documents(plan, index)
+    totals = [
+        (ops[i], ops[i + 1])
+        for i in range(0, len(ops), 2)
+        if ops[i + 1]["kind"] in ("items", "posts")
+    ]
+    others = sorted(p.stem for p in (ROOT / "config" / "forces").glob("*.yaml") if p.stem != FORCE)
+
+    def copy_for(force: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for action, doc in totals:
+            d = dict(doc, force=force, cell=doc["cell"].replace(FORCE, force))
+            out += [dict(action, _id=d["cell"]), d]
+        return out
+
+    async def measure() -> list[dict[str, Any]]:
+        es = AsyncElasticsearch(stack.es_url, request_timeout=600)
+        ctx = EsOnly(settings, es)
+        rows = []
+        try:
+            await ensure_indices(es, settings)
+            await write_docs(es, index, ops)
+            have = 1
+            for step in steps:
+                while have < min(step, len(others) + 1):
+                    await write_docs(es, index, copy_for(others[have - 1]))
+                    have += 1
+                nat: list[float] = []
+                one: list[float] = []
+                for _ in range(3):
+                    ctx.searches = 0
+                    t0 = time.perf_counter()
+                    cells = await fetch_cells(ctx, None, plan.start, end)  # type: ignore[arg-type]
+                    nat.append((time.perf_counter() - t0) * 1000)
+                    searches = ctx.searches
+                    t0 = time.perf_counter()
+                    await fetch_cells(ctx, [FORCE], plan.start, end)  # type: ignore[arg-type]
+                    one.append((time.perf_counter() - t0) * 1000)
+                row = {
+                    "forces": have,
+                    "documents": (await es.count(index=index))["count"],
+                    "national_cells": len(cells),
+                    "national_searches": searches,
+                    "national_es_ms": round(statistics.median(nat)),
+                    "one_force_es_ms": round(statistics.median(one)),
+                }
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+        finally:
+            await es.close()
+        return rows
+
+    try:
+        return asyncio.run(measure())
+    finally:
+        stack.stop_noida()
+
+
 def run(
     items: int = 1_000_000,
     days: int = 90,
@@ -872,21 +982,9 @@ def run(
         "SOCIALDESK_REPLY_RECORDER_PATH": str(root / "replies.jsonl"),
         "SOCIALDESK_LOG_LEVEL": "WARNING",
     }
-    config = load_config(ROOT / "config")
-    grades = config.national.sla.grades
-    targets = {
-        g.value: (
-            row.first_response_minutes * 60.0,
-            row.resolution_minutes * 60.0 if row.resolution_minutes else None,
-        )
-        for g, row in grades.items()
-    }
-    # 90 whole local days, ending yesterday: every item of the period is in the past.
-    today = datetime.now(LOCAL).date()
-    end = today - timedelta(days=1)
-    start = end - timedelta(days=days - 1)
-    item_partitions = specs[ITEMS_EVENTS].partitions
-    post_partitions = specs[POSTS_OUTBOUND].partitions
+    plan = make_plan(items, days)
+    start, end = plan.start, plan.start + timedelta(days=days - 1)
+    item_partitions, post_partitions = plan.item_partitions, plan.post_partitions
     proc = None
     try:
         print(
@@ -894,11 +992,6 @@ def run(
             f" {item_partitions} partitions ...",
             flush=True,
         )
-        # As of the local midnight that ends the period: the last day's slow items are
-        # still open, and the same plan gives the same cells all day (so they can be
-        # kept in .data/bench and reused by the next run of the day).
-        as_of = datetime(today.year, today.month, today.day, tzinfo=LOCAL).timestamp()
-        plan = Plan(items, start, days, targets, item_partitions, post_partitions, as_of)
         index = alias(settings, "rollups")
         ops, seeded, cached = seeded_documents(plan, index)
         cells = len(ops) // 2
@@ -1118,7 +1211,17 @@ def main() -> int:
     ap.add_argument("--warnings", type=int, default=200)
     ap.add_argument("--spread", type=float, default=5.0, help="seconds the warnings span")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument(
+        "--national-scaling",
+        action="store_true",
+        help="instead: the national view's Elasticsearch reads as forces are added",
+    )
     a = ap.parse_args()
+    if a.national_scaling:
+        rows = national_scaling(a.items, a.days)
+        if a.json:
+            a.json.write_text(json.dumps(rows, indent=2))
+        return 0
     result = run(a.items, a.days, a.runs, a.warnings, a.spread)
     if a.json:
         a.json.write_text(json.dumps(result, indent=2))

@@ -19,6 +19,26 @@ _TEXT = {"type": "text", "analyzer": "standard"}
 _KW = {"type": "keyword"}
 _DATE = {"type": "date"}
 
+# Report cells written by the metrics service (socialdesk.rollup): the keys are indexed
+# for filtering; the counters are stored, not indexed, and summed by the reader, so no
+# percentiles or composite aggregation is needed.
+ROLLUP_MAPPING: dict[str, Any] = {
+    "dynamic": False,
+    "properties": {
+        "cell": _KW,
+        "kind": _KW,
+        "force": _KW,
+        "day": _DATE,
+        "team": _KW,
+        "channel": _KW,
+        "post_kind": _KW,
+        "partition": {"type": "integer"},
+        "n": {"type": "long"},
+        "counts": {"type": "object", "enabled": False},
+    },
+}
+
+
 MAPPINGS: dict[str, dict[str, Any]] = {
     "items": {
         "dynamic": False,
@@ -91,24 +111,12 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "command_id": _KW,
         },
     },
-    "rollups": {
-        # Report cells written by the metrics service (socialdesk.rollup): the keys are
-        # indexed for filtering; the counters are stored, not indexed, and summed by the
-        # reader, so no percentiles or composite aggregation is needed.
-        "dynamic": False,
-        "properties": {
-            "cell": _KW,
-            "kind": _KW,
-            "force": _KW,
-            "day": _DATE,
-            "team": _KW,
-            "channel": _KW,
-            "post_kind": _KW,
-            "partition": {"type": "integer"},
-            "n": {"type": "long"},
-            "counts": {"type": "object", "enabled": False},
-        },
-    },
+    "rollups": ROLLUP_MAPPING,
+    # Sub-cells in indices of their own: noida-db reads a whole index for each search,
+    # so a whole-force report must not pay for the team and channel sub-cells.
+    "rollups_team": ROLLUP_MAPPING,
+    "rollups_channel": ROLLUP_MAPPING,
+    "rollups_tc": ROLLUP_MAPPING,
     "audit": {
         "dynamic": False,
         "properties": {

@@ -368,6 +368,15 @@ def sub_cells(team_channel: str) -> tuple[str, str, str]:
 
 
 SUB_KINDS = {"team": "items_team", "channel": "items_channel", "team_channel": "items_tc"}
+# The index (socialdesk.es name) each kind of cell lives in: totals and posts together,
+# each kind of sub-cell apart, so a report searches only the cells it sums.
+INDEX_OF_KIND = {
+    "items": "rollups",
+    "posts": "rollups",
+    "items_team": "rollups_team",
+    "items_channel": "rollups_channel",
+    "items_tc": "rollups_tc",
+}
 
 
 class Cells:

@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from socialdesk.es import alias
 from socialdesk.rollup import (
+    INDEX_OF_KIND,
     LOCAL,
     NATIONAL_COLUMNS,
     SUB_KINDS,
@@ -107,13 +108,13 @@ def targets_for(ctx: ConsoleContext, force: str | None) -> dict[str, dict[str, f
     return out
 
 
-async def _paged(ctx: ConsoleContext, query: dict[str, Any]) -> list[dict[str, Any]]:
+async def _paged(ctx: ConsoleContext, kind: str, query: dict[str, Any]) -> list[dict[str, Any]]:
     """Every matching cell, paged with search_after (sorted by day and cell id)."""
     out: list[dict[str, Any]] = []
     after: list[Any] | None = None
     while True:
         kwargs: dict[str, Any] = {
-            "index": alias(ctx.settings, "rollups"),
+            "index": alias(ctx.settings, INDEX_OF_KIND[kind]),
             "query": query,
             "sort": SORT,
             "size": PAGE,
@@ -142,11 +143,11 @@ async def fetch_cells(
     for one team or channel, the matching sub-cells of items instead of their totals
     (posts belong to the whole force)."""
     if not team and not channel:
-        return await _paged(ctx, rollup_query(forces, start, end, ["items", "posts"]))
+        return await _paged(ctx, "items", rollup_query(forces, start, end, ["items", "posts"]))
     kind = SUB_KINDS["team_channel" if team and channel else "team" if team else "channel"]
     items, posts = await asyncio.gather(
-        _paged(ctx, rollup_query(forces, start, end, [kind], team, channel)),
-        _paged(ctx, rollup_query(forces, start, end, ["posts"])),
+        _paged(ctx, kind, rollup_query(forces, start, end, [kind], team, channel)),
+        _paged(ctx, "posts", rollup_query(forces, start, end, ["posts"])),
     )
     return items + posts
 

@@ -33,6 +33,7 @@ from socialdesk.es import alias, ensure_indices, make_es
 from socialdesk.events import ItemEvent, OutboundPost, SlaEvent
 from socialdesk.kafka import BatchResult, Meta, Output, process_each
 from socialdesk.rollup import (
+    INDEX_OF_KIND,
     Cells,
     Facts,
     ItemFacts,
@@ -78,7 +79,6 @@ class MetricsProcessor:
         self.settings = settings
         self.config = config
         self.es = es
-        self.index = alias(settings, "rollups")
         self.items_index = alias(settings, "items")
         self.store: ChangelogStore[Facts] = ChangelogStore(
             settings, METRICS_CHANGELOG, decode_facts, encode_facts
@@ -246,7 +246,12 @@ class MetricsProcessor:
 
     async def flush(self) -> None:
         docs = [
-            {"_op_type": "index", "_index": self.index, "_id": doc_id, "_source": doc}
+            {
+                "_op_type": "index",
+                "_index": alias(self.settings, INDEX_OF_KIND[doc["kind"]]),
+                "_id": doc_id,
+                "_source": doc,
+            }
             for p, cells in self.cells.items()
             for doc_id, doc in cell_documents(cells, p)
         ]
