@@ -1166,7 +1166,8 @@ def markdown(r: dict[str, Any]) -> str:
             "",
             f"`bench/reports_bench.py`, run {r['when']} at commit {code['commit']}"
             f"{' (with uncommitted changes to the code measured)' if code['dirty'] else ''}:"
-            " the `rollups` index seeded with the"
+            " the report-cell indices (totals and posts in `rollups`, sub-cells in"
+            " `rollups_team`, `rollups_channel` and `rollups_tc`) seeded with the"
             f" cells of {r['items']:,} Merseyside items over {r['days']} local days"
             f" ({r['period']['start']} to {r['period']['end']}) and {r['posts']:,} outbound"
             " posts, built by the metrics service's own functions (socialdesk.rollup): per"
