@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install tools run down test lint unit integration bench bench-quick drills format clean
+.PHONY: install tools model run down test lint unit integration bench bench-quick drills format clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -37,8 +37,14 @@ $(HELM):
 	rm -rf .tools/package .tools/*.tgz
 	$(HELM) version
 
+## The triage model, trained from data/triage once (about a minute) and kept in
+## .data/models: every triage process the tests start then loads it in a second,
+## instead of each training it against its readiness timeout.
+model: $(STAMP)
+	$(BIN)/python -c "from socialdesk_triage.scorer import build_scorer; build_scorer()"
+
 ## Start noida-db, every service and the demo feed; prints the console URL and demo logins.
-run: $(STAMP)
+run: model
 	$(BIN)/socialdesk up
 
 down: $(STAMP)
@@ -60,7 +66,7 @@ integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
 ## Lint, then every test (unit and integration; the integration tests start their own stack).
-test: lint tools
+test: lint tools model
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 bench: $(STAMP)
