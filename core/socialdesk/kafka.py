@@ -294,12 +294,14 @@ class _Listener(ConsumerRebalanceListener):
         self.runtime = runtime
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        self.runtime._settled.clear()
         await self.runtime._drain_tail()  # commit what was done before giving partitions up
         await self.runtime.proc.on_revoke(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         await self.runtime.proc.on_assign(set(assigned))
         self.runtime.assigned = True
+        self.runtime._settled.set()
         self.runtime._set_ready(True)
 
 
@@ -324,6 +326,9 @@ class KafkaRuntime:
         self.assigned = False
         self._tail: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # Set once on_assign has finished. The fetcher may hand out records of newly
+        # assigned partitions while on_assign is still restoring their state; they wait.
+        self._settled = asyncio.Event()
         self.last_error: str | None = None
 
     @property
@@ -393,7 +398,7 @@ class KafkaRuntime:
                     timeout_ms=self.poll_timeout_ms, max_records=self.max_records
                 )
                 tick = getattr(self.proc, "tick", None)
-                if tick is not None:
+                if tick is not None and self._settled.is_set():
                     timed: BatchResult = await tick()
                     if timed.outputs or timed.changelog:
                         await self._drain_tail()  # keep changelog writes in order
@@ -401,6 +406,12 @@ class KafkaRuntime:
                         await self._send_all(timed.changelog)
                 if not batches:
                     continue
+                if not self._settled.is_set():
+                    await self._settled.wait()
+                    owned = self.consumer.assignment()
+                    batches = {tp: recs for tp, recs in batches.items() if tp in owned}
+                    if not batches:
+                        continue
                 started = time.perf_counter()
                 await self._process(batches)
                 BATCH_SECONDS.labels(self.proc.service).observe(time.perf_counter() - started)

@@ -40,6 +40,9 @@ class ChangelogStore(Generic[T]):
         self._encode = encode
         self.partitions: dict[int, dict[str, T]] = {}
         self.restored: set[int] = set()
+        # Restores run one at a time: two overlapping restores of a partition would let
+        # the later one wipe state applied since the earlier one finished.
+        self._restoring = asyncio.Lock()
 
     def get(self, partition: int, key: str) -> T | None:
         data = self.partitions.get(partition)
@@ -50,10 +53,11 @@ class ChangelogStore(Generic[T]):
 
         Called on assignment and again before each batch: a message must never be
         applied to a partition whose state has not been read back."""
-        missing = partitions - self.restored
-        if missing:
-            await self.restore(missing)
-        return missing
+        async with self._restoring:
+            missing = partitions - self.restored
+            if missing:
+                await self.restore(missing)
+            return missing
 
     def put(self, partition: int, key: str, value: T) -> Output:
         """Change the state now; return the changelog record the runtime must write."""
@@ -78,7 +82,10 @@ class ChangelogStore(Generic[T]):
             self.restored.discard(p)
 
     async def restore(self, partitions: set[int]) -> int:
-        """Read the changelog partitions from the beginning to their current end."""
+        """Read the changelog partitions from the beginning to their current end.
+
+        Replaces what is held for them: call through ensure_restored, which never
+        restores a partition twice."""
         if not partitions:
             return 0
         topic = topic_name(self.settings, self.changelog)

@@ -110,7 +110,10 @@ async def test_twenty_operators_racing_for_a_thousand_items(
         else:
             assert e["type"] == "rejected"
             losers[e["item_id"]].append(e)
-    assert len(winners) == ITEMS
+    unowned = Counter(
+        r["data"]["reason"].split(" itm_")[0] for i in losers if i not in winners for r in losers[i]
+    )
+    assert len(winners) == ITEMS, f"items nobody could claim: {dict(unowned)}"
     for item_id, rejected in losers.items():
         assert len(rejected) == OPERATORS - 1
         assert all(
