@@ -5,6 +5,8 @@
   if (!root) return;
   const { el, api } = window.sd;
   let operators = [];
+  // A supervisor's pick survives the board being redrawn under their cursor.
+  const chosen = {};
   function label(s) { return (s || "").replace(/_/g, " "); }
   function countdown(deadline) { const t = el("time", "countdown"); if (deadline) t.setAttribute("datetime", deadline); return t; }
   function td(child, cls) { const c = el("td", cls || ""); if (typeof child === "string" || typeof child === "number") c.textContent = String(child); else if (child) c.appendChild(child); return c; }
@@ -14,12 +16,15 @@
     if (!online.length) { c.textContent = "no one online"; return c; }
     const sel = el("select"); sel.setAttribute("aria-label", "operator for " + itemId);
     online.forEach((p) => { const o = el("option", "", `${p.operator} (${p.load})`); o.value = p.operator; sel.appendChild(o); });
+    if (chosen[itemId] && online.some((p) => p.operator === chosen[itemId])) sel.value = chosen[itemId];
+    sel.addEventListener("change", () => { chosen[itemId] = sel.value; });
     const b = el("button", "", verb || "Reassign"); b.type = "button";
     b.addEventListener("click", async () => {
       b.disabled = true;
       const msg = document.getElementById("reassign-msg");
       const { status, data } = await api(`/api/items/${encodeURIComponent(itemId)}/commands`, { method: "POST", body: { type: "assign", payload: { operator: sel.value } } });
       msg.className = "outcome-msg " + (status === 200 ? "ok" : "bad");
+      if (status === 200) delete chosen[itemId];
       msg.textContent = status === 200 ? `Assigned to ${sel.value}.` : status === 202 ? "Sent; waiting for the outcome." : `Not assigned: ${data.reason || data.error || status}`;
       b.disabled = false; soon();
     });
