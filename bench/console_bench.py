@@ -258,6 +258,12 @@ async def pages(stack: Stack, prefix: str, samples: int) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 await es_fn(i)
                 direct_ms.append((time.perf_counter() - t0) * 1000)
+                if (i + 1) % 5 == 0 or i + 1 == samples:
+                    print(
+                        f"  {name} {i + 1}/{samples}: page {ms:.0f} ms, its ES"
+                        f" {timing['es']:.0f} ms, direct {direct_ms[-1]:.0f} ms",
+                        flush=True,
+                    )
             p, e, d = summary(page_ms), summary(es_in_page), summary(diff_ms)
             direct = summary(direct_ms)
             out[name] = {
