@@ -43,6 +43,7 @@ FULL = {
     "open_items": 100_000,
     "console_items": 100_000,
     "console_samples": 40,
+    "console_p1": 30,
     "ingest_s": 15,
     "report_items": 1_000_000,
     "report_runs": 20,
@@ -61,6 +62,7 @@ QUICK = {
     "open_items": 20_000,
     "console_items": 20_000,
     "console_samples": 15,
+    "console_p1": 10,
     "ingest_s": 5,
     "report_items": 1_000_000,
     "report_runs": 5,
@@ -182,7 +184,9 @@ def main() -> int:
             if want("console"):
                 print(f"console: {p['console_items']} items indexed, pages and SSE ...", flush=True)
                 results["console"] = console_bench.run(
-                    items=p["console_items"], samples=p["console_samples"], p1_samples=10
+                    items=p["console_items"],
+                    samples=p["console_samples"],
+                    p1_samples=p["console_p1"],
                 )
             if want("reports"):
                 items = p["report_items"]

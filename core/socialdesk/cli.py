@@ -21,6 +21,9 @@ DEMO_KEY = "demo:dev-only-change-me"
 
 
 def _run_service(name: str) -> None:
+    from socialdesk.metrics import watch_gc
+
+    watch_gc()
     if name == "triage":
         from socialdesk_triage.flows import main as triage_main
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import time
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram, Info
 
 CONSUMED = Counter(
@@ -41,3 +45,34 @@ TRIAGE_CONTEXT_MISSES = Counter(
     "socialdesk_triage_context_misses_total",
     "Batches scored without author context because Elasticsearch did not answer in time",
 )
+
+GC_PAUSE = Histogram(
+    "socialdesk_gc_pause_seconds",
+    "Python garbage-collection pauses by generation (every request on the loop waits)",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+_gc_started: list[float] = []
+
+
+def _on_gc(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _gc_started[:] = [time.perf_counter()]
+    elif _gc_started:
+        GC_PAUSE.labels(str(info.get("generation", "?"))).observe(
+            time.perf_counter() - _gc_started[0]
+        )
+
+
+def watch_gc() -> None:
+    """Time every collection, so a latency spike can be told apart from a slow backend."""
+    if _on_gc not in gc.callbacks:
+        gc.callbacks.append(_on_gc)
+
+
+def settle_heap() -> None:
+    """Collect once, then move everything alive at start-up (modules, config, templates,
+    models) out of the collector's view: full collections then walk only what requests
+    create, so they stay short (measured on the console: docs/benchmarks.md)."""
+    gc.collect()
+    gc.freeze()

@@ -1141,6 +1141,7 @@ def main() -> None:
     from socialdesk.config import load_config, load_demo_users
     from socialdesk.es import make_es
     from socialdesk.logs import setup_logging
+    from socialdesk.metrics import settle_heap
 
     settings = ConsoleSettings()
     setup_logging("console-api", settings.log_level)
@@ -1154,6 +1155,7 @@ def main() -> None:
         else {}
     )
     app = create_app(settings, config, users, make_es(settings))
+    settle_heap()
     uvicorn.run(
         app,
         host=settings.http_host,
