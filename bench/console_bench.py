@@ -502,6 +502,13 @@ def markdown(r: dict[str, Any]) -> str:
             rows.append(
                 f"| {name}: pages that failed (not in the figures) | {len(f['errors'])} | | |"
             )
+    gc2 = r["pages"].get("console_gc", {}).get("gen2", {})
+    if gc2:
+        long = gc2.get("le_+Infs", 0) - gc2.get("le_0.05s", 0)
+        rows.append(
+            f"| console: full GC collections over the run, over 50 ms"
+            f" (start-up included) | {gc2.get('le_+Infs', 0)}, {long} | | |"
+        )
     n = _page_figures(r)[0][1]["page"]["n"]
     p1_ok = "met" if p1["meets_floor"] else "**missed**"
     return "\n".join(

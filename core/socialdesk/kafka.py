@@ -601,7 +601,7 @@ def make_producer(settings: BaseServiceSettings, service: str) -> AIOKafkaProduc
         linger_ms=settings.kafka_linger_ms,
         max_batch_size=256 * 1024,
         request_timeout_ms=15000,
-        compression_type=COMPRESSION,
+        compression_type=None if settings.kafka_compression == "none" else COMPRESSION,
         **common_client_options(settings),
     )
 

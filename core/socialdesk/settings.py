@@ -37,6 +37,9 @@ class BaseServiceSettings(BaseSettings):
     # and noida-db do. Only the Tansu test runs turn it off.
     kafka_idempotent_producer: bool = True
     kafka_linger_ms: int = Field(5, ge=0, le=1000)
+    kafka_compression: Literal["gzip", "none"] = Field(
+        "gzip", description="producer batch compression (gzip level 1; see kafka.py)"
+    )
     kafka_empty_fetch_wait_ms: int = Field(
         20, ge=0, le=500, description="least time between empty fetches (see kafka.py)"
     )

@@ -134,3 +134,23 @@ def test_cli_refuses_bad_config_naming_file_and_field(
     err = capsys.readouterr().err
     assert "merseyside.yaml" in err and "calendars.always.timezone" in err
     assert "unknown time zone 'Europe/Londn'" in err
+
+
+def test_gc_pauses_are_timed_once_watched() -> None:
+    import gc
+
+    from socialdesk.metrics import GC_PAUSE, watch_gc
+
+    def count() -> float:
+        return sum(
+            s.value
+            for m in GC_PAUSE.collect()
+            for s in m.samples
+            if s.name.endswith("_count") and s.labels["generation"] == "2"
+        )
+
+    watch_gc()
+    watch_gc()  # idempotent: one callback
+    before = count()
+    gc.collect()
+    assert count() == before + 1
