@@ -279,7 +279,8 @@ async def pages(stack: Stack, prefix: str, samples: int) -> dict[str, Any]:
                 "ratio_p99": round(p["p99_ms"] / e["p99_ms"], 3),
                 "margin_p99_ms": round(p["p99_ms"] - e["p99_ms"], 1),
                 "floor_margin_ms": 50,
-                "meets_floor": p["p99_ms"] - e["p99_ms"] <= 50 and d["p99_ms"] <= 50,
+                "meets_floor": p["p99_ms"] - e["p99_ms"] <= 50,
+                "per_request_within_50_ms": d["p99_ms"] <= 50,
                 "errors": errors,
                 "server_backend": summary(backend_ms),
                 "server_own": summary(own_ms),
@@ -483,15 +484,18 @@ def markdown(r: dict[str, Any]) -> str:
     for name, f in _page_figures(r):
         pg, es, d, x = f["page"], f["es_in_page"], f["page_minus_es"], f["es_direct"]
         own, au = f["server_own"], f["server_audit_write"]
-        ok = "met" if f["meets_floor"] else "**missed**"
+        # The floor (issue 6): page p99 at most 50 ms over its ES p99, same run. The
+        # per-request difference is the stricter reading, shown beside it.
+        ok = "met" if f["margin_p99_ms"] <= 50 else "**missed**"
+        strict = "within 50 ms" if d["p99_ms"] <= 50 else "over 50 ms"
         rows += [
             f"| {name} page (HTTP, signed in) | {pg['p50_ms']:,} ms | {pg['p99_ms']:,} ms | |",
             f"| {name}: its own ES requests (Server-Timing `es`, wall) | {es['p50_ms']:,} ms"
             f" | {es['p99_ms']:,} ms | |",
-            f"| {name}: page minus its ES time, per request | {d['p50_ms']:,} ms"
-            f" | {d['p99_ms']:,} ms | 50 ms: {ok} |",
             f"| {name}: page p99 minus ES p99, ratio | | {f['margin_p99_ms']:,} ms /"
-            f" {f['ratio_p99']} | |",
+            f" {f['ratio_p99']} | 50 ms: {ok} |",
+            f"| {name}: page minus its ES time, per request (stricter) | {d['p50_ms']:,} ms"
+            f" | {d['p99_ms']:,} ms | {strict} |",
             f"| {name}: console's own work (`app`) | {own['p50_ms']} ms | {own['p99_ms']} ms | |",
             f"| {name}: audit write (`audit`, concurrent) | {au['p50_ms']} ms"
             f" | {au['p99_ms']} ms | |",

@@ -127,6 +127,37 @@ def _sla(s: dict[str, Any]) -> str:
 """
 
 
+def _ingest(g: dict[str, Any]) -> str:
+    rows = []
+    for r in g["runs"]:
+        cpu, per = r["cpu_cores"], r["cpu_s_per_1000"]
+        rows.append(
+            f"| {r['workers']} | {r['deliveries_per_s']:,}/s | {r['p50_ms']} / {r['p99_ms']} ms"
+            f" | {cpu['ingest']} | {per['ingest']} | {cpu['load_generator']}"
+            f" | {r['ok']:,} acknowledged; {r['in_kafka']:,} in Kafka with the"
+            f" {200 * r['workers']} warm-up deliveries |"
+        )
+    ok = "met" if g["best_deliveries_per_s"] >= g["floor"] else "**missed**"
+    return "\n".join(
+        [
+            "## ingest",
+            "",
+            "`bench/ingest_bench.py`: signed Meta webhook deliveries from 64 keep-alive"
+            " clients; each 200 means Kafka acknowledged the mention (acks=all,"
+            " idempotent). Ingest, noida-db and the load generator share the 2 cores.",
+            "",
+            "| workers | verified deliveries | p50 / p99 | ingest CPU cores |"
+            " ingest CPU s per 1,000 | load generator cores | check |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+            "",
+            f"Best: {g['best_deliveries_per_s']:,}/s with {g['best_workers']} worker(s);"
+            f" floor {g['floor']:,}/s: {ok}.",
+            "",
+        ]
+    )
+
+
 def _console(c: dict[str, Any]) -> str:
     import console_bench  # bench/ is on sys.path when run.py imports this module
 
@@ -165,6 +196,7 @@ run {m["date"]}.
         "assign": _assign,
         "sla": _sla,
         "console": _console,
+        "ingest": _ingest,
         "reports": _reports,
     }
     for key in ("e2e", "triage", "assign", "sla", "ingest", "console", "reports", "drills"):
