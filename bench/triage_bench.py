@@ -255,12 +255,36 @@ def out_of_fold(seeds: tuple[int, ...] = (0, 1), folds: int = 5) -> list[dict[st
     return out
 
 
+def profile(n: int = 4096, top: int = 30) -> None:
+    """Where the scorer's time goes: cProfile over n held-out texts on one core."""
+    import cProfile
+    import pstats
+
+    from socialdesk_triage.dataset import load_shipped, split
+    from socialdesk_triage.scorer import ScoreInput, build_scorer
+
+    _one_core()
+    scorer = build_scorer(ROOT / "data" / "triage")
+    _, held = split(load_shipped(ROOT / "data" / "triage"))
+    inputs = [ScoreInput(held[i % len(held)].text) for i in range(n)]
+    scorer.score_batch(inputs[:512])  # warm caches
+    prof = cProfile.Profile()
+    prof.enable()
+    for i in range(0, n, 512):
+        scorer.score_batch(inputs[i : i + 512])
+    prof.disable()
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(top)
+
+
 if __name__ == "__main__":
     import sys
     import tempfile
 
     if "--oof" in sys.argv:  # out-of-fold figures on the training split only
         print(json.dumps(out_of_fold(), indent=2))
+        raise SystemExit(0)
+    if "--profile" in sys.argv:  # cProfile of the scorer on one core, no stack
+        profile()
         raise SystemExit(0)
     with tempfile.TemporaryDirectory() as tmp:
         st = Stack(Path(tmp), ports=StackPorts.free())
