@@ -299,9 +299,12 @@ class _Listener(ConsumerRebalanceListener):
         await self.runtime.proc.on_revoke(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.runtime.proc.on_assign(set(assigned))
+        try:
+            await self.runtime.proc.on_assign(set(assigned))
+        finally:
+            # Even if on_assign failed: handle() restores any partition it touches.
+            self.runtime._settled.set()
         self.runtime.assigned = True
-        self.runtime._settled.set()
         self.runtime._set_ready(True)
 
 
@@ -407,7 +410,9 @@ class KafkaRuntime:
                 if not batches:
                     continue
                 if not self._settled.is_set():
-                    await self._settled.wait()
+                    await self._until_settled()
+                    if self._stopping.is_set():
+                        break
                     owned = self.consumer.assignment()
                     batches = {tp: recs for tp, recs in batches.items() if tp in owned}
                     if not batches:
@@ -420,6 +425,15 @@ class KafkaRuntime:
         finally:
             await self._close_clients()
             self._set_ready(False)
+
+    async def _until_settled(self) -> None:
+        """Wait for on_assign to finish, or for a stop (a rejoin can take long)."""
+        waits = [asyncio.ensure_future(e.wait()) for e in (self._settled, self._stopping)]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     async def _process(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         service = self.proc.service
