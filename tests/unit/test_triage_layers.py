@@ -261,3 +261,33 @@ def test_operator_regrades_become_labelled_corrections() -> None:
     assert doc["priority"] == "P2" and doc["text"] == "my shed was done over last night"
     assert correction_document(_event("claimed", op)) is None
     assert correction_document(_event("regraded", Actor(kind="system", id="sla"))) is None
+
+
+def test_fast_heads_give_scikit_learns_own_probabilities() -> None:
+    """heads.head scores every calibrated head (and profanity-check's five-fold
+    ensemble) with scikit-learn's arithmetic, not its per-call checks: same figures."""
+    import numpy as np
+    from profanity_check.profanity_check import model as profanity_model
+    from profanity_check.profanity_check import vectorizer
+
+    from socialdesk_triage.dataset import load_shipped, split
+    from socialdesk_triage.heads import LinearSigmoidHead, head
+    from socialdesk_triage.scorer import default_scorer, repo_data_dir
+    from socialdesk_triage.signals import signals_for
+
+    model = default_scorer().model
+    assert model is not None
+    _, held = split(load_shipped(repo_data_dir()))
+    texts = [e.text for e in held[:150]] + ["", "🚨🚨", "x" * 3000]
+    x, xg = model.features(texts, signals_for(texts))
+    heads = [(model.intent_clf, x), (model.priority_clf, xg)]
+    heads += [(clf, xg) for clf in model.flag_clfs.values()]
+    heads.append((profanity_model, vectorizer.transform(texts)))
+    for clf, features in heads:
+        fast = head(clf)
+        assert isinstance(fast, LinearSigmoidHead)
+        margins, proba = fast.scores(features)
+        np.testing.assert_allclose(proba, clf.predict_proba(features), rtol=0, atol=1e-12)
+        inner = clf.calibrated_classifiers_[0].estimator
+        np.testing.assert_allclose(margins, inner.decision_function(features), atol=1e-12)
+    assert len(profanity_model.calibrated_classifiers_) > 1  # the ensemble path is covered

@@ -84,9 +84,14 @@ def sentiment(text: str) -> tuple[float, float, float]:
 
 
 def _profanity(texts: Sequence[str]) -> list[float]:
-    from profanity_check import predict_prob
+    """profanity-check's own vectoriser and model, its probabilities computed by
+    heads.head (the same figures as its predict_prob, without scikit-learn's per-call
+    checks on its five-fold ensemble)."""
+    from profanity_check.profanity_check import model, vectorizer
 
-    return [float(p) for p in predict_prob(list(texts))]
+    from socialdesk_triage.heads import head
+
+    return [float(p) for p in head(model).scores(vectorizer.transform(list(texts)))[1][:, 1]]
 
 
 def signals_for(texts: Sequence[str]) -> list[Signals]:
