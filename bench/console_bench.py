@@ -21,20 +21,19 @@ import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from benchstack import private_stack
 from elasticsearch import AsyncElasticsearch
 
 from socialdesk.es import ensure_indices
 from socialdesk.events import item_key_for_thread
 from socialdesk.kafka import ensure_topics
-from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import SERVICES, Stack, StackPorts, free_port, kill_tree, wait_for
+from socialdesk.stack import SERVICES, Stack, kill_tree, wait_for
 from socialdesk.topics import load_topic_specs
 from socialdesk_console.auth import User
 from socialdesk_console.queries import (
@@ -388,16 +387,8 @@ async def p1_to_stream(stack: Stack, samples: int) -> dict[str, Any]:
 
 def run(items: int = 100_000, samples: int = 40, p1_samples: int = 30) -> dict[str, Any]:
     """Start a private stack, index, measure; return the figures."""
-    root = Path(tempfile.mkdtemp(prefix="console-bench-"))
-    stack = Stack(root, ports=StackPorts.free())
-    stack.start_noida()
-    prefix = f"cb{free_port()}"
-    settings = BaseServiceSettings(
-        kafka_bootstrap=stack.kafka,
-        topic_prefix=prefix + ".",
-        index_prefix=prefix,
-        elasticsearch_url=stack.es_url,
-    )
+    own = private_stack("console-bench", "cb")
+    root, stack, prefix, settings = own.root, own.stack, own.prefix, own.settings
     ensure_topics(settings, load_topic_specs().values())
     env = {
         "SOCIALDESK_TOPIC_PREFIX": prefix + ".",

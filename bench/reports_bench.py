@@ -47,7 +47,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -61,6 +60,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from benchstack import private_stack
 from elasticsearch import AsyncElasticsearch
 from kafka.partitioner.default import murmur2
 
@@ -78,7 +78,7 @@ from socialdesk.rollup import (
     cell_documents,
 )
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import Stack, StackPorts, free_port, kill_tree, wait_for
+from socialdesk.stack import Stack, kill_tree, wait_for
 from socialdesk.subjects import subject_of_mention, subject_of_text
 from socialdesk.tail import follow_from_end
 from socialdesk.topics import ITEMS_EVENTS, POSTS_OUTBOUND, SLA_EVENTS, load_topic_specs
@@ -886,15 +886,8 @@ def national_scaling(
     cells, then copies of its totals under other forces' names. noida-db only."""
     plan = make_plan(items, days)
     end = plan.start + timedelta(days=days - 1)
-    stack = Stack(Path(tempfile.mkdtemp(prefix="reports-scaling-")), ports=StackPorts.free())
-    stack.start_noida()
-    prefix = f"rs{free_port()}"
-    settings = BaseServiceSettings(
-        kafka_bootstrap=stack.kafka,
-        topic_prefix=prefix + ".",
-        index_prefix=prefix,
-        elasticsearch_url=stack.es_url,
-    )
+    own = private_stack("reports-scaling", "rs")
+    stack, settings = own.stack, own.settings
     index = alias(settings, "rollups")
     ops, _, _ = seeded_documents(plan, index)
     totals = [
@@ -964,16 +957,8 @@ def run(
     """Start a private stack (noida-db and the console), seed, measure; the figures."""
     started = time.perf_counter()
     load_before = os.getloadavg()
-    root = Path(tempfile.mkdtemp(prefix="reports-bench-"))
-    stack = Stack(root, ports=StackPorts.free())
-    stack.start_noida()
-    prefix = f"rb{free_port()}"
-    settings = BaseServiceSettings(
-        kafka_bootstrap=stack.kafka,
-        topic_prefix=prefix + ".",
-        index_prefix=prefix,
-        elasticsearch_url=stack.es_url,
-    )
+    own = private_stack("reports-bench", "rb")
+    root, stack, prefix, settings = own.root, own.stack, own.prefix, own.settings
     specs = load_topic_specs()
     ensure_topics(settings, specs.values())
     env = {
