@@ -577,7 +577,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-COMPRESSION = "gzip"
 GZIP_LEVEL = 1
 
 
@@ -615,7 +614,7 @@ def make_producer(settings: BaseServiceSettings, service: str) -> AIOKafkaProduc
         linger_ms=settings.kafka_linger_ms,
         max_batch_size=256 * 1024,
         request_timeout_ms=15000,
-        compression_type=None if settings.kafka_compression == "none" else COMPRESSION,
+        compression_type=None if settings.kafka_compression == "none" else "gzip",
         **common_client_options(settings),
     )
 
