@@ -26,7 +26,7 @@ from socialdesk.events import (
 )
 from socialdesk.kafka import ensure_topics
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import Stack, kill_tree, wait_for
+from socialdesk.stack import Stack, kill_tree
 from socialdesk.taxonomy import Intent, Priority
 from socialdesk.topics import load_topic_specs
 
@@ -102,7 +102,7 @@ async def run(
         "assign", extra_env={"SOCIALDESK_TOPIC_PREFIX": prefix, "SOCIALDESK_LOG_LEVEL": "WARNING"}
     )
     try:
-        wait_for(lambda: stack.ready("assign"), 120, "assign")
+        stack.wait_ready("assign", 120)
         producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, acks="all", linger_ms=5)
         await producer.start()
         tms = [triaged(n) for n in range(items)]

@@ -33,7 +33,7 @@ from elasticsearch import AsyncElasticsearch
 from socialdesk.es import ensure_indices
 from socialdesk.events import item_key_for_thread
 from socialdesk.kafka import ensure_topics
-from socialdesk.stack import SERVICES, Stack, kill_tree, wait_for
+from socialdesk.stack import SERVICES, Stack, kill_tree
 from socialdesk.topics import load_topic_specs
 from socialdesk_console.auth import User
 from socialdesk_console.queries import (
@@ -412,7 +412,7 @@ def run(items: int = 100_000, samples: int = 40, p1_samples: int = 30) -> dict[s
         for svc in SERVICES:
             procs[svc] = stack.spawn(svc, extra_env=env)
         for svc in SERVICES:
-            wait_for(lambda s=svc: stack.ready(s), 180, svc)  # type: ignore[misc]
+            stack.wait_ready(svc, 180)
         page_figures = asyncio.run(pages(stack, prefix, samples))
         p1 = asyncio.run(p1_to_stream(stack, p1_samples))
     finally:

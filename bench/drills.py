@@ -119,7 +119,7 @@ class Drill:
         self.procs[svc] = self.stack.spawn(svc, extra_env=self.env)
 
     def ready(self, svc: str, timeout: float = 180) -> None:
-        wait_for(lambda: self.stack.ready(svc), timeout, svc)
+        self.stack.wait_ready(svc, timeout)
 
     def step(self, name: str, fn: Any) -> None:
         before = len(self.load.accepted)

@@ -24,7 +24,7 @@ from elasticsearch import Elasticsearch
 from socialdesk.events import item_key_for_thread
 from socialdesk.kafka import ensure_topics
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import SERVICES, Stack, kill_tree, wait_for
+from socialdesk.stack import SERVICES, Stack, kill_tree
 from socialdesk.topics import load_topic_specs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,7 +233,7 @@ def sustained(
     t0 = 0.0
     try:
         for svc in SERVICES:
-            wait_for(lambda s=svc: stack.ready(s), 240, svc)
+            stack.wait_ready(svc, 240)
         npids = noida_pids(stack.noida_dir)
         if PIDS_FILE:  # for profilers (py-spy) attached from outside
             pids = {s: [p.pid for p in ps] for s, ps in procs.items()}

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from socialdesk.stack import Stack, StackPorts, kill_tree, wait_for
+from socialdesk.stack import Stack, StackPorts, kill_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "services" / "ingest"))
@@ -219,7 +219,7 @@ def kill9(
         return {**killed, "seconds": time.perf_counter() - started}
 
     try:
-        wait_for(lambda: stack.ready("ingest"), 90, "ingest")
+        stack.wait_ready("ingest", 90)
         timing = _run_loop(burst())
     finally:
         kill_tree(box[0])
@@ -313,7 +313,7 @@ def one(
     }
     proc = stack.spawn("ingest", extra_env=env)
     try:
-        wait_for(lambda: stack.ready("ingest"), 90, "ingest")
+        stack.wait_ready("ingest", 90)
         port = stack.ports.ingest
         # readiness is per worker: warm every worker's producer before measuring
         warm = _requests(workers * 200, prefix.replace(".", "") + "warm", port)

@@ -78,7 +78,7 @@ from socialdesk.rollup import (
     cell_documents,
 )
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import Stack, kill_tree, wait_for
+from socialdesk.stack import Stack, kill_tree
 from socialdesk.subjects import subject_of_mention, subject_of_text
 from socialdesk.tail import follow_from_end
 from socialdesk.topics import ITEMS_EVENTS, POSTS_OUTBOUND, SLA_EVENTS, load_topic_specs
@@ -1000,7 +1000,7 @@ def run(
             flush=True,
         )
         proc = stack.spawn("console", extra_env=env)
-        wait_for(lambda: stack.ready("console"), 180, "console")
+        stack.wait_ready("console", 180)
         print(f"reports: {runs} runs of each view, interleaved with its ES reads alone", flush=True)
         views = asyncio.run(time_reports(stack, settings, start, end, runs))
         print(f"board: {warnings} SLA warnings over {spread_s} s ...", flush=True)

@@ -107,7 +107,7 @@ async def run(
     print(f"  {items - due_soon} background item events produced", flush=True)
     proc = stack.spawn("sla", extra_env=env)
     t0 = time.perf_counter()
-    wait_for(lambda: stack.ready("sla"), 120, "sla")
+    stack.wait_ready("sla", 120)
     lag_url = f"http://127.0.0.1:{stack.ports.sla}/metrics"
     wait_for(lambda: _lag_zero(lag_url), 300, "sla caught up")
     load_s = time.perf_counter() - t0
@@ -148,7 +148,7 @@ async def run(
     t1 = time.perf_counter()
     proc = stack.spawn("sla", extra_env=env)
     try:
-        wait_for(lambda: stack.ready("sla"), 120, "sla restart")  # ready = state restored
+        stack.wait_ready("sla", 120)  # ready = state restored
         recovery_s = time.perf_counter() - t1
         await asyncio.sleep(5)
         rss_after = rss_mb(proc.pid)

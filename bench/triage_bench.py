@@ -17,7 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from socialdesk.kafka import ensure_topics
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import Stack, StackPorts, kill_tree, wait_for
+from socialdesk.stack import Stack, StackPorts, kill_tree
 from socialdesk.topics import load_topic_specs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,7 +107,7 @@ def service_keeps_up(stack: Stack, prefix: str, rate: int = 1000, seconds: int =
     }
     proc = stack.spawn("triage", extra_env=env)
     try:
-        wait_for(lambda: stack.ready("triage"), 180, "triage")
+        stack.wait_ready("triage", 180)
         producer = KafkaProducer(bootstrap_servers=stack.kafka, acks="all", linger_ms=5)
         run = f"t{int(time.time())}-"
         total = rate * seconds

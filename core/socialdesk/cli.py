@@ -267,7 +267,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from socialdesk.stack import Stack, wait_for
+    from socialdesk.stack import Stack
 
     stack = Stack(Path(args.data_dir).resolve())
     state = stack.read_state()
@@ -301,7 +301,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     stack.write_state(sup.pid)
     print("starting services: ingest, triage, assign, sla, indexer, metrics, console ...")
     for svc in ("ingest", "triage", "assign", "sla", "indexer", "metrics", "console"):
-        wait_for(lambda s=svc: stack.ready(s), 120, svc)
+        stack.wait_ready(svc, 120)
     print()
     print(f"  console:  {stack.console_url()}")
     print(f"  ingest:   {stack.ingest_url()}/v1/mentions  (X-Api-Key: {DEMO_KEY.split(':')[1]})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -156,6 +157,20 @@ class Stack:
     def ready(self, service: str) -> bool:
         return http_ok(f"http://127.0.0.1:{self.ports.service_port(service)}/readyz")
 
+    def wait_ready(self, service: str, timeout: float = 120) -> None:
+        """Wait for a service's /readyz; on time-out, say why with the end of its log
+        (a start-up error, a port already taken) rather than only "not ready"."""
+        try:
+            wait_for(lambda: self.ready(service), timeout, service)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; end of {service}.log:\n{self.log_tail(service)}") from None
+
+    def log_tail(self, service: str, lines: int = 25) -> str:
+        log = self.logs / f"{service}.log"
+        if not log.exists():
+            return "(no log)"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
     def console_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.console}/"
 
@@ -184,7 +199,34 @@ def repo_root() -> Path:
     return Path.cwd()
 
 
+_handed_out: set[int] = set()
+
+
+def _port_window() -> tuple[int, int] | None:
+    """Ports below the kernel's ephemeral range: an outgoing connection never takes
+    one of these, so a port found free here is still free when a service binds it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return (10000, low - 1) if low > 12000 else None
+
+
 def free_port() -> int:
+    """A local port nothing listens on, never the same one twice in this process."""
+    window = _port_window()
+    for _ in range(500 if window else 0):
+        assert window is not None
+        port = random.randint(*window)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -210,7 +210,7 @@ def console_platform(root: Path, publisher: str = "platforms") -> Iterator[Conso
         for svc in SERVICES:
             p.procs[svc] = stack.spawn(svc, extra_env=console_env if svc == "console" else env)
         for svc in SERVICES:
-            wait_for(lambda s=svc: stack.ready(s), 120, svc)  # type: ignore[misc]
+            stack.wait_ready(svc, 120)
         yield p
     finally:
         for proc in p.procs.values():

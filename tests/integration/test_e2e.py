@@ -43,7 +43,7 @@ class Platform:
         self.procs[service] = self.stack.spawn(service, extra_env=self.env())
 
     def wait_ready(self, service: str, timeout: float = 90) -> None:
-        wait_for(lambda: self.stack.ready(service), timeout, service)
+        self.stack.wait_ready(service, timeout)
 
     def kill9(self, service: str) -> None:
         proc = self.procs[service]

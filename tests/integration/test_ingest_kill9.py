@@ -77,7 +77,7 @@ def test_kill9_during_a_burst_every_acknowledged_delivery_is_in_kafka_once(
                     time.sleep(0.05)
 
     try:
-        wait_for(lambda: stack.ready("ingest"), 60, "ingest")
+        stack.wait_ready("ingest", 60)
         threads = [threading.Thread(target=sender, daemon=True) for _ in range(8)]
         for t in threads:
             t.start()
@@ -86,7 +86,7 @@ def test_kill9_during_a_burst_every_acknowledged_delivery_is_in_kafka_once(
         proc.wait(timeout=10)
         killed_at = len(acknowledged)
         proc = stack.spawn("ingest", extra_env=env)
-        wait_for(lambda: stack.ready("ingest"), 60, "ingest restarted")
+        stack.wait_ready("ingest", 60)
         wait_for(lambda: len(acknowledged) >= killed_at + 200, 60, "the burst goes on")
         stop.set()
         for t in threads:
