@@ -117,6 +117,15 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     "rollups_team": ROLLUP_MAPPING,
     "rollups_channel": ROLLUP_MAPPING,
     "rollups_tc": ROLLUP_MAPPING,
+    # Per-author, per-day summaries (socialdesk.authors): read by id, never searched.
+    "authors": {
+        "dynamic": False,
+        "properties": {
+            "author": _KW,
+            "day": _DATE,
+            "items": {"type": "object", "enabled": False},
+        },
+    },
     "audit": {
         "dynamic": False,
         "properties": {
@@ -177,10 +186,14 @@ async def ensure_indices(es: AsyncElasticsearch, settings: BaseServiceSettings) 
 
 @dataclass(frozen=True)
 class VersionedDoc:
+    """A document to index at an external version, or (merge=True) a partial document
+    merged into whatever is there (created if absent): the version is then unused."""
+
     index: str
     id: str
     version: int
     doc: dict[str, Any]
+    merge: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,14 +205,19 @@ class BulkOutcome:
 
 
 async def bulk_versioned(es: AsyncElasticsearch, docs: list[VersionedDoc]) -> BulkOutcome:
-    """Index documents with external versions. A version conflict means a newer or the
-    same event is already indexed, which is success for a projection. Documents the
+    """Index documents with external versions (and merge the partial ones). A version
+    conflict means a newer or the same event is already indexed, which is success for a
+    projection. Documents the
     cluster could not take right now (429, 5xx) come back to retry; documents it refuses
     outright (a mapping error) come back as rejected, for the dead-letter topic."""
     if not docs:
         return BulkOutcome(0, 0, [], [])
     ops: list[dict[str, Any]] = []
     for d in docs:
+        if d.merge:
+            ops.append({"update": {"_index": d.index, "_id": d.id, "retry_on_conflict": 5}})
+            ops.append({"doc": d.doc, "doc_as_upsert": True})
+            continue
         ops.append(
             {
                 "index": {

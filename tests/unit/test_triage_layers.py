@@ -4,11 +4,12 @@ the labelled data and its held-out split, author context, and corrections."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from socialdesk.authors import author_day_document, merge_documents, recent_entries, window_ids
 from socialdesk.config import load_config
 from socialdesk.events import Actor, ItemEvent
 from socialdesk.taxonomy import Flag, Intent, Priority
@@ -26,7 +27,7 @@ from socialdesk_triage.dataset import (
 from socialdesk_triage.language import detect_language
 from socialdesk_triage.rules import apply_rules, guarded
 from socialdesk_triage.scorer import AuthorContext, ScoreInput, Scorer, default_scorer
-from socialdesk_triage.service import contexts_from_items
+from socialdesk_triage.service import contexts_from_entries
 from tests.unit.conftest import make_mention, make_triaged
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,15 +214,41 @@ def test_repeated_welfare_concerns_from_one_author_raise_the_grade() -> None:
     assert any("welfare concerns in the last 7 days" in r for r in again.reasons)
 
 
-def test_author_context_is_counted_per_author() -> None:
-    docs = [
-        {"platform": "x", "author_id": "1", "intent": "welfare_concern", "priority": "P2"},
-        {"platform": "x", "author_id": "1", "intent": "welfare_concern", "priority": "P3"},
-        {"platform": "x", "author_id": "2", "intent": "asb", "priority": "P3"},
+def test_author_context_is_counted_per_author_from_their_day_documents() -> None:
+    """What the indexer writes (socialdesk.authors) is what triage counts: a re-grade
+    replaces its item's entry, items outside the window do not count."""
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+    def item(n: str, author: str, intent: str, priority: str, days_ago: float) -> dict:
+        at = (now - timedelta(days=days_ago)).isoformat()
+        return {
+            "id": n,
+            "platform": "x",
+            "author_id": author,
+            "created_at": at,
+            "force": "merseyside",
+            "intent": intent,
+            "priority": priority,
+        }
+
+    written = [
+        author_day_document(item("i1", "1", "welfare_concern", "P3", 0.1)),
+        author_day_document(item("i2", "1", "welfare_concern", "P3", 2)),
+        author_day_document(item("i2", "1", "welfare_concern", "P2", 2)),  # re-graded
+        author_day_document(item("i3", "1", "welfare_concern", "P2", 30)),  # too old
+        author_day_document(item("i4", "2", "asb", "P3", 1)),
     ]
-    ctx = contexts_from_items(docs, 7)
+    docs: dict[str, list[dict]] = {}
+    for doc_id, doc in filter(None, written):
+        docs.setdefault(doc_id, []).append(doc)
+    stored = {doc_id: merge_documents(parts) for doc_id, parts in docs.items()}
+    wanted = window_ids(["x:1", "x:2", "x:3"], now, 7)
+    assert "x:1|2026-12-01" in wanted and "x:1|2026-11-24" in wanted
+    found = [stored[i] for i in wanted if i in stored]
+    ctx = contexts_from_entries(recent_entries(found, now - timedelta(days=7)), 7)
     assert ctx["x:1"] == AuthorContext(2, 2, 1, 7)
     assert ctx["x:2"].welfare == 0
+    assert "x:3" not in ctx
 
 
 def test_reasons_name_the_classifier_evidence() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from aiokafka.structs import TopicPartition
 from elasticsearch import AsyncElasticsearch
 
+from socialdesk.authors import AUTHORS, author_day_document, merge_documents
 from socialdesk.es import (
     BulkOutcome,
     VersionedDoc,
@@ -62,6 +63,9 @@ class IndexerProcessor:
             doc = item_document(value)
             if doc is not None:
                 out.append(VersionedDoc(alias(s, "items"), value.item_id, value.seq, doc))
+                author = author_day_document(doc)
+                if author is not None:
+                    out.append(VersionedDoc(alias(s, AUTHORS), author[0], 0, author[1], True))
             corr = correction_document(value)
             if corr is not None:
                 out.append(VersionedDoc(alias(s, "corrections"), value.item_id, value.seq, corr))
@@ -82,11 +86,16 @@ class IndexerProcessor:
         docs: list[tuple[VersionedDoc, Meta, Any]] = []
         for value, meta in batch:
             docs.extend((doc, meta, value) for doc in self.to_docs(value))
-        # Within one batch only the newest version of a document matters.
+        # Within one batch only the newest version of a document matters; partial
+        # documents of the same id are merged into one (later entries win).
         newest: dict[tuple[str, str], tuple[VersionedDoc, Meta, Any]] = {}
         for entry in docs:
-            k = (entry[0].index, entry[0].id)
-            if k not in newest or newest[k][0].version < entry[0].version:
+            d = entry[0]
+            k = (d.index, d.id)
+            if d.merge and k in newest:
+                both = merge_documents([newest[k][0].doc, d.doc])
+                newest[k] = (VersionedDoc(d.index, d.id, 0, both, True), entry[1], entry[2])
+            elif k not in newest or newest[k][0].version < d.version:
                 newest[k] = entry
         pending = list(newest.values())
         outputs: list[Output] = []

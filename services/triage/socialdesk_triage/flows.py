@@ -1,9 +1,10 @@
 """Kafka adapter for triage: decode, look up author context, grade the batch, produce.
 
 The model is loaded (or trained from the shipped data) once at start-up; each batch is
-scored in one vectorised call. Author context comes from the index with a short
-timeout: if Elasticsearch is slow or away the batch is graded without it (counted in
-socialdesk_triage_context_misses_total), never held up or lost.
+scored in one vectorised call. Author context is read by id from the `authors` index
+(socialdesk.authors) with a short timeout: if Elasticsearch is slow or away the batch
+is graded without it (counted in socialdesk_triage_context_misses_total), never held
+up or lost.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from aiokafka.structs import TopicPartition
 from elasticsearch import AsyncElasticsearch
 
+from socialdesk.authors import AUTHORS, author_key, recent_entries, window_ids
 from socialdesk.config import PlatformConfig, load_config
 from socialdesk.es import alias, make_es
 from socialdesk.events import Mention, utcnow
@@ -27,7 +29,7 @@ from socialdesk.settings import TriageSettings
 from socialdesk.stream import serve_processor
 from socialdesk.topics import MENTIONS_RAW, MENTIONS_TRIAGED
 from socialdesk_triage.scorer import AuthorContext, Scorer, build_scorer
-from socialdesk_triage.service import contexts_from_items, triage_batch, triage_mention
+from socialdesk_triage.service import contexts_from_entries, triage_batch, triage_mention
 
 log = logging.getLogger(__name__)
 
@@ -64,26 +66,18 @@ class TriageProcessor:
         if self.es is None or not self.settings.triage_author_context or not mentions:
             return {}
         days = self.settings.triage_context_days
-        since = (utcnow() - timedelta(days=days)).isoformat()
-        authors = sorted({m.author.id for m in mentions})
+        now_dt = utcnow()
+        keys = sorted({author_key(m.platform.value, m.author.id) for m in mentions})
         now = time.monotonic()
         if now < self._context_paused_until:
             TRIAGE_CONTEXT_MISSES.inc()  # graded without context, as on a timeout
             return {}
         try:
+            # By id, not by search: see socialdesk.authors.
             res = await asyncio.wait_for(
-                self.es.search(
-                    index=alias(self.settings, "items"),
-                    query={
-                        "bool": {
-                            "filter": [
-                                {"terms": {"author_id": authors}},
-                                {"range": {"created_at": {"gte": since}}},
-                            ]
-                        }
-                    },
-                    source_includes=["author_id", "platform", "intent", "priority"],
-                    size=min(10_000, 50 * len(authors)),
+                self.es.mget(
+                    index=alias(self.settings, AUTHORS),
+                    ids=window_ids(keys, now_dt, days),
                 ),
                 self.settings.triage_context_timeout_s,
             )
@@ -100,7 +94,8 @@ class TriageProcessor:
             log.debug("author context unavailable", extra={"error": type(exc).__name__})
             return {}
         self._context_backoff_s = 0.0
-        return contexts_from_items((h["_source"] for h in res["hits"]["hits"]), days)
+        found = (d["_source"] for d in res["docs"] if d.get("found"))
+        return contexts_from_entries(recent_entries(found, now_dt - timedelta(days=days)), days)
 
     def _one(self, mention: Any, meta: Meta) -> list[Output]:
         triaged = triage_mention(mention, self.config, scorer=self.scorer)

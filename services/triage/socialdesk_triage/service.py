@@ -6,28 +6,26 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from socialdesk.authors import author_key
 from socialdesk.config import PlatformConfig
 from socialdesk.events import Mention, TriagedMention, item_key_for_thread, utcnow
 from socialdesk.taxonomy import Intent
 from socialdesk_triage.scorer import AuthorContext, ScoreInput, Scorer, default_scorer
 
 
-def author_key(platform: str, author_id: str) -> str:
-    return f"{platform}:{author_id}"
-
-
-def contexts_from_items(
-    items: Iterable[Mapping[str, Any]], window_days: int
+def contexts_from_entries(
+    entries: Mapping[str, Iterable[Mapping[str, Any]]], window_days: int
 ) -> dict[str, AuthorContext]:
-    """Summarise index documents (author's recent items) per author."""
-    counts: dict[str, list[int]] = {}
-    for doc in items:
-        key = author_key(str(doc.get("platform")), str(doc.get("author_id")))
-        c = counts.setdefault(key, [0, 0, 0])
-        c[0] += 1
-        c[1] += doc.get("intent") == Intent.welfare_concern.value
-        c[2] += doc.get("priority") in ("P1", "P2")
-    return {k: AuthorContext(v[0], v[1], v[2], window_days) for k, v in counts.items()}
+    """Each author's recent items (socialdesk.authors entries) as counts the scorer uses."""
+    out = {}
+    for key, items in entries.items():
+        c = [0, 0, 0]
+        for item in items:
+            c[0] += 1
+            c[1] += item.get("intent") == Intent.welfare_concern.value
+            c[2] += item.get("priority") in ("P1", "P2")
+        out[key] = AuthorContext(c[0], c[1], c[2], window_days)
+    return out
 
 
 def triage_batch(
