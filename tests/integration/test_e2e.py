@@ -114,12 +114,12 @@ def post(ingest: str, body: bytes, deadline_s: float = 120) -> httpx.Response:
         time.sleep(0.3)
 
 
-def es_items(p: Platform) -> list[dict[str, object]]:
+def es_items(p: Platform, query: dict[str, object] | None = None) -> list[dict[str, object]]:
     es = Elasticsearch(p.stack.es_url)
     index = p.prefix.rstrip(".") + "-items"
     try:
         es.indices.refresh(index=index)
-        resp = es.search(index=index, size=1000, query={"match_all": {}})
+        resp = es.search(index=index, size=10_000, query=query or {"match_all": {}})
         return [h["_source"] for h in resp["hits"]["hits"]]
     except Exception:
         return []
@@ -359,7 +359,8 @@ def test_kill9_assign_while_commands_stream_keeps_every_item_in_sequence(
     wanted = {f"x:{97000 + i}" for i in range(20)}
 
     def items_ready() -> list[str]:
-        found = [i for i in es_items(platform) if set(i["mention_ids"]) & wanted]  # type: ignore[arg-type]
+        theirs = es_items(platform, {"terms": {"author_id": [f"a{7000 + i}" for i in range(20)]}})
+        found = [i for i in theirs if set(i["mention_ids"]) & wanted]  # type: ignore[arg-type]
         return [str(i["id"]) for i in found] if len(found) == 20 else []
 
     wait_for(lambda: bool(items_ready()), 60, "items indexed")
@@ -460,3 +461,28 @@ def test_a_new_p1_reaches_an_open_inbox_stream_and_only_its_force(platform: Plat
     threads[1].join(timeout=1)
     assert all(c["force"] == "greater-manchester" for c in got["gmp"])  # nothing from Merseyside
     assert all(c["force"] == "merseyside" for c in got["mersey"])
+
+
+def test_an_authors_earlier_welfare_concerns_are_weighed_in_the_next(platform: Platform) -> None:
+    """Author context goes round the pipeline: the indexer writes the author's day
+    documents (socialdesk.authors) and triage reads them for the author's next message."""
+    author = {"id": "worried-neighbour", "handle": "worried_nb", "display_name": None}
+    texts = [
+        "Has anyone checked on the old fella at number 12, curtains shut again today",
+        "still no sign of the old fella at number 12, his milk is still on the step",
+        "really worried about my neighbour at number 12, nobody has seen him for days",
+    ]
+    earlier = [{**mention(700 + i, text=t), "author": author} for i, t in enumerate(texts[:2])]
+    body = b"\n".join(json.dumps(m).encode() for m in earlier)
+    assert post(platform.stack.ingest_url(), body).status_code == 200
+
+    def theirs() -> list[dict[str, object]]:
+        return es_items(platform, {"term": {"author_id": author["id"]}})
+
+    wait_for(lambda: len(theirs()) == 2, 60, "the author's first two items")
+    assert all(i["intent"] == "welfare_concern" for i in theirs())
+    third = {**mention(702, text=texts[2]), "author": author}
+    assert post(platform.stack.ingest_url(), json.dumps(third).encode()).status_code == 200
+    wait_for(lambda: len(theirs()) == 3, 60, "the third item")
+    item = next(i for i in theirs() if "x:90702" in i["mention_ids"])  # type: ignore[operator]
+    assert "author raised 2 welfare concerns in the last 7 days" in item["reasons"]  # type: ignore[operator]
