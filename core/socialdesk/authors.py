@@ -19,6 +19,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 AUTHORS = "authors"
+# The item events that can change what an author's entry holds (the item's grade or
+# intent): the indexer writes the entry on these only, not on every claim or note.
+ENTRY_EVENTS = frozenset({"created", "public_replied", "regraded", "recategorised", "merged"})
 
 
 def author_key(platform: str, author_id: str) -> str:

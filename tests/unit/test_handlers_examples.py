@@ -81,3 +81,28 @@ def test_examples_exist() -> None:
     for topic in ("mentions.raw", "mentions.triaged", "items.events", "sla.events"):
         assert examples(topic), topic
     assert json.loads(examples("items.commands")[0].read_text())["item_id"]
+
+
+@pytest.mark.parametrize("path", examples("items.events"), ids=lambda p: p.stem)
+def test_indexer_writes_an_authors_entry_only_when_grade_or_intent_can_change(
+    path: Path,
+) -> None:
+    """The per-author day document (socialdesk.authors) is what triage's author context
+    reads: written on creation, re-grades, re-categorisations and new messages, and not
+    again on every claim or note."""
+    from socialdesk.authors import AUTHORS, ENTRY_EVENTS
+    from socialdesk.settings import BaseServiceSettings
+    from socialdesk_indexer.flows import IndexerProcessor
+
+    ev = ItemEvent.model_validate_json(path.read_bytes())
+    settings = BaseServiceSettings(index_prefix="t")
+    docs = IndexerProcessor(settings, es=None).to_docs(ev)  # type: ignore[arg-type]
+    authors = [d for d in docs if d.index == f"t-{AUTHORS}"]
+    if ev.type in ENTRY_EVENTS and ev.item is not None:
+        [doc] = authors
+        assert doc.merge and doc.id.startswith(f"{ev.item.platform.value}:{ev.item.author.id}|")
+        entry = doc.doc["items"][ev.item_id]
+        assert entry["priority"] == ev.item.priority.value
+        assert entry["intent"] == ev.item.intent.value
+    else:
+        assert authors == []

@@ -12,7 +12,7 @@ from typing import Any
 from aiokafka.structs import TopicPartition
 from elasticsearch import AsyncElasticsearch
 
-from socialdesk.authors import AUTHORS, author_day_document, merge_documents
+from socialdesk.authors import AUTHORS, ENTRY_EVENTS, author_day_document, merge_documents
 from socialdesk.es import (
     BulkOutcome,
     VersionedDoc,
@@ -63,7 +63,7 @@ class IndexerProcessor:
             doc = item_document(value)
             if doc is not None:
                 out.append(VersionedDoc(alias(s, "items"), value.item_id, value.seq, doc))
-                author = author_day_document(doc)
+                author = author_day_document(doc) if value.type in ENTRY_EVENTS else None
                 if author is not None:
                     out.append(VersionedDoc(alias(s, AUTHORS), author[0], 0, author[1], True))
             corr = correction_document(value)
