@@ -26,12 +26,13 @@ import drills  # noqa: E402
 import e2e_bench  # noqa: E402
 import ingest_bench  # noqa: E402
 import reports_bench  # noqa: E402
+import scaling_bench  # noqa: E402
 import triage_bench  # noqa: E402
 from assign_bench import run as assign_run  # noqa: E402
 from report import write_markdown  # noqa: E402
 from sla_bench import run as sla_run  # noqa: E402
 
-FULL = {
+FULL: dict[str, Any] = {
     "ceiling": 20_000,
     "target_rate": 1000,
     "target_s": 300,
@@ -49,8 +50,10 @@ FULL = {
     "report_runs": 20,
     "board_warnings": 200,
     "board_spread_s": 5.0,
+    "scaling_sizes": (10_000, 100_000, 200_000, 1_000_000),
+    "scaling_open": (10_000, 100_000, 1_000_000),
 }
-QUICK = {
+QUICK: dict[str, Any] = {
     "ceiling": 5_000,
     "target_rate": 1000,
     "target_s": 30,
@@ -68,6 +71,8 @@ QUICK = {
     "report_runs": 5,
     "board_warnings": 50,
     "board_spread_s": 2.5,
+    "scaling_sizes": (10_000, 100_000),
+    "scaling_open": (10_000,),
 }
 
 
@@ -93,7 +98,9 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="short runs (under 10 minutes)")
     ap.add_argument(
-        "--only", default="", help="comma list: e2e,triage,assign,sla,ingest,drills,console,reports"
+        "--only",
+        default="",
+        help="comma list: e2e,triage,assign,sla,ingest,drills,console,reports,scaling",
     )
     args = ap.parse_args()
     p = QUICK if args.quick else FULL
@@ -197,6 +204,12 @@ def main() -> int:
                     runs=p["report_runs"],
                     warnings=p["board_warnings"],
                     spread_s=p["board_spread_s"],
+                )
+            if want("scaling"):
+                sizes = p["scaling_sizes"]
+                print(f"scaling: {', '.join(f'{n:,}' for n in sizes)} items", flush=True)
+                results["scaling"] = scaling_bench.run(
+                    sizes, p["scaling_open"], 3 if args.quick else 5
                 )
         finally:
             stack.stop_noida()

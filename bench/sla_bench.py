@@ -107,9 +107,9 @@ async def run(
     print(f"  {items - due_soon} background item events produced", flush=True)
     proc = stack.spawn("sla", extra_env=env)
     t0 = time.perf_counter()
-    stack.wait_ready("sla", 120)
+    stack.wait_ready("sla", max(120, items / 2000))
     lag_url = f"http://127.0.0.1:{stack.ports.sla}/metrics"
-    wait_for(lambda: _lag_zero(lag_url), 300, "sla caught up")
+    wait_for(lambda: _lag_zero(lag_url), max(300, items / 1000), "sla caught up")
     load_s = time.perf_counter() - t0
     # Then P1s whose warning (half of them) or breach (the other half) falls due 10-50 s
     # after they arrive, while all the others are tracked.
@@ -148,7 +148,7 @@ async def run(
     t1 = time.perf_counter()
     proc = stack.spawn("sla", extra_env=env)
     try:
-        stack.wait_ready("sla", 120)  # ready = state restored
+        stack.wait_ready("sla", max(120, items / 2000))  # ready = state restored
         recovery_s = time.perf_counter() - t1
         await asyncio.sleep(5)
         rss_after = rss_mb(proc.pid)
