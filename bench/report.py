@@ -28,6 +28,7 @@ def _e2e(e: dict[str, Any]) -> str:
         f"{t['rss_mb_max'].get(svc, 'n/a')} |"
         for svc in t["cpu_cores_used"]
     )
+    steady_plot = "![the steady run](bench/e2e-steady.png)" if "steady" in runs else ""
     s1 = runs.get("scaling_1_worker", {}).get("throughput_per_s")
     s2 = runs.get("scaling_2_workers", {}).get("throughput_per_s")
     scaling = f"{s1}/s with one worker per stream service, {s2}/s with two" if s1 and s2 else ""
@@ -60,7 +61,7 @@ CPU and memory per process during the 1,000/s run:
 {cpu}
 
 ![throughput, latency and CPU over the 1,000/s run](bench/e2e-target.png)
-![the steady run](bench/e2e-steady.png)
+{steady_plot}
 
 Where the time goes: {_e2e_budget(t)} See docs/architecture.md ("Where noida-db's time
 goes").
@@ -225,6 +226,11 @@ def _scaling(s: dict[str, Any]) -> str:
         "| items open (sla) | sla memory MB | loaded in"
         " | p99 lateness of warnings and breaches | restart restores in |"
     )
+    open_table = (
+        f"{open_head}\n|---|---|---|---|---|\n{open_rows}"
+        if open_rows
+        else "Items open: not measured in this pass (the sla section above is)."
+    )
     return f"""## Scaling: 10k, 100k and 1M items
 
 `bench/scaling_bench.py`, run {s.get("when", "?")} ({s.get("wall_s", "?")} s). Indexed: one
@@ -237,9 +243,7 @@ tracking that many open items, each size on a fresh noida-db (bench/sla_bench.py
 |---|---|---|---|---|---|
 {rows}
 
-{open_head}
-|---|---|---|---|---|
-{open_rows}
+{open_table}
 {skipped}
 
 ![request time and memory by number of items](bench/scaling.png)

@@ -56,23 +56,23 @@ FULL: dict[str, Any] = {
 QUICK: dict[str, Any] = {
     "ceiling": 5_000,
     "target_rate": 1000,
-    "target_s": 30,
+    "target_s": 20,
     "steady_rate": 400,
-    "steady_s": 45,
+    "steady_s": 0,  # the sustained run is the full pass's (5 minutes); skipped here
     "scaling_rate": 900,
-    "scaling_s": 20,
+    "scaling_s": 10,
     "commands": 5_000,
     "open_items": 20_000,
     "console_items": 20_000,
-    "console_samples": 15,
+    "console_samples": 10,
     "console_p1": 10,
     "ingest_s": 5,
     "report_items": 1_000_000,
     "report_runs": 5,
     "board_warnings": 50,
     "board_spread_s": 2.5,
-    "scaling_sizes": (10_000, 100_000),
-    "scaling_open": (10_000,),
+    "scaling_sizes": (10_000, 50_000),
+    "scaling_open": (),  # the sla section measures 20,000 open items already
 }
 
 
@@ -131,6 +131,8 @@ def main() -> int:
                     ("scaling_1_worker", p["scaling_rate"], p["scaling_s"], 1),
                     ("scaling_2_workers", p["scaling_rate"], p["scaling_s"], 2),
                 ]:
+                    if not secs:
+                        continue
                     print(f"e2e {name}: {rate}/s for {secs} s, {workers} worker(s)", flush=True)
                     prefix = f"{name[:6]}{int(time.time())}."
                     # A fresh noida-db per run: its cost per request grows with what it
