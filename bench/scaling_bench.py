@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from benchstack import private_stack  # noqa: E402
-from console_bench import es_inbox, es_item, item_doc  # noqa: E402
+from console_bench import bulk_index, es_inbox, es_item, item_doc  # noqa: E402
 from e2e_bench import _rss_mb, noida_pids  # noqa: E402
 from sla_bench import run as sla_run  # noqa: E402
 
@@ -42,38 +42,6 @@ def _ms(values: list[float]) -> dict[str, float]:
     values = sorted(values)
     p99 = values[min(len(values) - 1, int(0.99 * len(values)))]
     return {"p50_ms": round(statistics.median(values), 1), "p99_ms": round(p99, 1)}
-
-
-async def _grow(es: AsyncElasticsearch, prefix: str, start: int, end: int, now: datetime) -> None:
-    batch: list[dict[str, Any]] = []
-    shown = time.perf_counter()
-    for i in range(start, end):
-        d = item_doc(i, now)
-        batch += [{"index": {"_index": f"{prefix}-items", "_id": d["id"]}}, d]
-        if d["open"]:
-            sla = {
-                "item_id": d["id"],
-                "force": d["force"],
-                "team": d["team"],
-                "priority": d["priority"],
-                "clock": "first_response",
-                "state": "started",
-                "deadline": d["created_at"],
-                "at": d["created_at"],
-                "seq": 1,
-            }
-            batch += [{"index": {"_index": f"{prefix}-sla", "_id": f"{d['id']}:first_response"}}]
-            batch.append(sla)
-        if len(batch) >= 4000:
-            await es.bulk(operations=batch)
-            batch = []
-            if time.perf_counter() - shown > 30:
-                print(f"    indexed {i + 1:,} of {end:,}", flush=True)
-                shown = time.perf_counter()
-    if batch:
-        await es.bulk(operations=batch)
-    await es.indices.refresh(index=f"{prefix}-items")
-    await es.indices.refresh(index=f"{prefix}-sla")
 
 
 async def _at_size(
@@ -118,10 +86,21 @@ def _mem_mb() -> float:
     return 0.0
 
 
-def _projected_mb(last: dict[str, Any], size: int) -> float:
-    """noida-db's memory at `size` items, scaled from the last size measured (it keeps
-    every document in memory, so it grows in proportion)."""
-    return float(last["noida_rss_mb"]) * size / int(last["items"])
+def _too_big(rows: list[dict[str, Any]], size: int, what: str) -> str | None:
+    """Why `size` is not run, when noida-db's memory scaled from the last size measured
+    (it keeps everything in memory, so it grows in proportion) would pass 70% of this
+    machine's; None when it fits."""
+    if not rows:
+        return None
+    last = rows[-1]
+    need = float(last["noida_rss_mb"]) * size / int(last["items"])
+    if need <= 0.7 * _mem_mb():
+        return None
+    return (
+        f"not run: noida-db held {last['noida_rss_mb']:,.0f} MB for {last['items']:,} "
+        f"{what}, so {size:,} would need about {need / 1024:,.0f} GB of this machine's "
+        f"{_mem_mb() / 1024:,.0f}"
+    )
 
 
 def indexed(sizes: tuple[int, ...], samples: int) -> list[dict[str, Any]]:
@@ -136,22 +115,15 @@ def indexed(sizes: tuple[int, ...], samples: int) -> list[dict[str, Any]]:
                 await ensure_indices(es, own.settings)
                 have = 0
                 for size in sizes:
-                    if rows and (need := _projected_mb(rows[-1], size)) > 0.7 * _mem_mb():
-                        note = (
-                            f"not run: noida-db held {rows[-1]['noida_rss_mb']:,.0f} MB at "
-                            f"{rows[-1]['items']:,} items, so {size:,} would need about "
-                            f"{need / 1024:,.0f} GB of this machine's {_mem_mb() / 1024:,.0f}"
-                        )
+                    if note := _too_big(rows, size, "items"):
                         print(f"  indexed: {note}", flush=True)
                         rows.append({"items": size, "skipped": note})
                         break
                     print(f"  indexed: growing the index to {size:,} items ...", flush=True)
-                    t0 = time.perf_counter()
-                    await _grow(es, own.prefix, have, size, now)
-                    row_rate = round((size - have) / (time.perf_counter() - t0))
+                    grown = await bulk_index(es, own.prefix, size, start=have, now=now)
                     have = size
                     row = await _at_size(es, own.prefix, size, samples, now)
-                    row["index_items_per_s"] = row_rate
+                    row["index_items_per_s"] = grown["docs_per_s"]
                     row["noida_rss_mb"] = round(
                         sum(_rss_mb(p) for p in noida_pids(own.stack.noida_dir)), 1
                     )
@@ -169,12 +141,7 @@ def indexed(sizes: tuple[int, ...], samples: int) -> list[dict[str, Any]]:
 def open_items(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for size in sizes:
-        if rows and (need := _projected_mb(rows[-1], size)) > 0.7 * _mem_mb():
-            note = (
-                f"not run: noida-db held {rows[-1]['noida_rss_mb']:,.0f} MB for "
-                f"{rows[-1]['items']:,} open items' events, so {size:,} would need about "
-                f"{need / 1024:,.0f} GB of this machine's {_mem_mb() / 1024:,.0f}"
-            )
+        if note := _too_big(rows, size, "open items' events"):
             print(f"  open: {note}", flush=True)
             rows.append({"open_items": size, "skipped": note})
             break

@@ -207,9 +207,9 @@ class BulkOutcome:
 async def bulk_versioned(es: AsyncElasticsearch, docs: list[VersionedDoc]) -> BulkOutcome:
     """Index documents with external versions (and merge the partial ones). A version
     conflict means a newer or the same event is already indexed, which is success for a
-    projection. Documents the
-    cluster could not take right now (429, 5xx) come back to retry; documents it refuses
-    outright (a mapping error) come back as rejected, for the dead-letter topic."""
+    projection. Documents the cluster could not take right now (429, 5xx) come back to
+    retry; documents it refuses outright (a mapping error) come back as rejected, for
+    the dead-letter topic."""
     if not docs:
         return BulkOutcome(0, 0, [], [])
     ops: list[dict[str, Any]] = []

@@ -65,7 +65,8 @@ class IndexerProcessor:
                 out.append(VersionedDoc(alias(s, "items"), value.item_id, value.seq, doc))
                 author = author_day_document(doc) if value.type in ENTRY_EVENTS else None
                 if author is not None:
-                    out.append(VersionedDoc(alias(s, AUTHORS), author[0], 0, author[1], True))
+                    day_id, day_doc = author
+                    out.append(VersionedDoc(alias(s, AUTHORS), day_id, 0, day_doc, merge=True))
             corr = correction_document(value)
             if corr is not None:
                 out.append(VersionedDoc(alias(s, "corrections"), value.item_id, value.seq, corr))
@@ -94,7 +95,7 @@ class IndexerProcessor:
             k = (d.index, d.id)
             if d.merge and k in newest:
                 both = merge_documents([newest[k][0].doc, d.doc])
-                newest[k] = (VersionedDoc(d.index, d.id, 0, both, True), entry[1], entry[2])
+                newest[k] = (VersionedDoc(d.index, d.id, 0, both, merge=True), entry[1], entry[2])
             elif k not in newest or newest[k][0].version < d.version:
                 newest[k] = entry
         pending = list(newest.values())

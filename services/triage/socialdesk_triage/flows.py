@@ -65,19 +65,18 @@ class TriageProcessor:
     async def author_contexts(self, mentions: Sequence[Mention]) -> dict[str, AuthorContext]:
         if self.es is None or not self.settings.triage_author_context or not mentions:
             return {}
-        days = self.settings.triage_context_days
-        now_dt = utcnow()
-        keys = sorted({author_key(m.platform.value, m.author.id) for m in mentions})
-        now = time.monotonic()
-        if now < self._context_paused_until:
+        if time.monotonic() < self._context_paused_until:
             TRIAGE_CONTEXT_MISSES.inc()  # graded without context, as on a timeout
             return {}
+        days = self.settings.triage_context_days
+        now = utcnow()
+        keys = sorted({author_key(m.platform.value, m.author.id) for m in mentions})
         try:
             # By id, not by search: see socialdesk.authors.
             res = await asyncio.wait_for(
                 self.es.mget(
                     index=alias(self.settings, AUTHORS),
-                    ids=window_ids(keys, now_dt, days),
+                    ids=window_ids(keys, now, days),
                 ),
                 self.settings.triage_context_timeout_s,
             )
@@ -95,7 +94,7 @@ class TriageProcessor:
             return {}
         self._context_backoff_s = 0.0
         found = (d["_source"] for d in res["docs"] if d.get("found"))
-        return contexts_from_entries(recent_entries(found, now_dt - timedelta(days=days)), days)
+        return contexts_from_entries(recent_entries(found, now - timedelta(days=days)), days)
 
     def _one(self, mention: Any, meta: Meta) -> list[Output]:
         triaged = triage_mention(mention, self.config, scorer=self.scorer)
