@@ -318,3 +318,42 @@ def test_fast_heads_give_scikit_learns_own_probabilities() -> None:
         inner = clf.calibrated_classifiers_[0].estimator
         np.testing.assert_allclose(margins, inner.decision_function(features), atol=1e-12)
     assert len(profanity_model.calibrated_classifiers_) > 1  # the ensemble path is covered
+
+
+def test_fast_tfidf_gives_scikit_learns_own_matrix() -> None:
+    """vectorise.fast caches each word's character n-grams: the matrices must be the
+    very ones scikit-learn builds, for repeated words, new words, whitespace runs, empty
+    and junk text, and with the cache emptied part-way."""
+    import numpy as np
+    from profanity_check.profanity_check import vectorizer
+
+    from socialdesk_triage import vectorise
+    from socialdesk_triage.dataset import load_shipped
+    from socialdesk_triage.model import normalise
+    from socialdesk_triage.scorer import default_scorer, repo_data_dir
+
+    model = default_scorer().model
+    assert model is not None
+    texts = [e.text for e in load_shipped(repo_data_dir())[:300]]
+    texts += ["", "   ", "a", "\x00\x01 junk \xff", "y" * 6000, "Ŵ ŵ  tab\there\nnew\r\nline"]
+    norm = [normalise(t) for t in texts]
+    for vec, docs in ((model.word, norm), (model.char, norm), (vectorizer, texts)):
+        fast = vectorise.FastTfidf(vec)
+        for batch in (docs[:150], docs, docs[140:]):  # the second and third reuse the cache
+            want, got = vec.transform(batch), fast.transform(batch)
+            assert got.shape == want.shape
+            np.testing.assert_array_equal(got.indptr, want.indptr)
+            np.testing.assert_array_equal(got.indices, want.indices)
+            np.testing.assert_allclose(got.data, want.data, rtol=0, atol=1e-12)
+        fast.words.clear()
+        np.testing.assert_allclose(fast.transform(docs).toarray(), vec.transform(docs).toarray())
+
+
+def test_fast_tfidf_refuses_settings_it_does_not_reproduce() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from socialdesk_triage.vectorise import FastTfidf
+
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(2, 3)).fit(["some text", "more"])
+    with pytest.raises(ValueError, match="unsupported"):
+        FastTfidf(vec)

@@ -25,6 +25,7 @@ from socialdesk_triage.dataset import LABELLED_FLAGS, Example, fingerprint
 from socialdesk_triage.heads import head as _head
 from socialdesk_triage.lexicon import lexicon_features
 from socialdesk_triage.signals import Signals, signals_for
+from socialdesk_triage.vectorise import fast
 
 URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 HANDLE = re.compile(r"@\w+")
@@ -95,8 +96,8 @@ class TriageModel:
         dense = np.asarray([s.as_features() for s in signals], dtype=np.float64)
         base = sparse.hstack(
             [
-                self.word.transform(norm),
-                self.char.transform(norm),
+                fast(self.word).transform(norm),
+                fast(self.char).transform(norm),
                 sparse.csr_matrix(dense * SIGNAL_WEIGHT),
             ],
             format="csr",

@@ -85,13 +85,15 @@ def sentiment(text: str) -> tuple[float, float, float]:
 
 def _profanity(texts: Sequence[str]) -> list[float]:
     """profanity-check's own vectoriser and model, its probabilities computed by
-    heads.head (the same figures as its predict_prob, without scikit-learn's per-call
-    checks on its five-fold ensemble)."""
+    heads.head and vectorise.fast (the same figures as its predict_prob, without
+    scikit-learn's per-call checks on its five-fold ensemble)."""
     from profanity_check.profanity_check import model, vectorizer
 
     from socialdesk_triage.heads import head
+    from socialdesk_triage.vectorise import fast
 
-    return [float(p) for p in head(model).scores(vectorizer.transform(list(texts)))[1][:, 1]]
+    x = fast(vectorizer).transform(list(texts))
+    return [float(p) for p in head(model).scores(x)[1][:, 1]]
 
 
 def signals_for(texts: Sequence[str]) -> list[Signals]:
