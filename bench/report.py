@@ -96,6 +96,8 @@ def _triage(t: dict[str, Any]) -> str:
 | figure | value | floor (issue 3) |
 |---|---|---|
 | scorer, one core, batches of 512 | {t["scorer_per_s_one_core"]} mentions/s | 2,000/s |
+| the same, every shipped text once, word caches empty at the start \
+| {_v(t, "scorer_per_s_one_core_new_texts", " mentions/s")} | 2,000/s |
 | baseline, same run: safety rules and language only | {t["rules_only_per_s_one_core"]}/s \
 (ratio {t["ratio_full_to_rules"]}) | |
 | one message alone, p50 / p99 | {t["single_message_p50_ms"]} / {t["single_message_p99_ms"]} ms | |
