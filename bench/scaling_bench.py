@@ -32,7 +32,7 @@ from console_bench import bulk_index, es_inbox, es_item, item_doc  # noqa: E402
 from e2e_bench import _rss_mb, noida_pids  # noqa: E402
 from sla_bench import run as sla_run  # noqa: E402
 
-from socialdesk.authors import AUTHORS, window_ids  # noqa: E402
+from socialdesk.authors import AUTHOR_DAYS, window_docs  # noqa: E402
 from socialdesk.es import VersionedDoc, bulk_versioned, ensure_indices  # noqa: E402
 from socialdesk.stack import Stack, StackPorts  # noqa: E402
 from socialdesk_console.auth import User  # noqa: E402
@@ -74,7 +74,7 @@ async def _at_size(
     out["bulk_1000_updates"] = _ms(writes)
     authors = [f"x:a{n}" for n in range(500)]
     t0 = time.perf_counter()
-    await es.mget(index=f"{prefix}-{AUTHORS}", ids=window_ids(authors, now, 7))
+    await es.mget(docs=window_docs(f"{prefix}-{AUTHOR_DAYS}", authors, now, 7))
     out["author_context_mget_500_ms"] = round((time.perf_counter() - t0) * 1000, 1)
     return out
 

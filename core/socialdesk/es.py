@@ -9,6 +9,7 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
+from socialdesk.authors import AUTHOR_DAYS
 from socialdesk.settings import BaseServiceSettings
 
 log = logging.getLogger(__name__)
@@ -117,15 +118,6 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     "rollups_team": ROLLUP_MAPPING,
     "rollups_channel": ROLLUP_MAPPING,
     "rollups_tc": ROLLUP_MAPPING,
-    # Per-author, per-day summaries (socialdesk.authors): read by id, never searched.
-    "authors": {
-        "dynamic": False,
-        "properties": {
-            "author": _KW,
-            "day": _DATE,
-            "items": {"type": "object", "enabled": False},
-        },
-    },
     "audit": {
         "dynamic": False,
         "properties": {
@@ -138,6 +130,20 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "target_id": _KW,
             "force": _KW,
             "source_ip": _KW,
+        },
+    },
+}
+
+
+# Indices made one per day (`<prefix>-<name>-YYYY.MM.DD`) from a template on first write.
+DAILY_MAPPINGS: dict[str, dict[str, Any]] = {
+    # Per-author, per-day summaries (socialdesk.authors): read by id, never searched.
+    AUTHOR_DAYS: {
+        "dynamic": False,
+        "properties": {
+            "author": _KW,
+            "day": _DATE,
+            "items": {"type": "object", "enabled": False},
         },
     },
 }
@@ -160,8 +166,20 @@ def make_es(settings: BaseServiceSettings) -> AsyncElasticsearch:
 
 
 async def ensure_indices(es: AsyncElasticsearch, settings: BaseServiceSettings) -> list[str]:
-    """Index templates, then `<prefix>-<name>-v<N>` indices behind `<prefix>-<name>` aliases."""
+    """Index templates, then `<prefix>-<name>-v<N>` indices behind `<prefix>-<name>` aliases;
+    templates alone for the daily indices (created by their first write)."""
     created = []
+    for name, mapping in DAILY_MAPPINGS.items():
+        stem = alias(settings, name)
+        await es.indices.put_index_template(
+            name=f"{stem}-template",
+            index_patterns=[f"{stem}-*"],
+            template={
+                "settings": {"number_of_shards": 1, "refresh_interval": "1s"},
+                "mappings": mapping,
+            },
+            priority=100,
+        )
     for name, mapping in MAPPINGS.items():
         al = alias(settings, name)
         concrete = f"{al}-v{INDEX_VERSION}"

@@ -52,6 +52,13 @@ class BaseServiceSettings(BaseSettings):
     elasticsearch_password: SecretStr | None = None
     elasticsearch_api_key: SecretStr | None = None
     index_prefix: str = "socialdesk"
+    author_history_days: int = Field(
+        8,
+        ge=1,
+        le=90,
+        description="days before today of per-author summaries kept (socialdesk.authors); "
+        "the indexer deletes older days",
+    )
     config_dir: Path = Path("config")
     http_host: str = "127.0.0.1"
     http_port: int = 0
@@ -139,6 +146,15 @@ class TriageSettings(BaseServiceSettings):
     triage_author_context: bool = Field(True, description="look up the author's recent items")
     triage_context_days: int = Field(7, ge=1, le=90)
     triage_context_timeout_s: float = Field(0.5, gt=0, le=10)
+
+    @model_validator(mode="after")
+    def _history_covers_the_window(self) -> TriageSettings:
+        if self.triage_context_days > self.author_history_days:
+            raise ValueError(
+                f"SOCIALDESK_TRIAGE_CONTEXT_DAYS ({self.triage_context_days}) reads more days "
+                f"than SOCIALDESK_AUTHOR_HISTORY_DAYS ({self.author_history_days}) keeps"
+            )
+        return self
 
 
 class IngestSettings(BaseServiceSettings):

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -90,19 +90,27 @@ def test_indexer_writes_an_authors_entry_only_when_grade_or_intent_can_change(
     """The per-author day document (socialdesk.authors) is what triage's author context
     reads: written on creation, re-grades, re-categorisations and new messages, and not
     again on every claim or note."""
-    from socialdesk.authors import AUTHORS, ENTRY_EVENTS
+    from socialdesk.authors import AUTHOR_DAYS, ENTRY_EVENTS
     from socialdesk.settings import BaseServiceSettings
     from socialdesk_indexer.flows import IndexerProcessor
 
     ev = ItemEvent.model_validate_json(path.read_bytes())
     settings = BaseServiceSettings(index_prefix="t")
-    docs = IndexerProcessor(settings, es=None).to_docs(ev)  # type: ignore[arg-type]
-    authors = [d for d in docs if d.index == f"t-{AUTHORS}"]
+    created = ev.item.created_at if ev.item is not None else ev.at
+
+    def docs_at(now: datetime) -> list:
+        proc = IndexerProcessor(settings, es=None, clock=lambda: now)  # type: ignore[arg-type]
+        return [d for d in proc.to_docs(ev) if d.index.startswith(f"t-{AUTHOR_DAYS}-")]
+
+    authors = docs_at(created + timedelta(hours=1))
     if ev.type in ENTRY_EVENTS and ev.item is not None:
         [doc] = authors
+        assert doc.index == f"t-{AUTHOR_DAYS}-{created:%Y.%m.%d}"
         assert doc.merge and doc.id.startswith(f"{ev.item.platform.value}:{ev.item.author.id}|")
         entry = doc.doc["items"][ev.item_id]
         assert entry["priority"] == ev.item.priority.value
         assert entry["intent"] == ev.item.intent.value
+        # An item created before the history kept writes no entry: its day is gone.
+        assert docs_at(created + timedelta(days=settings.author_history_days + 1)) == []
     else:
         assert authors == []

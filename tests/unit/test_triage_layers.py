@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from socialdesk.authors import author_day_document, merge_documents, recent_entries, window_ids
+from socialdesk.authors import (
+    author_day_document,
+    day_index,
+    expired_indices,
+    index_day,
+    merge_documents,
+    recent_entries,
+    window_docs,
+)
 from socialdesk.config import load_config
 from socialdesk.events import Actor, ItemEvent
 from socialdesk.taxonomy import Flag, Intent, Priority
@@ -238,17 +246,41 @@ def test_author_context_is_counted_per_author_from_their_day_documents() -> None
         author_day_document(item("i3", "1", "welfare_concern", "P2", 30)),  # too old
         author_day_document(item("i4", "2", "asb", "P3", 1)),
     ]
-    docs: dict[str, list[dict]] = {}
-    for doc_id, doc in filter(None, written):
-        docs.setdefault(doc_id, []).append(doc)
-    stored = {doc_id: merge_documents(parts) for doc_id, parts in docs.items()}
-    wanted = window_ids(["x:1", "x:2", "x:3"], now, 7)
-    assert "x:1|2026-12-01" in wanted and "x:1|2026-11-24" in wanted
-    found = [stored[i] for i in wanted if i in stored]
+    docs: dict[tuple[str, str], list[dict]] = {}
+    for day, doc_id, doc in filter(None, written):
+        docs.setdefault((day_index("p-author-days", day), doc_id), []).append(doc)
+    stored = {key: merge_documents(parts) for key, parts in docs.items()}
+    wanted = [
+        (d["_index"], d["_id"]) for d in window_docs("p-author-days", ["x:1", "x:2", "x:3"], now, 7)
+    ]
+    assert ("p-author-days-2026.12.01", "x:1|2026-12-01") in wanted
+    assert ("p-author-days-2026.11.24", "x:1|2026-11-24") in wanted
+    assert len(wanted) == 3 * 8
+    found = [stored[k] for k in wanted if k in stored]
     ctx = contexts_from_entries(recent_entries(found, now - timedelta(days=7)), 7)
     assert ctx["x:1"] == AuthorContext(2, 2, 1, 7)
     assert ctx["x:2"].welfare == 0
     assert "x:3" not in ctx
+
+
+def test_author_days_older_than_the_history_kept_are_expired() -> None:
+    """One index per UTC day: retention deletes whole days, never today's or the window's,
+    and leaves alone any index that is not one of its days."""
+    stem = "p-author-days"
+    today = datetime(2026, 12, 1, tzinfo=UTC).date()
+    days = [today - timedelta(days=n) for n in range(12)]
+    names = [day_index(stem, d) for d in days]
+    names += [
+        "p-author-days-template",
+        "p-author-days-v1",
+        "p-items-v1",
+        "q-author-days-2020.01.01",
+    ]
+    assert index_day(stem, "p-author-days-2026.11.23") == datetime(2026, 11, 23).date()
+    assert index_day(stem, "p-author-days-v1") is None
+    gone = expired_indices(stem, names, today, keep_days=8)
+    assert gone == sorted(day_index(stem, d) for d in days[9:])  # 9, 10 and 11 days ago
+    assert day_index(stem, today - timedelta(days=8)) not in gone
 
 
 def test_reasons_name_the_classifier_evidence() -> None:

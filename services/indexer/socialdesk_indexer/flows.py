@@ -6,13 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiokafka.structs import TopicPartition
 from elasticsearch import AsyncElasticsearch
 
-from socialdesk.authors import AUTHORS, ENTRY_EVENTS, author_day_document, merge_documents
+from socialdesk.authors import (
+    AUTHOR_DAYS,
+    ENTRY_EVENTS,
+    author_day_document,
+    day_index,
+    expired_indices,
+    merge_documents,
+)
 from socialdesk.es import (
     BulkOutcome,
     VersionedDoc,
@@ -21,7 +30,7 @@ from socialdesk.es import (
     ensure_indices,
     make_es,
 )
-from socialdesk.events import AuditEvent, DeadLetterOrigin, ItemEvent, SlaEvent
+from socialdesk.events import AuditEvent, DeadLetterOrigin, ItemEvent, SlaEvent, utcnow
 from socialdesk.kafka import BatchResult, Meta, Output, dead_letter
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.stream import serve_processor
@@ -42,11 +51,44 @@ class IndexerProcessor:
     group_id = "socialdesk-indexer"
     topics: Sequence[str] = (ITEMS_EVENTS, SLA_EVENTS, AUDIT_EVENTS)
 
-    def __init__(self, settings: BaseServiceSettings, es: AsyncElasticsearch) -> None:
+    def __init__(
+        self,
+        settings: BaseServiceSettings,
+        es: AsyncElasticsearch,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.settings = settings
         self.es = es
+        self.clock = clock
         self.es_ok = False
         self._indices_ready = False
+        self._next_sweep = 0.0
+
+    def _history_starts(self) -> date:
+        return self.clock().date() - timedelta(days=self.settings.author_history_days)
+
+    async def expire_author_days(self) -> list[str]:
+        """Delete the per-author day indices older than author_history_days: along
+        with the first batch, then hourly (a failure is retried a minute later; indexing
+        does not wait on it)."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return []
+        self._next_sweep = now + 60
+        stem = alias(self.settings, AUTHOR_DAYS)
+        try:
+            found = await self.es.indices.get(index=f"{stem}-*", expand_wildcards="open")
+            old = expired_indices(
+                stem, list(found.body), self.clock().date(), self.settings.author_history_days
+            )
+            if old:
+                await self.es.indices.delete(index=",".join(old))
+                log.info("expired per-author day indices", extra={"deleted": len(old)})
+        except Exception as exc:
+            log.warning("author day retention failed", extra={"error": repr(exc)})
+            return []
+        self._next_sweep = now + 3600
+        return old
 
     def decode(self, topic: str, raw: bytes) -> Any:
         if topic == ITEMS_EVENTS:
@@ -64,9 +106,12 @@ class IndexerProcessor:
             if doc is not None:
                 out.append(VersionedDoc(alias(s, "items"), value.item_id, value.seq, doc))
                 author = author_day_document(doc) if value.type in ENTRY_EVENTS else None
-                if author is not None:
-                    day_id, day_doc = author
-                    out.append(VersionedDoc(alias(s, AUTHORS), day_id, 0, day_doc, merge=True))
+                # A day already past the history kept is left alone: writing it would
+                # bring back an index the retention sweep deleted, for no reader.
+                if author is not None and author[0] >= self._history_starts():
+                    day, day_id, day_doc = author
+                    index = day_index(alias(s, AUTHOR_DAYS), day)
+                    out.append(VersionedDoc(index, day_id, 0, day_doc, merge=True))
             corr = correction_document(value)
             if corr is not None:
                 out.append(VersionedDoc(alias(s, "corrections"), value.item_id, value.seq, corr))
@@ -135,6 +180,7 @@ class IndexerProcessor:
             if pending:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
+        await self.expire_author_days()
         return BatchResult(outputs=outputs)
 
     async def bulk(self, docs: list[VersionedDoc]) -> BulkOutcome:

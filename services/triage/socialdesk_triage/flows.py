@@ -19,7 +19,7 @@ from typing import Any
 from aiokafka.structs import TopicPartition
 from elasticsearch import AsyncElasticsearch
 
-from socialdesk.authors import AUTHORS, author_key, recent_entries, window_ids
+from socialdesk.authors import AUTHOR_DAYS, author_key, recent_entries, window_docs
 from socialdesk.config import PlatformConfig, load_config
 from socialdesk.es import alias, make_es
 from socialdesk.events import Mention, utcnow
@@ -74,10 +74,7 @@ class TriageProcessor:
         try:
             # By id, not by search: see socialdesk.authors.
             res = await asyncio.wait_for(
-                self.es.mget(
-                    index=alias(self.settings, AUTHORS),
-                    ids=window_ids(keys, now, days),
-                ),
+                self.es.mget(docs=window_docs(alias(self.settings, AUTHOR_DAYS), keys, now, days)),
                 self.settings.triage_context_timeout_s,
             )
         except Exception as exc:
