@@ -156,6 +156,8 @@ def test_report_counts_the_contact_and_exports_it(
     assert page.status_code == 200
     assert page.text.count('<svg class="chart" role="img"') >= 10
     assert "<title id=" in page.text and "Listening gap" in page.text
+    # Response times are clock time; the page says P3/P4 targets count business hours.
+    assert "Within target (clock time)" in page.text and "business hours only" in page.text
     # Every consultation and export is in the audit trail.
     admin = platform.login("admin.merseyside")
 

@@ -351,6 +351,11 @@ def chart_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
             {
                 "id": f"{clock}-times",
                 "title": f"{title} times against targets",
+                # The histograms are clock time; P3/P4 clocks run in business hours.
+                "note": "Times are clock time, from the message's arrival. P3 and P4 "
+                "targets count the team's business hours only, so for them "
+                "'within target (clock time)' understates; SLA compliance below is "
+                "the measure of record.",
                 "chart": hbars(
                     f"{title} time by grade as a share of its target (100% = on target)",
                     grades,
@@ -376,7 +381,7 @@ def chart_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                     "Median",
                     "90th percentile",
                     "Target",
-                    "Within target",
+                    "Within target (clock time)",
                 ],
                 "rows": [
                     [
