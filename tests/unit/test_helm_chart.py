@@ -138,6 +138,7 @@ def test_bootstrap_job_runs_before_install_and_upgrade() -> None:
         ("elasticsearch.url=es:9200", "url"),
         ("securityContext.allowPrivilegeEscalation=true", "allowPrivilegeEscalation"),
         ("services.triage.replicas=-1", "replicas"),
+        ("elasticsearch.authorHistoryDays=0", "authorHistoryDays"),
     ],
 )
 def test_schema_refuses_bad_values(override: str, complaint: str) -> None:
@@ -201,3 +202,17 @@ def test_ingest_gets_the_platform_webhook_secrets_from_its_secret() -> None:
     for d in others:
         names = {e["name"] for e in d["spec"]["template"]["spec"]["containers"][0].get("env", [])}
         assert not names & set(wanted), d["metadata"]["name"]
+
+
+def test_indexer_and_triage_agree_on_the_author_history_kept() -> None:
+    """The indexer deletes per-author days older than it; triage checks its window
+    against the same figure, so both must get it from the one value."""
+    docs = render(CHART / "ci" / "strimzi-eck-values.yaml")
+    for service in ("indexer", "triage"):
+        dep = next(
+            d
+            for d in docs
+            if d["kind"] == "Deployment" and d["metadata"]["name"].endswith(f"-{service}")
+        )
+        env = {e["name"]: e for e in dep["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["SOCIALDESK_AUTHOR_HISTORY_DAYS"]["value"] == "8", service

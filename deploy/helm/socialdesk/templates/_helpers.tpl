@@ -69,6 +69,7 @@ app.kubernetes.io/component: {{ .name }}
 - {name: SOCIALDESK_TOPIC_PREFIX, value: {{ .Values.kafka.topicPrefix | quote }}}
 - {name: SOCIALDESK_ELASTICSEARCH_URL, value: {{ .Values.elasticsearch.url | quote }}}
 - {name: SOCIALDESK_INDEX_PREFIX, value: {{ .Values.elasticsearch.indexPrefix | quote }}}
+- {name: SOCIALDESK_AUTHOR_HISTORY_DAYS, value: {{ .Values.elasticsearch.authorHistoryDays | quote }}}
 - {name: SOCIALDESK_CONFIG_DIR, value: /app/config}
 - {name: PYTHONDONTWRITEBYTECODE, value: "1"}
 - name: SOCIALDESK_INSTANCE
