@@ -263,6 +263,36 @@ def test_author_context_is_counted_per_author_from_their_day_documents() -> None
     assert "x:3" not in ctx
 
 
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ("a man exposed himself to me on the towpath this morning", Flag.sexual_offence),
+        ("i think my drink got spiked at the club last night", Flag.sexual_offence),
+        ("someone keeps groping women on the last bus", Flag.sexual_offence),
+        ("he was filming up girls' skirts on the escalator", Flag.sexual_offence),
+        ("my ex is threatening to share intimate photos of me", Flag.sexual_offence),
+        ("mae rhywun wedi rhoi rhywbeth yn fy niod i neithiwr", Flag.sexual_offence),
+        ("a man spat at her because of her hijab", Flag.hate_crime),
+        ("someone sprayed a swastika on the community centre", Flag.hate_crime),
+        ("they shouted at us to go back where we came from", Flag.hate_crime),
+        ("criw yn gweiddi pethau hiliol at fy nhad ar y bws", Flag.hate_crime),
+        ("petrol prices spiked again this week", None),
+        ("I'll go back to the shop later for the rest", None),
+        ("the lad next door is rapping at 2am again", None),
+        ("grape picking season at the vineyard near Usk", None),
+    ],
+)
+def test_flag_rules_name_sexual_offences_and_hate_crime_without_grading(
+    text: str, flag: Flag | None
+) -> None:
+    """rules-0.6: these rules add a flag for routing and change nothing else."""
+    r = apply_rules(text)
+    hate_or_sexual = {Flag.sexual_offence, Flag.hate_crime} & set(r.flags)
+    assert hate_or_sexual == ({flag} if flag else set())
+    if flag is not None and r.fired in (["sexual_offence"], ["hate_words"]):
+        assert r.priority is None and r.intent is None
+
+
 def test_author_days_older_than_the_history_kept_are_expired() -> None:
     """One index per UTC day: retention deletes whole days, never today's or the window's,
     and leaves alone any index that is not one of its days."""

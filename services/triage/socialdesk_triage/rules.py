@@ -397,6 +397,52 @@ RULES: tuple[Rule, ...] = (
         (),
         0.02,
     ),
+    # Flags alone (rules-0.6): no grade and no intent of their own, so the grade, the
+    # intent and the guard of the P1 decision are exactly as before; they only name
+    # what an operator must know to route the message (a sexual-offence or hate-crime
+    # trained officer). Phrasings general to these offences, in English and Welsh.
+    Rule(
+        "sexual_offence",
+        _rx(
+            r"(?:exposed|exposing|flash(?:ed|ing))\s+(?:him|her)sel[fv]|flash(?:ed|ing|er)\s+at",
+            r"touching\s+himself|rubb(?:ed|ing)\s+(?:himself|his\s+\w+)\s+(?:against|on)",
+            r"grop(?:e|ed|es|ing)|sexual(?:ly)?\s+(?:assault\w*|abuse\w*|harass\w*|touch\w*)",
+            r"rap(?:e|ed|ing|ist)|indecent(?:ly)?\s+\w+|upskirt\w*|spiking",
+            r"(?:been|got|get|was|were|being|i'?m|she'?s|he'?s)\s+spiked|spiked\s+(?:my|her|his|drinks?)",
+            r"(?:up|under)\s+(?:my|her|their|girls'?|women'?s)\s+(?:skirt|dress)s?",
+            r"(?:intimate|nude|naked|explicit)\s+(?:pics?|pictures?|photos?|images?|videos?)",
+            r"dick\s+pics?|sextort\w*|revenge\s+porn|(?:too\s+drunk\s+to|without\s+(?:my|her)"
+            r"|didn'?t)\s+consent",
+            r"(?:put|had|stuck)\s+his\s+hands?\s+(?:on|up|down|in)\s+(?:my|her)",
+            r"grabb?(?:ed|ing)\s+(?:my|her)\s+(?:bum|arse|ass|breasts?|boobs?|crotch)",
+            r"treisio|(?:trais|ymosodiad|cam-drin)\s+rhywiol|lluniau\s+(?:noeth|anweddus)",
+            r"rhywbeth\s+yn\s+(?:fy|ei)\s+(?:niod|diod)",
+        ),
+        "sexual offence described",
+        None,
+        None,
+        (Flag.sexual_offence,),
+    ),
+    Rule(
+        "hate_words",
+        _rx(
+            r"racis[mt]\w*|racial(?:ly)?\s+\w+|hiliol|hiliaeth|antisemit\w*|anti-semit\w*",
+            r"anti-(?:jewish|muslim|black|asian|gay|trans)|(?:homo|trans|bi|islamo)phob\w*",
+            r"swastikas?|monkey\s+noises|go\s+back\s+(?:to\s+)?(?:where\s+\w+\s+came\s+from|"
+            r"(?:your|their|his|her)\s+(?:own\s+)?country|england|africa|pakistan|poland|romania)",
+            r"p\*ki|paki|n\*{2,}\w*|f\*g+ot|f\*{3,}s|faggots?|muzzies|dirty\s+(?:jews?|lesbians?"
+            r"|gyps(?:y|ies)|pakis?)",
+            r"(?:because|cos|coz|cause)\s+(?:of\s+)?(?:my|her|his|their|our)\s+(?:headscarf|hijab"
+            r"|turban|religion|race|skin|colou?r|sexuality|disability|accent)",
+            r"(?:pull|pulled|pulling|ripped|tugged|grabbed)\s+(?:at\s+)?(?:her|my|his)\s+"
+            r"(?:hijab|headscarf|scarf|turban|niqab|kippah)",
+            r"called\s+(?:me|her|him|us|them|my\s+\w+)\s+a\s+(?:terrorist|p\*ki|paki)",
+        ),
+        "hate crime described",
+        None,
+        None,
+        (Flag.hate_crime,),
+    ),
 )
 
 

@@ -47,7 +47,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RULES_VERSION = "rules-0.5"
+RULES_VERSION = "rules-0.6"
 UNASSESSED = "could not be assessed automatically"
 MAX_TEXT = 200_000  # a mention holds at most 100,000 characters; rules read them all
 # Urgency bands keep urgency and grade in the same order: any P1 outranks any P2.
