@@ -276,20 +276,24 @@ def test_author_context_is_counted_per_author_from_their_day_documents() -> None
         ("someone sprayed a swastika on the community centre", Flag.hate_crime),
         ("they shouted at us to go back where we came from", Flag.hate_crime),
         ("criw yn gweiddi pethau hiliol at fy nhad ar y bws", Flag.hate_crime),
+        ("lads dealing out of the flat above the barbers all night", Flag.drugs),
+        ("needles in the kids' play area again, someone's using", Flag.drugs),
+        ("ma nhw'n delio cyffuriau o'r car glas bob nos", Flag.drugs),
         ("petrol prices spiked again this week", None),
+        ("still dealing with the insurance after the car dealer let us down", None),
         ("I'll go back to the shop later for the rest", None),
         ("the lad next door is rapping at 2am again", None),
         ("grape picking season at the vineyard near Usk", None),
     ],
 )
-def test_flag_rules_name_sexual_offences_and_hate_crime_without_grading(
+def test_flag_rules_name_sexual_offences_hate_crime_and_drugs_without_grading(
     text: str, flag: Flag | None
 ) -> None:
     """rules-0.6: these rules add a flag for routing and change nothing else."""
     r = apply_rules(text)
-    hate_or_sexual = {Flag.sexual_offence, Flag.hate_crime} & set(r.flags)
-    assert hate_or_sexual == ({flag} if flag else set())
-    if flag is not None and r.fired in (["sexual_offence"], ["hate_words"]):
+    named = {Flag.sexual_offence, Flag.hate_crime, Flag.drugs} & set(r.flags)
+    assert named == ({flag} if flag else set())
+    if flag is not None and r.fired in (["sexual_offence"], ["hate_words"], ["drugs_words"]):
         assert r.priority is None and r.intent is None
 
 

@@ -400,7 +400,7 @@ RULES: tuple[Rule, ...] = (
     # Flags alone (rules-0.6): no grade and no intent of their own, so the grade, the
     # intent and the guard of the P1 decision are exactly as before; they only name
     # what an operator must know to route the message (a sexual-offence or hate-crime
-    # trained officer). Phrasings general to these offences, in English and Welsh.
+    # trained officer, the drugs team). Phrasings general to these, in English and Welsh.
     Rule(
         "sexual_offence",
         _rx(
@@ -422,6 +422,20 @@ RULES: tuple[Rule, ...] = (
         None,
         None,
         (Flag.sexual_offence,),
+    ),
+    Rule(
+        "drugs_words",
+        _rx(
+            r"dealing(?!\s+with)|(?<!car\s)(?<!art\s)dealers?|delio|weed|cannabis|canabis|skunk|nitrous|cocaine",
+            r"heroin|crack\s+(?:den|house|pipe)|cuckoo(?:ed|ing)|county\s+lines|cyffuriau",
+            r"(?:needles?|syringes?)\s+(?:in|on|and|by|under|near)|burnt\s+spoons?",
+            r"(?:carry|carrying|hold|holding|moving|run|running|doing)\s+(?:packages?|parcels?|"
+            r"food|runs)",
+        ),
+        "drugs described",
+        None,
+        None,
+        (Flag.drugs,),
     ),
     Rule(
         "hate_words",
