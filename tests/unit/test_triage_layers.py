@@ -279,6 +279,11 @@ def test_author_context_is_counted_per_author_from_their_day_documents() -> None
         ("lads dealing out of the flat above the barbers all night", Flag.drugs),
         ("needles in the kids' play area again, someone's using", Flag.drugs),
         ("ma nhw'n delio cyffuriau o'r car glas bob nos", Flag.drugs),
+        ("my friend says she's been thinking about ending it", Flag.self_harm),
+        ("my sister has been self harming again and won't talk to us", Flag.self_harm),
+        ("dw i ddim isio byw ddim mwy", Flag.self_harm),
+        ("I could kill myself for leaving my keys at work", None),
+        ("we need to end it with a draw on saturday", None),
         ("petrol prices spiked again this week", None),
         ("still dealing with the insurance after the car dealer let us down", None),
         ("I'll go back to the shop later for the rest", None),
@@ -286,14 +291,15 @@ def test_author_context_is_counted_per_author_from_their_day_documents() -> None
         ("grape picking season at the vineyard near Usk", None),
     ],
 )
-def test_flag_rules_name_sexual_offences_hate_crime_and_drugs_without_grading(
+def test_flag_only_rules_name_what_routes_a_message_without_grading_it(
     text: str, flag: Flag | None
 ) -> None:
     """rules-0.6: these rules add a flag for routing and change nothing else."""
     r = apply_rules(text)
-    named = {Flag.sexual_offence, Flag.hate_crime, Flag.drugs} & set(r.flags)
+    named = {Flag.sexual_offence, Flag.hate_crime, Flag.drugs, Flag.self_harm} & set(r.flags)
     assert named == ({flag} if flag else set())
-    if flag is not None and r.fired in (["sexual_offence"], ["hate_words"], ["drugs_words"]):
+    alone = (["sexual_offence"], ["hate_words"], ["drugs_words"], ["self_harm_words"])
+    if flag is not None and r.fired in alone:
         assert r.priority is None and r.intent is None
 
 

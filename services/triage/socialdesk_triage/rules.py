@@ -424,6 +424,24 @@ RULES: tuple[Rule, ...] = (
         (Flag.sexual_offence,),
     ),
     Rule(
+        "self_harm_words",
+        _rx(
+            r"suicid\w*|self[\s-]?harm\w*|overdos\w*|(?<!could\s)(?<!gonna\s)(?:kill|killing|hurt|"
+            r"hurting|harm|harming)\s+(?:my|him|her|them)sel(?:f|ves)",
+            r"end(?:ing)?\s+(?:it\s+all|things|my\s+life|her\s+life|his\s+life)",
+            r"(?:thinking\s+(?:about|of)|going\s+to|wants?\s+to|wanted\s+to)\s+end(?:ing)?\s+it\b",
+            r"(?:don'?t|doesn'?t|not)\s+want(?:ing)?\s+to\s+(?:be\s+here|go\s+on|live|carry\s+on)",
+            r"cutting\s+(?:again|(?:my|him|her)self)|(?:throw|throwing)\s+(?:my|him|her)self",
+            r"(?:my|this\s+is\s+my)\s+last\s+(?:message|post)|say\s+goodbye\s+to",
+            r"lladd\s+fy\s+hun|torri\s+fy\s+(?:hun|arddyrnau|ngarddwrn)|"
+            r"(?:ddim|dim)\s+(?:isio|eisiau|moyn)\s+(?:byw|cario\s+mlaen)|hunanladdiad|hunan-niweidio",
+        ),
+        "self-harm or suicide mentioned",
+        None,
+        None,
+        (Flag.self_harm,),
+    ),
+    Rule(
         "drugs_words",
         _rx(
             r"dealing(?!\s+with)|(?<!car\s)(?<!art\s)dealers?|delio|weed|cannabis|canabis|skunk|nitrous|cocaine",
