@@ -165,33 +165,31 @@ def make_es(settings: BaseServiceSettings) -> AsyncElasticsearch:
     return AsyncElasticsearch(settings.elasticsearch_url, **kwargs)
 
 
+async def _put_template(
+    es: AsyncElasticsearch, stem: str, pattern: str, mapping: dict[str, Any]
+) -> None:
+    await es.indices.put_index_template(
+        name=f"{stem}-template",
+        index_patterns=[pattern],
+        template={
+            "settings": {"number_of_shards": 1, "refresh_interval": "1s"},
+            "mappings": mapping,
+        },
+        priority=100,
+    )
+
+
 async def ensure_indices(es: AsyncElasticsearch, settings: BaseServiceSettings) -> list[str]:
     """Index templates, then `<prefix>-<name>-v<N>` indices behind `<prefix>-<name>` aliases;
     templates alone for the daily indices (created by their first write)."""
     created = []
     for name, mapping in DAILY_MAPPINGS.items():
         stem = alias(settings, name)
-        await es.indices.put_index_template(
-            name=f"{stem}-template",
-            index_patterns=[f"{stem}-*"],
-            template={
-                "settings": {"number_of_shards": 1, "refresh_interval": "1s"},
-                "mappings": mapping,
-            },
-            priority=100,
-        )
+        await _put_template(es, stem, f"{stem}-*", mapping)
     for name, mapping in MAPPINGS.items():
         al = alias(settings, name)
         concrete = f"{al}-v{INDEX_VERSION}"
-        await es.indices.put_index_template(
-            name=f"{al}-template",
-            index_patterns=[f"{al}-v*"],
-            template={
-                "settings": {"number_of_shards": 1, "refresh_interval": "1s"},
-                "mappings": mapping,
-            },
-            priority=100,
-        )
+        await _put_template(es, al, f"{al}-v*", mapping)
         if not await es.indices.exists(index=concrete):
             await es.indices.create(
                 index=concrete, aliases={al: {"is_write_index": True}}, mappings=mapping
