@@ -174,6 +174,15 @@ def open_items(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
     return rows
 
 
+def _log_axes(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+
+
 def plot(result: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -195,12 +204,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
         marker="o",
         label="author context, 500 authors",
     )
-    a.set_xscale("log")
-    a.set_yscale("log")
-    a.set_xlabel("items indexed")
-    a.set_ylabel("seconds")
-    a.set_title("noida-db request time by index size")
-    a.legend(fontsize=8)
+    _log_axes(a, "items indexed", "seconds", "noida-db request time by index size")
     b.plot(n, [r["noida_rss_mb"] for r in ix], marker="o", label="noida-db (items indexed)")
     op = [r for r in result.get("open", []) if "skipped" not in r]
     if op:
@@ -210,12 +214,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
             marker="s",
             label="sla service (items open)",
         )
-    b.set_xscale("log")
-    b.set_yscale("log")
-    b.set_xlabel("items")
-    b.set_ylabel("resident memory, MB")
-    b.set_title("memory by items indexed / open")
-    b.legend(fontsize=8)
+    _log_axes(b, "items", "resident memory, MB", "memory by items indexed / open")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)

@@ -419,9 +419,7 @@ RULES: tuple[Rule, ...] = (
             r"rhywbeth\s+yn\s+(?:fy|ei)\s+(?:niod|diod)",
         ),
         "sexual offence described",
-        None,
-        None,
-        (Flag.sexual_offence,),
+        flags=(Flag.sexual_offence,),
     ),
     Rule(
         "self_harm_words",
@@ -437,9 +435,7 @@ RULES: tuple[Rule, ...] = (
             r"(?:ddim|dim)\s+(?:isio|eisiau|moyn)\s+(?:byw|cario\s+mlaen)|hunanladdiad|hunan-niweidio",
         ),
         "self-harm or suicide mentioned",
-        None,
-        None,
-        (Flag.self_harm,),
+        flags=(Flag.self_harm,),
     ),
     Rule(
         "drugs_words",
@@ -451,9 +447,7 @@ RULES: tuple[Rule, ...] = (
             r"food|runs)",
         ),
         "drugs described",
-        None,
-        None,
-        (Flag.drugs,),
+        flags=(Flag.drugs,),
     ),
     Rule(
         "hate_words",
@@ -471,9 +465,7 @@ RULES: tuple[Rule, ...] = (
             r"called\s+(?:me|her|him|us|them|my\s+\w+)\s+a\s+(?:terrorist|p\*ki|paki)",
         ),
         "hate crime described",
-        None,
-        None,
-        (Flag.hate_crime,),
+        flags=(Flag.hate_crime,),
     ),
 )
 
