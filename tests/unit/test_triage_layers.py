@@ -429,3 +429,46 @@ def test_fast_tfidf_refuses_settings_it_does_not_reproduce() -> None:
     vec = TfidfVectorizer(analyzer="char", ngram_range=(2, 3)).fit(["some text", "more"])
     with pytest.raises(ValueError, match="unsupported"):
         FastTfidf(vec)
+
+
+def test_rule_anchors_only_skip_searches_that_would_fail() -> None:
+    """apply_rules skips a rule when none of its anchors occurs in the text: every
+    shipped message, shouted, run together or with non-breaking spaces, must get the
+    very result it gets when every rule is searched."""
+    from socialdesk_triage import rules
+
+    texts = [e.text for e in load_shipped(DATA)]
+    texts += [t.upper() for t in texts[:200]] + [t.replace(" ", "\u00a0") for t in texts[:200]]
+    texts += [a + " " + b for a, b in zip(texts[:400:7], texts[3:400:7], strict=False)]
+
+    def read(text: str) -> tuple[object, ...]:
+        r = apply_rules(text)
+        return (r.priority, r.intent, r.flags, r.reasons, r.fired, r.discounted, r.urgency)
+
+    anchored = [read(t) for t in texts]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rules, "may_match", lambda found, text: True)
+        searched = [read(t) for t in texts]
+    assert anchored == searched
+    assert sum(a is not None for a in rules.RULE_ANCHORS) >= 20  # most rules are anchored
+
+
+def test_anchors_are_what_every_match_must_contain() -> None:
+    import re
+
+    from socialdesk_triage.anchors import anchors, may_match
+
+    assert anchors(re.compile(r"\b(?:knife|gun)\s+out\b")) == {"out"}  # the rarer choice
+    assert anchors(re.compile(r"(?:he|she)?\s*(?:is|was)\s+\w+ing")) == {"ing"}
+    stabbed = re.compile(r"\b(?:stabb(?:ed|ing)|shot|glassed)\b")
+    found = anchors(stabbed)
+    assert found is not None
+    for text in ["he stabbed him", "shot at", "got glassed", "a stab", "hot day", "shotgun"]:
+        if stabbed.search(text):
+            assert may_match(found, text), text
+    assert not may_match(found, "nothing to see here")
+    assert anchors(re.compile(r"\b(?:help|\d+)\b")) is None  # one branch has no text
+    assert anchors(re.compile(r"knife", re.IGNORECASE)) is None
+    assert anchors(re.compile(r"(?i:knife) now")) == {" now"}
+    assert not may_match(frozenset({"knife"}), "a kitchen spoon")
+    assert may_match(None, "anything at all")

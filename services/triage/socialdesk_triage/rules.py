@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from socialdesk.taxonomy import PRIORITY_ORDER, Flag, Intent, Priority
+from socialdesk_triage.anchors import Anchors, anchors, may_match
 
 
 @dataclass(frozen=True)
@@ -566,6 +567,11 @@ class RuleResult:
         self.fired.append(rule.name)
 
 
+# Substrings one of which every match of each rule contains (anchors.py): most messages
+# contain none of a rule's, and its search is then skipped.
+RULE_ANCHORS: tuple[Anchors, ...] = tuple(anchors(rule.pattern) for rule in RULES)
+
+
 def _clause_before(text: str, start: int, reach: int = 60) -> str:
     window = text[max(0, start - reach) : start]
     parts = CLAUSE_BREAK.split(window)
@@ -596,9 +602,15 @@ def apply_rules(text: str) -> RuleResult:
     if had_idiom:
         result.discounted.append("alarming words read as idiom or hyperbole")
     for rank, rule in enumerate(RULES):
-        match = rule.pattern.search(idiom_free)
+        anchored = RULE_ANCHORS[rank]
+        match = rule.pattern.search(idiom_free) if may_match(anchored, idiom_free) else None
         if match is None:
-            if had_idiom and rule.priority == Priority.P1 and rule.pattern.search(text):
+            if (
+                had_idiom
+                and rule.priority == Priority.P1
+                and may_match(anchored, text)
+                and rule.pattern.search(text)
+            ):
                 result.discounted.append("alarming words read as idiom or hyperbole")
             continue
         priority = rule.priority
