@@ -472,3 +472,40 @@ def test_anchors_are_what_every_match_must_contain() -> None:
     assert anchors(re.compile(r"(?i:knife) now")) == {" now"}
     assert not may_match(frozenset({"knife"}), "a kitchen spoon")
     assert may_match(None, "anything at all")
+
+
+def test_the_p1_score_leans_on_the_nearest_labelled_messages() -> None:
+    """P(P1) from the grade head is blended with the share of emergencies among the
+    nearest training messages; messages the head gives almost no chance skip the search,
+    and a P1 raised that way says how many neighbours were emergencies."""
+    from socialdesk_triage.model import NEIGHBOUR_GATE, NEIGHBOUR_WEIGHT, NEIGHBOURS
+
+    scorer = default_scorer()
+    model = scorer.model
+    assert model is not None
+    train, _ = split(load_shipped(DATA))
+    emergencies = [e.text for e in train if e.priority == Priority.P1][:40]
+    chatter = [e.text for e in train if e.priority == Priority.P4][:40]
+    preds = model.predict(emergencies + chatter)
+    for p in preds:
+        head_p1 = p.priority[Priority.P1]
+        if head_p1 < NEIGHBOUR_GATE:
+            assert p.p1_neighbours is None and p.p1 == pytest.approx(
+                (1 - NEIGHBOUR_WEIGHT) * head_p1
+            )
+        else:
+            assert p.p1_neighbours is not None and 0 <= p.p1_neighbours <= NEIGHBOURS
+    # A training emergency is its own nearest neighbour: most neighbours are emergencies.
+    near = [p.p1_neighbours for p in preds[:40] if p.p1_neighbours is not None]
+    assert len(near) >= 30 and sum(n >= NEIGHBOURS // 2 for n in near) >= 0.8 * len(near)
+    assert sum(p.p1_neighbours is None for p in preds[40:]) >= 30  # chatter skips the search
+    raised = [
+        scorer.score(text, now=NOW)
+        for text, p in zip(emergencies, preds[:40], strict=True)
+        if p.p1_neighbours
+    ]
+    assert any(
+        f"of the {NEIGHBOURS} most similar labelled messages were emergencies" in r
+        for t in raised
+        for r in t.reasons
+    )

@@ -34,11 +34,16 @@ TOKENS = r"(?u)\b\w[\w']*\b|[\U0001F300-\U0001FAFF\u2600-\u27BF]"  # words and e
 SIGNAL_WEIGHT = 0.5
 LEXICON_WEIGHT = 0.75  # chosen out-of-fold (0.5/0.75/1.0 within noise; 2.0 worse)
 MIN_FLAG_EXAMPLES = 5
-RECIPE = 10  # bump when training changes: a saved model from an older recipe is rebuilt
+RECIPE = 11  # bump when training changes: a saved model from an older recipe is rebuilt
 P1_TARGET_RECALL = 0.975
 P1_TARGET_RECALL_ALONE = 0.95  # the classifier without the rules (see _p1_threshold)
 GUARDED_P1 = 0.5  # P(P1) needed when the rules read the message otherwise (rules.guarded)
 P1_REPEATS = 3  # 4-fold splits whose thresholds' median is kept (see _p1_threshold)
+# Recipe 11: P1 evidence from the nearest labelled messages (see TriageModel.neighbours).
+NEIGHBOURS = 10
+NEIGHBOUR_WEIGHT = 0.5  # the P1 score is (1 - w) P(P1) + w (share of P1 neighbours)
+NEIGHBOUR_MAX_DF = 0.2  # inputs in more than this share of training messages are ignored
+NEIGHBOUR_GATE = 0.02  # below this P(P1) the neighbours are not consulted (taken as no P1)
 P1_MIN_THRESHOLD = 0.05  # a floor only: recipe 8's hard negatives moved P(P1) of borderline
 # emergencies down, and 0.15 then cost out-of-fold recall (0.953-0.964 combined)
 
@@ -58,6 +63,8 @@ class Prediction:
     flags: dict[Flag, float]
     evidence: list[str] = field(default_factory=list)
     chosen: Intent | None = None  # the intent head's own decision, when it has one
+    p1: float = 0.0  # the P1 score the threshold applies to (grade head and neighbours)
+    p1_neighbours: int | None = None  # how many of the nearest labelled messages were P1
 
     @property
     def top_intent(self) -> tuple[Intent, float]:
@@ -85,6 +92,9 @@ class TriageModel:
     shipped_fingerprint: str = ""
     recipe: int = 0
     word_names: list[str] = field(default_factory=list)
+    memory: Any = None  # training rows (kept inputs, unit length), transposed: inputs x rows
+    memory_inputs: Any = None  # the columns of the grade features the memory keeps
+    memory_p1: Any = None  # whether each training row is a P1
 
     def features(self, texts: Sequence[str], signals: Sequence[Signals]) -> tuple[Any, Any]:
         """(intent features, grade and flag features): the second adds the danger and
@@ -119,6 +129,8 @@ class TriageModel:
         # argmax of the calibrated probabilities (per-class sigmoids reorder close calls).
         choice = np.argmax(intent_margins, axis=1)
         pp = _head(self.priority_clf).scores(xg)[1]
+        p1_col = list(self.priority_clf.classes_).index(Priority.P1.value)
+        p1, near = self.neighbours(xg, pp[:, p1_col])
         fp = {name: _head(clf).scores(xg)[1][:, 1] for name, clf in self.flag_clfs.items()}
         intents = [Intent(c) for c in self.intent_clf.classes_]
         grades = [Priority(c) for c in self.priority_clf.classes_]
@@ -131,11 +143,47 @@ class TriageModel:
                 priority=dict(zip(grades, map(float, pp[i]), strict=True)),
                 flags={Flag(n): float(p[i]) for n, p in fp.items()},
                 chosen=intents[int(choice[i])],
+                p1=float(p1[i]),
+                p1_neighbours=None if near[i] < 0 else int(near[i]),
             )
             top = int(choice[i])
             pred.evidence = self._evidence(x, i, top, n_word)
             out.append(pred)
         return out
+
+    def neighbours(self, xg: Any, p1: Any) -> tuple[Any, Any]:
+        """(P1 score, number of P1s among the NEIGHBOURS nearest training messages; -1
+        where not consulted). The grade head is one linear boundary; a message that
+        closely resembles labelled emergencies should count as one even where that
+        boundary bends badly. Out of fold on the training split (5 folds, seeds 0-7)
+        blending the two (cosine over the grade inputs that occur in at most a fifth
+        of messages, the ten nearest weighted by similarity squared, weight 0.5) lifted
+        P1 precision at the chosen threshold from 0.675 to 0.734 (lowest seed 0.634 to
+        0.718) and average precision from 0.923 to 0.938. Messages the grade head gives
+        under NEIGHBOUR_GATE skip the search: they are most traffic, and consulting
+        their neighbours changed nothing out of fold."""
+        n = len(p1)
+        near = np.full(n, -1, dtype=np.int64)
+        if self.memory is None:
+            return np.asarray(p1, dtype=np.float64), near
+        share = np.zeros(n)
+        rows = np.flatnonzero(np.asarray(p1) >= NEIGHBOUR_GATE)
+        if rows.size:
+            sim = (_unit_rows(xg[rows][:, self.memory_inputs]) @ self.memory).toarray()
+            k = min(NEIGHBOURS, sim.shape[1])
+            top = np.argpartition(sim, sim.shape[1] - k, axis=1)[:, -k:]
+            w = np.take_along_axis(sim, top, axis=1).astype(np.float64) ** 2
+            is_p1 = self.memory_p1[top]
+            share[rows] = (w * is_p1).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12)
+            near[rows] = is_p1.sum(axis=1)
+        return (1 - NEIGHBOUR_WEIGHT) * np.asarray(p1) + NEIGHBOUR_WEIGHT * share, near
+
+    def _remember(self, xg: Any, y_grade: Any) -> None:
+        """Keep the training rows the neighbour search compares with."""
+        df = np.asarray((xg > 0).sum(axis=0)).ravel() / max(1, xg.shape[0])
+        self.memory_inputs = np.flatnonzero(df <= NEIGHBOUR_MAX_DF)
+        self.memory = sparse.csr_matrix(_unit_rows(xg[:, self.memory_inputs]).T)
+        self.memory_p1 = np.asarray(y_grade == Priority.P1.value)
 
     def _evidence(self, x: Any, i: int, cls: int, n_word: int, k: int = 3) -> list[str]:
         """The words that pushed hardest towards the chosen intent (row i of CSR x)."""
@@ -185,6 +233,14 @@ def _svm(c: float) -> Any:
     )
 
 
+def _unit_rows(x: Any) -> Any:
+    """Rows scaled to unit length, in single precision (the neighbour search's cost is
+    memory traffic; cosines need no more)."""
+    x = sparse.csr_matrix(x, dtype=np.float32)
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    return sparse.diags((1.0 / np.maximum(norms, 1e-12)).astype(np.float32)) @ x
+
+
 def _coef(clf: Any) -> Any:
     """Per-class weights of a linear head (plain, or inside a calibrated wrapper)."""
     if hasattr(clf, "coef_"):
@@ -231,6 +287,7 @@ def train(examples: Sequence[Example], seed: int = 0, calibrate_p1: bool = True)
     y_grade = np.asarray([ex.priority.value for ex in examples])
     model.intent_clf.fit(x, y_intent)
     model.priority_clf.fit(xg, y_grade)
+    model._remember(xg, y_grade)
     for flag in LABELLED_FLAGS:
         y = np.asarray([flag in ex.flags for ex in examples], dtype=int)
         if y.sum() >= MIN_FLAG_EXAMPLES:
@@ -265,7 +322,7 @@ def _p1_threshold(examples: Sequence[Example], seed: int) -> float:
             sub = train([examples[i] for i in tr], seed, calibrate_p1=False)
             preds = sub.predict([examples[i].text for i in te])
             for j, p in zip(te, preds, strict=True):
-                oof[j] = p.priority.get(Priority.P1, 0.0)
+                oof[j] = p.p1
         picks.append(_highest_threshold(oof, grades, rules))
     return round(float(np.median(picks)), 2)
 

@@ -24,6 +24,7 @@ from socialdesk_triage.dataset import fingerprint, load_shipped, split
 from socialdesk_triage.language import detect_language
 from socialdesk_triage.model import (
     GUARDED_P1,
+    NEIGHBOURS,
     RECIPE,
     Prediction,
     TriageModel,
@@ -217,7 +218,7 @@ class Scorer:
             if rules.priority is None:
                 return Priority.P4, 0.4
             return rules.priority, 0.9
-        p1 = pred.priority.get(Priority.P1, 0.0)
+        p1 = pred.p1
         assert self.model is not None
         if rules.critical:
             return Priority.P1, max(p1, 0.9)
@@ -261,6 +262,11 @@ class Scorer:
         ip = pred.intent.get(intent, 0.0)
         words = ", ".join(f"'{w}'" for w in pred.evidence)
         tail = f"; words that weighed most: {words}" if words else ""
+        if priority == Priority.P1 and pred.p1_neighbours:
+            tail += (
+                f"; {pred.p1_neighbours} of the {NEIGHBOURS} most similar labelled "
+                "messages were emergencies"
+            )
         return (
             f"classifier: {INTENT_LABEL[intent]} ({ip:.0%}), "
             f"grade {priority.value} ({grade_p:.0%}){tail}"
