@@ -102,6 +102,7 @@ def _triage(t: dict[str, Any]) -> str:
         f"| {k} | {v['intent_macro_f1']} | {v['p1_recall_alone']} | {v['fit_s']} s |"
         for k, v in t.get("variants", {}).items()
     )
+    tenths = ", ".join(f"{v} s" for v in s.get("lag_p50_by_tenth_s", [])) or "n/a"
     return f"""## triage
 
 | figure | value | floor (issue 3) |
@@ -113,9 +114,17 @@ def _triage(t: dict[str, Any]) -> str:
 (ratio {t["ratio_full_to_rules"]}) | |
 | one message alone, p50 / p99 | {t["single_message_p50_ms"]} / {t["single_message_p99_ms"]} ms | |
 | service: offered | {_v(s, "offered_per_s", "/s")} for {_v(s, "offered_for_s", " s")} | 1,000/s |
-| service: delivered to mentions.triaged | {_v(s, "delivered_per_s", "/s")} \
-({_v(s, "triaged")} of {s.get("offered_per_s", 0) * s.get("offered_for_s", 0)}) | keeps up |
-| service: finished behind the offered load | {_v(s, "finished_behind_offer_s", " s")} | |
+| service: scored to mentions.triaged | {_v(s, "triaged")} of \
+{s.get("offered_per_s", 0) * s.get("offered_for_s", 0)} ({_v(s, "delivered_per_s", "/s")} \
+counting the read-back) | keeps up |
+| service: lag from received to scored, p50 / p99 \
+| {_v(s, "lag_p50_s", " s")} / {_v(s, "lag_p99_s", " s")} | |
+| service: lag p50 in the first and last tenth of the run \
+| {_v(s, "lag_p50_first_tenth_s", " s")} and {_v(s, "lag_p50_last_tenth_s", " s")} \
+| does not grow |
+| service: lag p50 by tenth of the run | {tenths} | |
+| service: all results read back, behind the end of the offer \
+| {_v(s, "finished_behind_offer_s", " s")} | |
 
 Model choice, measured on the held-out split (classifier alone, no rules):
 

@@ -46,6 +46,7 @@ FULL: dict[str, Any] = {
     "console_samples": 40,
     "console_p1": 30,
     "ingest_s": 15,
+    "triage_service_s": 120,
     "report_items": 1_000_000,
     "report_runs": 20,
     "board_warnings": 200,
@@ -67,6 +68,7 @@ QUICK: dict[str, Any] = {
     "console_samples": 10,
     "console_p1": 10,
     "ingest_s": 5,
+    "triage_service_s": 30,
     "report_items": 1_000_000,
     "report_runs": 5,
     "board_warnings": 50,
@@ -119,7 +121,9 @@ def main() -> int:
         try:
             if want("triage"):
                 print("triage: scorer on one core, then the service at 1,000/s ...", flush=True)
-                results["triage"] = triage_bench.run(stack, f"tri{int(time.time())}.")
+                results["triage"] = triage_bench.run(
+                    stack, f"tri{int(time.time())}.", p["triage_service_s"]
+                )
             if want("e2e"):
                 print("e2e: raw ceiling (pass-through hops + bulk indexing) ...", flush=True)
                 ceiling = e2e_bench.raw_ceiling(stack, f"ceil{int(time.time())}.", p["ceiling"])
