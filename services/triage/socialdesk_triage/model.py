@@ -266,7 +266,7 @@ def train(examples: Sequence[Example], seed: int = 0, calibrate_p1: bool = True)
     word.fit(norm)
     char.fit(norm)
     model = TriageModel(
-        version=f"clf-{fingerprint(examples)}",
+        version=f"clf{RECIPE}-{fingerprint(examples)}",  # the recipe too: same data, new model
         word=word,
         char=char,
         intent_clf=HEADS["intent"](),
