@@ -509,3 +509,10 @@ def test_the_p1_score_leans_on_the_nearest_labelled_messages() -> None:
         for t in raised
         for r in t.reasons
     )
+    # A model saved before recipe 11 has no memory: its P1 score is the grade head's.
+    import copy
+
+    old = copy.copy(model)
+    del old.__dict__["memory"]
+    p = old.predict(emergencies[:1])[0]
+    assert p.p1 == p.priority[Priority.P1] and p.p1_neighbours is None

@@ -164,7 +164,7 @@ class TriageModel:
         their neighbours changed nothing out of fold."""
         n = len(p1)
         near = np.full(n, -1, dtype=np.int64)
-        if self.memory is None:
+        if getattr(self, "memory", None) is None:  # a model saved before recipe 11
             return np.asarray(p1, dtype=np.float64), near
         share = np.zeros(n)
         rows = np.flatnonzero(np.asarray(p1) >= NEIGHBOUR_GATE)
