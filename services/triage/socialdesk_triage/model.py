@@ -236,9 +236,9 @@ def _svm(c: float) -> Any:
 def _unit_rows(x: Any) -> Any:
     """Rows scaled to unit length, in single precision (the neighbour search's cost is
     memory traffic; cosines need no more)."""
-    x = sparse.csr_matrix(x, dtype=np.float32)
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    return sparse.diags((1.0 / np.maximum(norms, 1e-12)).astype(np.float32)) @ x
+    from sklearn.preprocessing import normalize
+
+    return normalize(sparse.csr_matrix(x, dtype=np.float32))
 
 
 def _coef(clf: Any) -> Any:
