@@ -81,8 +81,10 @@ class Desk:
         self.state = out.state
         return self._feed(out.events, at)
 
-    def public_writes(self, at: datetime, text: str = "any news?") -> list[SlaEvent]:
-        tm = make_triaged(make_mention(text, at=at), make_triage(Priority.P4, at=at))
+    def public_writes(
+        self, at: datetime, text: str = "any news?", priority: Priority = Priority.P4
+    ) -> list[SlaEvent]:
+        tm = make_triaged(make_mention(text, at=at), make_triage(priority, at=at))
         out = apply_mention(self.state, tm, self.config, at)
         self.state = out.state
         return self._feed(out.events, at)
@@ -374,18 +376,144 @@ def test_regrade_recomputes_from_creation(platform_config: PlatformConfig) -> No
     ]
 
 
-def test_regrade_late_is_due_immediately_not_from_the_regrade(
+def test_regrade_late_is_due_now_and_breached_once(platform_config: PlatformConfig) -> None:
+    """45 minutes past what the P1 deadline would have been: due now, breached and
+    reported at once (with the supervisors), the duty inspector 30 minutes later."""
+    desk = Desk(platform_config, T0, Priority.P3)
+    late = T0 + timedelta(hours=1)
+    out = desk.command("regrade", late, priority="P1")
+    assert ("breached", "first_response") in kinds(out)
+    breach = next(e for e in out if e.type == "breached")
+    assert breach.deadline == late and breach.time_left_s == 0
+    assert f"supervisors:{FORCE}" in breach.notify
+    assert desk.deadline("first_response") == late
+    assert desk.deadline("resolution") == T0 + timedelta(hours=4)  # still ahead: kept
+    assert desk.tick(late) == []
+    assert desk.tick(late + timedelta(minutes=29)) == []
+    assert kinds(desk.tick(late + timedelta(minutes=30))) == [("escalated", "first_response")]
+    assert [k for k in kinds(desk.sla) if k == ("breached", "first_response")] == [
+        ("breached", "first_response")
+    ]
+
+
+def test_a_follow_up_that_escalates_recomputes_every_clock(
+    platform_config: PlatformConfig,
+) -> None:
+    """Issue 19: a P2 direct message, then 'he's outside now banging on the door' two
+    seconds later. The item is P1: first response due 15 minutes after first contact."""
+    desk = Desk(platform_config, T0, Priority.P2)
+    assert desk.deadline("first_response") == T0 + timedelta(hours=1)
+    out = desk.public_writes(
+        T0 + timedelta(seconds=2), "he's outside now banging on the door", Priority.P1
+    )
+    assert desk.item_events[-1].type == "public_replied"
+    assert desk.item_events[-1].data["regraded_to"] == "P1"
+    assert sorted(kinds(out)) == [
+        ("recalculated", "first_response"),
+        ("recalculated", "resolution"),
+    ]
+    assert all(e.priority == Priority.P1 for e in out)
+    assert desk.deadline("first_response") == T0 + timedelta(minutes=15)
+    assert desk.deadline("resolution") == T0 + timedelta(hours=4)
+    assert kinds(desk.tick(T0 + timedelta(minutes=15))) == [
+        ("warning", "first_response"),
+        ("breached", "first_response"),
+    ]
+
+
+def test_a_late_follow_up_that_escalates_is_breached_at_once(
     platform_config: PlatformConfig,
 ) -> None:
     desk = Desk(platform_config, T0, Priority.P3)
-    desk.command("regrade", T0 + timedelta(hours=1), priority="P1")
-    assert desk.deadline("first_response") == T0 + timedelta(minutes=15)
-    # 45 minutes past the P1 deadline already: warning, breach and the duty inspector
-    assert kinds(desk.tick(T0 + timedelta(hours=1))) == [
-        ("warning", "first_response"),
+    at = T0 + timedelta(minutes=40)
+    out = desk.public_writes(at, "he's got a knife now", Priority.P1)
+    assert kinds(out) == [
+        ("recalculated", "first_response"),
         ("breached", "first_response"),
-        ("escalated", "first_response"),
+        ("recalculated", "resolution"),
     ]
+    assert desk.deadline("first_response") == at
+    assert desk.tick(at + timedelta(minutes=5)) == []  # reported once
+
+
+def test_a_follow_up_no_worse_leaves_the_clocks(platform_config: PlatformConfig) -> None:
+    desk = Desk(platform_config, T0, Priority.P2)
+    assert desk.public_writes(T0 + timedelta(minutes=3), "any news?", Priority.P3) == []
+    assert desk.deadline("first_response") == T0 + timedelta(hours=1)
+
+
+def test_escalation_while_waiting_on_the_public(platform_config: PlatformConfig) -> None:
+    """The public's P1 follow-up resumes the paused clocks, starts a next-response clock
+    and recomputes them all under P1."""
+    desk = Desk(platform_config, T0, Priority.P2)
+    desk.command("claim", T0 + timedelta(minutes=1))
+    desk.command("reply", T0 + timedelta(minutes=5), text="Which street?")
+    desk.command("await_public", T0 + timedelta(minutes=6))
+    at = T0 + timedelta(minutes=20)
+    out = desk.public_writes(at, "he's back and he's kicking the door in", Priority.P1)
+    assert ("resumed", "resolution") in kinds(out)
+    assert ("recalculated", "next_response") in kinds(out)
+    assert desk.deadline("next_response") == at + timedelta(minutes=15)
+    assert desk.deadline("resolution") == T0 + timedelta(hours=4, minutes=14)  # 14 min paused
+    assert desk.clocks is not None and desk.clocks.clocks["first_response"].state == "met"
+
+
+_GRADES = st.sampled_from(list(Priority))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    first=_GRADES,
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["regrade", "follow_up", "tick", "note"]),
+            st.integers(min_value=0, max_value=90 * 60),  # seconds after the previous step
+            _GRADES,
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def test_becoming_p1_by_any_path_is_due_15_minutes_after_first_contact_or_now(
+    platform_config: PlatformConfig, first: Priority, steps: list[tuple[str, int, Priority]]
+) -> None:
+    """The shared rule, whatever the path (an operator's re-grade, a follow-up) and
+    whenever it happens: the moment an item becomes P1 its first-response deadline is
+    max(first contact + 15 min, now), a deadline already passed is reported as breached
+    at that moment, and a clock is reported breached at most once."""
+    desk = Desk(platform_config, T0, first)
+    at = T0
+    for kind, gap, grade in steps:
+        at += timedelta(seconds=gap)
+        item = desk.state.current_item()
+        assert item is not None and desk.clocks is not None
+        was = item.priority
+        fr = desk.clocks.clocks["first_response"]
+        running = fr.state == "running"
+        if kind == "tick":
+            desk.tick(at)
+            continue
+        if kind == "note":
+            desk.command("note", at, text="checked the address")
+            continue
+        if kind == "regrade":
+            if grade == was:
+                continue
+            out = desk.command("regrade", at, priority=grade.value)
+        else:
+            out = desk.public_writes(at, "update", grade)
+        now_p1 = desk.state.current_item().priority == Priority.P1  # type: ignore[union-attr]
+        if now_p1 and was != Priority.P1 and running:
+            due = max(T0 + timedelta(minutes=15), at)
+            assert desk.deadline("first_response") == due
+            breached = [e for e in out if e.type == "breached" and e.clock == "first_response"]
+            assert len(breached) == (1 if at >= T0 + timedelta(minutes=15) else 0)
+    desk.tick(at + timedelta(days=10))
+    assert len([k for k in kinds(desk.sla) if k == ("breached", "first_response")]) <= 1
+    assert len([k for k in kinds(desk.sla) if k == ("breached", "resolution")]) <= 1
+    for e in desk.sla:  # never reported early
+        if e.type == "breached":
+            assert e.at >= e.deadline
 
 
 def test_resolve_stops_every_clock_and_reopen_restarts_resolution(

@@ -7,8 +7,10 @@ resolution (from creation, or from a reopen, to resolution). P1/P2 clocks run 24
 P3/P4 count only the team calendar's working periods, in its time zone, skipping bank
 holidays and closures, so a DST change never moves a deadline by an hour. Clocks pause
 while the item waits on the public and resume, with the working time they had left,
-when the public replies. Re-grading recomputes every running clock from its start
-under the new grade. State is kept in slotted dataclasses with epoch-second floats:
+when the public replies. Any change of grade (an operator's re-grade, a follow-up that
+escalates, a merge) goes through one rule, `regrade`: every running clock is recomputed
+from its start under the new grade, and a deadline already past becomes now (breached
+and reported at once). State is kept in slotted dataclasses with epoch-second floats:
 100,000 open items must fit in a few hundred megabytes.
 """
 
@@ -367,33 +369,73 @@ def on_item_event(
         if clock is not None:
             st.clocks["resolution"] = clock
             out.append(_emit(st, "started", clock, now))
-    elif t == "regraded" and item.priority != st.priority:
-        st.priority = item.priority
-        cal, hol = calendar_for(config, st.force, st.team, st.priority)
-        for name, c in list(st.clocks.items()):
-            if c.state not in ("running", "paused"):
-                continue
-            fresh = start_clock(config, st, name, c.started)
-            if fresh is None:
-                del st.clocks[name]
-                continue
-            fresh.deadline += c.paused_total_s
-            fresh.warn_at += c.paused_total_s
-            fresh.paused_total_s = c.paused_total_s
-            if c.state == "paused":
-                fresh.state, fresh.paused_at = "paused", c.paused_at
-                fresh.remaining_min = max(
-                    0.0,
-                    working_minutes_between(_dt(c.paused_at or now), _dt(fresh.deadline), cal, hol),
-                )
-            fresh.warned = fresh.warn_at <= now and c.warned
-            st.clocks[name] = fresh
-            out.append(_emit(st, "recalculated", fresh, now))
     elif t in ("claimed", "assigned", "in_progress") and any(
         c.state == "paused" for c in st.clocks.values()
     ):
         pass  # ownership changes do not resume a clock waiting on the public
+    since = ev.data.get("first_contact_at") if t == "absorbed" else None
+    if item.priority != st.priority or since is not None:
+        # Every path that changes the grade (an operator's re-grade, a follow-up that
+        # escalates, a merge) goes through the one rule.
+        first_contact = _ts(datetime.fromisoformat(since)) if isinstance(since, str) else None
+        regrade(config, st, item.priority, now, out, first_contact)
     return st, out
+
+
+def regrade(
+    config: PlatformConfig,
+    st: ItemClocks,
+    priority: Priority,
+    now: float,
+    out: list[SlaEvent],
+    first_contact: float | None = None,
+) -> None:
+    """The one rule for a change of grade, whatever caused it: every running or paused
+    clock is recomputed from its start under the new grade (the first-response and
+    resolution clocks start at the item's first contact; `first_contact` moves that
+    earlier, e.g. when an older report is merged in). A deadline that has already
+    passed becomes `now`: the clock is breached at once and the breach is reported
+    here, once (a clock already met or breached is left alone). So an item that
+    becomes P1 at any moment is due 15 minutes after its first contact, or now."""
+    if first_contact is not None and first_contact < st.created:
+        for name in ("first_response", "resolution"):
+            c = st.clocks.get(name)
+            if c is not None and c.started == st.created and c.state in ("running", "paused"):
+                c.started = first_contact
+        st.created = first_contact
+    st.priority = priority
+    cal, hol = calendar_for(config, st.force, st.team, st.priority)
+    for name, c in list(st.clocks.items()):
+        if c.state not in ("running", "paused"):
+            continue
+        fresh = start_clock(config, st, name, c.started)
+        if fresh is None:
+            del st.clocks[name]
+            continue
+        fresh.deadline += c.paused_total_s
+        fresh.warn_at += c.paused_total_s
+        fresh.paused_total_s = c.paused_total_s
+        if c.state == "paused":
+            paused_at = c.paused_at if c.paused_at is not None else now
+            fresh.state, fresh.paused_at = "paused", paused_at
+            fresh.remaining_min = max(
+                0.0, working_minutes_between(_dt(paused_at), _dt(fresh.deadline), cal, hol)
+            )
+            fresh.warned = c.warned or fresh.remaining_min == 0.0
+            st.clocks[name] = fresh
+            out.append(_emit(st, "recalculated", fresh, now))
+            continue
+        if fresh.deadline <= now:
+            fresh.deadline = fresh.warn_at = now
+            fresh.warned = True
+            st.clocks[name] = fresh
+            out.append(_emit(st, "recalculated", fresh, now))
+            fresh.state = "breached"
+            out.append(_emit(st, "breached", fresh, now, _notify(config, st, "breached")))
+            continue
+        fresh.warned = fresh.warn_at <= now and c.warned
+        st.clocks[name] = fresh
+        out.append(_emit(st, "recalculated", fresh, now))
 
 
 def _resume_all(config: PlatformConfig, st: ItemClocks, now: float, out: list[SlaEvent]) -> None:
