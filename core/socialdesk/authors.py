@@ -27,7 +27,9 @@ from typing import Any
 AUTHOR_DAYS = "author-days"  # alias(settings, AUTHOR_DAYS) is the daily indices' stem
 # The item events that can change what an author's entry holds (the item's grade or
 # intent): the indexer writes the entry on these only, not on every claim or note.
-ENTRY_EVENTS = frozenset({"created", "public_replied", "regraded", "recategorised", "merged"})
+ENTRY_EVENTS = frozenset(
+    {"created", "public_replied", "regraded", "recategorised", "merged", "absorbed"}
+)
 
 
 def author_key(platform: str, author_id: str) -> str:

@@ -148,6 +148,7 @@ class ItemCommand(Model):
         "resolve",
         "reopen",
         "merge",
+        "absorb",
     ]
     actor: Actor
     issued_at: AwareDatetime
@@ -221,6 +222,7 @@ class ItemEvent(Model):
         "resolved",
         "reopened",
         "merged",
+        "absorbed",
         "rejected",
     ]
     actor: Actor

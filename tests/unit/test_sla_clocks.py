@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from socialdesk.config import Calendar, PlatformConfig
 from socialdesk.events import ItemEvent, SlaEvent
-from socialdesk.taxonomy import Intent, Priority
+from socialdesk.taxonomy import Intent, ItemStatus, Priority
 from socialdesk_assign.aggregate import ThreadState, apply_command, apply_mention
 from socialdesk_sla.clocks import (
     ItemClocks,
@@ -53,12 +53,17 @@ class Desk:
         created: datetime,
         priority: Priority = Priority.P1,
         intent: Intent = Intent.crime_report,
+        conversation: str = "conv-1",
     ) -> None:
         self.config = config
+        self.conversation = conversation
         self.clocks: ItemClocks | None = None
         self.item_events: list[ItemEvent] = []
         self.sla: list[SlaEvent] = []
-        tm = make_triaged(make_mention(at=created), make_triage(priority, intent, at=created))
+        tm = make_triaged(
+            make_mention(at=created, conversation_id=conversation),
+            make_triage(priority, intent, at=created),
+        )
         out = apply_mention(None, tm, config, created)
         self.state: ThreadState = out.state
         self.key = out.state.key
@@ -84,7 +89,10 @@ class Desk:
     def public_writes(
         self, at: datetime, text: str = "any news?", priority: Priority = Priority.P4
     ) -> list[SlaEvent]:
-        tm = make_triaged(make_mention(text, at=at), make_triage(priority, at=at))
+        tm = make_triaged(
+            make_mention(text, at=at, conversation_id=self.conversation),
+            make_triage(priority, at=at),
+        )
         out = apply_mention(self.state, tm, self.config, at)
         self.state = out.state
         return self._feed(out.events, at)
@@ -544,3 +552,104 @@ def test_item_clocks_survive_a_store_round_trip(platform_config: PlatformConfig)
     back = ItemClocks.from_json(desk.clocks.to_json())
     assert back == desk.clocks and back is not desk.clocks
     assert back.owner is not None and back.last_item_seq == desk.item_events[-1].seq
+
+
+# ---- a merge that escalates ---------------------------------------------------------------
+def _merge(
+    config: PlatformConfig, into: Desk, merged: Desk, at: datetime
+) -> tuple[list[ItemEvent], list[SlaEvent]]:
+    """Merge `merged` into `into` through the real aggregate: the merge on one item, the
+    absorb command it produces applied to the other (as assign does via items.commands)."""
+    out = apply_command(
+        merged.state, make_command("merge", merged.key, payload={"into": into.key}), config, at
+    )
+    assert [e.type for e in out.events] == ["merged"]
+    merged.state = out.state
+    merged._feed(out.events, at)
+    [absorb] = out.commands
+    assert absorb.type == "absorb" and absorb.item_id == into.key
+    again = apply_command(
+        out.state, make_command("merge", merged.key, payload={"into": into.key}), config, at
+    )
+    assert again.events[0].type == "rejected" and again.commands == []  # merged: resolved
+    res = apply_command(into.state, absorb, config, at)
+    into.state = res.state
+    sla = into._feed(res.events, at)
+    replay = apply_command(into.state, absorb, config, at)
+    assert replay.events == []  # a redelivered absorb is applied once
+    return res.events, sla
+
+
+def test_an_emergency_merged_in_escalates_from_the_older_first_contact(
+    platform_config: PlatformConfig,
+) -> None:
+    emergency = Desk(platform_config, T0, Priority.P1)  # first report, 12:00
+    routine = Desk(platform_config, T0 + timedelta(minutes=3), Priority.P3, conversation="c2")
+    assert emergency.key != routine.key
+    events, sla = _merge(platform_config, routine, emergency, T0 + timedelta(minutes=5))
+    [absorbed] = events
+    assert absorbed.type == "absorbed"
+    assert absorbed.data["regraded_to"] == "P1"
+    assert absorbed.data["first_contact_at"] == T0.isoformat()
+    assert absorbed.item is not None and absorbed.item.priority == Priority.P1
+    assert sorted(kinds(sla)) == [
+        ("recalculated", "first_response"),
+        ("recalculated", "resolution"),
+    ]
+    assert routine.deadline("first_response") == T0 + timedelta(minutes=15)
+    assert routine.deadline("resolution") == T0 + timedelta(hours=4)
+    assert emergency.clocks is not None and not emergency.clocks.open()
+
+
+def test_a_late_merge_that_escalates_is_breached_at_once(platform_config: PlatformConfig) -> None:
+    emergency = Desk(platform_config, T0, Priority.P1)
+    routine = Desk(platform_config, T0 + timedelta(minutes=1), Priority.P2, conversation="c2")
+    at = T0 + timedelta(minutes=30)
+    _, sla = _merge(platform_config, routine, emergency, at)
+    assert ("breached", "first_response") in kinds(sla)
+    assert routine.deadline("first_response") == at
+    assert routine.tick(at + timedelta(minutes=1)) == []
+
+
+def test_a_lower_grade_merged_in_changes_no_clock(platform_config: PlatformConfig) -> None:
+    older = Desk(platform_config, T0, Priority.P3)
+    urgent = Desk(platform_config, T0 + timedelta(minutes=2), Priority.P2, conversation="c2")
+    events, sla = _merge(platform_config, urgent, older, T0 + timedelta(minutes=4))
+    assert events[0].data["regraded_to"] is None and events[0].data["first_contact_at"] is None
+    assert sla == []
+    assert urgent.deadline("first_response") == T0 + timedelta(minutes=62)
+
+
+def test_merging_into_a_resolved_item_reopens_it(platform_config: PlatformConfig) -> None:
+    emergency = Desk(platform_config, T0 + timedelta(minutes=20), Priority.P1)
+    done = Desk(platform_config, T0, Priority.P3, conversation="c2")
+    done.command("reply", T0 + timedelta(minutes=5), text="Thanks, noted")
+    done.command("resolve", T0 + timedelta(minutes=6), outcome="information_passed")
+    at = T0 + timedelta(minutes=21)
+    events, sla = _merge(platform_config, done, emergency, at)
+    item = events[0].item
+    assert item is not None and item.status == ItemStatus.assigned  # back to its owner
+    assert item.priority == Priority.P1
+    assert events[0].data["reopened"] is True
+    assert ("started", "resolution") in kinds(sla)
+    assert done.deadline("resolution") == at + timedelta(hours=4)
+
+
+def test_absorb_is_not_an_operators_command(platform_config: PlatformConfig) -> None:
+    desk = Desk(platform_config, T0, Priority.P3)
+    out = apply_command(
+        desk.state,
+        make_command(
+            "absorb",
+            desk.key,
+            payload={
+                "from": "x",
+                "priority": "P1",
+                "flags": [],
+                "first_contact_at": T0.isoformat(),
+            },
+        ),
+        platform_config,
+        T0,
+    )
+    assert out.events[0].type == "rejected"

@@ -9,7 +9,7 @@ consumers can drop duplicates and keep order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,6 +57,8 @@ class ThreadState(BaseModel):
 class Applied:
     state: ThreadState
     events: list[ItemEvent]
+    # Commands for other items (a merge tells the item it went into): sent to items.commands.
+    commands: list[ItemCommand] = field(default_factory=list)
 
 
 class Rejected(Exception):
@@ -282,10 +284,86 @@ def apply_command(
             events.append(
                 _event(new_item, "assigned", SYSTEM, now, data={"operator": chosen, "auto": True})
             )
+    commands = [absorb_command(item, cmd, now)] if type_ == "merged" else []
     items = dict(state.items)
     items[new_item.id] = new_item
     recent = [*state.recent_commands, cmd.command_id][-RECENT_COMMANDS:]
-    return Applied(state.model_copy(update={"items": items, "recent_commands": recent}), events)
+    return Applied(
+        state.model_copy(update={"items": items, "recent_commands": recent}), events, commands
+    )
+
+
+def absorb_command(merged: Item, cmd: ItemCommand, now: datetime) -> ItemCommand:
+    """What a merge tells the item it went into (which may live on another partition):
+    the merged report's grade, flags and first contact, so an emergency merged into a
+    routine item makes that item an emergency. Its id derives from the merge command's,
+    so a replayed merge is applied once."""
+    return ItemCommand(
+        command_id=f"absorb:{cmd.command_id}"[:100],
+        item_id=str(cmd.payload["into"]),
+        type="absorb",
+        actor=SYSTEM,
+        issued_at=now,
+        payload={
+            "from": merged.id,
+            "priority": merged.priority.value,
+            "flags": [f.value for f in merged.flags],
+            "urgency": merged.urgency,
+            "first_contact_at": merged.created_at.isoformat(),
+            "by": cmd.actor.id,
+        },
+    )
+
+
+def _absorb(item: Item, cmd: ItemCommand, now: datetime) -> tuple[Item, str, dict[str, Any]]:
+    """Another item was merged into this one: it takes the higher grade, the union of the
+    flags and, when the grade rises, the earlier first contact (the SLA clocks then run
+    from the older report: docs/sla.md). A resolved item is reopened: an open report
+    must never be merged out of sight."""
+    p = cmd.payload
+    if cmd.actor.kind != "system":
+        raise Rejected("absorb follows a merge; it is not an operator's command")
+    try:
+        pr = Priority(str(p.get("priority")))
+        flags = {Flag(f) for f in p.get("flags", [])}
+        since = datetime.fromisoformat(str(p.get("first_contact_at")))
+    except ValueError as exc:
+        raise Rejected(f"absorb needs payload.priority, flags and first_contact_at: {exc}") from exc
+    if item.status == ItemStatus.closed:
+        raise Rejected("item is closed; the merged report stays on its own item")
+    higher = _rank(pr) < _rank(item.priority)
+    reopened = item.status == ItemStatus.resolved
+    changes: dict[str, Any] = {
+        "flags": sorted(set(item.flags) | flags, key=lambda f: f.value),
+        "urgency": max(item.urgency, float(p.get("urgency") or 0.0)),
+        "messages": [
+            *item.messages,
+            ItemMessage(
+                direction="internal",
+                author=str(p.get("by") or "assign"),
+                text=f"merged in: {p.get('from')}",
+                at=now,
+            ),
+        ],
+    }
+    if higher:
+        changes["priority"] = pr
+    if reopened:
+        changes |= {
+            "status": ItemStatus.assigned if item.owner else ItemStatus.new,
+            "outcome": None,
+        }
+    earlier = higher and since < item.created_at
+    return (
+        _bump(item, now, **changes),
+        "absorbed",
+        {
+            "from": p.get("from"),
+            "regraded_to": pr.value if higher else None,
+            "first_contact_at": since.isoformat() if earlier else None,
+            "reopened": reopened,
+        },
+    )
 
 
 def _transition(
@@ -298,6 +376,8 @@ def _transition(
         raise Rejected(
             f"stale command: item is at seq {item.seq}, command expected {cmd.expected_seq}"
         )
+    if cmd.type == "absorb":
+        return _absorb(item, cmd, now)
     closed = item.status in (ItemStatus.resolved, ItemStatus.closed)
     if closed and cmd.type not in ("reopen", "note"):
         raise Rejected(f"item is {item.status.value}; reopen it first")

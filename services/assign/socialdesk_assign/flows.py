@@ -102,7 +102,9 @@ class AssignProcessor:
             self._changelog[(meta.partition, key)] = self.store.put(
                 meta.partition, key, result.state
             )
-        return [Output(ITEMS_EVENTS, key, ev) for ev in result.events]
+        return [Output(ITEMS_EVENTS, key, ev) for ev in result.events] + [
+            Output(ITEMS_COMMANDS, item_key_of(c.item_id), c) for c in result.commands
+        ]
 
     def _track(self, old: Item | None, new: Item | None) -> None:
         """Keep each operator's count of open items current."""

@@ -364,7 +364,7 @@ def on_item_event(
     elif t in ("resolved", "merged"):
         for c in st.clocks.values():
             _stop(st, c, now, out)
-    elif t == "reopened":
+    elif t == "reopened" or (t == "absorbed" and ev.data.get("reopened")):
         clock = start_clock(config, st, "resolution", now)
         if clock is not None:
             st.clocks["resolution"] = clock
