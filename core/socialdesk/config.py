@@ -124,6 +124,11 @@ class ForceConfig(Strict):
     website: str | None = None
     single_online_home: str | None = None
     accounts: dict[Platform, list[str]] = Field(default_factory=dict)
+    account_ids: dict[Platform, dict[str, str]] = Field(
+        default_factory=dict,
+        description="platform id -> handle, for webhooks that name the receiving account "
+        "by id (a Facebook Page id, an Instagram account id, an X user id)",
+    )
     teams: list[Team]
     calendars: dict[str, Calendar] = Field(default_factory=dict)
     areas: list[str] = Field(default_factory=list)
@@ -145,6 +150,14 @@ class ForceConfig(Strict):
         for i, rule in enumerate(self.routing or []):
             if rule.team not in ids:
                 raise ValueError(f"routing.{i}.team: the force has no team {rule.team!r}")
+        for platform, mapping in self.account_ids.items():
+            own = {h.lower().lstrip("@") for h in self.accounts.get(platform, [])}
+            for account_id, handle in mapping.items():
+                if handle.lower().lstrip("@") not in own:
+                    raise ValueError(
+                        f"account_ids.{platform.value}.{account_id}: {handle!r} is not one "
+                        f"of the force's {platform.value} accounts"
+                    )
         return self
 
 
@@ -228,8 +241,24 @@ class PlatformConfig:
                     out[(platform.value, h.lower().lstrip("@"))] = force.id
         return out
 
+    @cached_property
+    def account_id_index(self) -> dict[tuple[str, str], str]:
+        """(platform, platform id) -> handle, from the forces' `account_ids`."""
+        return {
+            (platform.value, str(account_id)): handle
+            for force in self.forces.values()
+            for platform, mapping in force.account_ids.items()
+            for account_id, handle in mapping.items()
+        }
+
     def force_for_account(self, platform: str, handle: str) -> str | None:
-        return self.account_index.get((platform, handle.lower().lstrip("@")))
+        """The force of the account reached, by handle, or by platform id (a webhook's
+        Page or account id that ingest could not turn into a handle)."""
+        force = self.account_index.get((platform, handle.lower().lstrip("@")))
+        if force is None and (platform, handle) in self.account_id_index:
+            known = self.account_id_index[(platform, handle)]
+            force = self.account_index.get((platform, known.lower().lstrip("@")))
+        return force
 
 
 def _field_path(err: dict[str, Any]) -> str:
@@ -283,6 +312,16 @@ def load_config(config_dir: Path) -> PlatformConfig:
                         path,
                         f"accounts.{platform.value}.{i}",
                         f"handle {h!r} is already used by {seen_handles[k]}",
+                    )
+                seen_handles[k] = path
+        for platform, mapping in force.account_ids.items():
+            for account_id in mapping:
+                k = (platform.value, f"id:{account_id}")
+                if k in seen_handles:
+                    raise ConfigError(
+                        path,
+                        f"account_ids.{platform.value}.{account_id}",
+                        f"id {account_id!r} is already used by {seen_handles[k]}",
                     )
                 seen_handles[k] = path
         forces[force.id] = force

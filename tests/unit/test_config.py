@@ -281,3 +281,37 @@ def test_national_viewer_without_force_is_allowed(cfg: Path) -> None:
     config = load_config(cfg)
     path = users_file(cfg, [merseyside_user(force=None, role="national_viewer", teams=[])])
     assert load_demo_users(path, config)["op.test"].force is None
+
+
+def test_account_id_must_name_one_of_the_forces_accounts(cfg: Path) -> None:
+    f = cfg / "forces" / f"{FORCE}.yaml"
+    edit(f, lambda d: d.update(account_ids={"facebook": {"104857600000009": "SomeoneElse"}}))
+    assert_error(cfg, f, "account_ids.facebook.104857600000009", "not one of the force's")
+
+
+def test_duplicate_account_id_across_two_force_files(cfg: Path) -> None:
+    f = cfg / "forces" / f"{FORCE}.yaml"
+    edit(f, lambda d: d.update(account_ids={"x": {"1400000001": "MerseyPolice"}}))
+    other = cfg / "forces" / "wirral-copy.yaml"
+    other.write_text(
+        yaml.safe_dump(
+            {
+                "id": "wirral-copy",
+                "name": "Copy",
+                "nation": "england",
+                "accounts": {"x": ["WirralCopy"]},
+                "account_ids": {"x": {"1400000001": "WirralCopy"}},
+                "teams": [{"id": "digital-desk", "name": "Desk"}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    err = assert_error(cfg, other, "account_ids.x.1400000001", "already used")
+    assert f"{FORCE}.yaml" in err.message
+
+
+def test_a_force_is_found_by_account_id_too(platform_config: PlatformConfig) -> None:
+    assert platform_config.force_for_account("facebook", "104857600000001") == "merseyside"
+    assert platform_config.force_for_account("instagram", "17841400000000001") == "merseyside"
+    assert platform_config.force_for_account("facebook", "104857600000002") == "north-wales"
+    assert platform_config.force_for_account("facebook", "999") is None

@@ -486,3 +486,40 @@ def test_accounts_spec_and_force_handles(platform_config: PlatformConfig) -> Non
 
 def test_channel_values_are_core_channels() -> None:
     assert {c.value for c in Channel} >= {"public_mention", "reply", "comment", "direct_message"}
+
+
+def test_every_receiving_account_maps_to_its_force(platform_config: PlatformConfig) -> None:
+    """Issue 19: with no ids in the settings (as `make run` starts ingest), every recorded
+    Meta and X delivery, every demo mention and every example mention reaches a force:
+    ingest learns the Page, Instagram and X user ids from config/forces (account_ids)."""
+    accounts = Accounts.build(platform_config)  # config only
+    for path in ALL:
+        name = f"{path.parent.name}/{path.name}"
+        if "unknown" in name:
+            continue
+        out = normaliser(name)(parse_json(path.read_bytes()), accounts, NOW)
+        for m in [*out.mentions, *out.outbound]:
+            fa = m.force_account
+            assert platform_config.force_for_account(fa.platform.value, fa.handle), (name, fa)
+    repo = FIXTURES.parents[1]
+    lines = [
+        json.loads(line)
+        for f in ("data/demo/mentions.jsonl", "data/demo/posts.jsonl")
+        for line in (repo / f).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    lines += [
+        json.loads(p.read_text(encoding="utf-8"))
+        for topic in ("mentions.raw", "posts.outbound")
+        for p in (repo / "schemas/examples" / topic / "1").glob("*.json")
+    ]
+    for d in lines:
+        fa = d["force_account"]
+        assert platform_config.force_for_account(fa["platform"], fa["handle"]), fa
+        for entry in (d.get("raw") or {}).get("entry") or []:  # a Meta envelope kept in raw
+            assert platform_config.force_for_account(fa["platform"], str(entry["id"])), entry
+    every_id = platform_config.account_id_index
+    assert {p for p, _ in every_id} >= {"facebook", "instagram", "x"}
+    for (platform, account_id), handle in every_id.items():
+        assert accounts.handle_for(platform, account_id) == handle
+        assert platform_config.force_for_account(platform, handle)

@@ -46,8 +46,9 @@ class Accounts:
     def build(
         cls, config: PlatformConfig | None, ids_spec: str = "", ids_file: Path | None = None
     ) -> Accounts:
-        """ids_spec: 'facebook:<page id>=<handle>,...'; ids_file: {platform: {id: handle}}."""
-        ids: dict[tuple[str, str], str] = {}
+        """The ids in config/forces (`account_ids`), then ids_file ({platform: {id:
+        handle}}), then ids_spec ('facebook:<page id>=<handle>,...'): a later one wins."""
+        ids: dict[tuple[str, str], str] = dict(config.account_id_index) if config else {}
         if ids_file is not None:
             data = yaml.safe_load(ids_file.read_text(encoding="utf-8")) or {}
             for platform, mapping in data.items():
