@@ -203,16 +203,26 @@ class SlaPolicy(Strict):
         return self
 
 
+class DutyQueue(Strict):
+    """Where an item goes when no force can be determined (an account no force lists and
+    no place named in the text), and who works it."""
+
+    team: str = Field("national-duty", pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = "National duty queue"
+    role: Literal["national_duty"] = "national_duty"
+
+
 class National(Strict):
     sla: SlaPolicy
     routing: list[RoutingRule] = Field(default_factory=list)
+    duty_queue: DutyQueue = Field(default_factory=DutyQueue)
 
 
 class DemoUser(Strict):
     username: str = Field(pattern=r"^[a-z0-9._-]+$")
     display_name: str
     force: str | None
-    role: Literal["operator", "supervisor", "force_admin", "national_viewer"]
+    role: Literal["operator", "supervisor", "force_admin", "national_viewer", "national_duty"]
     teams: list[str] = Field(default_factory=list)
     skills: list[str] = Field(default_factory=list)
     password_hash: str

@@ -263,8 +263,8 @@ class OperatorPresence(Model):
 
     schema_version: Literal[1] = 1
     operator: str = Field(min_length=1, max_length=200)
-    force: str
-    role: Literal["operator", "supervisor", "force_admin"]
+    force: str | None = Field(description="null for a national duty officer (no force)")
+    role: Literal["operator", "supervisor", "force_admin", "national_duty"]
     status: Literal["online", "busy", "offline"]
     teams: list[str] = Field(default_factory=list)
     skills: list[str] = Field(default_factory=list)

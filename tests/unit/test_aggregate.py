@@ -86,9 +86,11 @@ def test_route_team(
     assert route_team(platform_config, FORCE, intent, list(flags)) == team
 
 
-def test_route_team_for_unknown_force_is_the_digital_desk(platform_config: PlatformConfig) -> None:
-    assert route_team(platform_config, None, Intent.road_traffic, []) == "digital-desk"
-    assert route_team(platform_config, "atlantis", Intent.road_traffic, []) == "digital-desk"
+def test_route_team_for_unknown_force_is_the_national_duty_queue(
+    platform_config: PlatformConfig,
+) -> None:
+    assert route_team(platform_config, None, Intent.road_traffic, []) == "national-duty"
+    assert route_team(platform_config, "atlantis", Intent.road_traffic, []) == "national-duty"
 
 
 # ---- new mentions ---------------------------------------------------------------------
@@ -123,7 +125,7 @@ def test_new_mention_creates_an_item(
 def test_force_comes_from_the_triaged_mention(platform_config: PlatformConfig) -> None:
     tm = make_triaged(force=None)
     item = only_item(apply_mention(None, tm, platform_config, T0))
-    assert item.force is None and item.team == "digital-desk"
+    assert item.force is None and item.team == "national-duty"
 
 
 def test_same_mention_twice_yields_no_events(platform_config: PlatformConfig) -> None:

@@ -247,3 +247,117 @@ def test_shipped_gazetteer_covers_every_force_and_routes_real_text(config: Platf
     assert gaz.find("kids on bikes in St Helens again")[0] == ("st helens", "merseyside")
     assert gaz.find("stuck in traffic in Newport") == []  # Gwent, Isle of Wight or Shropshire?
     assert gaz.find("there's a march in town today") == []  # a word, not Cambridgeshire
+
+
+# ---- the national duty queue ------------------------------------------------------------
+DUTY = Actor(kind="operator", id="duty.national", force=None)
+
+
+def duty_roster() -> Roster:
+    return Roster(
+        operators={
+            "duty.national": presence("duty.national", None, [], role="national_duty"),  # type: ignore[arg-type]
+            "duty.off": presence("duty.off", None, [], role="national_duty", status="offline"),  # type: ignore[arg-type]
+            "sup": presence("sup", "merseyside", ["digital-desk"], role="supervisor"),
+        }
+    )
+
+
+def command(item_id: str, type_: str, actor: Actor, n: str, **payload: object) -> ItemCommand:
+    return ItemCommand(
+        command_id=n,
+        item_id=item_id,
+        type=type_,
+        actor=actor,
+        issued_at=T0,
+        payload=payload,  # type: ignore[arg-type]
+    )
+
+
+def test_an_item_with_no_force_goes_to_the_national_duty_queue_and_alerts_it(
+    config: PlatformConfig,
+) -> None:
+    """Issue 19: a Meta page no force lists, no place in the text: the item is not left
+    with nobody; it is in the national duty queue and its officers on duty are alerted
+    (any grade, not only P1)."""
+    out = apply_mention(
+        None,
+        tm(config, "someone is smashing my window right now", handle="104899999999999"),
+        config,
+        T0,
+        duty_roster(),
+        GAZ,
+    )
+    assert [e.type for e in out.events] == ["created", "routed"]
+    created, routed = out.events
+    assert created.data["force"] is None and "national duty queue" in created.data["routing"]
+    item = routed.item
+    assert item is not None and item.force is None and item.team == "national-duty"
+    assert routed.data["queue"] == "national"
+    assert routed.data["notify_duty_officers"] == ["duty.national"]
+    assert routed.data["notify_supervisors"] == []
+    nobody = apply_mention(None, tm(config, "hello?", handle="104899999999999", n=2), config, T0)
+    assert "no duty officer signed in" in nobody.events[-1].data["reason"]
+
+
+def test_a_place_in_the_text_still_decides_the_force(config: PlatformConfig) -> None:
+    out = apply_mention(
+        None,
+        tm(config, "fight in Wrexham town centre", handle="104899999999999"),
+        config,
+        T0,
+        duty_roster(),
+        GAZ,
+    )
+    item = out.events[-1].item
+    assert item is not None and item.force == "north-wales" and item.team != "national-duty"
+    assert "text names wrexham" in out.events[0].data["routing"]
+
+
+def test_a_duty_officer_claims_and_transfers_with_the_history_kept(
+    config: PlatformConfig,
+) -> None:
+    roster = duty_roster()
+    first = apply_mention(
+        None,
+        tm(config, "he's got a knife, please help", handle="104899999999999"),
+        config,
+        T0,
+        roster,
+        GAZ,
+    )
+    item_id = first.events[0].item_id
+    op = Actor(kind="operator", id="op", force="merseyside")
+    refused = apply_command(first.state, command(item_id, "claim", op, "c0"), config, T0, roster)
+    assert refused.events[0].type == "rejected"  # a force's operator: not theirs to work
+    claimed = apply_command(first.state, command(item_id, "claim", DUTY, "c1"), config, T0, roster)
+    assert claimed.events[0].type == "claimed"
+    noted = apply_command(
+        claimed.state,
+        command(item_id, "note", DUTY, "c2", text="says Bootle: Merseyside"),
+        config,
+        T0,
+        roster,
+    )
+    moved = apply_command(
+        noted.state,
+        command(item_id, "transfer", DUTY, "c3", force="merseyside", team="digital-desk"),
+        config,
+        T0,
+        roster,
+    )
+    assert [e.type for e in moved.events][:2] == ["transferred", "routed"]
+    transferred, routed = moved.events[:2]
+    assert transferred.data["from_force"] is None and transferred.data["force"] == "merseyside"
+    assert routed.data["notify_supervisors"] == ["sup"]  # a P1 arriving: its supervisors
+    item = moved.state.items[item_id]
+    assert item.force == "merseyside" and item.owner is None and item.id == item_id
+    assert [m.text for m in item.messages] == [
+        "he's got a knife, please help",
+        "says Bootle: Merseyside",
+    ]
+    assert item.mention_ids == first.state.items[item_id].mention_ids
+    again = apply_command(moved.state, command(item_id, "claim", DUTY, "c4"), config, T0, roster)
+    assert again.events[0].type == "rejected"  # now Merseyside's
+    mine = apply_command(moved.state, command(item_id, "claim", op, "c5"), config, T0, roster)
+    assert mine.events[0].type == "claimed"

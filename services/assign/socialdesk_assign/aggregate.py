@@ -29,6 +29,7 @@ from socialdesk_assign.routing import (
     Gazetteer,
     Roster,
     choose_operator,
+    duty_officers_on_duty,
     route_team,
     supervisors_on_duty,
 )
@@ -198,7 +199,7 @@ def apply_mention(
         elif force:
             how = f"unknown account; text names {place} ({force})"
         else:
-            how = "unknown account: national queue"
+            how = "unknown account and no place named: national duty queue"
         events.append(
             _event(
                 item,
@@ -209,7 +210,37 @@ def apply_mention(
             )
         )
         notify = supervisors_on_duty(roster, force) if roster and t.priority == Priority.P1 else []
-        if suggested or notify:
+        if force is None:
+            # Nobody's force: every such item alerts the national duty officers on duty
+            # (none signed in: the routed event still says so, and the queue is on the
+            # national board).
+            duty = config.national.duty_queue
+            officers = duty_officers_on_duty(roster, duty.role) if roster else []
+            item = _bump(item, now)
+            events.append(
+                _event(
+                    item,
+                    "routed",
+                    SYSTEM,
+                    now,
+                    data={
+                        "suggested_force": None,
+                        "place": None,
+                        "queue": "national",
+                        "notify_supervisors": [],
+                        "notify_duty_officers": officers,
+                        "reason": (
+                            f"no force could be determined: {duty.name}; "
+                            + (
+                                f"{len(officers)} duty officer(s) alerted"
+                                if officers
+                                else "no duty officer signed in"
+                            )
+                        ),
+                    },
+                )
+            )
+        elif suggested or notify:
             item = _bump(item, now)
             events.append(
                 _event(
@@ -277,6 +308,27 @@ def apply_command(
         recent = [*state.recent_commands, cmd.command_id][-RECENT_COMMANDS:]
         return Applied(state.model_copy(update={"recent_commands": recent}), [rejected])
     events = [_event(new_item, type_, cmd.actor, now, cmd.command_id, data)]
+    if type_ == "transferred" and new_item.priority == Priority.P1 and roster is not None:
+        notify = supervisors_on_duty(roster, new_item.force)
+        if notify:  # an emergency arriving from another force or the national queue
+            new_item = _bump(new_item, now)
+            events.append(
+                _event(
+                    new_item,
+                    "routed",
+                    SYSTEM,
+                    now,
+                    data={
+                        "suggested_force": None,
+                        "place": None,
+                        "notify_supervisors": notify,
+                        "reason": (
+                            f"P1 transferred from {data['from_force'] or 'the national duty queue'}"
+                            ": supervisors on duty alerted"
+                        ),
+                    },
+                )
+            )
     if type_ == "transferred" and roster is not None:
         chosen = choose_operator(config, new_item, roster)
         if chosen is not None:

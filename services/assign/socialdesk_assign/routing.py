@@ -61,7 +61,7 @@ class Gazetteer:
 def route_team(config: PlatformConfig, force: str | None, intent: Intent, flags: list[Flag]) -> str:
     """First routing rule (the force's own, else national) whose team the force has."""
     if force is None or force not in config.forces:
-        return "digital-desk"
+        return config.national.duty_queue.team  # no force: the national duty queue
     fc = config.forces[force]
     teams = {t.id for t in fc.teams}
     rules = fc.routing if fc.routing is not None else config.national.routing
@@ -111,7 +111,18 @@ def choose_operator(
     return best[1] if best else None
 
 
+def duty_officers_on_duty(roster: Roster, role: str = "national_duty") -> list[str]:
+    """Who works the national duty queue and is signed in (not offline)."""
+    return sorted(
+        op.operator
+        for op in roster.operators.values()
+        if op.force is None and op.role == role and op.status != "offline"
+    )
+
+
 def supervisors_on_duty(roster: Roster, force: str | None) -> list[str]:
+    if force is None:
+        return []  # nobody supervises "no force": the national duty queue has its officers
     return sorted(
         op.operator
         for op in roster.operators.values()
