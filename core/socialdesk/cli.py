@@ -309,6 +309,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print("            op.north-wales / demo-password    (North Wales, Welsh speaker)")
     print("            sup.merseyside / demo-password    (supervisor)")
     print("            national.viewer / demo-password   (every force)")
+    print("            duty.national / demo-password     (national duty queue: items of no force)")
     print(f"  logs:     {stack.logs}/   data: {stack.root}/")
     print("  stop:     socialdesk down   (data is kept; socialdesk up resumes)")
     return 0

@@ -307,3 +307,76 @@ def test_item_page_side_requests_are_scoped() -> None:
     for req in (history_request(user, item), timeline_request(user, "i1")):
         assert {"term": {"force": "merseyside"}} in req["query"]["bool"]["filter"]
     assert {"term": {"force": "merseyside"}} in deliveries_request(item)["query"]["bool"]["filter"]
+
+
+# ---- the national duty queue ------------------------------------------------------------
+def test_a_national_duty_officer_works_the_queue_of_no_force_only() -> None:
+    from socialdesk_console.app import presence_record
+    from socialdesk_console.queries import NATIONAL_QUEUE, timeline_request, visible
+
+    duty = user(None, "national_duty")
+    assert duty.can_act and duty.duty and not duty.national
+    assert not user(None, "national_viewer").can_act
+    assert scope_filter(duty) == [NATIONAL_QUEUE]
+    assert inbox_query(duty, "all_open", {})["bool"]["filter"][0] == NATIONAL_QUEUE
+    assert visible(duty, {"id": "i", "force": None})
+    assert not visible(duty, {"id": "i", "force": "merseyside"})
+    assert not visible(user("merseyside"), {"id": "i", "force": None})
+    rec = presence_record(duty, "online")
+    assert rec is not None and rec.value.force is None and rec.value.role == "national_duty"
+    assert presence_record(user(None, "national_viewer"), "online") is None
+    # After a transfer the item's earlier events (force None) stay in its timeline for
+    # the force that now has it; an item the user may not see keeps the scoped query.
+    moved = {"id": "i", "force": "merseyside"}
+    req = timeline_request(user("merseyside"), "i", moved)
+    assert req["query"] == {"bool": {"filter": [{"term": {"item_id": "i"}}]}}
+    req = timeline_request(user("metropolitan"), "i", moved)
+    assert {"term": {"force": "metropolitan"}} in req["query"]["bool"]["filter"]
+
+
+def test_the_live_stream_of_a_duty_officer_carries_the_queue_and_its_alerts() -> None:
+    from socialdesk.settings import BaseServiceSettings
+    from socialdesk_console.outcomes import OutcomeWatcher
+
+    w = OutcomeWatcher(BaseServiceSettings())
+    duty = w.subscribe(None, False, duty=True)
+    mersey = w.subscribe("merseyside", False)
+    nobody = w.subscribe(None, False)
+    routed = {
+        "item_id": "i1",
+        "type": "routed",
+        "seq": 2,
+        "data": {"queue": "national", "notify_duty_officers": ["u"], "notify_supervisors": []},
+        "item": {"priority": "P1", "force": None, "team": "national-duty"},
+    }
+    w._publish(routed)
+    got = duty.get_nowait()
+    assert got["queue"] == "national" and got["notify"] == ["u"]
+    assert mersey.empty() and nobody.empty()
+    w._publish(
+        {
+            "item_id": "i2",
+            "type": "public_replied",
+            "seq": 3,
+            "data": {"regraded_to": "P1"},
+            "item": {"priority": "P1", "force": "merseyside"},
+        }
+    )
+    assert mersey.get_nowait()["regraded_to"] == "P1" and duty.empty()
+
+
+def test_duty_queue_rows_for_the_national_board() -> None:
+    from datetime import UTC, datetime
+
+    from socialdesk_console.board import duty_queue_rows
+
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    items = [
+        {"id": "a", "priority": "P1", "owner": None, "text": "help", "platform": "facebook"},
+        {"id": "b", "priority": "P3", "owner": "duty.national", "text": "hi"},
+    ]
+    due = {"a:first_response": {"deadline": "2026-11-20T12:05:00+00:00"}}
+    out = duty_queue_rows(items, due, now)
+    assert out["open"] == 2 and out["unclaimed"] == 1
+    assert out["by_grade"] == {"P1": 1, "P2": 0, "P3": 1, "P4": 0}
+    assert out["items"][0]["time_left_s"] == 300 and out["items"][1]["first_response_due"] is None

@@ -143,8 +143,9 @@ class ReplyRequest(BaseModel):
 
 
 def presence_record(user: User, status: str) -> Output | None:
-    """The operator's presence for assign's auto-assignment (national viewers have none)."""
-    if not user.can_act or user.force is None:
+    """The operator's presence for assign's auto-assignment and alerts (national viewers
+    have none; a national duty officer's has no force)."""
+    if not user.can_act or (user.force is None and not user.duty):
         return None
     rec = OperatorPresence(
         operator=user.username,
@@ -436,8 +437,9 @@ def create_app(
         resp = await search(index=items_index, **history_request(user, item))
         return [h["_source"] for h in resp["hits"]["hits"]]
 
-    async def timeline(user: User, item_id: str) -> list[dict[str, Any]]:
-        resp = await search(index=events_index, **timeline_request(user, item_id))
+    async def timeline(user: User, item: dict[str, Any]) -> list[dict[str, Any]]:
+        """The whole history of an item the user may see (fetched by fetch_item)."""
+        resp = await search(index=events_index, **timeline_request(user, item["id"], item))
         return [h["_source"] for h in resp["hits"]["hits"]]
 
     async def deliveries(item: dict[str, Any]) -> list[dict[str, Any]]:
@@ -731,7 +733,7 @@ def create_app(
             _, hist, events, sent, _ = await asyncio.gather(
                 attach_sla([item]),
                 history(user, item),
-                timeline(user, item_id),
+                timeline(user, item),
                 deliveries(item),
                 audit.write(
                     [audit_event(user, request, "item.opened", "item", item_id, via="page")]
@@ -746,7 +748,9 @@ def create_app(
             history=hist,
             timeline=events,
             deliveries=sent,
-            item_force_name=force_name(item.get("force")),
+            item_force_name=(
+                force_name(item["force"]) if item.get("force") else config.national.duty_queue.name
+            ),
             templates_list=[e.model_dump() for e in catalogue.entries(item.get("force"))],
             default_language=default_language(item),
             limit=PLATFORM_LIMITS.get(item["platform"], PLATFORM_LIMITS["other"]),
@@ -852,7 +856,7 @@ def create_app(
     async def api_timeline(request: Request, item_id: str, user: ApiUser) -> dict[str, Any]:
         """Who did what when: the item's events (rejections included) and reply deliveries."""
         item = await get_item(user, item_id)
-        events, sent = await asyncio.gather(timeline(user, item_id), deliveries(item))
+        events, sent = await asyncio.gather(timeline(user, item), deliveries(item))
         await audit.write([audit_event(user, request, "item.timeline_viewed", "item", item_id)])
         return {"events": events, "deliveries": sent}
 
@@ -1129,7 +1133,7 @@ def create_app(
             await get_item(user, item)
         await audit.write([audit_event(user, request, "inbox.live_opened", "inbox", item)])
         viewer = (item, user.username, user.display_name) if item else None
-        queue = outcomes.subscribe(user.force, user.national, viewer)
+        queue = outcomes.subscribe(user.force, user.national, viewer, duty=user.duty)
         return stream_response(request, queue, lambda: outcomes.unsubscribe(queue))
 
     return app

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-ROLES = ("operator", "supervisor", "force_admin", "national_viewer")
+ROLES = ("operator", "supervisor", "force_admin", "national_viewer", "national_duty")
 
 
 class Identity(Protocol):
@@ -61,8 +61,16 @@ class User:
         return self.role == "national_viewer"
 
     @property
+    def duty(self) -> bool:
+        """A national duty officer: works the national duty queue (items of no force)."""
+        return self.role == "national_duty"
+
+    @property
     def can_act(self) -> bool:
-        """National viewers read every force but change nothing."""
+        """National viewers read every force but change nothing; a national duty officer
+        (no force) acts on the national duty queue's items."""
+        if self.duty:
+            return True
         return self.role in ("operator", "supervisor", "force_admin") and self.force is not None
 
     @property

@@ -23,7 +23,8 @@ from socialdesk.taxonomy import Priority
 from socialdesk.topics import OPERATORS_PRESENCE, SLA_EVENTS
 from socialdesk_console.audit import audit_event
 from socialdesk_console.context import ConsoleContext
-from socialdesk_console.deps import SupervisorPageUser, SupervisorUser
+from socialdesk_console.deps import DutyQueueUser, SupervisorPageUser, SupervisorUser
+from socialdesk_console.queries import NATIONAL_QUEUE
 from socialdesk_console.sse import Queue, offer, stream_response
 
 ALERTS = ("warning", "breached", "escalated")
@@ -165,6 +166,76 @@ def matrix(rows: list[dict[str, Any]], teams: list[str]) -> list[dict[str, Any]]
     return out
 
 
+def duty_queue_rows(
+    items: list[dict[str, Any]], due: dict[str, dict[str, Any]], now: datetime
+) -> dict[str, Any]:
+    """The national duty queue as the national board shows it: open items of no force,
+    P1 first then oldest, each with its first-response deadline and time left, counts by
+    grade, and how many nobody has claimed."""
+    rows = []
+    for it in items:
+        deadline = (due.get(f"{it['id']}:first_response") or {}).get("deadline")
+        rows.append(
+            {
+                "item_id": it["id"],
+                "priority": it.get("priority"),
+                "intent": it.get("intent"),
+                "platform": it.get("platform"),
+                "owner": it.get("owner"),
+                "status": it.get("status"),
+                "created_at": it.get("created_at"),
+                "first_response_due": deadline,
+                "time_left_s": _left(deadline, now),
+                "text": (it.get("text") or "")[:140],
+            }
+        )
+    return {
+        "open": len(rows),
+        "unclaimed": sum(1 for r in rows if not r["owner"]),
+        "by_grade": {g.value: sum(1 for r in rows if r["priority"] == g.value) for g in Priority},
+        "items": rows,
+    }
+
+
+async def duty_queue_snapshot(ctx: ConsoleContext) -> dict[str, Any]:
+    """Open items of no force (the national duty queue), read from the index."""
+    items_index, sla_index = alias(ctx.settings, "items"), alias(ctx.settings, "sla")
+    resp = await ctx.search(
+        index=items_index,
+        query={"bool": {"filter": [NATIONAL_QUEUE, {"term": {"open": True}}]}},
+        sort=[{"priority_rank": "asc"}, {"created_at": "asc"}],
+        size=500,
+        source_includes=[
+            "id",
+            "priority",
+            "intent",
+            "platform",
+            "owner",
+            "status",
+            "created_at",
+            "text",
+        ],
+        track_total_hits=True,
+    )
+    items = [h["_source"] for h in resp["hits"]["hits"]]
+    due: dict[str, dict[str, Any]] = {}
+    if items:
+        try:
+            got = await ctx.es.mget(
+                index=sla_index,
+                ids=[f"{i['id']}:first_response" for i in items],
+                source_includes=["deadline"],
+            )
+            due = {d["_id"]: d["_source"] for d in got["docs"] if d.get("found")}
+        except Exception:
+            due = {}  # the queue still shows, without its deadlines
+    out = duty_queue_rows(items, due, datetime.now(UTC))
+    out["total"] = resp["hits"]["total"]["value"]
+    out["name"] = ctx.config.national.duty_queue.name
+    out["role"] = ctx.config.national.duty_queue.role
+    return out
+
+
 def router(ctx: ConsoleContext, feed: BoardFeed) -> APIRouter:
     r = APIRouter()
     items_index = alias(ctx.settings, "items")
@@ -303,6 +374,18 @@ def router(ctx: ConsoleContext, feed: BoardFeed) -> APIRouter:
             snapshot(user.force),
             ctx.audit.write(
                 [audit_event(user, request, "board.viewed", "board", user.force, via="api")]
+            ),
+        )
+        return data
+
+    @r.get("/api/national/duty-queue", tags=["board"])
+    async def api_duty_queue(request: Request, user: DutyQueueUser) -> dict[str, Any]:
+        """The national duty queue (open items whose force could not be determined), as
+        the national board shows it: for national viewers and national duty officers."""
+        data, _ = await asyncio.gather(
+            duty_queue_snapshot(ctx),
+            ctx.audit.write(
+                [audit_event(user, request, "duty_queue.viewed", "board", "national", via="api")]
             ),
         )
         return data

@@ -39,7 +39,15 @@ class ConsoleContext:
         return self.templates.TemplateResponse(
             request,
             name,
-            {"user": user, "force_name": self.force_name(user.force), **ctx},
+            {
+                "user": user,
+                "force_name": (
+                    self.config.national.duty_queue.name
+                    if user.duty
+                    else self.force_name(user.force)
+                ),
+                **ctx,
+            },
         )
 
     async def search(self, **kwargs: Any) -> Any:

@@ -104,6 +104,13 @@ def national_page_user(user: Annotated[User, Depends(page_user)]) -> User:
     return national_user(user)
 
 
+def duty_queue_user(user: Annotated[User, Depends(api_user)]) -> User:
+    """The national duty queue's board: national viewers and national duty officers."""
+    if not (user.national or user.duty):
+        raise HTTPException(403, "the national duty queue is for national roles")
+    return user
+
+
 def search_filters(
     priority: Annotated[str | None, Query(pattern="^(P[1-4])?$")] = None,  # "" = any
     intent: Annotated[str | None, Query(max_length=40)] = None,
@@ -144,3 +151,4 @@ ReportUser = Annotated[User, Depends(report_user)]
 ReportPageUser = Annotated[User, Depends(report_page_user)]
 NationalUser = Annotated[User, Depends(national_user)]
 NationalPageUser = Annotated[User, Depends(national_page_user)]
+DutyQueueUser = Annotated[User, Depends(duty_queue_user)]

@@ -25,7 +25,13 @@ from socialdesk.config import PlatformConfig
 from socialdesk_console.auth import ROLES, MappedIdentity
 
 ALLOWED_ALGS = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
-ROLE_ORDER = {"national_viewer": 0, "operator": 1, "supervisor": 2, "force_admin": 3}
+ROLE_ORDER = {
+    "national_viewer": 0,
+    "national_duty": 1,
+    "operator": 2,
+    "supervisor": 3,
+    "force_admin": 4,
+}
 
 
 class OidcError(Exception):
@@ -91,7 +97,7 @@ def map_claims(
     if force is None:
         raw = claims.get(mapping.force_claim)
         force = mapping.force_values.get(str(raw), str(raw)) if raw else None
-    if role == "national_viewer":
+    if role in ("national_viewer", "national_duty"):
         force = None
     elif force not in config.forces:
         raise OidcError("your account names no force this platform serves")

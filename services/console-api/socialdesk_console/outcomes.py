@@ -18,6 +18,7 @@ from socialdesk.topics import ITEMS_EVENTS
 from socialdesk_console.sse import offer
 
 log = logging.getLogger(__name__)
+NATIONAL_QUEUE = ""  # a stream's scope for the items of no force
 
 
 class OutcomeWatcher:
@@ -33,13 +34,17 @@ class OutcomeWatcher:
         self.watching: dict[asyncio.Queue[dict[str, Any]], tuple[str, str, str]] = {}
 
     def subscribe(
-        self, force: str | None, national: bool, viewer: tuple[str, str, str] | None = None
+        self,
+        force: str | None,
+        national: bool,
+        viewer: tuple[str, str, str] | None = None,
+        duty: bool = False,
     ) -> asyncio.Queue[dict[str, Any]]:
-        """A queue of item changes for one live inbox: the user's force, or every force.
-        With `viewer` (item id, username, display name) the stream also counts as that
-        user having the item open."""
+        """A queue of item changes for one live inbox: the user's force, every force, or
+        (`duty`) the national duty queue. With `viewer` (item id, username, display name)
+        the stream also counts as that user having the item open."""
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
-        self.streams[q] = None if national else (force or "__none__")
+        self.streams[q] = None if national else NATIONAL_QUEUE if duty else (force or "__none__")
         if viewer is not None:
             self.watching[q] = viewer
             self._announce(viewer[0])
@@ -80,8 +85,17 @@ class OutcomeWatcher:
             "owner": item.get("owner"),
             "actor": (ev.get("actor") or {}).get("id"),
         }
+        data = ev.get("data") or {}
+        if ev.get("type") == "routed":  # who assign alerts: the page raises the banner
+            summary["queue"] = data.get("queue")
+            summary["notify"] = [
+                *(data.get("notify_supervisors") or []),
+                *(data.get("notify_duty_officers") or []),
+            ]
+        elif data.get("regraded_to"):  # a follow-up or a merge that escalated the item
+            summary["regraded_to"] = data["regraded_to"]
         for q, force in list(self.streams.items()):
-            if force is not None and item.get("force") != force:
+            if force is not None and (item.get("force") or NATIONAL_QUEUE) != force:
                 continue
             offer(q, summary)
 

@@ -13,10 +13,16 @@ SEARCH_FILTERS = ("priority", "intent", "flags", "platform", "team", "outcome", 
 SEARCH_PAGE = 25
 
 
+NATIONAL_QUEUE = {"bool": {"must_not": {"exists": {"field": "force"}}}}
+
+
 def scope_filter(user: User) -> list[dict[str, Any]]:
-    """An operator sees their force's items only; national viewers see every force."""
+    """An operator sees their force's items only; national viewers see every force; a
+    national duty officer sees the national duty queue (items of no force)."""
     if user.national:
         return []
+    if user.duty:
+        return [NATIONAL_QUEUE]
     return [{"term": {"force": user.force or "__none__"}}]
 
 
@@ -83,6 +89,8 @@ def visible(user: User, doc: dict[str, Any]) -> bool:
     """The same rule as scope_filter, for a document fetched by id."""
     if user.national:
         return True
+    if user.duty:
+        return doc.get("force") is None
     return user.force is not None and doc.get("force") == user.force
 
 
@@ -148,7 +156,12 @@ def history_query(user: User, author_id: str, exclude_id: str) -> dict[str, Any]
     }
 
 
-def timeline_query(user: User, item_id: str) -> dict[str, Any]:
+def timeline_query(user: User, item_id: str, item: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The item's events. Given the item document and the user may see it now, all of
+    them: the events from before a transfer carry the force the item had then (the
+    national duty queue's, or another force's), and the history goes with the item."""
+    if item is not None and item.get("id") == item_id and visible(user, item):
+        return {"bool": {"filter": [{"term": {"item_id": item_id}}]}}
     return {"bool": {"filter": [*scope_filter(user), {"term": {"item_id": item_id}}]}}
 
 
@@ -170,9 +183,11 @@ def history_request(user: User, item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def timeline_request(user: User, item_id: str) -> dict[str, Any]:
+def timeline_request(
+    user: User, item_id: str, item: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return {
-        "query": timeline_query(user, item_id),
+        "query": timeline_query(user, item_id, item),
         "sort": [{"at": "asc"}, {"seq": "asc"}],
         "size": 500,
         "track_total_hits": False,

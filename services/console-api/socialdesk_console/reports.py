@@ -35,6 +35,7 @@ from socialdesk.subjects import SUBJECTS
 from socialdesk.taxonomy import Channel, Priority
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
+from socialdesk_console.board import duty_queue_snapshot
 from socialdesk_console.charts import Series, bars, duration, hbars, pct
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import NationalPageUser, NationalUser, ReportPageUser, ReportUser
@@ -711,6 +712,7 @@ def router(ctx: ConsoleContext) -> APIRouter:
             error = str(exc.detail)
             data = await national(request, user, None, None, "national.viewed")
         active = [r for r in data["forces"] if r["items"] or r["posts"]]
+        queue = await duty_queue_snapshot(ctx)
         resp = ctx.page(
             request,
             "national.html",
@@ -719,6 +721,7 @@ def router(ctx: ConsoleContext) -> APIRouter:
             error=error,
             chart=national_chart(active),
             active=active,
+            queue=queue,
             columns=list(NATIONAL_COLUMNS),
             duration=duration,
             start=data["period"]["start"],

@@ -24,7 +24,9 @@ window.sd = (function () {
     b.textContent = "";
     const a = document.createElement("a");
     a.href = "/items/" + encodeURIComponent(change.item_id);
-    a.textContent = "New P1 emergency for " + (change.team || "your force") + ": open it now";
+    a.textContent = change.queue === "national" && change.priority !== "P1"
+      ? "New item in the national duty queue (" + change.priority + "): no force could be determined; open it now"
+      : (change.regraded_to ? "Escalated to P1 for " : "New P1 emergency for ") + (change.team || "your force") + ": open it now";
     b.appendChild(a);
     b.hidden = false;
     beep();

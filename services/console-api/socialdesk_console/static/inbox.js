@@ -51,7 +51,10 @@
     const live = new EventSource("/api/stream");
     live.addEventListener("item", (e) => {
       const change = JSON.parse(e.data);
+      const me = (document.getElementById("who") || { dataset: {} }).dataset.username;
       if (change.type === "created" && change.priority === "P1") window.sd.alarmP1(change);
+      else if (change.type === "routed" && (change.notify || []).includes(me)) window.sd.alarmP1(change);
+      else if (change.regraded_to === "P1") window.sd.alarmP1(change);  // escalated by a follow-up or merge
       soon();
     });
     live.addEventListener("open", () => { document.getElementById("live").textContent = "live"; });
