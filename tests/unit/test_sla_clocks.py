@@ -653,3 +653,24 @@ def test_absorb_is_not_an_operators_command(platform_config: PlatformConfig) -> 
         T0,
     )
     assert out.events[0].type == "rejected"
+
+
+def test_a_national_queue_item_tells_the_duty_officers(platform_config: PlatformConfig) -> None:
+    created = T0
+    tm = make_triaged(
+        make_mention(at=created, conversation_id="nq", handle="104899999999999"),
+        make_triage(Priority.P1, at=created),
+        force=None,
+    )
+    out = apply_mention(None, tm, platform_config, created)
+    clocks = None
+    for ev in out.events:
+        clocks, _ = on_item_event(platform_config, clocks, ev, created)
+    assert clocks is not None and clocks.force is None and clocks.team == "national-duty"
+    assert clocks.clocks["first_response"].deadline == (created + timedelta(minutes=15)).timestamp()
+    warning = due_events(platform_config, clocks, created + timedelta(minutes=12))
+    assert warning[0].notify == ["team:national/national-duty"]
+    breach = due_events(platform_config, clocks, created + timedelta(minutes=15))
+    assert breach[0].notify == ["team:national/national-duty", "national_duty:national"]
+    later = due_events(platform_config, clocks, created + timedelta(minutes=45))
+    assert later[0].type == "escalated" and later[0].notify == ["national_duty:national"]

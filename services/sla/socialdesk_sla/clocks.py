@@ -248,14 +248,18 @@ def _notify(config: PlatformConfig, st: ItemClocks, stage: str, after: int = 0) 
             continue
         for n in step.notify:
             if n == "team":
-                who.append(f"team:{st.force}/{st.team}")
+                who.append(f"team:{st.force or 'national'}/{st.team}")
             elif n == "owner" and st.owner:
                 who.append(f"operator:{st.owner}")
+            elif n in ("supervisor", "duty_inspector") and st.force is None:
+                # The national duty queue has no supervisors or inspector of a force:
+                # its duty officers are told instead.
+                who.append(f"{config.national.duty_queue.role}:national")
             elif n == "supervisor":
                 who.append(f"supervisors:{st.force}")
             elif n == "duty_inspector":
                 who.append(f"duty_inspector:{st.force}")
-    return who
+    return list(dict.fromkeys(who))
 
 
 def _emit(
