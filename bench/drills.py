@@ -14,8 +14,9 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,14 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer
 
 from socialdesk.kafka import ensure_topics
+from socialdesk.readback import every_document, every_record, json_values
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.stack import SERVICES, Stack, kill_tree, port_open, wait_for
 from socialdesk.topics import load_topic_specs
+from socialdesk.verify import check_commands, check_items
 
 API_KEY = "dev-only-change-me"
-TARGET_MIN = {"P1": 15, "P2": 60}  # first response, 24/7 (config/national/policy.yaml)
+ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [
     "someone smashed my car window on Lark Lane last night, any chance of a ref",
     "there's a man with a knife outside the shop on Lord St right now",
@@ -49,6 +52,7 @@ class Load:
     rate: float
     run: str
     accepted: list[str] = field(default_factory=list)
+    accepted_at: list[float] = field(default_factory=list)  # monotonic, beside accepted
     refused: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
@@ -80,6 +84,7 @@ class Load:
             try:
                 r = client.post(self.url, json=self.mention(n))
                 if r.status_code == 200:
+                    self.accepted_at.append(time.monotonic())
                     self.accepted.append(f"x:{self.run}{n}")
                     n += 1
                 else:
@@ -200,59 +205,66 @@ class Drill:
         return reasons
 
     def verify(self, settle_s: float) -> dict[str, Any]:
-        es = Elasticsearch(self.stack.es_url)
-        index = self.prefix.rstrip(".") + "-items"
-        sla_index = self.prefix.rstrip(".") + "-sla"
-        accepted = set(self.load.accepted)
-        seen: Counter[str] = Counter()
-        items: list[dict[str, Any]] = []
-        deadline = time.monotonic() + settle_s
+        return verify_everything(self.stack, self.prefix, self.load.accepted, (), settle_s)
+
+
+def read_index(es: Elasticsearch, prefix: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every item document and every first-response clock of the run, however many."""
+    index = prefix.rstrip(".") + "-items"
+    sla_index = prefix.rstrip(".") + "-sla"
+    es.indices.refresh(index=index)
+    es.indices.refresh(index=sla_index)
+    items = list(every_document(es, index))
+    clocks = list(every_document(es, sla_index, {"term": {"clock": "first_response"}}))
+    return items, clocks
+
+
+def verify_everything(
+    stack: Stack,
+    prefix: str,
+    accepted: Iterable[str],
+    issued: Iterable[str],
+    settle_s: float,
+) -> dict[str, Any]:
+    """Wait (up to settle_s) until every accepted mention is indexed with its clocks,
+    then check every item, clock, command and item event of the run: the items index
+    and SLA clocks read whole (point-in-time pages), items.commands and items.events
+    read to their end. Commands counted are those on items.commands (the console's and
+    anyone's) plus `issued`, the ids the load generator was told about."""
+    es = Elasticsearch(stack.es_url, request_timeout=120)
+    accepted = list(accepted)
+    deadline = time.monotonic() + settle_s
+    try:
         while True:
-            es.indices.refresh(index=index)
-            items = [
-                h["_source"]
-                for h in es.search(index=index, query={"match_all": {}}, size=10_000)["hits"][
-                    "hits"
-                ]
-            ]
-            seen = Counter(m for it in items for m in it.get("mention_ids", []))
-            if accepted <= set(seen) or time.monotonic() > deadline:
+            items, clocks = read_index(es, prefix)
+            found = check_items(accepted, items, clocks)
+            if (not found.lost and not found.clocks_missing) or time.monotonic() > deadline:
                 break
-            time.sleep(2)
-        ours = {m: n for m, n in seen.items() if m in accepted}
-        lost = len(accepted - set(ours))
-        duplicated = sum(n - 1 for n in ours.values() if n > 1)
-        owners_bad = sum(1 for it in items if isinstance(it.get("owner"), list))
-        # SLA: every P1/P2 item's first-response clock is due exactly its target.
-        es.indices.refresh(index=sla_index)
-        clocks = {
-            h["_source"]["item_id"]: h["_source"]
-            for h in es.search(
-                index=sla_index, query={"term": {"clock": "first_response"}}, size=10_000
-            )["hits"]["hits"]
+            time.sleep(5)
+        commands = {
+            str(c["command_id"])
+            for c in json_values(every_record(stack.kafka, prefix + "items.commands"))
+            if c.get("command_id")
         }
-        wrong_clock = 0
-        checked = 0
-        for it in items:
-            target = TARGET_MIN.get(it["priority"])
-            c = clocks.get(it["id"])
-            if target is None or c is None or not c.get("deadline"):
-                continue
-            checked += 1
-            started = datetime.fromisoformat(c["started_at"])
-            due = datetime.fromisoformat(c["deadline"])
-            if abs((due - started) - timedelta(minutes=target)) > timedelta(seconds=1):
-                wrong_clock += 1
+        commands |= set(issued)
+        events = list(json_values(every_record(stack.kafka, prefix + "items.events")))
+        # The log was read after the index: read the index again so that a document is
+        # compared with events at least as old as itself (the indexer may still be
+        # writing the last events; give it until the deadline).
+        while True:
+            items, clocks = read_index(es, prefix)
+            found = check_items(accepted, items, clocks)
+            cmds = check_commands(commands, events, items)
+            if cmds.clean or time.monotonic() > deadline:
+                break
+            time.sleep(5)
+    finally:
         es.close()
-        return {
-            "accepted": len(accepted),
-            "indexed": len(ours),
-            "lost": lost,
-            "duplicated": duplicated,
-            "items_with_two_owners": owners_bad,
-            "p1_p2_clocks_checked": checked,
-            "clocks_wrong": wrong_clock,
-        }
+    return {
+        **found.figures(),
+        **cmds.figures(),
+        "item_events_read": len(events),
+    }
 
 
 def run(stack: Stack, prefix: str, short: bool = True) -> dict[str, Any]:
@@ -270,7 +282,7 @@ def run(stack: Stack, prefix: str, short: bool = True) -> dict[str, Any]:
             d.ready(svc)
         d.load.start()
         time.sleep(3 if short else 20)
-        for svc in ("triage", "assign", "sla", "indexer", "ingest", "console"):
+        for svc in ("triage", "assign", "sla", "indexer", "ingest", "console", "metrics"):
             d.step(f"kill -9 {svc}", lambda s=svc: d.kill9(s))
             time.sleep(pause)
         d.step("broker stop and restart", d.broker_restart)
@@ -299,6 +311,83 @@ def run(stack: Stack, prefix: str, short: bool = True) -> dict[str, Any]:
     }
 
 
+def machine() -> dict[str, Any]:
+    """What the figures ran on, and how busy it was with other work at the start."""
+    import os
+    import platform
+    import sys
+    from importlib.metadata import version
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "noida_db": version("noida-db"),
+        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def write_section(name: str, section: dict[str, Any], started: dict[str, Any]) -> None:
+    """Put one section into bench/results.json and redraw docs/benchmarks.md from it
+    (the other sections stay as the last pass that measured them left them)."""
+    from report import write_markdown
+
+    path = ROOT / "bench" / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    section["pass"] = {"machine": started, "mode": name, "wall_s": section["seconds"]}
+    results[name] = section
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    write_markdown(results, ROOT / "docs" / "benchmarks.md")
+
+
+def _machine_note(r: dict[str, Any]) -> str:
+    """What else the machine was doing: timings are this machine's on that day."""
+    m = r.get("pass", {}).get("machine", {})
+    load = " / ".join(m.get("loadavg_at_start", [])) or "?"
+    return f"Machine: {m.get('cpus', '?')} cores, load average {load} (1/5/15 min) at the \
+start. {r.get('note', '')}".strip()
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The drills section of docs/benchmarks.md."""
+    steps = "\n".join(
+        f"| {s['drill']} | {s['seconds']} s | {s['accepted_during']} |" for s in r["steps"]
+    )
+    return f"""## Fault drills
+
+`{r.get("command", "make drills")}` ({r["mode"]} form; bench/drills.py): under
+{r["load_per_s"]} mentions/s through ingest, kill -9 of each service in turn, broker stop
+and restart, an Elasticsearch outage, poison messages and a full dead-letter topic; no
+randomness (the drills run in a fixed order). Then every item and SLA clock of the run
+is read whole (point-in-time pages, socialdesk.readback), and items.events and
+items.commands to their end, and checked (socialdesk.verify). {r["seconds"]} s in all.
+{_machine_note(r)}
+
+| check | figure | floor |
+|---|---|---|
+| mentions accepted (ingest answered 200) | {r["accepted"]:,} ({r["accepted_during_faults"]:,} \
+during faults) | |
+| item documents read / accepted mentions indexed | {r["items_read"]:,} / \
+{r["indexed"]:,} | all |
+| lost | {r["lost"]} | 0 |
+| duplicated | {r["duplicated"]} | 0 |
+| items with two owners (index; log: two events at one seq, claims over an owner) \
+| {r["items_with_two_owners"]}; {r.get("item_seqs_with_two_events", "n/a")}, \
+{r.get("claims_from_another_owner", "n/a")} | 0 |
+| P1/P2 first-response clocks checked / wrong / missing | {r["p1_p2_clocks_checked"]:,} \
+/ {r["clocks_wrong"]} / {r.get("clocks_missing", "n/a")} | 0 wrong |
+| item events read; items whose document is behind the log \
+| {r.get("item_events_read", "n/a"):,} ; {r.get("items_behind_the_log", "n/a")} | 0 |
+| dead letters (poison sent, each with its reason) | {r["dead_letters"]:,} | all |
+| deliveries refused while ingest was down, then retried | {r["refused_then_retried"]} | |
+
+| drill | took | mentions accepted meanwhile |
+|---|---|---|
+{steps}
+"""
+
+
 if __name__ == "__main__":
     import argparse
     import tempfile
@@ -307,7 +396,10 @@ if __name__ == "__main__":
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--short", action="store_true")
+    ap.add_argument("--no-write", action="store_true", help="print only; results.json untouched")
+    ap.add_argument("--note", default="", help="what else the machine was doing, for the docs")
     a = ap.parse_args()
+    at_start = machine()
     with tempfile.TemporaryDirectory() as tmp:
         st = Stack(Path(tmp), ports=StackPorts.free())
         st.start_noida()
@@ -315,7 +407,12 @@ if __name__ == "__main__":
             out = run(st, f"drill{int(time.time())}.", short=a.short)
         finally:
             st.stop_noida()
+    out["command"] = "make drills" if not a.short else "python bench/drills.py --short"
+    if a.note:
+        out["note"] = a.note
     print(json.dumps(out, indent=2))
+    if not a.no_write:
+        write_section("drills", out, at_start)
     print(
         f"drills: {out['faults_survived']} faults survived, load held at {out['load_per_s']}/s, "
         f"{out['accepted']} accepted, lost {out['lost']}, duplicated {out['duplicated']}"

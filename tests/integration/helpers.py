@@ -10,8 +10,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
+from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from socialdesk.kafka import KafkaRuntime, Processor, ensure_topics
+from socialdesk.readback import every_document
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.topics import load_topic_specs
 
@@ -77,6 +79,21 @@ async def read_all(kafka: str, topic: str) -> list[tuple[str | None, dict[str, A
     finally:
         await consumer.stop()
     return out
+
+
+def es_items(es_url: str, prefix: str, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every item document of a test's prefix (matching `query`), however many: read
+    whole through a point-in-time, never one search page. An index that is missing or
+    unreachable reads as empty, so callers can poll; a short read raises."""
+    es = Elasticsearch(es_url)
+    index = prefix.rstrip(".") + "-items"
+    try:
+        es.indices.refresh(index=index)
+        return list(every_document(es, index, query))
+    except (ApiError, TransportError):
+        return []
+    finally:
+        es.close()
 
 
 async def wait_until(check: Callable[[], Any], within: float = 60, every: float = 0.5) -> Any:

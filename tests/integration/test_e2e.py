@@ -16,10 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from elasticsearch import Elasticsearch
 
 from socialdesk.stack import SERVICES, Stack, StackPorts, free_port, kill_tree, wait_for
 
+from . import helpers
 from .conftest import Backend
 from .helpers import create_topics, settings_for
 
@@ -115,16 +115,7 @@ def post(ingest: str, body: bytes, deadline_s: float = 120) -> httpx.Response:
 
 
 def es_items(p: Platform, query: dict[str, object] | None = None) -> list[dict[str, object]]:
-    es = Elasticsearch(p.stack.es_url)
-    index = p.prefix.rstrip(".") + "-items"
-    try:
-        es.indices.refresh(index=index)
-        resp = es.search(index=index, size=10_000, query=query or {"match_all": {}})
-        return [h["_source"] for h in resp["hits"]["hits"]]
-    except Exception:
-        return []
-    finally:
-        es.close()
+    return helpers.es_items(p.stack.es_url, p.prefix, query)
 
 
 def login(console: str, username: str) -> httpx.Client:
