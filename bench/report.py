@@ -209,6 +209,20 @@ def _reports(r: dict[str, Any]) -> str:
     return reports_bench.markdown(r)
 
 
+def _drills(r: dict[str, Any]) -> str:
+    import drills  # bench/ is on sys.path when run.py imports this module
+
+    if "items_read" not in r:  # measured before the drills read every item
+        return _generic("drills", r)
+    return drills.markdown(r)
+
+
+def _soak(r: dict[str, Any]) -> str:
+    import soak  # bench/ is on sys.path when run.py imports this module
+
+    return soak.markdown(r)
+
+
 def _generic(name: str, d: dict[str, Any]) -> str:
     rows = "\n".join(f"| {k} | {v} |" for k, v in d.items() if not isinstance(v, dict | list))
     return f"## {name}\n\n| figure | value |\n|---|---|\n{rows}\n"
@@ -320,6 +334,8 @@ run {m["date"]}.
         "ingest": _ingest,
         "reports": _reports,
         "scaling": _scaling,
+        "drills": _drills,
+        "soak": _soak,
     }
     for key in (
         "e2e",
@@ -331,6 +347,7 @@ run {m["date"]}.
         "reports",
         "scaling",
         "drills",
+        "soak",
     ):
         if key not in r:
             parts.append(f"## {key}\n\nNot run in this pass.\n")
