@@ -361,3 +361,38 @@ def test_a_duty_officer_claims_and_transfers_with_the_history_kept(
     assert again.events[0].type == "rejected"  # now Merseyside's
     mine = apply_command(moved.state, command(item_id, "claim", op, "c5"), config, T0, roster)
     assert mine.events[0].type == "claimed"
+
+
+def test_an_item_that_becomes_p1_alerts_like_a_new_p1(config: PlatformConfig) -> None:
+    """A follow-up that escalates, or an operator's re-grade to P1, alerts the force's
+    supervisors on duty, as a new P1 does; a follow-up that changes nothing does not."""
+    roster = duty_roster()
+    first = apply_mention(
+        None, tm(config, "can I report a lost wallet here?"), config, T0, roster, GAZ
+    )
+    assert [e.type for e in first.events] == ["created"]
+    item_id = first.events[0].item_id
+    again = apply_mention(first.state, tm(config, "thanks", n=2), config, T0, roster, GAZ)
+    assert [e.type for e in again.events] == ["public_replied"]
+    worse = apply_mention(
+        again.state,
+        tm(config, "there's a man with a knife outside my door right now", n=3),
+        config,
+        T0,
+        roster,
+        GAZ,
+    )
+    assert [e.type for e in worse.events] == ["public_replied", "routed"]
+    assert worse.events[0].data["regraded_to"] == "P1"
+    assert worse.events[1].data["notify_supervisors"] == ["sup"]
+    assert "follow-up" in worse.events[1].data["reason"]
+    op = Actor(kind="operator", id="op", force="merseyside")
+    regraded = apply_command(
+        first.state, command(item_id, "regrade", op, "r1", priority="P1"), config, T0, roster
+    )
+    assert [e.type for e in regraded.events] == ["regraded", "routed"]
+    assert regraded.events[1].data["notify_supervisors"] == ["sup"]
+    down = apply_command(
+        regraded.state, command(item_id, "regrade", op, "r2", priority="P2"), config, T0, roster
+    )
+    assert [e.type for e in down.events] == ["regraded"]

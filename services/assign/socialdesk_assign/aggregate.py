@@ -156,6 +156,9 @@ def apply_mention(
                 data={"mention_id": m.id, "regraded_to": t.priority.value if higher else None},
             )
         )
+        if higher and t.priority == Priority.P1 and roster is not None:
+            item, alert = _p1_alert(config, item, roster, now, "a follow-up made it P1")
+            events += alert
     else:
         n = len(state.items)
         item_id = state.key if n == 0 else f"{state.key}.{n + 1}"
@@ -272,6 +275,32 @@ def apply_mention(
     return Applied(state.model_copy(update={"items": new_items, "current": item.id}), events)
 
 
+def _p1_alert(
+    config: PlatformConfig, item: Item, roster: Roster, now: datetime, why: str
+) -> tuple[Item, list[ItemEvent]]:
+    """An item that is now P1 by another way than arriving as one (a follow-up, a
+    re-grade, a merge, a transfer): the same `routed` alert as a new P1, to the force's
+    supervisors on duty, or the duty officers for the national duty queue. Nobody on
+    duty: no event (the SLA clocks still escalate at the breach)."""
+    if item.force is None:
+        officers = duty_officers_on_duty(roster, config.national.duty_queue.role)
+        supervisors: list[str] = []
+    else:
+        officers, supervisors = [], supervisors_on_duty(roster, item.force)
+    if not (officers or supervisors):
+        return item, []
+    item = _bump(item, now)
+    data: dict[str, Any] = {
+        "suggested_force": None,
+        "place": None,
+        "notify_supervisors": supervisors,
+        "reason": f"{why}: {'duty officers' if officers else 'supervisors'} on duty alerted",
+    }
+    if officers:
+        data |= {"queue": "national", "notify_duty_officers": officers}
+    return item, [_event(item, "routed", SYSTEM, now, data=data)]
+
+
 def _rank(p: Priority) -> int:
     return int(p.value[1])
 
@@ -308,27 +337,20 @@ def apply_command(
         recent = [*state.recent_commands, cmd.command_id][-RECENT_COMMANDS:]
         return Applied(state.model_copy(update={"recent_commands": recent}), [rejected])
     events = [_event(new_item, type_, cmd.actor, now, cmd.command_id, data)]
-    if type_ == "transferred" and new_item.priority == Priority.P1 and roster is not None:
-        notify = supervisors_on_duty(roster, new_item.force)
-        if notify:  # an emergency arriving from another force or the national queue
-            new_item = _bump(new_item, now)
-            events.append(
-                _event(
-                    new_item,
-                    "routed",
-                    SYSTEM,
-                    now,
-                    data={
-                        "suggested_force": None,
-                        "place": None,
-                        "notify_supervisors": notify,
-                        "reason": (
-                            f"P1 transferred from {data['from_force'] or 'the national duty queue'}"
-                            ": supervisors on duty alerted"
-                        ),
-                    },
-                )
-            )
+    became_p1 = new_item.priority == Priority.P1 and item.priority != Priority.P1
+    if roster is not None and (
+        (type_ == "transferred" and new_item.priority == Priority.P1)
+        or (type_ in ("regraded", "absorbed") and became_p1)
+    ):
+        why = {
+            "transferred": (
+                f"P1 transferred from {data.get('from_force') or 'the national duty queue'}"
+            ),
+            "regraded": f"re-graded to P1 by {cmd.actor.id}",
+            "absorbed": f"P1 report {data.get('from')} merged in",
+        }[type_]
+        new_item, alert = _p1_alert(config, new_item, roster, now, why)
+        events += alert
     if type_ == "transferred" and roster is not None:
         chosen = choose_operator(config, new_item, roster)
         if chosen is not None:
