@@ -674,3 +674,45 @@ def test_a_national_queue_item_tells_the_duty_officers(platform_config: Platform
     assert breach[0].notify == ["team:national/national-duty", "national_duty:national"]
     later = due_events(platform_config, clocks, created + timedelta(minutes=45))
     assert later[0].type == "escalated" and later[0].notify == ["national_duty:national"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    into_grade=_GRADES,
+    from_grade=_GRADES,
+    into_at=st.integers(min_value=0, max_value=60 * 60),
+    from_at=st.integers(min_value=0, max_value=60 * 60),
+    merge_after=st.integers(min_value=0, max_value=60 * 60),
+)
+def test_a_p1_merged_in_at_any_moment_follows_the_same_rule(
+    platform_config: PlatformConfig,
+    into_grade: Priority,
+    from_grade: Priority,
+    into_at: int,
+    from_at: int,
+    merge_after: int,
+) -> None:
+    """The shared rule through the merge path: a P1 merged into a lower item makes it due
+    15 minutes after the earlier first contact of the two, or at the merge if that has
+    passed (breached then, once); a grade no higher changes no clock."""
+    c_into, c_from = T0 + timedelta(seconds=into_at), T0 + timedelta(seconds=from_at)
+    into = Desk(platform_config, c_into, into_grade, conversation="into")
+    merged = Desk(platform_config, c_from, from_grade, conversation="from")
+    at = max(c_into, c_from) + timedelta(seconds=merge_after)
+    before = into.deadline("first_response")
+    into.tick(at - timedelta(microseconds=1))  # warnings/breaches up to the merge
+    running = into.clocks is not None and into.clocks.clocks["first_response"].state == "running"
+    _, sla = _merge(platform_config, into, merged, at)
+    if from_grade == Priority.P1 and into_grade != Priority.P1 and running:
+        due = max(min(c_into, c_from) + timedelta(minutes=15), at)
+        assert into.deadline("first_response") == due
+        breached = [e for e in sla if e.type == "breached" and e.clock == "first_response"]
+        assert len(breached) == (1 if at >= min(c_into, c_from) + timedelta(minutes=15) else 0)
+    elif _rank(from_grade) >= _rank(into_grade):
+        assert sla == [] and into.deadline("first_response") == before
+    into.tick(at + timedelta(days=10))
+    assert len([k for k in kinds(into.sla) if k == ("breached", "first_response")]) <= 1
+
+
+def _rank(p: Priority) -> int:
+    return int(p.value[1])
