@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install tools model run down test lint unit integration bench bench-quick drills format clean
+.PHONY: install tools model run down test lint unit integration bench bench-quick drills soak format clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -78,6 +78,12 @@ bench-quick: $(STAMP)
 ## Fault drills, long form (a short form runs inside `make test`).
 drills: $(STAMP)
 	$(BIN)/python bench/drills.py
+
+## Chaos soak, not part of `make test`: 30 minutes of mentions, operators' commands and
+## replies at 20 mentions/s with a random fault every 1-2 minutes, then every item, clock,
+## command and reply checked. Options: SOAK_ARGS='--seed 7 --minutes 10 --rate 20'.
+soak: model
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .tools .mypy_cache .ruff_cache .pytest_cache
