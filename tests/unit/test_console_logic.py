@@ -93,6 +93,10 @@ def test_claims_without_role_or_known_force_are_refused() -> None:
         )
     nat = map_claims({"preferred_username": "n", "roles": "nat", "force": "kent"}, mapping, CONFIG)
     assert nat.force is None and nat.role == "national_viewer"
+    duty_map = ClaimMapping(roles={"nat": "national_viewer", "duty": "national_duty"})
+    duty = map_claims({"preferred_username": "d", "roles": ["nat", "duty"]}, duty_map, CONFIG)
+    assert duty.force is None and duty.role == "national_duty"
+    assert list(duty.teams) == ["national-duty"]
 
 
 def test_sessions_round_trip_and_refuse_tampering() -> None:

@@ -106,6 +106,8 @@ def map_claims(
         known = {t.id for t in config.forces[force].teams}
         teams = [t for t in _as_list(claims.get(mapping.teams_claim)) if t in known]
         teams = teams or ["digital-desk"]
+    elif role == "national_duty":
+        teams = [config.national.duty_queue.team]
     name = claims.get(mapping.name_claim)
     return MappedIdentity(
         username=username,
