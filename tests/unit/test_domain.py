@@ -121,7 +121,7 @@ def test_routing_uses_the_forces_own_teams(config: PlatformConfig) -> None:
         route_team(config, "north-wales", Intent.enquiry, [Flag.welsh_language]) == "welsh-language"
     )
     assert route_team(config, "merseyside", Intent.enquiry, [Flag.welsh_language]) == "digital-desk"
-    assert route_team(config, None, Intent.enquiry, []) == "digital-desk"
+    assert route_team(config, None, Intent.enquiry, []) == "national-duty"  # no force
 
 
 def test_duplicate_and_follow_up_and_reopen(config: PlatformConfig) -> None:
