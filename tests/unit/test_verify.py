@@ -88,6 +88,17 @@ def test_a_met_clock_keeps_the_grade_it_ran_at() -> None:
     assert check_items(accepted, items, clocks).clean
 
 
+def test_a_late_escalation_is_due_when_it_happened_and_breached() -> None:
+    """docs/sla.md: an item that becomes P1 after its 15 minutes have passed is due at
+    that moment and breached at once; a running clock that late is still wrong."""
+    accepted, items, clocks = clean_run()
+    items[10_803]["priority"] = "P1"
+    clocks[10_803] = clock(10_803, "P1", 47, state="breached")
+    assert check_items(accepted, items, clocks).clean
+    clocks[10_803] = clock(10_803, "P1", 47, state="recalculated")
+    assert [i for i, _ in check_items(accepted, items, clocks).clocks_wrong] == ["itm_10803"]
+
+
 def test_two_owners_and_mentions_of_other_runs() -> None:
     accepted, items, clocks = clean_run()
     items[10_900]["owner"] = ["op.a", "op.b"]
