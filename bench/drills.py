@@ -344,7 +344,9 @@ def write_section(name: str, section: dict[str, Any], started: dict[str, Any]) -
 def _machine_note(r: dict[str, Any]) -> str:
     """What else the machine was doing: timings are this machine's on that day."""
     m = r.get("pass", {}).get("machine", {})
-    load = " / ".join(m.get("loadavg_at_start", [])) or "?"
+    if "loadavg_at_start" not in m:  # measured within make bench: see the header
+        return str(r.get("note", ""))
+    load = " / ".join(m["loadavg_at_start"])
     return f"Machine: {m.get('cpus', '?')} cores, load average {load} (1/5/15 min) at the \
 start. {r.get('note', '')}".strip()
 
