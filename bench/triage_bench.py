@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import time
 from datetime import UTC, datetime
@@ -41,9 +42,13 @@ def scorer_throughput(n: int = 20_000) -> dict[str, Any]:
 
 def _throughput(n: int) -> dict[str, Any]:
     from socialdesk_triage.dataset import load_shipped, split
+    from socialdesk_triage.model import load
     from socialdesk_triage.scorer import ScoreInput, Scorer, build_scorer
 
     scorer = build_scorer(ROOT / "data" / "triage")
+    t0 = time.perf_counter()
+    load(ROOT / ".data" / "models" / "triage.joblib")
+    load_s = time.perf_counter() - t0
     _, held = split(load_shipped(ROOT / "data" / "triage"))
     texts = [held[i % len(held)].text for i in range(n)]
     inputs = [ScoreInput(t) for t in texts]
@@ -82,6 +87,8 @@ def _throughput(n: int) -> dict[str, Any]:
         "single_message_p50_ms": round(statistics.median(single), 2),
         "single_message_p99_ms": round(single[int(0.99 * len(single)) - 1], 2),
         "mean_text_chars": round(sum(map(len, texts)) / len(texts)),
+        "model_load_s": round(load_s, 2),
+        "max_resident_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
 
