@@ -93,6 +93,6 @@ def test_a_regrade_is_kept_and_used_by_retraining(
         check=True,
     ).stdout
     assert "== before ==" not in out  # no model at that path yet
-    assert "1 of them operator corrections" in out
+    assert "real messages, 1 operator correction)" in out
     assert "P1 recall" in out and "Welsh vs English" in out
     assert model.exists()

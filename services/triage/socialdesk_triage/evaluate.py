@@ -161,13 +161,17 @@ def _f(v: object) -> str:
     return "  -  " if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def render(report: dict[str, Any]) -> str:
     """The evaluation as an operator or reviewer reads it."""
     lines = [
         f"model {report['model_version']}  (P1 threshold {report['p1_threshold']}, "
         f"trained on {report['trained_on']['examples']} examples: "
         f"{report['trained_on'].get('real', 0)} real messages, "
-        f"{report['trained_on']['corrections']} operator corrections)",
+        f"{_n(report['trained_on']['corrections'], 'operator correction')})",
         f"held-out split: {report['held_out']} examples never seen in training",
         "",
         "layer        lang  n     P1 recall  P1 precision  grade acc  intent macro-F1",
