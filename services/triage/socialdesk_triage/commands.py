@@ -167,7 +167,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _, held_out = split(load_shipped(data_dir))
     assert scorer.model is not None
     report = _report(scorer.model, held_out)
-    cache = cache_dir_for(model_path)
+    cache = cache_dir_for(data_dir)
     slices = None
     if args.slices:
         from socialdesk_triage.evaluate import slice_predictions
@@ -241,7 +241,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         corrections.extend(corrections_from_index())
     train_set, held_out = split(merge_corrections(shipped, corrections))
     if graded_path(data_dir).exists():
-        real_train, _ = split_real(real_examples(data_dir, cache_dir_for(model_path)))
+        real_train, _ = split_real(real_examples(data_dir, cache_dir_for(data_dir)))
         train_set.extend(real_train)
     before = None
     if model_path.exists():

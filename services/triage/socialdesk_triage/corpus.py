@@ -20,9 +20,10 @@ from socialdesk_triage.realtext import graded_path, real_examples, split_real
 FRESH_GLOB = "eval-*.jsonl"
 
 
-def cache_dir_for(model_path: Path) -> Path:
-    """Where the fetched real texts are kept: beside the models folder (.data/realtext)."""
-    return model_path.parent.parent / "realtext"
+def cache_dir_for(data_dir: Path) -> Path:
+    """Where the fetched real texts are kept: .data/realtext of the checkout (or image)
+    that holds data_dir, whatever model file a command writes."""
+    return data_dir.resolve().parent.parent / ".data" / "realtext"
 
 
 def load_fresh(data_dir: Path) -> list[Example]:

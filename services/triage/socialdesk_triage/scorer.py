@@ -334,7 +334,7 @@ def build_scorer(data_dir: Path | None = None, model_path: Path | None = None) -
             log.info("retraining: %s was built from other data", path)
         except Exception as exc:  # unreadable, or from another scikit-learn
             log.warning("retraining: cannot load %s (%s)", path, exc)
-    train_set = training_set(data_dir, cache_dir_for(path))
+    train_set = training_set(data_dir, cache_dir_for(data_dir))
     log.info("training the triage model from %s (%d examples)", data_dir, len(train_set))
     model = train(train_set)
     model.shipped_fingerprint = wanted
