@@ -36,6 +36,7 @@ TOKENS = r"(?u)\b\w[\w']*\b|[\U0001F300-\U0001FAFF\u2600-\u27BF]"  # words and e
 SIGNAL_WEIGHT = 0.5
 LEXICON_WEIGHT = 0.75  # chosen out-of-fold (0.5/0.75/1.0 within noise; 2.0 worse)
 RISK_WEIGHT = 0.75  # the THRIVE factors (risk.py) beside the vocabulary groups
+REAL_WEIGHT = 0.3  # sample weight of a real message in the grade head (docs/triage.md)
 MIN_FLAG_EXAMPLES = 5
 RECIPE = 12  # bump when training changes: a saved model from an older recipe is rebuilt
 P1_TARGET_RECALL = 0.975
@@ -267,15 +268,18 @@ def train(examples: Sequence[Example], seed: int = 0, calibrate_p1: bool = True)
     x, xg = model.features(texts, signals)
     y_intent = np.asarray([ex.intent.value for ex in examples])
     y_grade = np.asarray([ex.priority.value for ex in examples])
-    # Real disaster messages teach the grade and flags, not the intent: with them the
-    # intent head's macro-F1 on the slice split fell from 0.774 to 0.747 (docs/triage.md).
+    # Real disaster messages teach the grade only: with them the intent head's macro-F1
+    # on the slice split fell from 0.774 to 0.747, and they carry no flag labels, so as
+    # flag negatives they cut domestic-abuse recall from 0.55 to 0.14 (docs/triage.md).
     mine = np.asarray([ex.source != "real" for ex in examples])
     model.intent_clf.fit(x[mine], y_intent[mine])
-    model.priority_clf.fit(xg, y_grade)
+    weight = np.where(mine, 1.0, REAL_WEIGHT)
+    keep = weight > 0
+    model.priority_clf.fit(xg[keep], y_grade[keep], sample_weight=weight[keep])
     for flag in LABELLED_FLAGS:
         y = np.asarray([flag in ex.flags for ex in examples], dtype=int)
         if y.sum() >= MIN_FLAG_EXAMPLES:
-            model.flag_clfs[flag.value] = HEADS["flag"]().fit(xg, y)
+            model.flag_clfs[flag.value] = HEADS["flag"]().fit(xg[mine], y[mine])
     if calibrate_p1 and (y_grade == "P1").sum() >= 10:
         model.p1_threshold = _p1_threshold(examples, seed)
     return model
