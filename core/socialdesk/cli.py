@@ -52,6 +52,10 @@ def _run_service(name: str) -> None:
         from socialdesk_console.app import main as console_main
 
         console_main()
+    elif name == "notify":
+        from socialdesk_notify.flows import main as notify_main
+
+        notify_main()
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
@@ -384,6 +388,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_control_room(args: argparse.Namespace) -> int:
+    from socialdesk.settings import secret_from_env
+    from socialdesk_notify.receiver import main as receiver_main
+
+    env = os.environ.get("SOCIALDESK_ENVIRONMENT", "development")
+    receiver_main(args.port, secret_from_env(args.secret_env, env), args.dispatch_after)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="socialdesk", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -394,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("indexer", "run the Elasticsearch indexer"),
         ("metrics", "run the report rollups (items, SLA and outbound posts into cells)"),
         ("console", "run the operator console (console-api)"),
+        ("notify", "run notifications (unclaimed P1s) and control-room handovers"),
     ]:
         sub.add_parser(name, help=help_).set_defaults(service=name)
     from socialdesk_triage.commands import add_arguments as triage_arguments
@@ -447,6 +461,17 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--handles", default="MerseyPolice", help="force accounts to mention")
     sim.add_argument("--quiet", action="store_true")
     sim.set_defaults(func=cmd_simulate)
+    cr = sub.add_parser(
+        "control-room", help="run the reference control-room receiver (demo and tests)"
+    )
+    cr.add_argument("--port", type=int, default=8096)
+    cr.add_argument(
+        "--secret-env",
+        default="SOCIALDESK_CONTROL_ROOM_SECRET_MERSEYSIDE",
+        help="the variable holding the shared HMAC key (development default if unset)",
+    )
+    cr.add_argument("--dispatch-after", type=float, default=20.0, help="seconds to 'dispatched'")
+    cr.set_defaults(func=cmd_control_room)
     sub.add_parser("schemas", help="rewrite schemas/*.schema.json from the models").set_defaults(
         func=cmd_schemas
     )

@@ -116,6 +116,64 @@ class RoutingRule(Strict):
     flags: list[Flag] = Field(default_factory=list)
 
 
+ENV_NAME = r"^SOCIALDESK_[A-Z0-9_]+$"  # where a secret is read from, never the secret
+
+
+class UnclaimedEscalation(Strict):
+    """A P1 nobody claims: who is told, and when (minutes since it became an unclaimed
+    P1). The supervisors on duty first, then the duty inspector; a claim stops it."""
+
+    after_minutes: float = Field(2, gt=0, le=24 * 60)
+    inspector_after_minutes: float = Field(
+        5, gt=0, le=24 * 60, description="after the supervisors were told"
+    )
+
+
+class UnclaimedOverride(Strict):
+    after_minutes: float | None = Field(default=None, gt=0, le=24 * 60)
+    inspector_after_minutes: float | None = Field(default=None, gt=0, le=24 * 60)
+
+
+class NotifyChannel(Strict):
+    """One way a force is told: an email address list (SMTP) or a signed webhook (a
+    pager, a Teams/Slack bridge). `roles` says which steps of the ladder it carries."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=40)
+    type: Literal["email", "webhook"]
+    roles: list[Literal["supervisors", "duty_inspector", "national_duty"]] = Field(min_length=1)
+    to: list[str] = Field(default_factory=list, description="email addresses")
+    url: str | None = Field(default=None, description="webhook URL (http or https)")
+    secret_env: str | None = Field(
+        default=None, pattern=ENV_NAME, description="env var holding the webhook's HMAC key"
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotifyChannel:
+        if self.type == "email":
+            if not self.to:
+                raise ValueError("to: an email channel needs at least one address")
+            for i, addr in enumerate(self.to):
+                if not re.match(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$", addr):
+                    raise ValueError(f"to.{i}: {addr!r} is not an email address")
+        else:
+            if not self.url or not re.match(r"^https?://[^\s]+$", self.url):
+                raise ValueError("url: a webhook channel needs an http(s) URL")
+            if not self.secret_env:
+                raise ValueError("secret_env: a webhook channel is always signed")
+        return self
+
+
+class ControlRoom(Strict):
+    """The force's command-and-control system: where a handover is sent (a signed
+    webhook, docs/control-room.md) and which P1s are handed over without waiting."""
+
+    url: str = Field(pattern=r"^https?://[^\s]+$")
+    secret_env: str = Field(pattern=ENV_NAME)
+    auto_handover_flags: list[Flag] = Field(
+        default_factory=list, description="a P1 with any of these flags is handed over at once"
+    )
+
+
 class ForceConfig(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str
@@ -136,6 +194,9 @@ class ForceConfig(Strict):
     routing: list[RoutingRule] | None = Field(
         default=None, description="team rules for this force; the national rules if absent"
     )
+    unclaimed: UnclaimedOverride = Field(default_factory=UnclaimedOverride)
+    notifications: list[NotifyChannel] = Field(default_factory=list)
+    control_room: ControlRoom | None = None
 
     @model_validator(mode="after")
     def _teams_ok(self) -> ForceConfig:
@@ -150,6 +211,9 @@ class ForceConfig(Strict):
         for i, rule in enumerate(self.routing or []):
             if rule.team not in ids:
                 raise ValueError(f"routing.{i}.team: the force has no team {rule.team!r}")
+        channel_ids = [c.id for c in self.notifications]
+        if len(set(channel_ids)) != len(channel_ids):
+            raise ValueError("notifications: channel ids must be unique")
         for platform, mapping in self.account_ids.items():
             own = {h.lower().lstrip("@") for h in self.accounts.get(platform, [])}
             for account_id, handle in mapping.items():
@@ -216,6 +280,10 @@ class National(Strict):
     sla: SlaPolicy
     routing: list[RoutingRule] = Field(default_factory=list)
     duty_queue: DutyQueue = Field(default_factory=DutyQueue)
+    unclaimed: UnclaimedEscalation = Field(default_factory=UnclaimedEscalation)
+    notifications: list[NotifyChannel] = Field(
+        default_factory=list, description="channels for items of no force (duty officers)"
+    )
 
 
 class DemoUser(Strict):
@@ -260,6 +328,23 @@ class PlatformConfig:
             for platform, mapping in force.account_ids.items()
             for account_id, handle in mapping.items()
         }
+
+    def unclaimed(self, force: str | None) -> UnclaimedEscalation:
+        """The national unclaimed-P1 ladder with the force's overrides applied."""
+        base = self.national.unclaimed
+        fc = self.forces.get(force) if force else None
+        if fc is None:
+            return base
+        over = fc.unclaimed
+        return UnclaimedEscalation(
+            after_minutes=over.after_minutes or base.after_minutes,
+            inspector_after_minutes=over.inspector_after_minutes or base.inspector_after_minutes,
+        )
+
+    def channels(self, force: str | None) -> list[NotifyChannel]:
+        """The channels that carry a force's notifications (national ones for no force)."""
+        fc = self.forces.get(force) if force else None
+        return list(fc.notifications) if fc is not None else list(self.national.notifications)
 
     def force_for_account(self, platform: str, handle: str) -> str | None:
         """The force of the account reached, by handle, or by platform id (a webhook's

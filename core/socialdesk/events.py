@@ -149,6 +149,8 @@ class ItemCommand(Model):
         "reopen",
         "merge",
         "absorb",
+        "hand_over",
+        "control_room_update",
     ]
     actor: Actor
     issued_at: AwareDatetime
@@ -164,6 +166,26 @@ class ItemMessage(Model):
     author: str
     text: str
     at: AwareDatetime
+
+
+class ControlRoomLink(Model):
+    """An item handed over to the force control room (docs/control-room.md): the
+    handover's id, and what the control room has told us back."""
+
+    handover_id: str = Field(min_length=1, max_length=100)
+    status: str = Field(
+        max_length=40,
+        description="requested, delivered, undeliverable, or the control room's own status "
+        "(received, dispatched, resourced, closed, ...)",
+    )
+    incident_number: str | None = Field(default=None, max_length=100)
+    requested_at: AwareDatetime
+    requested_by: str
+    updated_at: AwareDatetime
+    callback_ids: list[str] = Field(
+        default_factory=list, description="the control room's callbacks applied (last 50)"
+    )
+    last_callback_at: AwareDatetime | None = None
 
 
 class Item(Model):
@@ -193,6 +215,7 @@ class Item(Model):
         default=None, description="another force whose area the text names: transfer?"
     )
     merged_into: str | None = None
+    control_room: ControlRoomLink | None = None
     created_at: AwareDatetime
     updated_at: AwareDatetime
     first_mention_at: AwareDatetime
@@ -223,6 +246,8 @@ class ItemEvent(Model):
         "reopened",
         "merged",
         "absorbed",
+        "handed_over",
+        "control_room_updated",
         "rejected",
     ]
     actor: Actor
@@ -254,6 +279,85 @@ class SlaEvent(Model):
     notify: list[str] = Field(
         default_factory=list, description="who is told: team:, operator:, supervisors:, ..."
     )
+
+
+class NotifyTarget(Model):
+    type: Literal["email", "webhook", "control_room"]
+    channel: str = Field(description="the channel's id in the force's config")
+    to: list[str] = Field(default_factory=list, description="email addresses")
+    url: str | None = None
+
+
+class Notification(Model):
+    """Something to tell someone outside the platform (notifications), keyed by item key:
+    a step of the unclaimed-P1 ladder on one channel, or a handover to the control room.
+    `notification_id` is the idempotency key (item, reason, step, channel): the notify
+    dispatcher sends each id at most once (docs/notifications.md)."""
+
+    schema_version: Literal[1] = 1
+    notification_id: str = Field(min_length=1, max_length=300)
+    item_id: str
+    kind: Literal["unclaimed_p1", "handover"]
+    step: int = Field(ge=1, description="1: supervisors on duty, 2: duty inspector")
+    notify: list[str] = Field(default_factory=list, description="who: supervisors:<force>, ...")
+    force: str | None
+    priority: Priority
+    target: NotifyTarget
+    subject: str = Field(max_length=300)
+    text: str = Field(max_length=10_000)
+    payload: dict[str, Any] = Field(
+        default_factory=dict, description="the JSON body a webhook or control room receives"
+    )
+    created_at: AwareDatetime
+
+
+class ControlRoomItem(Model):
+    id: str
+    url: str = Field(description="the item in the console")
+    priority: Priority
+    intent: Intent
+    flags: list[Flag] = Field(default_factory=list)
+    platform: Platform
+    channel: Channel
+    language: str | None = None
+    created_at: AwareDatetime
+    first_contact_at: AwareDatetime
+    author: Author
+    messages: list[ItemMessage] = Field(description="the thread, oldest first")
+    reasons: list[str] = Field(default_factory=list)
+
+
+class HandoverPayload(Model):
+    """What a force's command-and-control system receives when an item is handed over
+    (schemas/control-room/handover.v1.schema.json; docs/control-room.md). Versioned:
+    a receiver reads `schema_version` and ignores fields it does not know."""
+
+    schema_version: Literal[1] = 1
+    handover_id: str = Field(min_length=1, max_length=100)
+    force: str
+    force_name: str
+    requested_at: AwareDatetime
+    requested_by: str = Field(description="operator id, or 'rule:<flags>' for a force rule")
+    reason: str | None = Field(default=None, max_length=2000)
+    item: ControlRoomItem
+    callback_url: str = Field(description="where the control room posts incident updates")
+
+
+class HandoverCallback(Model):
+    """What the control room sends back (signed, timestamped): its incident number and
+    status for a handover (schemas/control-room/handover-callback.v1.schema.json)."""
+
+    schema_version: Literal[1] = 1
+    callback_id: str = Field(
+        min_length=1, max_length=100, description="unique per callback: a replay is refused"
+    )
+    handover_id: str = Field(min_length=1, max_length=100)
+    item_id: str = Field(min_length=1, max_length=200)
+    force: str = Field(min_length=1, max_length=60)
+    incident_number: str | None = Field(default=None, max_length=100)
+    status: str = Field(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")
+    note: str | None = Field(default=None, max_length=2000)
+    sent_at: AwareDatetime
 
 
 class OperatorPresence(Model):

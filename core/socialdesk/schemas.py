@@ -23,6 +23,13 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     topics.DEADLETTER: events.DeadLetter,
     topics.OPERATORS_PRESENCE: events.OperatorPresence,
     topics.POSTS_OUTBOUND: events.OutboundPost,
+    topics.NOTIFICATIONS: events.Notification,
+}
+# Payloads that leave the platform by HTTP rather than a topic: the control-room handover
+# and its callback (schemas/control-room/, docs/control-room.md).
+HTTP_MODELS: dict[str, type[BaseModel]] = {
+    "handover": events.HandoverPayload,
+    "handover-callback": events.HandoverCallback,
 }
 
 
@@ -34,10 +41,22 @@ def json_schema(topic: str) -> dict[str, Any]:
     return schema
 
 
+def http_schema(name: str) -> dict[str, Any]:
+    schema = HTTP_MODELS[name].model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://socialdesk.example/schemas/control-room/{name}.v1.schema.json"
+    return schema
+
+
 def export(directory: Path) -> list[Path]:
     written = []
     for topic in TOPIC_MODELS:
         path = directory / f"{topic}.v1.schema.json"
         path.write_text(json.dumps(json_schema(topic), indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    (directory / "control-room").mkdir(exist_ok=True)
+    for name in HTTP_MODELS:
+        path = directory / "control-room" / f"{name}.v1.schema.json"
+        path.write_text(json.dumps(http_schema(name), indent=2, sort_keys=True) + "\n")
         written.append(path)
     return written

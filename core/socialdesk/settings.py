@@ -70,8 +70,21 @@ class ConsoleSettings(BaseServiceSettings):
     """console-api: the session secret must be real outside development."""
 
     session_secret: SecretStr = SecretStr(DEV_SECRET)
-    session_max_age_s: int = Field(8 * 3600, ge=60, le=7 * 86400)
+    session_max_age_s: int = Field(
+        8 * 3600, ge=60, le=7 * 86400, description="absolute session lifetime (a shift)"
+    )
+    session_idle_s: int = Field(
+        30 * 60, ge=60, le=86400, description="a session unused this long is ended"
+    )
+    preview_per_minute: int = Field(
+        30, ge=1, le=10_000, description="reply previews per user per minute, all replicas"
+    )
     cookie_secure: bool = False
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="proxies whose X-Forwarded-For is believed (the client address that "
+        "audit records and sign-in throttling use); comma-separated",
+    )
     demo_users_file: Path | None = Path("config/demo/users.yaml")
     public_url: str = Field(
         "http://127.0.0.1:8080", description="the console's own URL (OIDC redirect URI base)"
@@ -133,6 +146,51 @@ class ConsoleSettings(BaseServiceSettings):
         if self.reply_publisher is not None:
             return self.reply_publisher
         return "platforms" if self.environment == "production" else "recorder"
+
+
+class NotifySettings(BaseServiceSettings):
+    """notify: the SMTP relay, the console's address (links and the control-room
+    callback) and how long a notification is retried before it is called undeliverable.
+    Webhook and control-room HMAC keys are read from the variables each force's config
+    names (`secret_env`); see secret_from_env."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "socialdesk@localhost"
+    smtp_timeout_s: float = Field(10.0, gt=0, le=120)
+    public_url: str = Field(
+        "http://127.0.0.1:8080", description="the console's URL: item links and callbacks"
+    )
+    webhook_timeout_s: float = Field(5.0, gt=0, le=60)
+    notify_quick_attempts: int = Field(
+        3, ge=1, le=10, description="attempts in a row before a retry is scheduled"
+    )
+    notify_retry_max_delay_s: float = Field(60.0, gt=0, le=3600)
+    notify_give_up_after_s: float = Field(
+        3600.0, gt=0, le=7 * 86400, description="then undeliverable: audited and alerted"
+    )
+
+    @property
+    def callback_url(self) -> str:
+        return self.public_url.rstrip("/") + "/control-room/callback"
+
+
+def secret_from_env(name: str, environment: str) -> str:
+    """A force's HMAC key from the variable its config names. Unset, it is the development
+    default outside production and an error in production (one line naming the variable)."""
+    import os
+
+    value = os.environ.get(name)
+    if value:
+        if environment == "production" and value == DEV_SECRET:
+            raise ValueError(f"{name} is still the development default")
+        return value
+    if environment == "production":
+        raise ValueError(f"{name} is not set (named by a force's secret_env in config/)")
+    return DEV_SECRET
 
 
 class TriageSettings(BaseServiceSettings):

@@ -22,6 +22,9 @@ OPERATORS_PRESENCE = "operators.presence"
 ASSIGN_CHANGELOG = "assign.items.changelog"
 SLA_CHANGELOG = "sla.clocks.changelog"
 METRICS_CHANGELOG = "metrics.rollups.changelog"
+NOTIFICATIONS = "notifications"
+NOTIFY_CHANGELOG = "notify.watch.changelog"
+NOTIFY_DELIVERIES = "notify.deliveries.changelog"
 
 
 @dataclass(frozen=True)

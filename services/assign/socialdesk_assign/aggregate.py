@@ -9,6 +9,7 @@ consumers can drop duplicates and keep order.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from pydantic import BaseModel, Field
 from socialdesk.config import PlatformConfig
 from socialdesk.events import (
     Actor,
+    ControlRoomLink,
     Item,
     ItemCommand,
     ItemEvent,
@@ -440,6 +442,79 @@ def _absorb(item: Item, cmd: ItemCommand, now: datetime) -> tuple[Item, str, dic
     )
 
 
+DELIVERY_STATUSES = ("delivered", "undeliverable")
+
+
+def _control_room_update(
+    item: Item, cmd: ItemCommand, now: datetime
+) -> tuple[Item, str, dict[str, Any]]:
+    """What came back about a handover: the dispatcher's delivery outcome, or the control
+    room's callback (incident number, status). A callback is applied once: its id is
+    remembered and one older than the last applied is refused (a replay or a late
+    retry must not turn 'dispatched' back into 'received')."""
+    p = cmd.payload
+    if cmd.actor.kind != "system":
+        raise Rejected("control-room updates come from the control room, not an operator")
+    link = item.control_room
+    if link is None or p.get("handover_id") != link.handover_id:
+        raise Rejected(f"unknown handover {p.get('handover_id')!r} for this item")
+    status = str(p.get("status") or "")
+    if not status:
+        raise Rejected("control_room_update needs payload.status")
+    if p.get("source") == "delivery":
+        if status not in DELIVERY_STATUSES:
+            raise Rejected(f"delivery status is one of {', '.join(DELIVERY_STATUSES)}")
+        if link.status != "requested":
+            raise Rejected(f"the control room has already answered ({link.status})")
+        new = link.model_copy(update={"status": status, "updated_at": now})
+        return (
+            _bump(item, now, control_room=new),
+            "control_room_updated",
+            {
+                "handover_id": link.handover_id,
+                "status": status,
+                "source": "delivery",
+                "error": p.get("error"),
+            },
+        )
+    callback_id = str(p.get("callback_id") or "")
+    if not callback_id:
+        raise Rejected("a callback needs payload.callback_id")
+    if callback_id in link.callback_ids:
+        raise Rejected(f"replayed callback {callback_id}: already applied")
+    try:
+        sent_at = datetime.fromisoformat(str(p.get("sent_at")))
+    except ValueError as exc:
+        raise Rejected("a callback needs payload.sent_at") from exc
+    if link.last_callback_at is not None and sent_at <= link.last_callback_at:
+        raise Rejected(
+            f"stale callback: sent {sent_at.isoformat()}, the last applied was sent "
+            f"{link.last_callback_at.isoformat()}"
+        )
+    incident = p.get("incident_number") or link.incident_number
+    new = link.model_copy(
+        update={
+            "status": status,
+            "incident_number": incident,
+            "updated_at": now,
+            "callback_ids": [*link.callback_ids, callback_id][-50:],
+            "last_callback_at": sent_at,
+        }
+    )
+    return (
+        _bump(item, now, control_room=new),
+        "control_room_updated",
+        {
+            "handover_id": link.handover_id,
+            "status": status,
+            "incident_number": incident,
+            "callback_id": callback_id,
+            "note": p.get("note"),
+            "source": "callback",
+        },
+    )
+
+
 def _transition(
     item: Item, cmd: ItemCommand, config: PlatformConfig, now: datetime, roster: Roster | None
 ) -> tuple[Item, str, dict[str, Any]]:
@@ -452,6 +527,8 @@ def _transition(
         )
     if cmd.type == "absorb":
         return _absorb(item, cmd, now)
+    if cmd.type == "control_room_update":
+        return _control_room_update(item, cmd, now)
     closed = item.status in (ItemStatus.resolved, ItemStatus.closed)
     if closed and cmd.type not in ("reopen", "note"):
         raise Rejected(f"item is {item.status.value}; reopen it first")
@@ -571,6 +648,39 @@ def _transition(
                 ),
                 "merged",
                 {"into": into},
+            )
+        case "hand_over":
+            fc = config.forces.get(item.force or "")
+            if fc is None or fc.control_room is None:
+                raise Rejected(
+                    f"{fc.name if fc else 'the national duty queue'} has no control room "
+                    "configured: transfer the item or ring it through"
+                )
+            link = item.control_room
+            if link is not None and link.status != "undeliverable":
+                raise Rejected(f"already handed over ({link.handover_id}, {link.status})")
+            handover_id = (
+                "ho_" + hashlib.sha256(f"{item.id}|{cmd.command_id}".encode()).hexdigest()[:16]
+            )
+            reason = p.get("reason")
+            requested_by = (
+                actor.id if actor.kind == "operator" else f"rule:{','.join(p.get('rule') or [])}"
+            )
+            new_link = ControlRoomLink(
+                handover_id=handover_id,
+                status="requested",
+                requested_at=now,
+                requested_by=requested_by,
+                updated_at=now,
+            )
+            return (
+                _bump(item, now, control_room=new_link),
+                "handed_over",
+                {
+                    "handover_id": handover_id,
+                    "reason": str(reason)[:2000] if reason else None,
+                    "requested_by": requested_by,
+                },
             )
         case "reopen":
             if item.status != ItemStatus.resolved:

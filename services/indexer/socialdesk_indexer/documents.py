@@ -44,6 +44,11 @@ def item_document(ev: ItemEvent) -> dict[str, Any] | None:
         "language": item.language,
         "outcome": item.outcome.value if item.outcome else None,
         "crime_reference": item.crime_reference,
+        "control_room": (
+            item.control_room.model_dump(mode="json", exclude={"callback_ids"})
+            if item.control_room is not None
+            else None
+        ),
         "mention_ids": item.mention_ids,
         "messages": [m.model_dump(mode="json") for m in item.messages],
         "created_at": item.created_at.isoformat(),

@@ -1,0 +1,1 @@
+"""notify: tells people outside the platform (unclaimed-P1 ladder, control-room handover)."""
