@@ -15,6 +15,7 @@ from socialdesk.config import (
     load_config,
 )
 from socialdesk.events import HandoverCallback, HandoverPayload, ItemEvent
+from socialdesk.signing import SignatureProblem, signature, verify
 from socialdesk.taxonomy import Flag, Priority
 from socialdesk_assign.aggregate import ThreadState, apply_command, apply_mention
 from socialdesk_notify.channels import email_message, message_id
@@ -25,7 +26,6 @@ from socialdesk_notify.ladder import (
     next_due,
     on_item_event,
 )
-from socialdesk_notify.signing import SignatureProblem, signature, verify
 from tests.unit.conftest import (
     ALICE,
     CONFIG_DIR,

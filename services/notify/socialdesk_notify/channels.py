@@ -21,7 +21,7 @@ import httpx
 
 from socialdesk.events import Notification
 from socialdesk.settings import NotifySettings
-from socialdesk_notify.signing import HEADER, signature
+from socialdesk.signing import HEADER, signature
 
 
 class Temporary(Exception):

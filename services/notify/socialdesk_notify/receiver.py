@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from socialdesk.events import HandoverCallback, HandoverPayload
-from socialdesk_notify.signing import HEADER, SignatureProblem, signature, verify
+from socialdesk.signing import HEADER, SignatureProblem, signature, verify
 
 
 @dataclass
