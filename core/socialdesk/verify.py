@@ -145,9 +145,15 @@ def clock_problem(item_priority: str, clocks: list[Mapping[str, Any]]) -> str | 
     started = datetime.fromisoformat(str(c["started_at"]))
     due = datetime.fromisoformat(str(c["deadline"]))
     # Escalated after its target had passed: due at that moment and breached at once
-    # (docs/sla.md), so a breached clock may be due later than its target.
+    # (docs/sla.md), so a breached clock may be due later than its target, but never
+    # later than the breach (or escalation) its document records.
     late = due - started > timedelta(minutes=target) + TOLERANCE
     if late and c.get("state") in ("breached", "escalated"):
+        at = c.get("at")
+        if at is None:
+            return f"breached {due - started} after start with no time recorded"
+        if due > datetime.fromisoformat(str(at)) + TOLERANCE:
+            return f"breached at {at}, before it was due ({due.isoformat()})"
         return None
     if abs((due - started) - timedelta(minutes=target)) > TOLERANCE:
         return f"due {due - started} after start, target {target} min"

@@ -93,9 +93,24 @@ def test_a_late_escalation_is_due_when_it_happened_and_breached() -> None:
     that moment and breached at once; a running clock that late is still wrong."""
     accepted, items, clocks = clean_run()
     items[10_803]["priority"] = "P1"
-    clocks[10_803] = clock(10_803, "P1", 47, state="breached")
+    late = clock(10_803, "P1", 47, state="breached")
+    clocks[10_803] = {**late, "at": late["deadline"]}
+    assert check_items(accepted, items, clocks).clean
+    clocks[10_803] = {**late, "state": "escalated", "at": str(T0 + timedelta(hours=6))}
     assert check_items(accepted, items, clocks).clean
     clocks[10_803] = clock(10_803, "P1", 47, state="recalculated")
+    assert [i for i, _ in check_items(accepted, items, clocks).clocks_wrong] == ["itm_10803"]
+
+
+def test_a_late_clock_breached_before_its_deadline_is_wrong() -> None:
+    """A breached P1 clock due 47 minutes after start but reported breached at minute
+    20 was never due at the escalation: the late-escalation allowance must not hide it."""
+    accepted, items, clocks = clean_run()
+    items[10_803]["priority"] = "P1"
+    late = clock(10_803, "P1", 47, state="breached")
+    clocks[10_803] = {**late, "at": str(T0 + timedelta(seconds=10_803, minutes=20))}
+    assert [i for i, _ in check_items(accepted, items, clocks).clocks_wrong] == ["itm_10803"]
+    clocks[10_803] = {k: v for k, v in late.items() if k != "at"}
     assert [i for i, _ in check_items(accepted, items, clocks).clocks_wrong] == ["itm_10803"]
 
 
