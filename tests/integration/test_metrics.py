@@ -83,9 +83,12 @@ async def report_from_index(
             }
         },
         size=10_000,
+        track_total_hits=True,
     )
+    hits = resp["hits"]["hits"]
+    assert resp["hits"]["total"]["value"] == len(hits), "a report read past one page"
     items, posts = [], []
-    for hit in resp["hits"]["hits"]:
+    for hit in hits:
         doc = hit["_source"]
         if doc["kind"] == "posts":
             posts.append({"day": doc["day"], "counts": doc["counts"]})
