@@ -17,9 +17,11 @@ def utcnow() -> datetime:
 
 
 class Model(BaseModel):
-    """Strict about unknown fields so a producer's typo is caught, not silently dropped."""
+    """Strict about unknown fields so a producer's typo is caught, not silently dropped.
+    A validation error never quotes the input: a traceback or log line would otherwise
+    carry a member of the public's message (or name) with it."""
 
-    model_config = ConfigDict(extra="forbid", use_enum_values=False)
+    model_config = ConfigDict(extra="forbid", use_enum_values=False, hide_input_in_errors=True)
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=False)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from socialdesk import __version__
+from socialdesk.httpsec import SecurityHeaders, security_headers
 from socialdesk.metrics import BUILD
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,17 @@ def add_ops_routes(app: FastAPI, ready: ReadyCheck) -> None:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def ops_app(service: str, ready: ReadyCheck) -> FastAPI:
-    app = FastAPI(title=f"socialdesk {service}", version=__version__, docs_url=None)
+def ops_app(service: str, ready: ReadyCheck, environment: str = "development") -> FastAPI:
+    """Health, readiness and metrics only: no API docs or schema in any environment, and
+    the security headers every HTTP service sends (socialdesk.httpsec)."""
+    app = FastAPI(
+        title=f"socialdesk {service}",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.add_middleware(SecurityHeaders, headers=security_headers(environment))
     add_ops_routes(app, ready)
     return app
 

@@ -30,7 +30,11 @@ async def serve_processor(
                 checks[name] = False
         return checks
 
-    server = make_server(ops_app(processor.service, ready), settings.http_host, settings.http_port)
+    server = make_server(
+        ops_app(processor.service, ready, settings.environment),
+        settings.http_host,
+        settings.http_port,
+    )
 
     def stop() -> None:
         runtime.stop()

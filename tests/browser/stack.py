@@ -36,6 +36,7 @@ class ConsolePlatform:
     x_api: FakePlatform
     recorder: Path
     procs: dict[str, Any] = field(default_factory=dict)
+    console_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def console(self) -> str:
@@ -206,6 +207,7 @@ def console_platform(root: Path, publisher: str = "platforms") -> Iterator[Conso
         "SOCIALDESK_X_API_BASE_URL": x_srv.url,
         "SOCIALDESK_X_BEARER_TOKEN": "test-token",
     }
+    p.console_env = console_env
     try:
         for svc in SERVICES:
             p.procs[svc] = stack.spawn(svc, extra_env=console_env if svc == "console" else env)

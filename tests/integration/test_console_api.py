@@ -224,30 +224,26 @@ def test_csrf_missing_or_forged_changes_nothing(
     assert seq_of(platform, iid) == before
 
 
-def test_expired_and_tampered_sessions_are_refused(platform: ConsolePlatform) -> None:
+def test_expired_forged_and_tampered_sessions_are_refused(platform: ConsolePlatform) -> None:
     class LongAgo(TimestampSigner):
         def get_timestamp(self) -> int:
             return int(time.time()) - 9 * 3600
 
-    old = URLSafeTimedSerializer(DEV_SECRET, salt="socialdesk-session", signer=LongAgo)
-    data = {
-        "u": "op.merseyside",
-        "n": "x",
-        "f": "merseyside",
-        "r": "operator",
-        "t": [],
-        "s": [],
-        "c": "c",
-    }
-    fresh = URLSafeTimedSerializer(DEV_SECRET, salt="socialdesk-session").dumps(data)
+    good = platform.login("op.merseyside").cookies["sd_session"]
+    salt = "socialdesk-session-id"
+    sid = URLSafeTimedSerializer(DEV_SECRET, salt=salt).loads(good)
     c = anon(platform)
-    c.cookies.set("sd_session", fresh)
+    c.cookies.set("sd_session", good)
     assert c.get("/api/me").status_code == 200
     for cookie in (
-        old.dumps(data),
-        fresh[:-4] + "AAAA",
-        URLSafeTimedSerializer("another-secret", salt="socialdesk-session").dumps(
-            {**data, "r": "force_admin"}
+        URLSafeTimedSerializer(DEV_SECRET, salt=salt, signer=LongAgo).dumps(sid),  # too old
+        good[:-4] + "AAAA",  # tampered
+        URLSafeTimedSerializer("another-secret", salt=salt).dumps(sid),
+        # Signed with the real secret but naming no server-side session: a forged id.
+        URLSafeTimedSerializer(DEV_SECRET, salt=salt).dumps({"s": "made-up", "u": sid["u"]}),
+        # The old stateless format, even with a valid signature, signs nobody in.
+        URLSafeTimedSerializer(DEV_SECRET, salt="socialdesk-session").dumps(
+            {"u": "op.merseyside", "n": "x", "f": "merseyside", "r": "force_admin", "t": []}
         ),
     ):
         c = anon(platform)

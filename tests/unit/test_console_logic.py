@@ -9,11 +9,17 @@ from typing import Any
 
 import httpx
 import pytest
+from elasticsearch import AsyncElasticsearch
 
 from socialdesk.config import load_config
 from socialdesk.settings import ConsoleSettings
 from socialdesk_console.app import decode_cursor, encode_cursor, highlight_segments
-from socialdesk_console.auth import MappedIdentity, Sessions, User
+from socialdesk_console.auth import (
+    SessionRules,
+    Sessions,
+    User,
+    session_refusal,
+)
 from socialdesk_console.oidc import ClaimMapping, OidcClient, OidcError, load_mapping, map_claims
 from socialdesk_console.publish import (
     OutboundReply,
@@ -99,13 +105,30 @@ def test_claims_without_role_or_known_force_are_refused() -> None:
     assert list(duty.teams) == ["national-duty"]
 
 
-def test_sessions_round_trip_and_refuse_tampering() -> None:
-    s = Sessions("secret-" * 6, 3600)
-    tok = s.issue(MappedIdentity("u", "U", "merseyside", "supervisor", ("digital-desk",)), "oidc")
-    user = s.read(tok)
-    assert user is not None and user.auth == "oidc" and user.can_act and not user.is_admin
-    assert s.read(tok[:-2] + "xx") is None
-    assert Sessions("another-secret" * 3, 3600).read(tok) is None
+def test_session_cookies_refuse_tampering_and_another_secret() -> None:
+    rules = SessionRules(idle_s=1800, absolute_s=3600)
+    es = AsyncElasticsearch("http://127.0.0.1:9")
+    s = Sessions("secret-" * 6, rules, es, "x")
+    tok = s.serializer.dumps({"s": "sid", "u": "u"})
+    assert s.unsign(tok) == ("sid", "u")
+    assert s.unsign(tok[:-2] + "xx") is None
+    assert Sessions("another-secret" * 3, rules, es, "x").unsign(tok) is None
+    assert s.csrf_for("sid") != s.csrf_for("sid2")
+
+
+def test_a_stored_session_ends_at_sign_out_idle_absolute_and_everywhere() -> None:
+    rules = SessionRules(idle_s=1800, absolute_s=8 * 3600)
+    doc = {"created": 1000.0, "seen": 1000.0}
+    assert session_refusal(doc, None, 1000.0 + 1799, rules) is None
+    assert session_refusal(doc, None, 1000.0 + 1801, rules) == "idle too long"
+    busy = {"created": 1000.0, "seen": 1000.0 + 8 * 3600}
+    assert session_refusal(busy, None, 1000.0 + 8 * 3600 + 1, rules) == "session too old"
+    assert session_refusal(None, None, 1000.0, rules) == "signed out"
+    assert session_refusal(doc, {"revoked_before": 1000.0}, 1001.0, rules) == (
+        "signed out everywhere"
+    )
+    later = {"created": 1002.0, "seen": 1002.0}
+    assert session_refusal(later, {"revoked_before": 1000.0}, 1003.0, rules) is None
 
 
 def catalogue() -> Catalogue:

@@ -107,6 +107,23 @@ def test_a_claim_stops_the_ladder_and_a_release_starts_a_new_episode(
     assert notes and all(":unclaimed:2:1:" in n.notification_id for n in notes)
 
 
+def test_an_operators_handover_stops_the_ladder_a_rules_does_not(
+    platform_config: PlatformConfig,
+) -> None:
+    state, created = p1(platform_config)
+    by_hand = apply_command(state, make_command("hand_over", created.item_id), platform_config, T0)
+    st, _, _ = follow(platform_config, None, [created, *by_hand.events])
+    assert st is not None and next_due(platform_config, st) is None
+    rule = make_command("hand_over", created.item_id, payload={"rule": ["weapon"]})
+    rule = rule.model_copy(update={"actor": rule.actor.model_copy(update={"kind": "system"})})
+    by_rule = apply_command(state, rule, platform_config, T0)
+    assert by_rule.events[0].item is not None
+    assert by_rule.events[0].item.control_room is not None
+    assert by_rule.events[0].item.control_room.requested_by == "rule:weapon"
+    st, _, _ = follow(platform_config, None, [created, *by_rule.events])
+    assert st is not None and next_due(platform_config, st) == created.at.timestamp() + 120
+
+
 def test_replayed_events_plan_nothing_twice(platform_config: PlatformConfig) -> None:
     _, created = p1(platform_config)
     st, _, _ = follow(platform_config, None, [created])

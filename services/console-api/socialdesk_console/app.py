@@ -43,7 +43,7 @@ from socialdesk.runtime import add_ops_routes
 from socialdesk.settings import ConsoleSettings
 from socialdesk.taxonomy import Flag, Intent, Outcome, Platform, Priority
 from socialdesk.topics import ITEMS_COMMANDS, OPERATORS_PRESENCE
-from socialdesk_console import board, reports
+from socialdesk_console import board, handover, reports
 from socialdesk_console.audit import AuditWriter, audit_event
 from socialdesk_console.auth import Identity, Sessions, User, verify_password
 from socialdesk_console.board import BoardFeed
@@ -253,6 +253,7 @@ def create_app(
     board_feed = BoardFeed(settings)
     app.include_router(reports.router(ctx))
     app.include_router(board.router(ctx, board_feed))
+    app.include_router(handover.router(ctx))
 
     async def already_delivered(item_id: str, event_id: str) -> bool:
         try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from elasticsearch import AsyncElasticsearch, NotFoundError
+from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
@@ -51,11 +51,17 @@ class ConsoleContext:
         )
 
     async def search(self, **kwargs: Any) -> Any:
-        """A search whose failure the user sees as 503 (a missing index is no data)."""
+        """A search. A missing index is no data; a search Elasticsearch refuses as
+        malformed is the request's fault (400, and nobody is paged); only a backend that
+        cannot answer is a 503, which /readyz then shows too."""
         try:
             async with waiting_on("es"):
                 return await self.es.search(**kwargs)
         except NotFoundError:
             return {"hits": {"hits": [], "total": {"value": 0}}, "aggregations": {}}
+        except BadRequestError as exc:
+            raise HTTPException(
+                400, "the search cannot be run with these filters or this cursor; check them"
+            ) from exc
         except Exception as exc:
             raise HTTPException(503, "search is unavailable; try again shortly") from exc

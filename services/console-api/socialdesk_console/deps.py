@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request
+from pydantic import AfterValidator
 
-from socialdesk_console.auth import User
+from socialdesk_console.auth import SessionUnavailable, User
 
 COOKIE = "sd_session"
 
@@ -16,13 +18,18 @@ class NotSignedIn(Exception):
     """Raised for a page request without a valid session: redirect to sign-in."""
 
 
-def current_user_or_none(request: Request) -> User | None:
-    user: User | None = request.app.state.sessions.read(request.cookies.get(COOKIE))
+async def current_user_or_none(request: Request) -> User | None:
+    """The session's user, looked up in the shared session store on every request (so a
+    sign-out on one replica holds on all); 503 if the store is down, never a guess."""
+    try:
+        user: User | None = await request.app.state.sessions.read(request.cookies.get(COOKIE))
+    except SessionUnavailable as exc:
+        raise HTTPException(503, "sessions cannot be checked right now; try again shortly") from exc
     return user
 
 
-def api_user(request: Request) -> User:
-    user = current_user_or_none(request)
+async def api_user(request: Request) -> User:
+    user = await current_user_or_none(request)
     if user is None:
         detail = (
             "session expired or not valid; sign in again"
@@ -33,8 +40,8 @@ def api_user(request: Request) -> User:
     return user
 
 
-def page_user(request: Request) -> User:
-    user = current_user_or_none(request)
+async def page_user(request: Request) -> User:
+    user = await current_user_or_none(request)
     if user is None:
         raise NotSignedIn()
     return user
@@ -111,6 +118,24 @@ def duty_queue_user(user: Annotated[User, Depends(api_user)]) -> User:
     return user
 
 
+def check_when(value: str | None) -> str | None:
+    """A date or date-time filter must be one, so a typo is a 422 naming the field and
+    never reaches Elasticsearch (whose refusal would look like an outage)."""
+    if value:
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("not a date: use YYYY-MM-DD or an ISO 8601 date-time") from None
+    return value
+
+
+When = Annotated[
+    str | None,
+    Query(max_length=40, description="YYYY-MM-DD or ISO 8601 date-time"),
+    AfterValidator(check_when),
+]
+
+
 def search_filters(
     priority: Annotated[str | None, Query(pattern="^(P[1-4])?$")] = None,  # "" = any
     intent: Annotated[str | None, Query(max_length=40)] = None,
@@ -119,8 +144,8 @@ def search_filters(
     outcome: Annotated[str | None, Query(max_length=40)] = None,
     status: Annotated[str | None, Query(max_length=40)] = None,
     author: Annotated[str | None, Query(max_length=200, description="id or @handle")] = None,
-    date_from: Annotated[str | None, Query(max_length=40)] = None,
-    date_to: Annotated[str | None, Query(max_length=40)] = None,
+    date_from: When = None,
+    date_to: When = None,
 ) -> dict[str, str]:
     """The search and export filters (the same on the search page, the search API and
     the CSV export), as the dict queries.search_query takes: only the ones given."""

@@ -2,7 +2,12 @@
 in config/templates/replies/<force>/, English and Welsh, listed in index.yaml files.
 Rendered in a Jinja2 sandbox with StrictUndefined, so a template can neither reach
 Python internals nor silently send a reply with a blank where a crime reference should
-be: either problem is a TemplateProblem, which the API answers with a 4xx."""
+be: either problem is a TemplateProblem, which the API answers with a 4xx.
+
+An operator can edit a template before sending, so the source is hostile input: the
+console renders it in a separate worker process (render_worker.py) with a time limit,
+an output limit and a memory limit, never on its event loop, and every failure of any
+kind (a syntax error, 1/0, a huge range or string) is a TemplateProblem naming it."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from typing import Any
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from pydantic import BaseModel, ConfigDict, Field
 
 from socialdesk.config import ForceConfig
@@ -30,6 +35,9 @@ PLATFORM_LIMITS = {
     "other": 2000,
 }
 MAX_SOURCE = 10_000
+# The longest rendered text a preview may produce: far past any platform's limit (the
+# longest is Facebook's 8,000), so a real template never meets it.
+MAX_OUTPUT = 20_000
 
 
 class TemplateProblem(Exception):
@@ -69,6 +77,51 @@ class TemplateIndex(BaseModel):
     templates: list[TemplateEntry] = Field(default_factory=list)
 
 
+class LimitedSandbox(SandboxedEnvironment):
+    """The sandbox, with `*` and `**` checked before they run: `{{ 'a' * 10**9 }}` would
+    otherwise build a gigabyte before any output limit could see it."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise SecurityError("exponent too large")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(n, int):
+                    if len(seq) * n > MAX_OUTPUT:
+                        raise SecurityError(f"result longer than {MAX_OUTPUT} characters")
+        return super().call_binop(context, operator, left, right)
+
+
+def sandbox() -> LimitedSandbox:
+    return LimitedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+def render_limited(env: SandboxedEnvironment, source: str, variables: dict[str, Any]) -> str:
+    """Render, stopping as soon as the output passes MAX_OUTPUT. Any exception at all is
+    a TemplateProblem: a template is data, and a broken one is the operator's to fix."""
+    if len(source) > MAX_SOURCE:
+        raise TemplateProblem(f"template is longer than {MAX_SOURCE} characters")
+    try:
+        out: list[str] = []
+        size = 0
+        for chunk in env.from_string(source).generate(**variables):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise TemplateProblem(f"template output is longer than {MAX_OUTPUT} characters")
+            out.append(chunk)
+        return "".join(out).strip()
+    except TemplateProblem:
+        raise
+    except TemplateError as exc:
+        raise TemplateProblem(f"template error: {exc}") from exc
+    except MemoryError as exc:
+        raise TemplateProblem("template error: it needs too much memory") from exc
+    except Exception as exc:  # 1/0, range(10**9), int('x'): all the template's doing
+        raise TemplateProblem(f"template error: {type(exc).__name__}: {exc}") from exc
+
+
 @dataclass
 class Catalogue:
     """The templates one force sees: national ones, overridden or extended by its own."""
@@ -76,11 +129,7 @@ class Catalogue:
     root: Path
     national: TemplateIndex
     per_force: dict[str, TemplateIndex] = field(default_factory=dict)
-    env: SandboxedEnvironment = field(
-        default_factory=lambda: SandboxedEnvironment(
-            undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
-        )
-    )
+    env: SandboxedEnvironment = field(default_factory=sandbox)
 
     @classmethod
     def load(cls, root: Path) -> Catalogue:
@@ -130,12 +179,9 @@ class Catalogue:
         return out
 
     def render_source(self, source: str, variables: dict[str, Any]) -> str:
-        if len(source) > MAX_SOURCE:
-            raise TemplateProblem(f"template is longer than {MAX_SOURCE} characters")
-        try:
-            return self.env.from_string(source).render(**variables).strip()
-        except TemplateError as exc:
-            raise TemplateProblem(f"template error: {exc}") from exc
+        """In this process: for start-up checks and tests. The console's requests go
+        through render_worker.TemplateRenderer instead."""
+        return render_limited(self.env, source, variables)
 
     def render(
         self, force: str | None, template_id: str, language: str, variables: dict[str, Any]

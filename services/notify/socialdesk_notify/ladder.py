@@ -4,9 +4,9 @@ The unclaimed-P1 ladder (docs/notifications.md): a P1 that nobody owns is watche
 the moment it became an unowned P1; after the force's `unclaimed.after_minutes` (2 by
 default) the supervisors on duty are told on every channel the force wired for them,
 then, `inspector_after_minutes` later, the duty inspector. A claim (or an assignment, a
-resolution, a re-grade below P1) stops the ladder; if the item becomes an unowned P1
-again, a new episode starts. Every notification's id names the item, the episode, the
-step and the channel: the dispatcher sends each id at most once.
+resolution, a re-grade below P1, an operator's handover) stops the ladder; if the item
+becomes an unowned P1 again, a new episode starts. Every notification's id names the
+item, the episode, the step and the channel: the dispatcher sends each id at most once.
 
 A handover (`handed_over` item event) becomes one notification to the force's control
 room carrying the versioned payload (docs/control-room.md). A force rule can hand a P1
@@ -124,7 +124,12 @@ def on_item_event(
     st.priority, st.intent = item.priority.value, item.intent.value
     st.flags = [f.value for f in item.flags]
     st.status = item.status.value
-    unowned_p1 = item.priority == Priority.P1 and item.owner is None and item.status in OPEN
+    # An operator who hands the item over has acted on it: the ladder stops (a force
+    # rule's automatic handover does not count: nobody has seen the item yet).
+    acted = item.control_room is not None and not item.control_room.requested_by.startswith("rule:")
+    unowned_p1 = (
+        item.priority == Priority.P1 and item.owner is None and item.status in OPEN and not acted
+    )
     if unowned_p1 and st.unclaimed_since is None:
         st.unclaimed_since = _ts(ev.at)
         st.episode += 1

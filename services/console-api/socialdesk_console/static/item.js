@@ -50,6 +50,7 @@
       path = `${base}/reply`;
       body = { text: v("text"), template_id: template_id || null, language: language || null };
     }
+    if (cmd === "hand_over") { path = `${base}/handover`; body = { reason: v("handover_reason") || null }; }
     if (cmd === "note") body.payload.text = v("text");
     if (cmd === "regrade") body.payload = { priority: v("priority"), reason: v("regrade_reason") };
     if (cmd === "recategorise") body.payload = { intent: v("intent"), flags: [...document.getElementById("flags").selectedOptions].map((o) => o.value) };
