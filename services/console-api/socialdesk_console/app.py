@@ -10,7 +10,9 @@ import csv
 import io
 import json
 import logging
+import math
 import secrets
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -38,14 +40,23 @@ from socialdesk import __version__
 from socialdesk.config import DemoUser, PlatformConfig
 from socialdesk.es import alias
 from socialdesk.events import Actor, AuditEvent, ItemCommand, OperatorPresence, item_key_of, utcnow
+from socialdesk.httpsec import SecurityHeaders, security_headers
 from socialdesk.kafka import KafkaRuntime, Output
 from socialdesk.runtime import add_ops_routes
 from socialdesk.settings import ConsoleSettings
 from socialdesk.taxonomy import Flag, Intent, Outcome, Platform, Priority
 from socialdesk.topics import ITEMS_COMMANDS, OPERATORS_PRESENCE
 from socialdesk_console import board, handover, reports
-from socialdesk_console.audit import AuditWriter, audit_event
-from socialdesk_console.auth import Identity, Sessions, User, verify_password
+from socialdesk_console.audit import AuditWriter, audit_event, client_ip
+from socialdesk_console.auth import (
+    Identity,
+    SessionRules,
+    Sessions,
+    SessionUnavailable,
+    User,
+    dummy_hash,
+    verify_password,
+)
 from socialdesk_console.board import BoardFeed
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import (
@@ -58,7 +69,9 @@ from socialdesk_console.deps import (
     NotSignedIn,
     PageUser,
     SearchFilters,
+    When,
 )
+from socialdesk_console.guards import ACCOUNT, ADDRESS, GuardStore, locked_for
 from socialdesk_console.oidc import OidcClient, OidcError, load_mapping, map_claims, pkce_pair
 from socialdesk_console.outcomes import OutcomeWatcher
 from socialdesk_console.publish import Publisher, ReplyDispatcher, make_publisher
@@ -79,6 +92,7 @@ from socialdesk_console.queries import (
     timeline_request,
     visible,
 )
+from socialdesk_console.render_worker import TemplateRenderer
 from socialdesk_console.replies import (
     PLATFORM_LIMITS,
     Catalogue,
@@ -177,6 +191,23 @@ def highlight_segments(fragment: str) -> list[dict[str, Any]]:
     return out
 
 
+def login_audit(request: Request, username: str, user: DemoUser | None, action: str) -> AuditEvent:
+    """A failed or throttled sign-in. A known account is named; an unknown name is not
+    written down (it is often a password typed in the wrong box), only a keyed hint."""
+    return AuditEvent(
+        event_id=str(uuid.uuid4()),
+        at=utcnow(),
+        actor=Actor(kind="public", id=user.username if user else "unknown-user"),
+        role=user.role if user else None,
+        action=action,
+        target_type="session",
+        target_id=None,
+        force=user.force if user else None,
+        source_ip=client_ip(request),
+        details={"user_agent": request.headers.get("user-agent", "")[:200]},
+    )
+
+
 def encode_cursor(sort: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(sort).encode()).decode()
 
@@ -186,7 +217,15 @@ def decode_cursor(cursor: str) -> list[Any]:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError) as exc:
         raise HTTPException(400, "bad paging cursor; start the search again") from exc
-    if not isinstance(value, list) or len(value) > 4:
+    if (
+        not isinstance(value, list)
+        or not value
+        or len(value) > 4
+        or not all(
+            v is None or (isinstance(v, str | int | float) and not isinstance(v, bool))
+            for v in value
+        )
+    ):
         raise HTTPException(400, "bad paging cursor; start the search again")
     return value
 
@@ -204,11 +243,28 @@ def create_app(
         title="socialdesk console",
         version=__version__,
         description="Operator console API: every page uses these endpoints.",
-        docs_url=None,  # Swagger UI needs inline scripts the CSP forbids; /openapi.json stays
+        # Swagger UI needs inline scripts the CSP forbids, so never here; /openapi.json
+        # stays (the API is documented and every route still checks who asks).
+        docs_url=None,
         redoc_url=None,
     )
-    sessions = Sessions(settings.session_secret.get_secret_value(), settings.session_max_age_s)
+    app.add_middleware(SecurityHeaders, headers=security_headers(settings.environment, CSP))
+    sessions = Sessions(
+        settings.session_secret.get_secret_value(),
+        SessionRules(settings.session_idle_s, settings.session_max_age_s),
+        es,
+        alias(settings, "console-sessions"),
+    )
     app.state.sessions = sessions
+    guards = GuardStore(
+        es, alias(settings, "console-guards"), settings.session_secret.get_secret_value()
+    )
+    renderer = TemplateRenderer()
+    # Password checks run in threads (PBKDF2 releases the GIL), at most two at once so a
+    # flood of sign-ins cannot take every core; an unknown user's password is checked
+    # against a hash of the same cost, so both take the same time.
+    hashing = asyncio.Semaphore(2)
+    unknown_user_hash = dummy_hash([u.password_hash for u in users.values()])
     flow_signer = URLSafeTimedSerializer(
         settings.session_secret.get_secret_value(), salt="socialdesk-oidc-flow"
     )
@@ -306,6 +362,7 @@ def create_app(
                 except BaseException:
                     t.cancel()
             await audit.close()
+            await renderer.close()
             await http.aclose()
 
     app.router.lifespan_context = lifespan
@@ -320,13 +377,7 @@ def create_app(
         server_timing = timing.header()
         if server_timing:
             resp.headers["Server-Timing"] = server_timing
-        resp.headers["Content-Security-Policy"] = CSP
-        resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["X-Frame-Options"] = "DENY"
-        resp.headers["Referrer-Policy"] = "same-origin"
-        if not request.url.path.startswith("/static/"):
-            resp.headers.setdefault("Cache-Control", "no-store")
-        return resp
+        return resp  # the security headers: SecurityHeaders, on every answer
 
     @app.exception_handler(NotSignedIn)
     async def _to_login(request: Request, exc: NotSignedIn) -> Response:
@@ -335,8 +386,13 @@ def create_app(
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api/") or request.method != "GET":
-            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-        user = sessions.read(request.cookies.get(COOKIE))
+            return JSONResponse(
+                {"error": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        try:
+            user = await sessions.read(request.cookies.get(COOKIE))
+        except SessionUnavailable:
+            user = None
         return templates.TemplateResponse(
             request,
             "error.html",
@@ -447,6 +503,22 @@ def create_app(
         resp = await search(index=audit_index, **deliveries_request(item))
         return [h["_source"] for h in resp["hits"]["hits"]]
 
+    async def limit_previews(user: User) -> None:
+        try:
+            ok = await guards.take(
+                guards.key("preview", user.username), settings.preview_per_minute, 60
+            )
+        except Exception as exc:
+            raise HTTPException(
+                503, "the preview limit cannot be checked; try again shortly"
+            ) from exc
+        if not ok:
+            raise HTTPException(
+                429,
+                f"more than {settings.preview_per_minute} previews in a minute; wait a moment",
+                headers={"Retry-After": "60"},
+            )
+
     def variables_for(user: User, item: dict[str, Any], extra: dict[str, str]) -> dict[str, Any]:
         fc = config.forces.get(item.get("force") or "")
         return template_variables(item, fc, catalogue.links(fc), user.display_name, extra)
@@ -533,11 +605,13 @@ def create_app(
             secure=settings.cookie_secure,
             max_age=settings.session_max_age_s,
         )
+        # The cookie may outlive a browser session; the server-side session decides.
 
     async def signed_in_response(request: Request, identity: Identity, via: str) -> Response:
-        token = sessions.issue(identity, auth=via)
-        user = sessions.read(token)
-        assert user is not None
+        try:
+            token, user = await sessions.issue(identity, auth=via)
+        except SessionUnavailable:
+            return login_page_response(request, "Sign-in is unavailable; try again shortly", 503)
         online = presence_record(user, "online")
         await audit.write(
             [audit_event(user, request, "signed_in", "session", None, via=via)],
@@ -549,7 +623,12 @@ def create_app(
         resp.delete_cookie(OIDC_COOKIE)
         return resp
 
-    def login_page_response(request: Request, error: str | None, status: int = 200) -> Response:
+    def login_page_response(
+        request: Request,
+        error: str | None,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         token = secrets.token_urlsafe(24)
         resp = templates.TemplateResponse(
             request,
@@ -562,6 +641,7 @@ def create_app(
                 "local": bool(users),
             },
             status_code=status,
+            headers=headers,
         )
         resp.set_cookie(
             LOGIN_CSRF, token, httponly=True, samesite="strict", secure=settings.cookie_secure
@@ -584,9 +664,45 @@ def create_app(
         expected = request.cookies.get(LOGIN_CSRF)
         if not expected or not secrets.compare_digest(expected, csrf):
             raise HTTPException(403, "form expired or forged (CSRF check failed); reload and retry")
+        # The same steps, in the same order, for a known and an unknown username: the
+        # answer and its timing say nothing about which usernames exist.
+        address = client_ip(request) or "unknown"
+        acct_key, addr_key = guards.key("account", username), guards.key("address", address)
+        try:
+            state = await guards.read([acct_key, addr_key])
+        except Exception:
+            return login_page_response(request, "Sign-in is unavailable; try again shortly", 503)
+        now = time.time()
+        wait = max(locked_for(state.get(acct_key), now), locked_for(state.get(addr_key), now))
         user = users.get(username)
-        if user is None or not verify_password(password, user.password_hash):
+        if wait > 0:
+            await audit.write([login_audit(request, username, user, "sign_in.throttled")])
+            return login_page_response(
+                request,
+                f"Too many failed sign-ins. Try again in {math.ceil(wait)} seconds.",
+                429,
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
+        async with hashing:
+            ok = await asyncio.to_thread(
+                verify_password, password, user.password_hash if user else unknown_user_hash
+            )
+        if user is None or not ok:
+            try:
+                await asyncio.gather(
+                    guards.fail(acct_key, ACCOUNT, "account"),
+                    guards.fail(addr_key, ADDRESS, "address"),
+                )
+            except Exception:
+                return login_page_response(
+                    request, "Sign-in is unavailable; try again shortly", 503
+                )
+            await audit.write([login_audit(request, username, user, "sign_in.failed")])
             return login_page_response(request, "Unknown user or wrong password", 401)
+        try:
+            await guards.clear(acct_key)
+        except Exception:
+            return login_page_response(request, "Sign-in is unavailable; try again shortly", 503)
         return await signed_in_response(request, user, "local")
 
     @app.get("/login/oidc", tags=["sign-in"])
@@ -640,13 +756,30 @@ def create_app(
 
     @app.post("/logout", tags=["sign-in"])
     async def logout(
-        request: Request, user: ApiUser, csrf: Annotated[str, Form(max_length=200)]
+        request: Request,
+        user: ApiUser,
+        csrf: Annotated[str, Form(max_length=200)],
+        everywhere: Annotated[bool, Form()] = False,
     ) -> Response:
+        """Sign out: the session is ended on the server, so a copy of its cookie is
+        refused by every replica. With `everywhere`, every session of this user is."""
         if not secrets.compare_digest(user.csrf, csrf):
             raise HTTPException(403, "CSRF check failed")
+        try:
+            await (sessions.end_everywhere(user) if everywhere else sessions.end(user))
+        except SessionUnavailable as exc:
+            raise HTTPException(503, "could not sign out right now; try again") from exc
         offline = presence_record(user, "offline")
         await audit.write(
-            [audit_event(user, request, "signed_out", "session", None)],
+            [
+                audit_event(
+                    user,
+                    request,
+                    "signed_out_everywhere" if everywhere else "signed_out",
+                    "session",
+                    None,
+                )
+            ],
             also=[offline] if offline else None,
         )
         resp = RedirectResponse("/login", status_code=303)
@@ -893,17 +1026,22 @@ def create_app(
         }
 
     @app.post("/api/items/{item_id}/replies/preview", tags=["api"])
-    async def api_preview(item_id: str, body: PreviewRequest, user: CsrfUser) -> dict[str, Any]:
-        """Render a template (or an edited one) with this item's variables. Nothing is
-        sent; a template error is a 422 naming the problem."""
+    async def api_preview(item_id: str, body: PreviewRequest, user: ActingUser) -> dict[str, Any]:
+        """Render a template (or an edited one) with this item's variables, in a worker
+        process with a time and output limit. Nothing is sent; any template error is a
+        422 naming the problem. Only roles that can reply may preview, so many a minute
+        per user (429 past that, on every replica together)."""
         item = await get_item(user, item_id)
+        await limit_previews(user)
         variables = variables_for(user, item, body.variables)
         if body.source is not None:
-            text = catalogue.render_source(body.source, variables)
+            source = body.source
         elif body.template_id:
-            text = catalogue.render(item.get("force"), body.template_id, body.language, variables)
+            force = item.get("force")
+            source = catalogue.source(force, catalogue.find(force, body.template_id, body.language))
         else:
             raise HTTPException(422, "give template_id or source")
+        text = await renderer.render(source, variables)
         limit = PLATFORM_LIMITS.get(item["platform"], PLATFORM_LIMITS["other"])
         return {"text": text, "length": len(text), "limit": limit, "fits": len(text) <= limit}
 
@@ -1086,8 +1224,8 @@ def create_app(
         action: Annotated[str | None, Query(max_length=100)] = None,
         target_id: Annotated[str | None, Query(max_length=200)] = None,
         target_type: Annotated[str | None, Query(max_length=100)] = None,
-        date_from: Annotated[str | None, Query(max_length=40)] = None,
-        date_to: Annotated[str | None, Query(max_length=40)] = None,
+        date_from: When = None,
+        date_to: When = None,
         after: Annotated[str | None, Query(max_length=2000)] = None,
         size: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:
@@ -1167,4 +1305,6 @@ def main() -> None:
         port=settings.http_port or 8080,
         log_config=None,
         access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
