@@ -162,6 +162,8 @@ def make_es(settings: BaseServiceSettings) -> AsyncElasticsearch:
             settings.elasticsearch_username,
             settings.elasticsearch_password.get_secret_value(),
         )
+    if settings.elasticsearch_ca_certs is not None:
+        kwargs["ca_certs"] = str(settings.elasticsearch_ca_certs)
     return AsyncElasticsearch(settings.elasticsearch_url, **kwargs)
 
 

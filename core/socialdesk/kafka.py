@@ -99,6 +99,11 @@ def common_client_options(settings: BaseServiceSettings) -> dict[str, Any]:
         ctx = ssl.create_default_context(
             cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
         )
+        if settings.kafka_ssl_certfile:
+            ctx.load_cert_chain(
+                str(settings.kafka_ssl_certfile),
+                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+            )
         opts["ssl_context"] = ctx
     if settings.kafka_sasl_mechanism:
         opts["sasl_mechanism"] = settings.kafka_sasl_mechanism
@@ -108,12 +113,16 @@ def common_client_options(settings: BaseServiceSettings) -> dict[str, Any]:
     return opts
 
 
+def sync_client_options(settings: BaseServiceSettings) -> dict[str, Any]:
+    """The same options for kafka-python clients (admin, `socialdesk replay`, `simulate`):
+    TLS with the cluster CA and client certificate, and SASL, exactly as the services."""
+    return common_client_options(settings)
+
+
 def _admin(settings: BaseServiceSettings) -> Any:
     from kafka.admin import KafkaAdminClient
 
-    opts = common_client_options(settings)
-    if "ssl_context" in opts:
-        opts["ssl_context"] = opts.pop("ssl_context")
+    opts = sync_client_options(settings)
     return KafkaAdminClient(client_id="socialdesk-admin", request_timeout_ms=15000, **opts)
 
 

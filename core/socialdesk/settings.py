@@ -28,6 +28,9 @@ class BaseServiceSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: Path | None = None
+    # Mutual TLS (e.g. a Strimzi KafkaUser with `tls` authentication): PEM files.
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
     # noida-db never expires the sessions of consumers that died without leaving, so a
     # killed group leader wedges its group. When set, a single-instance service removes
     # the stale members of its own group before joining. Local stack only.
@@ -51,6 +54,9 @@ class BaseServiceSettings(BaseSettings):
     elasticsearch_username: str | None = None
     elasticsearch_password: SecretStr | None = None
     elasticsearch_api_key: SecretStr | None = None
+    elasticsearch_ca_certs: Path | None = Field(
+        None, description="CA of Elasticsearch's HTTP certificate (e.g. ECK's self-signed one)"
+    )
     index_prefix: str = "socialdesk"
     author_history_days: int = Field(
         8,

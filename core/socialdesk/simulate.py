@@ -219,13 +219,12 @@ class Sender:
         elif target == "kafka":
             from kafka import KafkaProducer
 
-            from socialdesk.kafka import common_client_options, topic_name
+            from socialdesk.kafka import sync_client_options, topic_name
             from socialdesk.settings import BaseServiceSettings
             from socialdesk.topics import MENTIONS_RAW
 
             settings = BaseServiceSettings()
-            opts = common_client_options(settings)
-            opts.pop("ssl_context", None)
+            opts = sync_client_options(settings)
             self.topic = topic_name(settings, MENTIONS_RAW)
             self.producer = KafkaProducer(
                 acks="all", linger_ms=5, client_id="socialdesk-simulate", **opts
