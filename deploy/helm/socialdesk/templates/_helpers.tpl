@@ -84,6 +84,13 @@ app.kubernetes.io/component: {{ .name }}
 {{- if .Values.kafka.tls.caSecret }}
 - {name: SOCIALDESK_KAFKA_SSL_CAFILE, value: /etc/socialdesk/kafka-ca/{{ .Values.kafka.tls.caKey }}}
 {{- end }}
+{{- if .Values.kafka.tls.clientSecret }}
+- {name: SOCIALDESK_KAFKA_SSL_CERTFILE, value: /etc/socialdesk/kafka-client/{{ .Values.kafka.tls.certKey }}}
+- {name: SOCIALDESK_KAFKA_SSL_KEYFILE, value: /etc/socialdesk/kafka-client/{{ .Values.kafka.tls.keyKey }}}
+{{- end }}
+{{- if .Values.elasticsearch.tls.caSecret }}
+- {name: SOCIALDESK_ELASTICSEARCH_CA_CERTS, value: /etc/socialdesk/es-ca/{{ .Values.elasticsearch.tls.caKey }}}
+{{- end }}
 {{- if and .Values.elasticsearch.existingSecret .Values.elasticsearch.apiKeyKey }}
 - name: SOCIALDESK_ELASTICSEARCH_API_KEY
   valueFrom: {secretKeyRef: {name: {{ .Values.elasticsearch.existingSecret | quote }}, key: {{ .Values.elasticsearch.apiKeyKey | quote }}}}
@@ -103,7 +110,20 @@ app.kubernetes.io/component: {{ .name }}
   emptyDir: {sizeLimit: 64Mi}
 {{- if .Values.kafka.tls.caSecret }}
 - name: kafka-ca
-  secret: {secretName: {{ .Values.kafka.tls.caSecret | quote }}}
+  secret: {secretName: {{ .Values.kafka.tls.caSecret | quote }}, items: [{key: {{ .Values.kafka.tls.caKey | quote }}, path: {{ .Values.kafka.tls.caKey | quote }}}]}
+{{- end }}
+{{- if .Values.kafka.tls.clientSecret }}
+- name: kafka-client
+  secret:
+    secretName: {{ .Values.kafka.tls.clientSecret | quote }}
+    defaultMode: 0440
+    items:
+      - {key: {{ .Values.kafka.tls.certKey | quote }}, path: {{ .Values.kafka.tls.certKey | quote }}}
+      - {key: {{ .Values.kafka.tls.keyKey | quote }}, path: {{ .Values.kafka.tls.keyKey | quote }}}
+{{- end }}
+{{- if .Values.elasticsearch.tls.caSecret }}
+- name: es-ca
+  secret: {secretName: {{ .Values.elasticsearch.tls.caSecret | quote }}, items: [{key: {{ .Values.elasticsearch.tls.caKey | quote }}, path: {{ .Values.elasticsearch.tls.caKey | quote }}}]}
 {{- end }}
 {{- if .Values.forceConfig.existingConfigMap }}
 - name: forces
@@ -116,7 +136,80 @@ app.kubernetes.io/component: {{ .name }}
 {{- if .Values.kafka.tls.caSecret }}
 - {name: kafka-ca, mountPath: /etc/socialdesk/kafka-ca, readOnly: true}
 {{- end }}
+{{- if .Values.kafka.tls.clientSecret }}
+- {name: kafka-client, mountPath: /etc/socialdesk/kafka-client, readOnly: true}
+{{- end }}
+{{- if .Values.elasticsearch.tls.caSecret }}
+- {name: es-ca, mountPath: /etc/socialdesk/es-ca, readOnly: true}
+{{- end }}
 {{- if .Values.forceConfig.existingConfigMap }}
 - {name: forces, mountPath: /app/config/forces, readOnly: true}
+{{- end }}
+{{- end }}
+
+{{/* The console's public URL: console.publicUrl, else https://<ingress.consoleHost> when
+     the Ingress serves it; empty when neither is set. */}}
+{{- define "socialdesk.publicUrl" -}}
+{{- if .Values.console.publicUrl }}
+{{- .Values.console.publicUrl | trimSuffix "/" }}
+{{- else if .Values.ingress.enabled }}
+{{- printf "%s://%s" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.consoleHost }}
+{{- end }}
+{{- end }}
+
+{{/* Refuse, at render time, what a service would refuse at start-up (or what would leave
+     it unusable), naming the value to set. Included once by deployment.yaml. */}}
+{{- define "socialdesk.validate" -}}
+{{- $v := .Values }}
+{{- $prod := eq $v.environment "production" }}
+{{- if and (hasPrefix "SASL_" $v.kafka.securityProtocol) (not $v.kafka.sasl.mechanism) }}
+{{- fail (printf "kafka.sasl.mechanism is required with kafka.securityProtocol=%s (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)" $v.kafka.securityProtocol) }}
+{{- end }}
+{{- if and $v.kafka.sasl.mechanism (not (hasPrefix "SASL_" $v.kafka.securityProtocol)) }}
+{{- fail (printf "kafka.securityProtocol must be SASL_SSL or SASL_PLAINTEXT with kafka.sasl.mechanism=%s" $v.kafka.sasl.mechanism) }}
+{{- end }}
+{{- if and $v.kafka.sasl.mechanism (not $v.kafka.sasl.existingSecret) }}
+{{- fail "kafka.sasl.existingSecret is required with kafka.sasl.mechanism: the Secret holding the SASL username and password" }}
+{{- end }}
+{{- if and (or $v.kafka.tls.caSecret $v.kafka.tls.clientSecret) (not (has $v.kafka.securityProtocol (list "SSL" "SASL_SSL"))) }}
+{{- fail "kafka.tls is set but kafka.securityProtocol is not SSL or SASL_SSL: the certificates would never be used" }}
+{{- end }}
+{{- if and $v.elasticsearch.existingSecret (not (or $v.elasticsearch.apiKeyKey $v.elasticsearch.usernameKey)) }}
+{{- fail "elasticsearch.apiKeyKey (or elasticsearch.usernameKey and elasticsearch.passwordKey) is required with elasticsearch.existingSecret" }}
+{{- end }}
+{{- if and $v.elasticsearch.usernameKey (not $v.elasticsearch.passwordKey) }}
+{{- fail "elasticsearch.passwordKey is required with elasticsearch.usernameKey" }}
+{{- end }}
+{{- if and (or $v.elasticsearch.apiKeyKey $v.elasticsearch.usernameKey) (not $v.elasticsearch.existingSecret) }}
+{{- fail "elasticsearch.existingSecret is required with elasticsearch.apiKeyKey or elasticsearch.usernameKey" }}
+{{- end }}
+{{- if and $v.elasticsearch.tls.caSecret (not (hasPrefix "https://" $v.elasticsearch.url)) }}
+{{- fail "elasticsearch.tls.caSecret is set but elasticsearch.url is not https://" }}
+{{- end }}
+{{- if $v.services.console.enabled }}
+{{- $url := include "socialdesk.publicUrl" . }}
+{{- if and $prod (not $v.console.existingSecret) }}
+{{- fail "console.existingSecret is required in production: a Secret holding the session signing key (key console.sessionSecretKey, 32+ random bytes)" }}
+{{- end }}
+{{- if and $prod (not $v.console.oidc.issuer) }}
+{{- fail "console.oidc.issuer is required in production: the demo accounts exist only in development, so nobody could sign in" }}
+{{- end }}
+{{- if $v.console.oidc.issuer }}
+{{- if not $v.console.oidc.clientId }}
+{{- fail "console.oidc.clientId is required with console.oidc.issuer" }}
+{{- end }}
+{{- if not $v.console.oidc.existingSecret }}
+{{- fail "console.oidc.existingSecret is required with console.oidc.issuer: the Secret holding the client secret (key console.oidc.clientSecretKey)" }}
+{{- end }}
+{{- if not $url }}
+{{- fail "console.publicUrl is required with console.oidc.issuer (or enable ingress: it is then https://<ingress.consoleHost>)" }}
+{{- end }}
+{{- if and $prod (not (hasPrefix "https://" $url)) }}
+{{- fail (printf "console.publicUrl must be https:// in production (got %q; with the Ingress, enable ingress.tls)" $url) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and $prod $v.services.ingest.enabled (not $v.ingest.existingSecret) }}
+{{- fail "ingest.existingSecret is required in production: a Secret with the generic endpoints' API keys (key ingest.apiKeysKey) and the platforms' webhook secrets" }}
 {{- end }}
 {{- end }}
