@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from socialdesk.stack import free_port, kill_tree
-from tests.browser.stack import PASSWORD, ConsolePlatform, console_platform, mention
+from socialdesk.stack import SERVICES, free_port, kill_tree
+from tests.browser.stack import INGEST_KEY, PASSWORD, ConsolePlatform, console_platform, mention
 from tests.integration.test_console_api import app_routes
 
 pytestmark = pytest.mark.integration
@@ -304,3 +304,63 @@ def test_bad_filters_are_4xx_with_a_reason_not_503(platform: ConsolePlatform) ->
     assert r.json()["details"][0]["field"].endswith("date_from")
     assert op.get("/api/search", params={"date_from": "2026-01-01"}).status_code == 200
     assert platform.stack.ready("console")
+
+
+# ---- 5. ingest's answers -------------------------------------------------------------------
+def ingest_post(platform: ConsolePlatform, body: bytes) -> httpx.Response:
+    return httpx.post(
+        platform.ingest + "/v1/mentions",
+        content=body,
+        headers={"X-Api-Key": INGEST_KEY},
+        timeout=30,
+    )
+
+
+def test_ingest_answers_say_what_happened(platform: ConsolePlatform) -> None:
+    one = json.dumps(mention("7101", "someone tried my car door handles on Allerton Road"))
+    first = platform.post_mentions([json.loads(one)])
+    assert first.status_code == 200 and first.json()["accepted"] == 1
+    again = ingest_post(platform, one.encode())
+    assert again.status_code == 200, again.text
+    assert again.json()["accepted"] == 0 and again.json()["duplicates"] == 1
+    for empty in (b"", b"\n \n"):
+        r = ingest_post(platform, empty)
+        assert r.status_code == 400 and "empty" in r.json()["error"]
+    pretty = json.dumps(mention("7102", "x"), indent=2).replace('"platform"', '"platform" "x"')
+    assert pretty.count("\n") > 10
+    r = ingest_post(platform, pretty.encode())
+    assert r.status_code == 400 and len(r.json()["rejected"]) == 1, r.text
+
+
+# ---- 6. headers and docs on every HTTP service ---------------------------------------------
+HEADERS = (
+    "content-security-policy",
+    "x-content-type-options",
+    "x-frame-options",
+    "referrer-policy",
+    "cache-control",
+)
+
+
+def test_every_http_service_sends_the_security_headers_and_no_docs(
+    platform: ConsolePlatform,
+) -> None:
+    ports = platform.stack.ports
+    urls = [f"http://127.0.0.1:{ports.service_port(s)}" for s in SERVICES]
+    answers = []
+    for base in urls:
+        for path in ("/healthz", "/readyz", "/metrics", "/nope"):
+            answers.append(httpx.get(base + path, timeout=30))
+        for path in ("/docs", "/redoc"):
+            r = httpx.get(base + path, timeout=30)
+            assert r.status_code == 404, (base, path)
+            answers.append(r)
+    answers.append(httpx.post(platform.ingest + "/v1/mentions", content=b"{}", timeout=30))
+    answers.append(httpx.post(platform.ingest + "/webhooks/meta", content=b"{}", timeout=30))
+    answers.append(httpx.get(platform.console + "/login", timeout=30))
+    answers.append(httpx.get(platform.console + "/api/me", timeout=30))
+    for r in answers:
+        for h in HEADERS:
+            assert h in r.headers, (str(r.request.url), r.status_code, h)
+        assert r.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]

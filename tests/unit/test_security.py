@@ -1,18 +1,27 @@
 """Security rules that need no backend: hostile reply templates in the real worker
-processes (the event loop stays free and every failure is a TemplateProblem), and the
-sign-in backoff policy."""
+processes (the event loop stays free and every failure is a TemplateProblem), the
+sign-in backoff policy, and ingest's answers (issue 23, item 5)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from elasticsearch import AsyncElasticsearch
+from fastapi.testclient import TestClient
 
+from socialdesk.config import PlatformConfig
+from socialdesk.settings import IngestSettings
 from socialdesk_console.guards import ACCOUNT, GuardStore, locked_for, next_failure
 from socialdesk_console.render_worker import TemplateRenderer
 from socialdesk_console.replies import MAX_OUTPUT, TemplateProblem
+from socialdesk_ingest.normalise import Accounts, normalise_meta, normalise_x_stream, parse_json
+from socialdesk_ingest.service import plan_ingest, plan_normalised, split_body
+from socialdesk_ingest.views import create_app as create_ingest
 
 HOSTILE = {
     "{{ 1/0 }}": "division by zero",
@@ -132,3 +141,58 @@ def test_a_long_but_legal_output_renders(size: int) -> None:
             await renderer.close()
 
     assert len(asyncio.run(run())) == size
+
+
+# ---- ingest's answers ------------------------------------------------------------------
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+NOW = datetime(2025, 11, 24, 23, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def accounts(platform_config: PlatformConfig) -> Accounts:
+    return Accounts.build(platform_config, ids_file=FIXTURES / "accounts.yaml")
+
+
+def test_a_rejected_event_is_named_by_its_place_in_the_delivery(accounts: Accounts) -> None:
+    payload = parse_json((FIXTURES / "meta/facebook_batch.json").read_bytes())
+    n = len(payload["entry"][0]["messaging"])
+    payload["entry"][0]["messaging"].append({"sender": {"id": "1"}, "surprise": True})
+    payload["entry"][1]["messaging"][0]["message"].pop("mid")
+    plan = plan_normalised(normalise_meta(payload, accounts, NOW), "meta")
+    assert [r["event"] for r in plan.rejected] == [
+        f"entry[0].messaging[{n}]",
+        "entry[1].messaging[0]",
+    ]
+
+
+def test_a_malformed_pretty_printed_object_is_one_entry_and_jsonl_stays_lines() -> None:
+    broken = b'{\n  "id": "x:1",\n  "text": "hello"\n  "platform": "x"\n}\n'
+    assert len(split_body(broken)) == 1
+    assert len(plan_ingest(split_body(broken), "t").rejected) == 1  # not one per line
+    jsonl = b'{"id": 1}\n{"id": 2}\n{"id": 3}\n'
+    assert len(split_body(jsonl)) == 3
+
+
+def test_a_stream_line_without_entities_finds_the_force_in_its_text(
+    accounts: Accounts,
+) -> None:
+    line = json.loads((FIXTURES / "x/stream_mention.json").read_text())
+    del line["data"]["entities"]
+    line["matching_rules"] = []
+    out = normalise_x_stream(line, accounts, NOW)
+    assert out.unknown == [] and out.mentions[0].force_account.handle == "MerseyPolice"
+    line["data"]["text"] = "email@MerseyPolice.example is not a mention"
+    assert normalise_x_stream(line, accounts, NOW).mentions == []
+
+
+def test_an_empty_body_is_400_before_kafka(platform_config: PlatformConfig) -> None:
+    settings = IngestSettings(
+        environment="test",
+        kafka_bootstrap="127.0.0.1:9",
+        ingest_api_keys="tests:k1",
+        ingest_kafka_timeout_s=1,
+    )
+    with TestClient(create_ingest(settings, platform_config)) as c:
+        for body in (b"", b"\n  \n"):
+            r = c.post("/v1/mentions", content=body, headers={"X-Api-Key": "k1"})
+            assert r.status_code == 400 and "empty" in r.json()["error"]

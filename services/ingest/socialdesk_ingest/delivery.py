@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
@@ -47,6 +47,9 @@ async def produce_and_wait(producer: AIOKafkaProducer, prefix: str, outputs: lis
 class Delivered:
     produced: int
     duplicates: int
+    # Of those duplicates, how many were on each topic (the answer subtracts them from
+    # what it reports as accepted: a redelivery accepts nothing new).
+    duplicates_by_topic: dict[str, int] = field(default_factory=dict)
 
 
 class Deliverer:
@@ -74,14 +77,16 @@ class Deliverer:
             await asyncio.wait(pending, timeout=timeout)
         fresh_keys: set[str] = set()
         todo: list[Output] = []
+        dups: dict[str, int] = {}
         for o in outputs:
             if o.topic in DEDUPED_TOPICS and o.key is not None:
                 if o.key in self.seen or o.key in fresh_keys:
+                    dups[o.topic] = dups.get(o.topic, 0) + 1
                     continue
                 fresh_keys.add(o.key)
             todo.append(o)
         if not todo:
-            return Delivered(0, len(keys))
+            return Delivered(0, len(keys), dups)
         loop = asyncio.get_running_loop()
         mine = {k: loop.create_future() for k in fresh_keys}
         self.inflight.update(mine)
@@ -96,7 +101,7 @@ class Deliverer:
             for k, fut in mine.items():
                 self.inflight.pop(k, None)
                 fut.set_result(ok)
-        return Delivered(len(todo), len(keys) - len(fresh_keys))
+        return Delivered(len(todo), len(keys) - len(fresh_keys), dups)
 
     async def warm_up(self) -> None:
         """Remember the ids already on mentions.raw and posts.outbound within the window,

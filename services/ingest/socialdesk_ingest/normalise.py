@@ -79,7 +79,8 @@ class Normalised:
     mentions: list[Mention] = field(default_factory=list)
     outbound: list[OutboundPost] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    unknown: list[tuple[str, JSON]] = field(default_factory=list)  # (reason, raw event)
+    # (reason, raw event, where it was in the delivery, e.g. "entry[1].messaging[0]")
+    unknown: list[tuple[str, JSON, str]] = field(default_factory=list)
 
     def extend(self, other: Normalised) -> None:
         self.mentions += other.mentions
@@ -173,20 +174,28 @@ def as_outbound(m: Mention, recipient: Author | None = None) -> OutboundPost:
     )
 
 
-def _each(out: Normalised, events: Any, what: str, fn: Callable[[JSON], Normalised | None]) -> None:
-    """Apply fn to each event; an event fn cannot read becomes an `unknown` entry."""
+def _each(
+    out: Normalised,
+    events: Any,
+    what: str,
+    fn: Callable[[JSON], Normalised | None],
+    at: str = "",
+) -> None:
+    """Apply fn to each event; an event fn cannot read becomes an `unknown` entry that
+    names where it was (`at` + what[index]), so the sender can find it."""
     if not isinstance(events, list):
-        out.unknown.append((f"{what}: expected a list", {"value": events}))
+        out.unknown.append((f"{what}: expected a list", {"value": events}, f"{at}{what}"))
         return
-    for ev in events:
+    for j, ev in enumerate(events):
+        where = f"{at}{what}[{j}]"
         if not isinstance(ev, dict):
-            out.unknown.append((f"{what}: expected an object", {"value": ev}))
+            out.unknown.append((f"{what}: expected an object", {"value": ev}, where))
             continue
         try:
             got = fn(ev)
         except (KeyError, TypeError, ValueError, ValidationError) as exc:
             detail = describe_error(exc) if isinstance(exc, ValidationError) else repr(exc)
-            out.unknown.append((f"{what}: {detail}", ev))
+            out.unknown.append((f"{what}: {detail}", ev, where))
             continue
         if got is not None:
             out.extend(got)
@@ -206,9 +215,9 @@ def normalise_meta(payload: JSON, accounts: Accounts, received_at: datetime) -> 
         raise UnknownPayload("expected {'object': 'page'|'instagram', 'entry': [...]}")
     platform = _META_PLATFORM[str(obj)]
     out = Normalised()
-    for entry in entries:
+    for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or "id" not in entry:
-            out.unknown.append(("entry without an id", {"entry": entry}))
+            out.unknown.append(("entry without an id", {"entry": entry}, f"entry[{i}]"))
             continue
         account_id = str(entry["id"])
         handle = accounts.handle_for(platform.value, account_id) or account_id
@@ -223,11 +232,11 @@ def normalise_meta(payload: JSON, accounts: Accounts, received_at: datetime) -> 
             )
 
         if "messaging" in entry:
-            _each(out, entry["messaging"], "messaging", messaging)
+            _each(out, entry["messaging"], "messaging", messaging, f"entry[{i}].")
         if "changes" in entry:
-            _each(out, entry["changes"], "changes", change)
+            _each(out, entry["changes"], "changes", change, f"entry[{i}].")
         if "messaging" not in entry and "changes" not in entry:
-            out.unknown.append(("entry has neither messaging nor changes", entry))
+            out.unknown.append(("entry has neither messaging nor changes", entry, f"entry[{i}]"))
     return out
 
 
@@ -525,6 +534,9 @@ def _x_dm(
 
 
 # ---- X: API v2 filtered stream ---------------------------------------------------------------
+_HANDLE = re.compile(r"(?<![\w@])@(\w{1,15})\b")
+
+
 def normalise_x_stream(payload: JSON, accounts: Accounts, received_at: datetime) -> Normalised:
     """One filtered-stream line: {data, includes, matching_rules}. The force account is
     the first force handle the tweet mentions, else the matching rule's tag."""
@@ -555,10 +567,17 @@ def normalise_x_stream(payload: JSON, accounts: Accounts, received_at: datetime)
         )
     )
     if handle is None:
+        # A line without entities (X leaves them out for some tweets) still names the
+        # force in its text: "@MerseyPolice ...".
+        handle = next(
+            (h for h in _HANDLE.findall(str(t.get("text") or "")) if accounts.is_force("x", h)),
+            None,
+        )
+    if handle is None:
         tags = [str(r.get("tag")) for r in payload.get("matching_rules") or []]
         handle = next((tag for tag in tags if accounts.is_force("x", tag)), None)
     if handle is None or not author_id:
-        out.unknown.append(("no force account or author in the tweet", payload))
+        out.unknown.append(("no force account or author in the tweet", payload, "data"))
         return out
     media_by_key = {m.get("media_key"): m for m in includes.get("media") or []}
     media = []
@@ -589,7 +608,7 @@ def normalise_x_stream(payload: JSON, accounts: Accounts, received_at: datetime)
             ],
         )
     except (KeyError, ValueError, ValidationError) as exc:
-        out.unknown.append((f"unreadable tweet: {exc!r}"[:500], payload))
+        out.unknown.append((f"unreadable tweet: {exc!r}"[:500], payload, "data"))
         return out
     if by_force:
         out.outbound.append(as_outbound(m))

@@ -34,13 +34,19 @@ class IngestPlan:
 
 def split_body(body: bytes) -> list[bytes]:
     """A JSON array, a single (even pretty-printed) JSON object, or JSONL: always a list
-    of lines to parse."""
+    of lines to parse. A multi-line body whose first line is not a JSON value on its own
+    is one (pretty-printed) object, malformed or not: one entry, one dead letter."""
     stripped = body.lstrip()
     if stripped.startswith(b"{") and b"\n" in stripped.rstrip():
         try:
             return [json.dumps(json.loads(stripped)).encode()]
         except ValueError:
-            pass  # JSONL
+            first = stripped.split(b"\n", 1)[0]
+            try:
+                json.loads(first)
+            except ValueError:
+                return [stripped.rstrip()]  # one malformed pretty-printed object
+            # else JSONL: each line its own object
     if stripped.startswith(b"["):
         try:
             data = json.loads(stripped)
@@ -118,8 +124,8 @@ def plan_normalised(result: Normalised, source: str) -> IngestPlan:
     for post in result.outbound:
         plan.outputs.append(Output(POSTS_OUTBOUND, post.id, post))
         plan.outbound += 1
-    for i, (reason, event) in enumerate(result.unknown):
-        plan.rejected.append({"event": i, "reason": reason})
+    for reason, event, where in result.unknown:
+        plan.rejected.append({"event": where, "reason": reason})
         plan.outputs.append(
             dead_letter(
                 "ingest",

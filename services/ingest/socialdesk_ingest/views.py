@@ -32,8 +32,10 @@ from starlette.types import Receive, Scope, Send
 
 from socialdesk import __version__
 from socialdesk.config import PlatformConfig, load_config
+from socialdesk.httpsec import SecurityHeaders, docs_options, security_headers, wrap_send
 from socialdesk.runtime import add_ops_routes
 from socialdesk.settings import IngestSettings
+from socialdesk.topics import MENTIONS_RAW, POSTS_OUTBOUND
 from socialdesk_ingest import signatures
 from socialdesk_ingest.delivery import Deliverer, ProducerHolder
 from socialdesk_ingest.guard import TokenBucket
@@ -204,7 +206,11 @@ class Ingest:
         if done.duplicates:
             DUPLICATES.inc(done.duplicates)
         _requests(route, status).inc()
-        return Answer(status, {**plan.summary(), "duplicates": done.duplicates})
+        summary = plan.summary()
+        # A redelivered message was accepted the first time: not again now.
+        summary["accepted"] = plan.accepted - done.duplicates_by_topic.get(MENTIONS_RAW, 0)
+        summary["outbound"] = plan.outbound - done.duplicates_by_topic.get(POSTS_OUTBOUND, 0)
+        return Answer(status, {**summary, "duplicates": done.duplicates})
 
     async def platform_delivery(self, route: str, body: bytes, normalise: Normaliser) -> Answer:
         """A verified platform body: normalise, produce, answer."""
@@ -299,9 +305,11 @@ class Webhook:
 
 
 class IngestApp(FastAPI):
-    """FastAPI, with the webhook POSTs answered before its middleware and routing."""
+    """FastAPI, with the webhook POSTs answered before its middleware and routing (and
+    the security headers added on that path too)."""
 
     fast_posts: dict[str, Webhook]
+    fast_headers: list[tuple[bytes, bytes]]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -310,7 +318,7 @@ class IngestApp(FastAPI):
                 path = path[len(root) :]  # as Starlette's routing sees it
             hook = self.fast_posts.get(path)
             if hook is not None:
-                await hook(scope, receive, send)
+                await hook(scope, receive, wrap_send(send, scope, self.fast_headers))
                 return
         await super().__call__(scope, receive, send)
 
@@ -341,7 +349,15 @@ def create_app(settings: IngestSettings, config: PlatformConfig | None = None) -
                     await task
             await ing.close()
 
-    app = IngestApp(title="socialdesk ingest", version=__version__, lifespan=lifespan)
+    app = IngestApp(
+        title="socialdesk ingest",
+        version=__version__,
+        lifespan=lifespan,
+        **docs_options(settings.environment),
+    )
+    headers = security_headers(settings.environment)
+    app.add_middleware(SecurityHeaders, headers=headers)
+    app.fast_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     app.state.ingest = ing
     app.fast_posts = {
         "/webhooks/meta": Webhook(
@@ -418,6 +434,8 @@ def create_app(settings: IngestSettings, config: PlatformConfig | None = None) -
             body = await read_limited(request, max_body)
         except BodyTooLarge:
             return ing.error(route, 413, f"body over {max_body} bytes").response()
+        if not body.strip():
+            return ing.error(route, 400, "empty body: nothing to ingest").response()
         plan = plan_fn(split_body(body), f"http:{source}")
         accepted = plan.accepted + plan.outbound
         answer = await ing.produce(route, plan, 200 if accepted or not plan.rejected else 400)
