@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SERVICES = ("ingest", "triage", "assign", "sla", "indexer", "metrics", "console")
+# Started by `socialdesk up` beside SERVICES: notifications and control-room handovers, and
+# the reference control room with an SMTP sink standing in for the force's systems
+# (docs/notifications.md, docs/control-room.md). The tests start notify themselves.
+DEMO_SERVICES = ("notify", "control-room")
 
 
 @dataclass
@@ -35,6 +39,9 @@ class StackPorts:
     sla: int = 8093
     indexer: int = 8094
     metrics: int = 8095
+    control_room: int = 8096  # config/forces/merseyside.yaml points its demo wiring here
+    notify: int = 8097
+    smtp: int = 8025
 
     @classmethod
     def from_env(cls) -> StackPorts:
@@ -100,6 +107,9 @@ class Stack:
         )
         if service is not None:
             env["SOCIALDESK_HTTP_PORT"] = str(self.ports.service_port(service))
+        if service == "notify":
+            env.setdefault("SOCIALDESK_SMTP_PORT", str(self.ports.smtp))
+            env.setdefault("SOCIALDESK_PUBLIC_URL", self.console_url().rstrip("/"))
         return env
 
     # ---- noida-db ------------------------------------------------------------------
@@ -143,7 +153,7 @@ class Stack:
         """Start a service (or, with cmd, another program) with its log under logs/."""
         self.logs.mkdir(parents=True, exist_ok=True)
         log = (self.logs / f"{service}.log").open("ab")
-        env = self.env(service if service in SERVICES else None)
+        env = self.env(service if service in (*SERVICES, "notify") else None)
         env.update(extra_env or {})
         return subprocess.Popen(
             cmd or self.service_cmd(service),

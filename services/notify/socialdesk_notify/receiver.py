@@ -16,11 +16,14 @@ A force replaces it with an adapter in front of its own command-and-control syst
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import json
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email import message_from_bytes
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -165,8 +168,50 @@ async def _follow_up(
         state.callbacks.append(await call_back(http, state.secret, payload.callback_url, cb))
 
 
-def main(port: int, secret: str, dispatch_after_s: float) -> None:
+class MailSink:
+    """An SMTP server (aiosmtpd) standing in for the force's mail relay in the demo: each
+    message is appended to a JSONL file (to, subject, idempotency key, body)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        msg = message_from_bytes(envelope.content, policy=email.policy.default)
+        line = {
+            "received_at": datetime.now(UTC).isoformat(),
+            "to": list(envelope.rcpt_tos),
+            "subject": msg["Subject"],
+            "idempotency_key": msg["X-Socialdesk-Idempotency-Key"],
+            "body": str(msg.get_payload()),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+        return "250 OK"
+
+
+def main(
+    port: int,
+    secret: str,
+    dispatch_after_s: float,
+    smtp_port: int = 0,
+    mail_log: Path | None = None,
+) -> None:
     import uvicorn
 
+    sink = None
+    if smtp_port:
+        from aiosmtpd.controller import Controller  # a development dependency: demo only
+
+        sink = Controller(
+            MailSink(mail_log or Path(".data/outbox/mail.jsonl")),
+            hostname="127.0.0.1",
+            port=smtp_port,
+        )
+        sink.start()
     state = ControlRoomState(secret=secret, dispatch_after_s=dispatch_after_s)
-    uvicorn.run(control_room_app(state), host="127.0.0.1", port=port, log_level="warning")
+    try:
+        uvicorn.run(control_room_app(state), host="127.0.0.1", port=port, log_level="warning")
+    finally:
+        if sink is not None:
+            sink.stop()
