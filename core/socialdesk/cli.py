@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from socialdesk.config import ConfigError
 
 DEMO_KEY = "demo:dev-only-change-me"
@@ -122,7 +124,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     from socialdesk.events import DeadLetterOrigin
     from socialdesk.jsonl import parse_line
-    from socialdesk.kafka import common_client_options, dead_letter, encode, topic_name
+    from socialdesk.kafka import dead_letter, encode, sync_client_options, topic_name
     from socialdesk.settings import BaseServiceSettings
     from socialdesk.topics import MENTIONS_RAW
 
@@ -131,8 +133,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     lines = path.read_bytes().splitlines()
     resume_file = Path(args.resume_file or f"{path}.offset")
     start = int(resume_file.read_text()) if args.resume and resume_file.exists() else 0
-    opts = common_client_options(settings)
-    opts.pop("ssl_context", None)
+    opts = sync_client_options(settings)
     producer = KafkaProducer(
         acks="all", enable_idempotence=True, linger_ms=5, client_id="socialdesk-replay", **opts
     )
@@ -511,6 +512,18 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except ValidationError as exc:  # a SOCIALDESK_* setting refused: one line naming it
+        print(f"configuration error: {_settings_error(exc)}", file=sys.stderr)
+        return 2
+
+
+def _settings_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = "_".join(str(p) for p in err["loc"])
+        name = f"SOCIALDESK_{field.upper()}: " if field else ""
+        parts.append(name + str(err["msg"]).removeprefix("Value error, "))
+    return "; ".join(parts)
 
 
 if __name__ == "__main__":
