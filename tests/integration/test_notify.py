@@ -181,6 +181,7 @@ def test_an_unclaimed_p1_tells_supervisors_then_the_inspector_once_each(rig: Rig
     claimed = p1(rig, "my neighbour has a gun and is threatening to shoot his wife right now")
     r = op.post(f"/api/items/{claimed['id']}/commands", json={"type": "claim"})
     assert r.status_code == 200, r.text
+    rig.room.fail_first = 1  # the first webhook is answered 503: retried, delivered once
     started = time.monotonic()
     item = p1(rig, "a man is stabbing people outside Lime Street station right now, send help")
     item_id = item["id"]
@@ -228,6 +229,38 @@ def test_an_unclaimed_p1_tells_supervisors_then_the_inspector_once_each(rig: Rig
     audit = rig.platform.search("audit", {"term": {"target_id": item_id}})
     delivered = [a for a in audit if a["action"] == "notification.delivered"]
     assert len(delivered) == 4, [a["action"] for a in audit]
+    retried = [a for a in delivered if a["details"]["attempts"] > 1]
+    assert [a["details"]["channel"] for a in retried] == ["pager"]
+    assert "503" in retried[0]["details"]["failed_attempts"][0]
+
+
+def test_a_poison_notification_goes_to_the_dead_letter_topic(rig: Rig) -> None:
+    from kafka import KafkaConsumer
+
+    rig.platform.produce("notifications", "itm_poison", {"notification_id": "x", "kind": "nope"})
+    consumer = KafkaConsumer(
+        rig.platform.prefix + "deadletter",
+        bootstrap_servers=rig.platform.stack.kafka,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=2000,
+    )
+    found: list[dict[str, Any]] = []
+
+    def dead() -> bool:
+        for rec in consumer:
+            dl = json.loads(rec.value)
+            if dl["service"] == "notify-dispatch":
+                found.append(dl)
+        return bool(found)
+
+    try:
+        wait_for(dead, 60, "a dead letter from notify-dispatch")
+    finally:
+        consumer.close()
+    assert (
+        found[0]["reason"] == "invalid_payload" and found[0]["origin"]["topic"] == "notifications"
+    )
+    assert "kind" in (found[0]["error"] or "")
 
 
 def post_callback(

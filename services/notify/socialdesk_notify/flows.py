@@ -285,6 +285,7 @@ class DispatchProcessor:
         self, partition: int, n: Notification, rec: Delivery, tries: int
     ) -> list[Output]:
         outputs: list[Output] = []
+        failures: list[str] = []  # this call's failed attempts, for the audit record
         for i in range(tries):
             rec.attempts += 1
             try:
@@ -294,6 +295,7 @@ class DispatchProcessor:
                 rec.status, rec.error = "undeliverable", str(exc)
             except Temporary as exc:
                 rec.error = str(exc)
+                failures.append(str(exc)[:200])
                 if time.time() - rec.first_at > self.settings.notify_give_up_after_s:
                     rec.status = "undeliverable"
                 elif i + 1 < tries and not self.stopping:
@@ -335,6 +337,7 @@ class DispatchProcessor:
                 "attempts": rec.attempts,
                 "receipt": rec.receipt,
                 "error": (rec.error or "")[:300] or None,
+                "failed_attempts": failures,
                 "retry_at": rec.next_at if rec.status == "pending" else None,
             },
         )
