@@ -1,7 +1,8 @@
 """The integration tests start their own stack: noida-db (Kafka and Elasticsearch
 protocols) and Tansu (a second, independent Kafka broker). With
-SOCIALDESK_TEST_BACKEND=containers and a Docker engine, real Kafka and Elasticsearch
-come from testcontainers instead, and the same tests run unchanged."""
+SOCIALDESK_TEST_BACKEND=containers and a Docker engine, real Kafka (KRaft) and
+Elasticsearch come from testcontainers instead, and the same tests run unchanged; the few
+that need the local stack itself say why (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -40,15 +41,22 @@ def noida(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
         stack.stop_noida()
 
 
+# The supported matrix (README, deploy/helm/socialdesk/README.md): Apache Kafka 3.9 in
+# KRaft mode (cp-kafka 7.9 is Apache Kafka 3.9) and Elasticsearch 8.
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
+ELASTICSEARCH_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch:8.17.0"
+
+
 def _containers() -> Iterator[Backend]:
-    from testcontainers.elasticsearch import ElasticSearchContainer
-    from testcontainers.kafka import KafkaContainer
+    from testcontainers.community.elasticsearch import ElasticSearchContainer
+    from testcontainers.community.kafka import KafkaContainer
 
     with (
-        KafkaContainer("confluentinc/cp-kafka:7.6.1") as kafka,
-        ElasticSearchContainer("docker.elastic.co/elasticsearch/elasticsearch:8.13.4") as es,
+        KafkaContainer(KAFKA_IMAGE).with_kraft() as kafka,
+        ElasticSearchContainer(ELASTICSEARCH_IMAGE, mem_limit="2G") as es,
     ):
-        yield Backend(kafka.get_bootstrap_server(), es.get_url(), "containers")
+        es_url = f"http://{es.get_container_host_ip()}:{es.get_exposed_port(es.port)}"
+        yield Backend(kafka.get_bootstrap_server(), es_url, "containers")
 
 
 @pytest.fixture(scope="session")
