@@ -5,6 +5,7 @@ bad filters, ingest's answers, and the headers and /docs of every HTTP service."
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import statistics
@@ -16,8 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+from elasticsearch import AsyncElasticsearch
 
+from socialdesk.settings import DEV_SECRET
 from socialdesk.stack import SERVICES, free_port, kill_tree
+from socialdesk_console.auth import SessionRules, Sessions
 from tests.browser.stack import INGEST_KEY, PASSWORD, ConsolePlatform, console_platform, mention
 from tests.integration.test_console_api import app_routes
 
@@ -364,3 +368,45 @@ def test_every_http_service_sends_the_security_headers_and_no_docs(
             assert h in r.headers, (str(r.request.url), r.status_code, h)
         assert r.headers["x-frame-options"] == "DENY"
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+def test_a_live_stream_opened_before_sign_out_ends(platform: ConsolePlatform) -> None:
+    op = signed_in(platform.console, "op.merseyside", "10.23.3.6")
+    cookie = op.cookies["sd_session"]
+    ended: dict[str, float] = {}
+
+    def listen() -> None:
+        with client(platform.console) as c:
+            c.cookies.set("sd_session", cookie)
+            with c.stream("GET", "/api/stream", timeout=90) as resp:
+                assert resp.status_code == 200
+                for _ in resp.iter_lines():
+                    pass
+        ended["at"] = time.monotonic()
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    time.sleep(1)
+    signed_out_at = time.monotonic()
+    assert op.post("/logout", data={"csrf": op.headers["X-CSRF-Token"]}).status_code == 303
+    t.join(60)
+    assert "at" in ended, "the stream outlived the session"
+    assert ended["at"] - signed_out_at < 45  # checked every 15 s
+
+
+def test_ended_sessions_are_purged_from_the_index(platform: ConsolePlatform) -> None:
+    op = signed_in(platform.console, "op.merseyside", "10.23.3.7")
+    assert op.get("/api/me").status_code == 200
+    index = platform.index("console-sessions")
+
+    async def purge() -> None:
+        es = AsyncElasticsearch(platform.stack.es_url)
+        try:
+            # A store whose absolute lifetime has just passed for every session.
+            await Sessions(DEV_SECRET, SessionRules(60, 0.001), es, index).purge()
+        finally:
+            await es.close()
+
+    asyncio.run(purge())
+    r = op.get("/api/me")
+    assert r.status_code == 401 and "sign in again" in r.json()["error"]

@@ -344,15 +344,28 @@ def create_app(
     runtime = KafkaRuntime(settings, dispatcher, max_records=50)
     tasks: list[asyncio.Task[None]] = []
 
+    async def purge_security_state() -> None:
+        """Hourly: ended sessions and stale sign-in counters leave the indices (every
+        replica does it; a delete by query is harmless twice)."""
+        while True:
+            await asyncio.sleep(3600)
+            for purge in (sessions.purge, guards.purge):
+                try:
+                    await purge()
+                except Exception as exc:
+                    log.warning("security state purge failed", extra={"error": repr(exc)})
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         outcomes.start()
         board_feed.start()
         tasks.append(asyncio.create_task(runtime.run()))
+        purger = asyncio.create_task(purge_security_state())
         try:
             yield
         finally:
             dispatcher.stopping = True
+            purger.cancel()
             runtime.stop()
             await outcomes.stop()
             await board_feed.stop()

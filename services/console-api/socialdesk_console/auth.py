@@ -109,7 +109,11 @@ def verify_password(password: str, encoded: str) -> bool:
 
 SESSIONS_MAPPING: dict[str, Any] = {
     "dynamic": False,
-    "properties": {"user": {"type": "keyword"}, "created": {"type": "double"}},
+    "properties": {
+        "user": {"type": "keyword"},
+        "created": {"type": "double"},
+        "revoked_before": {"type": "double"},
+    },
 }
 TOUCH_EVERY_S = 60.0  # last-seen is written at most once a minute per session
 
@@ -294,10 +298,21 @@ class Sessions:
         await self.end(user)
 
     async def purge(self) -> None:
-        """Delete sessions past their absolute lifetime (they are refused anyway)."""
+        """Delete sessions past their absolute lifetime (refused anyway), and "sign out
+        everywhere" marks older than any session they could still refuse."""
         await self._ensure()
+        old = time.time() - self.rules.absolute_s
+        await self.es.indices.refresh(index=self.index)
         await self.es.delete_by_query(
             index=self.index,
-            query={"range": {"created": {"lt": time.time() - self.rules.absolute_s}}},
+            query={
+                "bool": {
+                    "should": [
+                        {"range": {"created": {"lt": old}}},
+                        {"range": {"revoked_before": {"lt": old}}},
+                    ],
+                    "minimum_should_match": 1,
+                }
+            },
             conflicts="proceed",
         )

@@ -124,6 +124,16 @@ class GuardStore:
                 continue
         raise RuntimeError("guard counter kept changing under us")
 
+    async def purge(self, older_than_s: float = 86_400) -> None:
+        """Delete counters untouched for a day (every lock has long ended by then)."""
+        await self.ensure()
+        await self.es.indices.refresh(index=self.index)
+        await self.es.delete_by_query(
+            index=self.index,
+            query={"range": {"last_at": {"lt": time.time() - older_than_s}}},
+            conflicts="proceed",
+        )
+
     async def clear(self, id_: str) -> None:
         await self.ensure()
         try:

@@ -11,6 +11,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
+from socialdesk_console.auth import SessionUnavailable
+from socialdesk_console.deps import COOKIE
+
 Queue = asyncio.Queue[dict[str, Any]]
 
 
@@ -21,16 +24,34 @@ def offer(q: Queue, msg: dict[str, Any]) -> None:
     q.put_nowait(msg)
 
 
+async def still_signed_in(request: Request) -> bool:
+    """False only when the session is gone (signed out, timed out); a session store that
+    cannot be asked right now keeps the stream (its data comes from Kafka, not from the
+    store, and a browser refused with 503 would stop reconnecting for good)."""
+    try:
+        user = await request.app.state.sessions.read(request.cookies.get(COOKIE))
+    except SessionUnavailable:
+        return True
+    return user is not None
+
+
 def stream_response(
     request: Request, q: Queue, on_close: Callable[[], None], keepalive_s: float = 15
 ) -> StreamingResponse:
     """The queue as an event stream (event name: the change's `kind`), until the browser
-    goes; `on_close` unsubscribes it."""
+    goes or its session ends (checked every `keepalive_s`: a stream opened before a
+    sign-out must not outlive it); `on_close` unsubscribes it."""
+    loop = asyncio.get_running_loop()
 
     async def events() -> AsyncIterator[str]:
+        checked = loop.time()
         try:
             yield "retry: 2000\n\n"
             while not await request.is_disconnected():
+                if loop.time() - checked >= keepalive_s:
+                    checked = loop.time()
+                    if not await still_signed_in(request):
+                        return  # the browser reconnects and is refused (401)
                 try:
                     change = await asyncio.wait_for(q.get(), timeout=keepalive_s)
                 except TimeoutError:
