@@ -306,6 +306,10 @@ def test_a_handover_gets_its_incident_number_back(rig: Rig) -> None:
     assert received["item"]["id"] == item_id and received["reason"] == "break-in in progress"
     assert received["schema_version"] == 1
     print(f"handover: incident {cr['incident_number']} dispatched on the item after {took:.1f} s")
+    page = op.get(f"/items/{item_id}")
+    assert page.status_code == 200
+    assert f"incident <b>{cr['incident_number']}</b>" in page.text
+    assert "notification.delivered (handover, control-room)" in page.text
 
     # bad callbacks: each a clear 4xx, nothing changes
     good = {

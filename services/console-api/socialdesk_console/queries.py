@@ -169,7 +169,15 @@ def timeline_query(user: User, item_id: str, item: dict[str, Any] | None = None)
 # index): the page and bench/console_bench.py both build them here, so the benchmark's
 # baseline is the page's own requests.
 HISTORY_SOURCE = ["id", "priority", "intent", "status", "outcome", "created_at", "text", "team"]
-DELIVERY_ACTIONS = ["reply.delivered", "reply.send_failed", "reply.undeliverable"]
+DELIVERY_ACTIONS = [
+    "reply.delivered",
+    "reply.send_failed",
+    "reply.undeliverable",
+    # who was told outside the console, and the handover to the control room (notify)
+    "notification.delivered",
+    "notification.retrying",
+    "notification.undeliverable",
+]
 
 
 def history_request(user: User, item: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +203,8 @@ def timeline_request(
 
 
 def deliveries_request(item: dict[str, Any]) -> dict[str, Any]:
-    """Reply deliveries of the item (audit records of the dispatcher), newest first."""
+    """Deliveries of the item: replies (console-api's dispatcher) and notifications and
+    handovers (notify), from their audit records, newest first."""
     return {
         "query": {
             "bool": {
