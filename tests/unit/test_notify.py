@@ -364,3 +364,94 @@ def test_the_dispatcher_can_send_every_notification_example() -> None:
             assert n.target.url and n.payload
         if n.kind == "handover":
             HandoverPayload.model_validate(n.payload)
+
+
+class _Sender:
+    """Answers each send with the next scripted outcome (an exception or a receipt)."""
+
+    def __init__(self, *outcomes: object) -> None:
+        self.outcomes = list(outcomes)
+        self.sent: list[str] = []
+
+    async def send(self, n: object) -> str:
+        self.sent.append(getattr(n, "notification_id", ""))
+        out = self.outcomes.pop(0)
+        if isinstance(out, Exception):
+            raise out
+        return str(out)
+
+
+def _dispatcher(sender: _Sender, **settings: object):  # type: ignore[no-untyped-def]
+    from socialdesk.settings import NotifySettings
+    from socialdesk_notify.flows import DispatchProcessor
+
+    d = DispatchProcessor(
+        NotifySettings(notify_retry_max_delay_s=0.01, **settings),  # type: ignore[arg-type]
+        sender,  # type: ignore[arg-type]
+    )
+    d.store.restored = {0}  # no broker: partition 0 counts as read back (empty)
+    written: list[tuple[str, str]] = []
+
+    async def persist(partition: int, key: str, rec: object) -> None:
+        d.store.put(partition, key, rec)  # type: ignore[arg-type]
+        written.append((key, rec.status))  # type: ignore[attr-defined]
+
+    d._persist = persist  # type: ignore[method-assign]
+    return d, written
+
+
+def _handover_note(platform_config: PlatformConfig):  # type: ignore[no-untyped-def]
+    state, created = p1(platform_config)
+    out = apply_command(state, make_command("hand_over", created.item_id), platform_config, T0)
+    _, notes, _ = follow(platform_config, None, [created, *out.events])
+    return notes[0]
+
+
+async def test_dispatcher_sends_once_retries_and_records_the_outcome(
+    platform_config: PlatformConfig,
+) -> None:
+    from socialdesk.kafka import Meta
+    from socialdesk_notify.channels import Permanent, Temporary
+
+    note = _handover_note(platform_config)
+    meta = Meta("notifications", 0, 1, note.item_id, 0)
+    sender = _Sender(Temporary("503"), "http:202")
+    d, written = _dispatcher(sender)
+    result = await d.handle([(note, meta), (note, meta)])  # a duplicate in the same batch
+    assert sender.sent == [note.notification_id] * 2  # one failed attempt, one delivery
+    assert written == [(note.notification_id, "delivered")]
+    audit = [o.value for o in result.outputs if o.topic == "audit.events"]
+    assert [a.action for a in audit] == ["notification.delivered"]  # type: ignore[union-attr]
+    assert audit[0].details["failed_attempts"] == ["503"]  # type: ignore[union-attr]
+    [cmd] = [o.value for o in result.outputs if o.topic == "items.commands"]
+    assert cmd.type == "control_room_update" and cmd.payload["status"] == "delivered"  # type: ignore[union-attr]
+    again = await d.handle([(note, meta)])  # replayed after a restart: the record says sent
+    assert again.outputs == [] and len(sender.sent) == 2
+
+    refused, written = _dispatcher(_Sender(Permanent("404")))
+    result = await refused.handle([(note, meta)])
+    assert written == [(note.notification_id, "undeliverable")]
+    [cmd] = [o.value for o in result.outputs if o.topic == "items.commands"]
+    assert cmd.payload["status"] == "undeliverable"  # type: ignore[union-attr]
+
+
+async def test_dispatcher_schedules_a_retry_then_gives_up(platform_config: PlatformConfig) -> None:
+    import asyncio
+
+    from socialdesk.kafka import Meta
+    from socialdesk_notify.channels import Temporary
+
+    note = _handover_note(platform_config)
+    meta = Meta("notifications", 0, 1, note.item_id, 0)
+    sender = _Sender(*[Temporary("down")] * 5)
+    d, written = _dispatcher(sender, notify_quick_attempts=2, notify_give_up_after_s=0.5)
+    result = await d.handle([(note, meta)])
+    assert written == [(note.notification_id, "pending")] and len(d.retries) == 1
+    assert [o.value.action for o in result.outputs] == ["notification.retrying"]  # type: ignore[union-attr]
+    assert not [o for o in result.outputs if o.topic == "items.commands"]  # not final yet
+    await asyncio.sleep(0.6)
+    result = await d.tick()
+    assert written[-1] == (note.notification_id, "undeliverable") and d.retries == []
+    assert len(sender.sent) == 3
+    [cmd] = [o.value for o in result.outputs if o.topic == "items.commands"]
+    assert cmd.payload["status"] == "undeliverable"  # type: ignore[union-attr]
