@@ -10,12 +10,14 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from elasticsearch import AsyncElasticsearch
 from fastapi.testclient import TestClient
 
-from socialdesk.config import PlatformConfig
-from socialdesk.settings import IngestSettings
+from socialdesk.config import PlatformConfig, load_config
+from socialdesk.settings import ConsoleSettings, IngestSettings
+from socialdesk_console.app import create_app as create_console
 from socialdesk_console.guards import ACCOUNT, GuardStore, locked_for, next_failure
 from socialdesk_console.render_worker import TemplateRenderer
 from socialdesk_console.replies import MAX_OUTPUT, TemplateProblem
@@ -199,3 +201,32 @@ def test_an_empty_body_is_400_before_kafka(platform_config: PlatformConfig) -> N
         for body in (b"", b"\n  \n"):
             r = c.post("/v1/mentions", content=body, headers={"X-Api-Key": "k1"})
             assert r.status_code == 400 and "empty" in r.json()["error"]
+
+
+# ---- a backend really down: 503, and readiness says so ------------------------------------
+def test_console_with_its_backends_down_answers_503_and_is_not_ready() -> None:
+    root = Path(__file__).resolve().parents[2]
+    settings = ConsoleSettings(
+        config_dir=root / "config",
+        environment="test",
+        kafka_bootstrap="127.0.0.1:9",
+        elasticsearch_url="http://127.0.0.1:9",
+    )
+    es = AsyncElasticsearch("http://127.0.0.1:9", max_retries=0, request_timeout=2)
+    app = create_console(settings, load_config(root / "config"), {}, es)
+    cookie = app.state.sessions.serializer.dumps({"s": "some-session", "u": "op.merseyside"})
+
+    async def run() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://c") as c:
+            ready = await c.get("/readyz")
+            c.cookies.set("sd_session", cookie)
+            me = await c.get("/api/me")
+        await es.close()
+        return ready, me
+
+    ready, me = asyncio.run(run())
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"elasticsearch": False, "kafka": False}
+    assert me.status_code == 503 and "try again" in me.json()["error"]
+    assert me.headers["x-frame-options"] == "DENY"

@@ -295,11 +295,19 @@ def create_app(
     app.state.oidc = oidc
 
     async def ready() -> dict[str, bool]:
+        """Both backends a request needs: Elasticsearch (items, sessions) and Kafka (the
+        audit trail every read waits for). When either is down the API answers 503 and
+        this says so too."""
         try:
             es_ok = bool(await es.ping())
         except Exception:
             es_ok = False
-        return {"elasticsearch": es_ok}
+        try:
+            await asyncio.wait_for(audit.holder.get(), timeout=5)
+            kafka_ok = True
+        except Exception:
+            kafka_ok = False
+        return {"elasticsearch": es_ok, "kafka": kafka_ok}
 
     add_ops_routes(app, ready)
 
