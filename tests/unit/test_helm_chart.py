@@ -19,7 +19,12 @@ CHART = ROOT / "deploy/helm/socialdesk"
 HELM = ROOT / ".tools/helm/helm"
 VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 K8S = "1.30.0"
-CRDS = {"ServiceMonitor", "PrometheusRule"}
+CRDS = {
+    "ServiceMonitor": "monitoring.coreos.com/v1",
+    "PrometheusRule": "monitoring.coreos.com/v1",
+    "KafkaTopic": "kafka.strimzi.io/v1beta2",
+    "KafkaUser": "kafka.strimzi.io/v1beta2",
+}
 
 
 def helm(*args: str) -> subprocess.CompletedProcess[str]:
@@ -48,7 +53,7 @@ def test_lint_passes(values: Path) -> None:
 def test_manifests_validate_against_kubernetes_schemas(values: Path) -> None:
     for doc in render(values):
         if doc["kind"] in CRDS:
-            assert doc["apiVersion"] == "monitoring.coreos.com/v1" and doc["spec"]
+            assert doc["apiVersion"] == CRDS[doc["kind"]] and doc["spec"]
             continue
         kubernetes_validate.validate(doc, K8S, strict=True)
 

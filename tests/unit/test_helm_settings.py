@@ -341,10 +341,14 @@ def notes(*args: str) -> str:
 
 def test_notes_tell_the_truth() -> None:
     full = notes("-f", str(CHART / "ci/strimzi-eck-values.yaml"))
-    assert "logs job/sd-socialdesk-bootstrap" in full and "86400 seconds" in full
+    assert "logs job/" not in full and "get kafkatopics" in full
+    assert (
+        "Secret socialdesk-kafka-user in\n   kafka; the pods read it in socialdesk: copy it" in full
+    )
     assert "https://socialdesk.force.police.uk/auth/callback" in full
     assert "WARNING" not in full
     bare = notes("-f", str(CHART / "ci/default-values.yaml"))
+    assert "logs job/sd-socialdesk-bootstrap" in bare and "86400 seconds" in bare
     assert "console.replies.existingSecret is empty" in bare
     assert "recorded as undeliverable" in bare
     minimal = notes("-f", str(CHART / "ci/minimal-values.yaml"))

@@ -209,6 +209,22 @@ app.kubernetes.io/component: {{ .name }}
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if $v.strimzi.enabled }}
+{{- if not $v.strimzi.cluster }}
+{{- fail "strimzi.cluster is required with strimzi.enabled: the name of the Strimzi Kafka cluster" }}
+{{- end }}
+{{- if gt (int $v.strimzi.minInsyncReplicas) (int $v.strimzi.topicReplicas) }}
+{{- fail "strimzi.minInsyncReplicas is more than strimzi.topicReplicas: no write could succeed" }}
+{{- end }}
+{{- if $v.strimzi.user.create }}
+{{- if and (eq $v.strimzi.user.authentication "scram-sha-512") (ne $v.kafka.sasl.existingSecret $v.strimzi.user.name) }}
+{{- fail (printf "kafka.sasl.existingSecret must be %q, the Secret Strimzi writes for strimzi.user.name" $v.strimzi.user.name) }}
+{{- end }}
+{{- if and (eq $v.strimzi.user.authentication "tls") (ne $v.kafka.tls.clientSecret $v.strimzi.user.name) }}
+{{- fail (printf "kafka.tls.clientSecret must be %q, the Secret Strimzi writes for strimzi.user.name" $v.strimzi.user.name) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and $prod $v.services.ingest.enabled (not $v.ingest.existingSecret) }}
 {{- fail "ingest.existingSecret is required in production: a Secret with the generic endpoints' API keys (key ingest.apiKeysKey) and the platforms' webhook secrets" }}
 {{- end }}
