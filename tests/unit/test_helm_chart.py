@@ -89,6 +89,7 @@ def test_every_service_is_probed_and_reachable_for_metrics(values: Path) -> None
         "sla",
         "indexer",
         "metrics",
+        "notify",
         "console",
     }
     services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
@@ -106,7 +107,16 @@ def test_network_policies_allow_only_what_each_service_needs() -> None:
         for d in docs
         if d["kind"] == "NetworkPolicy"
     }
-    assert set(pols) == {"ingest", "triage", "assign", "sla", "indexer", "metrics", "console"}
+    assert set(pols) == {
+        "ingest",
+        "triage",
+        "assign",
+        "sla",
+        "indexer",
+        "metrics",
+        "notify",
+        "console",
+    }
     for name, pol in pols.items():
         assert set(pol["spec"]["policyTypes"]) == {"Ingress", "Egress"}
         egress_ports = {p["port"] for rule in pol["spec"]["egress"] for p in rule.get("ports", [])}

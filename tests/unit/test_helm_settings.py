@@ -79,8 +79,26 @@ def secret_value(name: str, key: str) -> str:
     return f"{name}-{key}-" + "s" * 32
 
 
+def force_keys() -> dict[str, str]:
+    """The Secret forceConfig.existingSecret names: one key per variable the forces'
+    configuration (the image's config/) names in secret_env."""
+    from socialdesk.config import load_config
+
+    config = load_config(ROOT / "config")
+    names = [ch.secret_env for ch in config.national.notifications if ch.secret_env]
+    for f in config.forces.values():
+        names += [ch.secret_env for ch in f.notifications if ch.secret_env]
+        if f.control_room is not None:
+            names.append(f.control_room.secret_env)
+    assert names, "the shipped config names no secret_env: this check checks nothing"
+    return {n: f"{n.lower()}-" + "h" * 32 for n in names}
+
+
 def environment(spec: dict[str, Any], optional_keys_present: bool) -> dict[str, str]:
     env: dict[str, str] = {}
+    for source in spec["containers"][0].get("envFrom", []):
+        assert set(source) == {"secretRef"}, source
+        env.update(force_keys())
     for e in spec["containers"][0].get("env", []):
         if "value" in e:
             env[e["name"]] = str(e["value"])
@@ -144,7 +162,49 @@ def test_every_workload_accepts_what_the_chart_renders(
             assert isinstance(settings, ConsoleSettings)
             assert settings.cookie_secure and settings.publisher_mode == "platforms"
             assert settings.public_url.startswith("https://")
-    assert {"console", "ingest", "triage", "assign", "sla", "indexer", "metrics"} <= seen
+        if service in ("console", "notify"):
+            # notify reads every key the forces name at start-up (and refuses without
+            # one); the console reads the control rooms' keys for each handover.
+            from socialdesk.config import load_config
+            from socialdesk_notify.flows import secrets
+
+            secrets(load_config(ROOT / "config"), settings.environment)
+        if service == "notify":
+            assert settings.public_url.startswith("https://")
+    assert {"console", "ingest", "triage", "assign", "sla", "indexer", "metrics", "notify"} <= seen
+
+
+def test_notify_would_refuse_without_the_forces_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    from socialdesk.config import ConfigError, load_config
+    from socialdesk_notify.flows import secrets
+
+    docs = render(CHART / "ci/default-values.yaml")
+    (spec,) = [spec for service, spec in pods(docs) if service == "notify"]
+    assert spec["containers"][0]["envFrom"] == [{"secretRef": {"name": "socialdesk-force-keys"}}]
+    env = environment({"containers": [{**spec["containers"][0], "envFrom": []}]}, True)
+    settings = build(NotifySettings, env, monkeypatch)
+    with pytest.raises(ConfigError, match="secret_env"):
+        secrets(load_config(ROOT / "config"), settings.environment)
+    assert "forceConfig.existingSecret" in refusal(
+        "-f", str(CHART / "ci/default-values.yaml"), "--set", "forceConfig.existingSecret="
+    )
+
+
+def test_notify_reaches_its_smtp_relay_with_credentials_from_a_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = render(CHART / "ci/strimzi-eck-values.yaml")
+    (spec,) = [spec for service, spec in pods(docs) if service == "notify"]
+    s = build(NotifySettings, environment(spec, True), monkeypatch)
+    assert (s.smtp_host, s.smtp_port, s.smtp_starttls) == ("smtp.force.police.uk", 587, True)
+    assert s.smtp_username and s.smtp_password is not None
+    assert s.callback_url == "https://socialdesk.force.police.uk/control-room/callback"
+    (pol,) = [
+        d
+        for d in docs
+        if d["kind"] == "NetworkPolicy" and d["metadata"]["name"].endswith("-notify")
+    ]
+    assert {"ports": [{"port": 587, "protocol": "TCP"}]} in pol["spec"]["egress"]
 
 
 def test_strimzi_eck_install_reaches_its_brokers_and_index_over_tls(
@@ -327,7 +387,7 @@ def test_console_and_ingest_may_reach_the_listed_https_destinations_only() -> No
             if "ipBlock" in to
             for p in rule["ports"]
         }
-        if name in ("console", "ingest"):
+        if name in ("console", "ingest", "notify"):
             assert blocks == {("0.0.0.0/0", 443), ("10.20.0.0/16", 8443)}, name
         else:
             assert not blocks, name
@@ -348,6 +408,7 @@ def test_notes_tell_the_truth() -> None:
     assert "https://socialdesk.force.police.uk/auth/callback" in full
     assert "WARNING" not in full
     bare = notes("-f", str(CHART / "ci/default-values.yaml"))
+    assert "notify.smtp.host is empty" in bare
     assert "logs job/sd-socialdesk-bootstrap" in bare and "86400 seconds" in bare
     assert "console.replies.existingSecret is empty" in bare
     assert "recorded as undeliverable" in bare

@@ -225,6 +225,14 @@ app.kubernetes.io/component: {{ .name }}
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if $v.services.notify.enabled }}
+{{- if and $prod (not (include "socialdesk.publicUrl" .)) }}
+{{- fail "console.publicUrl is required in production with services.notify: its links and the control rooms' callbacks point at the console" }}
+{{- end }}
+{{- if and $prod (not $v.forceConfig.existingSecret) }}
+{{- fail "forceConfig.existingSecret is required in production with services.notify: the Secret holding the variables the forces' secret_env name (webhook and control-room keys); notify refuses to start without them" }}
+{{- end }}
+{{- end }}
 {{- if and $prod $v.services.ingest.enabled (not $v.ingest.existingSecret) }}
 {{- fail "ingest.existingSecret is required in production: a Secret with the generic endpoints' API keys (key ingest.apiKeysKey) and the platforms' webhook secrets" }}
 {{- end }}
