@@ -427,6 +427,8 @@ async def test_dispatcher_sends_once_retries_and_records_the_outcome(
     assert cmd.type == "control_room_update" and cmd.payload["status"] == "delivered"  # type: ignore[union-attr]
     again = await d.handle([(note, meta)])  # replayed after a restart: the record says sent
     assert again.outputs == [] and len(sender.sent) == 2
+    record = d.store.get(0, note.notification_id)
+    assert record is not None and record.notification == {}  # final: small, body on the topic
 
     refused, written = _dispatcher(_Sender(Permanent("404")))
     result = await refused.handle([(note, meta)])
@@ -455,3 +457,41 @@ async def test_dispatcher_schedules_a_retry_then_gives_up(platform_config: Platf
     assert len(sender.sent) == 3
     [cmd] = [o.value for o in result.outputs if o.topic == "items.commands"]
     assert cmd.payload["status"] == "undeliverable"  # type: ignore[union-attr]
+
+
+async def test_a_retry_queued_twice_is_attempted_once(platform_config: PlatformConfig) -> None:
+    from socialdesk.kafka import Meta
+    from socialdesk_notify.channels import Temporary
+
+    note = _handover_note(platform_config)
+    meta = Meta("notifications", 0, 1, note.item_id, 0)
+    sender = _Sender(Temporary("down"), "http:200", "http:200")
+    d, _ = _dispatcher(sender, notify_quick_attempts=1)
+    await d.handle([(note, meta)])
+    d._schedule_pending({0})  # e.g. a restore queued it again
+    assert len(d.retries) == 2
+    import asyncio
+
+    await asyncio.sleep(0.05)
+    await d.tick()
+    assert len(sender.sent) == 2  # the failed attempt and one retry, not two at once
+
+
+def test_finished_items_are_forgotten_after_the_reopen_window(
+    platform_config: PlatformConfig,
+) -> None:
+    from socialdesk_notify.ladder import FORGET_AFTER_S, forgettable
+
+    state, created = p1(platform_config)
+    resolved = apply_command(
+        state,
+        make_command("resolve", created.item_id, payload={"outcome": "advised_999"}),
+        platform_config,
+        T0,
+    )
+    st, _, _ = follow(platform_config, None, [created, *resolved.events])
+    assert st is not None and st.status == "resolved"
+    assert not forgettable(st, T0.timestamp() + FORGET_AFTER_S - 1)
+    assert forgettable(st, T0.timestamp() + FORGET_AFTER_S + 1)
+    open_st, _, _ = follow(platform_config, None, [created])
+    assert open_st is not None and not forgettable(open_st, T0.timestamp() + 10 * FORGET_AFTER_S)

@@ -63,7 +63,13 @@ from socialdesk.topics import (
     NOTIFY_DELIVERIES,
 )
 from socialdesk_notify.channels import Permanent, Sender, Temporary, backoff
-from socialdesk_notify.ladder import Watch, due_notifications, next_due, on_item_event
+from socialdesk_notify.ladder import (
+    Watch,
+    due_notifications,
+    forgettable,
+    next_due,
+    on_item_event,
+)
 
 log = logging.getLogger(__name__)
 SYSTEM = Actor(kind="system", id="notify")
@@ -100,6 +106,7 @@ class PlannerProcessor:
         )
         self.heap: list[tuple[float, str, int]] = []
         self._changelog: dict[tuple[int, str], Output] = {}
+        self._swept_at = time.monotonic()
 
     def decode(self, topic: str, raw: bytes) -> ItemEvent:
         return ItemEvent.model_validate_json(raw)
@@ -160,7 +167,17 @@ class PlannerProcessor:
             self._save(partition, st)
             outputs.extend(self._outputs(notes, []))
             self._schedule(partition, st)
+        if time.monotonic() - self._swept_at > 60:
+            self._sweep(now)
         return BatchResult(outputs=outputs, changelog=list(self._changelog.values()))
+
+    def _sweep(self, now: float) -> None:
+        """Forget items finished for longer than the reopen window (memory stays bounded;
+        the changelog entry is deleted too)."""
+        self._swept_at = time.monotonic()
+        stale = [(p, k) for p, k, st in self.store.items() if forgettable(st, now)]
+        for partition, key in stale:
+            self._changelog[(partition, key)] = self.store.delete(partition, key)
 
     async def on_assign(self, partitions: set[TopicPartition]) -> None:
         owned = {tp.partition for tp in partitions}
@@ -267,11 +284,13 @@ class DispatchProcessor:
         """Retry pending notifications whose time has come (one attempt each)."""
         now = time.time()
         work = []
+        due: set[str] = set()
         while self.retries and self.retries[0][0] <= now:
             _, key, partition = heapq.heappop(self.retries)
             rec = self.store.get(partition, key)
-            if rec is None or rec.status != "pending":
-                continue
+            if rec is None or rec.status != "pending" or key in due:
+                continue  # one attempt at a time per notification, never two at once
+            due.add(key)
             n = Notification.model_validate(rec.notification)
             work.append(self._attempt(partition, n, rec, 1))
         outputs: list[Output] = []
@@ -310,6 +329,8 @@ class DispatchProcessor:
                 rec.attempts, self.settings.notify_retry_max_delay_s
             )
             heapq.heappush(self.retries, (rec.next_at, n.notification_id, partition))
+        else:
+            rec.notification = {}  # final: the body stays on the topic, the record stays small
         await self._persist(partition, n.notification_id, rec)
         outcome = "retrying" if rec.status == "pending" else rec.status
         OUTCOMES.labels(n.kind, n.target.type, outcome).inc()

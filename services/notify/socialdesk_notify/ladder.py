@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from socialdesk.config import NotifyChannel, PlatformConfig
 from socialdesk.events import (
@@ -59,6 +58,7 @@ class Watch:
     steps_done: int = 0
     auto_handover: bool = False
     handovers: list[str] = field(default_factory=list)
+    updated: float = 0.0  # the last item event's time: finished items are forgotten later
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -120,6 +120,7 @@ def on_item_event(
     else:
         st = st.copy()
     st.last_seq = ev.seq
+    st.updated = _ts(ev.at)
     st.force, st.team, st.owner = item.force, item.team, item.owner
     st.priority, st.intent = item.priority.value, item.intent.value
     st.flags = [f.value for f in item.flags]
@@ -320,5 +321,10 @@ def handover_notification(
     )
 
 
-def watch_payload(st: Watch) -> dict[str, Any]:
-    return asdict(st)
+FORGET_AFTER_S = 8 * 86400  # past the 7-day reopen window, as sla does
+
+
+def forgettable(st: Watch, now: float) -> bool:
+    """A finished item nothing more can happen to: its state can leave the store (a later
+    replay plans the same notification ids again, and the dispatcher's record holds)."""
+    return st.status in ("resolved", "closed") and now - st.updated > FORGET_AFTER_S
