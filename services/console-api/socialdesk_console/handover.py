@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from typing import Any
@@ -39,6 +40,7 @@ from socialdesk_console.deps import ActingUser
 from socialdesk_console.queries import visible
 
 MAX_CALLBACK_BYTES = 64 * 1024
+log = logging.getLogger(__name__)
 
 
 class HandoverRequest(BaseModel):
@@ -137,8 +139,12 @@ def router(ctx: ConsoleContext) -> APIRouter:
             return _error(401, f"no control room is configured for force {cb.force!r}")
         try:
             secret = secret_from_env(fc.control_room.secret_env, ctx.settings.environment)
+        except ValueError:
+            log.error("control-room key missing", extra={"force": cb.force})
+            return _error(401, f"no key is configured for {cb.force}'s control room")
+        try:
             verify(secret, raw, header, time.time())
-        except (SignatureProblem, ValueError) as exc:
+        except SignatureProblem as exc:
             return _error(401, f"{exc}; nothing was changed")
         item = await item_doc(cb.item_id)
         if item is None or item.get("force") != cb.force:
