@@ -226,6 +226,12 @@ def _soak(r: dict[str, Any]) -> str:
     return soak.markdown(r)
 
 
+def _p1_screen(r: dict[str, Any]) -> str:
+    import p1_screen_bench  # bench/ is on sys.path when run.py imports this module
+
+    return p1_screen_bench.markdown(r)
+
+
 def _generic(name: str, d: dict[str, Any]) -> str:
     rows = "\n".join(f"| {k} | {v} |" for k, v in d.items() if not isinstance(v, dict | list))
     return f"## {name}\n\n| figure | value |\n|---|---|\n{rows}\n"
@@ -339,6 +345,7 @@ run {m["date"]}.
         "scaling": _scaling,
         "drills": _drills,
         "soak": _soak,
+        "p1_screen": _p1_screen,
     }
     for key in (
         "e2e",
@@ -351,6 +358,7 @@ run {m["date"]}.
         "scaling",
         "drills",
         "soak",
+        "p1_screen",
     ):
         if key not in r:
             parts.append(f"## {key}\n\nNot run in this pass.\n")
