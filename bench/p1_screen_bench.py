@@ -31,6 +31,23 @@ from socialdesk.topics import load_topic_specs
 
 CHROMIUM = "/usr/bin/chromium"
 FLOOR_P99_MS = 2000
+# Ordinary traffic only: drills' texts include a P1, and unclaimed background P1s pile up
+# above the sample (the inbox lists a grade oldest first: SLA order), which measures
+# the pile, not the path.
+BACKGROUND = [
+    "someone smashed my car window on Lark Lane last night, any chance of a ref",
+    "worried about my neighbour, haven't seen her for 3 days and post piling up",
+    "lads on off-road bikes tearing round the park again",
+    "thanks to the officers who helped my nan today",
+    "tree down across the road on Queens Drive, cars swerving round it",
+]
+
+
+class Background(Load):
+    def mention(self, n: int) -> dict[str, Any]:
+        m = super().mention(n)
+        m["text"] = BACKGROUND[n % len(BACKGROUND)] + f" (bg {n})"
+        return m
 
 
 def pct(values: list[float], q: float) -> float:
@@ -79,7 +96,7 @@ def measure(samples: int, rate: float, warmup_s: float) -> dict[str, Any]:
         "SOCIALDESK_LOG_LEVEL": "WARNING",
     }
     procs = {}
-    load = Load(stack.ingest_url() + "/v1/mentions", rate, f"bg{int(time.time())}")
+    load = Background(stack.ingest_url() + "/v1/mentions", rate, f"bg{int(time.time())}")
     run = f"r{int(time.time())}"
     ms: list[float] = []
     missed: list[int] = []
@@ -145,6 +162,7 @@ def measure(samples: int, rate: float, warmup_s: float) -> dict[str, Any]:
         "max_ms": round(max(ms)) if ms else None,
         "background_rate_per_s": rate,
         "background_accepted": len(load.accepted),
+        "background_p1": 0,  # none of BACKGROUND grades P1
         "floor_p99_ms": FLOOR_P99_MS,
         "meets_floor": bool(ms) and not missed and pct(ms, 0.99) <= FLOOR_P99_MS,
     }
