@@ -230,3 +230,23 @@ def test_console_with_its_backends_down_answers_503_and_is_not_ready() -> None:
     assert ready.json()["checks"] == {"elasticsearch": False, "kafka": False}
     assert me.status_code == 503 and "try again" in me.json()["error"]
     assert me.headers["x-frame-options"] == "DENY"
+
+
+def test_a_cold_worker_start_is_not_charged_to_the_template() -> None:
+    """A worker's start (a Python process importing Jinja2: seconds on a loaded machine)
+    is not the template's time: the first preview after start-up renders, and a pool
+    warmed at start-up answers at once."""
+
+    async def run() -> tuple[str, str]:
+        cold = TemplateRenderer(workers=1, timeout_s=0.05)
+        warm = TemplateRenderer(workers=2, timeout_s=0.5)
+        try:
+            first = await cold.render("Hello {{ author }}", {"author": "@a"})
+            await warm.warm()
+            assert warm._idle is not None and warm._idle.qsize() == 2
+            return first, await warm.render("Bore da {{ author }}", {"author": "@b"})
+        finally:
+            await cold.close()
+            await warm.close()
+
+    assert asyncio.run(run()) == ("Hello @a", "Bore da @b")

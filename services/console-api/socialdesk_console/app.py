@@ -369,6 +369,7 @@ def create_app(
         board_feed.start()
         tasks.append(asyncio.create_task(runtime.run()))
         purger = asyncio.create_task(purge_security_state())
+        tasks.append(asyncio.create_task(renderer.warm()))
         try:
             yield
         finally:

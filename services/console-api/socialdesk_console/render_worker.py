@@ -23,6 +23,7 @@ from socialdesk_console.replies import TemplateProblem
 log = logging.getLogger(__name__)
 
 RENDER_TIMEOUT_S = 1.0
+SPAWN_TIMEOUT_S = 60.0  # a cold start on a loaded 2-core machine takes seconds
 WORKER_MEMORY_BYTES = 512 * 1024 * 1024
 _LINE_LIMIT = 4 * 1024 * 1024
 
@@ -46,7 +47,9 @@ class _Worker:
 
 class TemplateRenderer:
     """Renders template sources in `workers` child processes, each request limited to
-    `timeout_s`; callers beyond the pool's size wait their turn (that wait counts)."""
+    `timeout_s` once a worker is ready; callers beyond the pool's size wait their turn
+    (that wait counts). Starting a worker does not count: on a busy machine a fresh
+    Python process can take seconds to import, and that is not the template's fault."""
 
     def __init__(self, workers: int = 2, timeout_s: float = RENDER_TIMEOUT_S) -> None:
         self.size = workers
@@ -55,6 +58,11 @@ class TemplateRenderer:
         self._started = 0
         self._lock = asyncio.Lock()
         self.killed = 0
+
+    def _queue(self) -> asyncio.Queue[_Worker]:
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+        return self._idle
 
     async def _spawn(self) -> _Worker:
         proc = await asyncio.create_subprocess_exec(
@@ -65,32 +73,62 @@ class TemplateRenderer:
             stdout=asyncio.subprocess.PIPE,
             limit=_LINE_LIMIT,
         )
-        return _Worker(proc)
+        worker = _Worker(proc)
+        try:
+            assert proc.stdout is not None
+            ready = await asyncio.wait_for(proc.stdout.readline(), SPAWN_TIMEOUT_S)
+            if json.loads(ready or b"{}").get("ready") is not True:
+                raise OSError("the template renderer did not start")
+        except BaseException:
+            await worker.kill()
+            raise
+        return worker
+
+    async def _reserve(self, only_if_none_idle: bool = True) -> bool:
+        """Claim a slot for a new worker if the pool is not full (and, for a caller
+        that wants one now, no started worker is idle)."""
+        async with self._lock:
+            idle_ok = not only_if_none_idle or self._queue().empty()
+            if idle_ok and self._started < self.size:
+                self._started += 1
+                return True
+            return False
+
+    async def _new_worker(self) -> _Worker:
+        try:
+            return await self._spawn()
+        except BaseException:
+            async with self._lock:
+                self._started -= 1
+            raise
+
+    async def warm(self) -> None:
+        """Start the whole pool now (at start-up), so the first preview does not wait."""
+        while await self._reserve(only_if_none_idle=False):
+            try:
+                worker = await self._new_worker()
+            except Exception as exc:
+                log.warning("template renderer did not start", extra={"error": repr(exc)})
+                return
+            self._queue().put_nowait(worker)
 
     async def _take(self) -> _Worker:
-        async with self._lock:
-            if self._idle is None:
-                self._idle = asyncio.Queue()
-            if self._idle.empty() and self._started < self.size:
-                self._started += 1
-                try:
-                    return await self._spawn()
-                except Exception:
-                    self._started -= 1
-                    raise
-        return await self._idle.get()
+        if await self._reserve():
+            try:
+                return await self._new_worker()
+            except Exception as exc:
+                raise TemplateProblem("the template renderer could not start") from exc
+        try:
+            return await asyncio.wait_for(self._queue().get(), timeout=self.timeout_s)
+        except TimeoutError as exc:
+            raise TemplateProblem("the template renderer is busy; try again in a moment") from exc
 
     async def render(self, source: str, variables: dict[str, Any]) -> str:
         """The rendered text, or TemplateProblem for any failure, a time-out included."""
         request = json.dumps({"source": source, "variables": variables}).encode() + b"\n"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout_s
+        worker = await self._take()
         try:
-            worker = await asyncio.wait_for(self._take(), timeout=self.timeout_s)
-        except TimeoutError as exc:
-            raise TemplateProblem("the template renderer is busy; try again in a moment") from exc
-        try:
-            line = await asyncio.wait_for(worker.ask(request), max(0.01, deadline - loop.time()))
+            line = await asyncio.wait_for(worker.ask(request), self.timeout_s)
             reply = json.loads(line) if line else None
         except (TimeoutError, ValueError, ConnectionError, OSError) as exc:
             await self._replace(worker)
@@ -105,8 +143,7 @@ class TemplateRenderer:
         if not isinstance(reply, dict):
             await self._replace(worker)
             raise TemplateProblem("template error: the renderer stopped")
-        assert self._idle is not None
-        self._idle.put_nowait(worker)
+        self._queue().put_nowait(worker)
         if reply.get("ok"):
             return str(reply["text"])
         raise TemplateProblem(str(reply.get("error") or "template error"))
@@ -138,6 +175,8 @@ def _serve() -> None:  # pragma: no cover - runs in the child process
         os.nice(5)
     env = sandbox()
     out = sys.stdout.buffer
+    out.write(b'{"ready": true}\n')  # imports done: renders are timed from here
+    out.flush()
     for raw in sys.stdin.buffer:
         try:
             req = json.loads(raw)
