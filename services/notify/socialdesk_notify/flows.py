@@ -54,6 +54,7 @@ from socialdesk.logs import setup_logging
 from socialdesk.runtime import make_server, ops_app, run_until_signalled
 from socialdesk.settings import NotifySettings, secret_from_env
 from socialdesk.statestore import ChangelogStore
+from socialdesk.timers import DueQueue
 from socialdesk.topics import (
     AUDIT_EVENTS,
     ITEMS_COMMANDS,
@@ -104,7 +105,7 @@ class PlannerProcessor:
         self.store: ChangelogStore[Watch] = ChangelogStore(
             settings, NOTIFY_CHANGELOG, Watch.from_json, Watch.to_json
         )
-        self.heap: list[tuple[float, str, int]] = []
+        self.timers: DueQueue[Watch] = DueQueue(self.store, lambda st: next_due(self.config, st))
         self._changelog: dict[tuple[int, str], Output] = {}
         self._swept_at = time.monotonic()
 
@@ -112,9 +113,7 @@ class PlannerProcessor:
         return ItemEvent.model_validate_json(raw)
 
     def _schedule(self, partition: int, st: Watch) -> None:
-        due = next_due(self.config, st)
-        if due is not None:
-            heapq.heappush(self.heap, (due, st.item_id, partition))
+        self.timers.schedule(partition, st)
 
     def _save(self, partition: int, st: Watch) -> None:
         self._changelog[(partition, st.item_id)] = self.store.put(partition, st.item_id, st)
@@ -151,16 +150,7 @@ class PlannerProcessor:
         now = time.time()
         self._changelog = {}
         outputs: list[Output] = []
-        while self.heap and self.heap[0][0] <= now:
-            due, item_id, partition = heapq.heappop(self.heap)
-            st = self.store.get(partition, item_id)
-            if st is None:
-                continue
-            actual = next_due(self.config, st)
-            if actual is None or actual > now:
-                if actual is not None and actual != due:
-                    self._schedule(partition, st)
-                continue
+        for partition, st, _due, actual in self.timers.due(now):
             st = st.copy()
             notes = due_notifications(self.config, st, now, self.settings.public_url)
             STEP_LATENESS.observe(max(0.0, now - actual))
@@ -183,9 +173,7 @@ class PlannerProcessor:
         owned = {tp.partition for tp in partitions}
         self.store.forget(self.store.restored - owned)
         await self.store.ensure_restored(owned)
-        self.heap = []
-        for partition, _, st in self.store.items():
-            self._schedule(partition, st)
+        self.timers.rebuild()
 
     async def on_revoke(self, partitions: set[TopicPartition]) -> None:
         return None

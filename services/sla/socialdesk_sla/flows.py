@@ -6,7 +6,6 @@ passed while the service was down is emitted on recovery, once (the store rememb
 from __future__ import annotations
 
 import asyncio
-import heapq
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from socialdesk.kafka import BatchResult, Meta, Output, process_each
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.statestore import ChangelogStore
 from socialdesk.stream import serve_processor
+from socialdesk.timers import DueQueue
 from socialdesk.topics import ITEMS_EVENTS, SLA_CHANGELOG, SLA_EVENTS
 from socialdesk_sla.clocks import ItemClocks, due_events, next_due, on_item_event
 
@@ -74,7 +74,9 @@ class SlaProcessor:
         self.store: ChangelogStore[ItemClocks] = ChangelogStore(
             settings, SLA_CHANGELOG, ItemClocks.from_json, ItemClocks.to_json
         )
-        self.heap: list[tuple[float, str, int]] = []
+        self.timers: DueQueue[ItemClocks] = DueQueue(
+            self.store, lambda st: next_due(self.config, st)
+        )
         self._changelog: dict[tuple[int, str], Output] = {}
         self._gauges_at = 0.0
 
@@ -82,9 +84,7 @@ class SlaProcessor:
         return ItemEvent.model_validate_json(raw)
 
     def _schedule(self, partition: int, st: ItemClocks) -> None:
-        due = next_due(self.config, st)
-        if due is not None:
-            heapq.heappush(self.heap, (due, st.item_id, partition))
+        self.timers.schedule(partition, st)
 
     def _save(self, partition: int, st: ItemClocks) -> None:
         self._changelog[(partition, st.item_id)] = self.store.put(partition, st.item_id, st)
@@ -114,16 +114,7 @@ class SlaProcessor:
         now = now_dt.timestamp()
         self._changelog = {}
         outputs: list[Output] = []
-        while self.heap and self.heap[0][0] <= now:
-            due, item_id, partition = heapq.heappop(self.heap)
-            st = self.store.get(partition, item_id)
-            if st is None:
-                continue
-            actual = next_due(self.config, st)
-            if actual is None or actual > now:
-                if actual is not None and actual != due:
-                    self._schedule(partition, st)
-                continue
+        for partition, st, due, _actual in self.timers.due(now):
             st = st.copy()
             events = due_events(self.config, st, now_dt)
             for e in events:
@@ -170,9 +161,7 @@ class SlaProcessor:
         owned = {tp.partition for tp in partitions}
         self.store.forget(self.store.restored - owned)
         await self.store.ensure_restored(owned)
-        self.heap = []
-        for partition, _, st in self.store.items():
-            self._schedule(partition, st)
+        self.timers.rebuild()
 
     async def on_revoke(self, partitions: set[TopicPartition]) -> None:
         return None  # on_assign decides what to forget, once the new assignment is known
