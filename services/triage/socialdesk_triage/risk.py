@@ -704,12 +704,11 @@ def _hazard_is_live(low: str) -> bool:
     return LIVE_HAZARD.search(low) is not None
 
 
-def risk_features(texts: Sequence[str]) -> np.ndarray:
+def risk_features(readings: Sequence[RiskReading]) -> np.ndarray:
     """The factors, lowerings and the safety net's floor as classifier inputs (0/1)."""
     cols = len(Factor) + len(Lowering) + 2
-    out = np.zeros((len(texts), cols), dtype=np.float64)
-    for i, text in enumerate(texts):
-        r = read(text)
+    out = np.zeros((len(readings), cols), dtype=np.float64)
+    for i, r in enumerate(readings):
         for j, f in enumerate(Factor):
             out[i, j] = f in r.found
         for j, lo in enumerate(Lowering):

@@ -183,7 +183,7 @@ class Scorer:
         rules = apply_rules(text)
         language = detect_language(text, inp.language_hint)
         reasons = list(rules.reasons)
-        risk = read_risk(text)
+        risk = pred.risk if pred is not None and pred.risk is not None else read_risk(text)
         priority, grade_p = self._priority(rules, pred)
         priority, grade_p = _safety_net(priority, grade_p, risk)
         intent, intent_p = self._intent(rules, pred)
