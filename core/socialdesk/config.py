@@ -13,6 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+import holidays
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -426,25 +427,54 @@ def load_config(config_dir: Path) -> PlatformConfig:
     return PlatformConfig(national, forces, load_holidays(config_dir / "calendars"))
 
 
-def load_holidays(directory: Path) -> dict[str, frozenset[date]]:
-    """Bank holidays per region from calendars/bank-holidays.yaml."""
+# The `holidays` library's subdivision codes for the regions a calendar can name.
+REGION_SUBDIVISIONS = {"england-and-wales": "ENG", "scotland": "SCT", "northern-ireland": "NIR"}
+# Years computed around today: a service restarts far more often than every decade.
+HOLIDAY_YEARS_BEHIND, HOLIDAY_YEARS_AHEAD = 2, 10
+_OVERRIDE_KEYS = ("extra", "not")
+
+
+def region_holidays(region: str, today: date | None = None) -> frozenset[date]:
+    """A region's weekday bank holidays (substitute days included, as gov.uk lists them)
+    from the `holidays` library, so no year is ever missing."""
+    year = (today or date.today()).year
+    years = range(year - HOLIDAY_YEARS_BEHIND, year + HOLIDAY_YEARS_AHEAD + 1)
+    days = holidays.country_holidays("GB", subdiv=REGION_SUBDIVISIONS[region], years=years)
+    return frozenset(d for d in days if d.weekday() < 5)
+
+
+def load_holidays(directory: Path, today: date | None = None) -> dict[str, frozenset[date]]:
+    """Bank holidays per region: the library's list, adjusted by
+    calendars/bank-holidays.yaml (`extra` days it does not know yet, `not` to drop)."""
+    out = {region: region_holidays(region, today) for region in REGION_SUBDIVISIONS}
     path = directory / "bank-holidays.yaml"
-    if not path.exists():
-        return {}
-    data = _load_yaml(path) or {}
-    out: dict[str, frozenset[date]] = {}
-    for region, days in data.items():
-        parsed = []
-        for i, d in enumerate(days or []):
-            if isinstance(d, date):
-                parsed.append(d)
-                continue
-            try:
-                parsed.append(date.fromisoformat(str(d)))
-            except ValueError as exc:
-                raise ConfigError(path, f"{region}.{i}", f"{d!r} is not a date") from exc
-        out[str(region)] = frozenset(parsed)
+    data = (_load_yaml(path) if path.exists() else None) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(path, "(file)", "expected a mapping of region to extra/not lists")
+    for region, overrides in data.items():
+        if region not in REGION_SUBDIVISIONS:
+            known = ", ".join(REGION_SUBDIVISIONS)
+            raise ConfigError(path, str(region), f"unknown region (known: {known})")
+        overrides = overrides or {}
+        if not isinstance(overrides, dict) or set(overrides) - set(_OVERRIDE_KEYS):
+            raise ConfigError(path, str(region), "expected only 'extra' and 'not' lists")
+        extra = _dates(path, f"{region}.extra", overrides.get("extra"))
+        dropped = _dates(path, f"{region}.not", overrides.get("not"))
+        out[region] = (out[region] | extra) - dropped
     return out
+
+
+def _dates(path: Path, field: str, values: Any) -> frozenset[date]:
+    parsed = []
+    for i, d in enumerate(values or []):
+        if isinstance(d, date):
+            parsed.append(d)
+            continue
+        try:
+            parsed.append(date.fromisoformat(str(d)))
+        except ValueError as exc:
+            raise ConfigError(path, f"{field}.{i}", f"{d!r} is not a date (YYYY-MM-DD)") from exc
+    return frozenset(parsed)
 
 
 def load_demo_users(path: Path, config: PlatformConfig) -> dict[str, DemoUser]:

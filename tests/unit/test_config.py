@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 import yaml
 
-from socialdesk.config import ConfigError, PlatformConfig, load_config, load_demo_users
+from socialdesk.config import (
+    ConfigError,
+    PlatformConfig,
+    load_config,
+    load_demo_users,
+    load_holidays,
+)
 from socialdesk.taxonomy import Platform, Priority
 from tests.unit.conftest import CONFIG_DIR, FORCE
 
@@ -224,8 +230,32 @@ def test_bad_warning_fraction(cfg: Path) -> None:
 
 def test_bad_bank_holiday_date(cfg: Path) -> None:
     f = cfg / "calendars" / "bank-holidays.yaml"
-    edit(f, lambda d: d["scotland"].insert(2, "2026-02-30"))
-    assert_error(cfg, f, "scotland.2", "not a date")
+    edit(f, lambda d: d["scotland"]["extra"].insert(0, "2026-02-30"))
+    assert_error(cfg, f, "scotland.extra.0", "not a date")
+
+
+def test_unknown_bank_holiday_region(cfg: Path) -> None:
+    f = cfg / "calendars" / "bank-holidays.yaml"
+    edit(f, lambda d: d.update(wales={"extra": []}))
+    assert_error(cfg, f, "wales", "unknown region")
+
+
+def test_bank_holidays_never_run_out(tmp_path: Path) -> None:
+    """After the last year anyone typed in, P3/P4 clocks still skip Christmas."""
+    days = load_holidays(tmp_path, today=date(2041, 6, 1))
+    assert date(2041, 12, 25) in days["england-and-wales"]
+    assert date(2045, 4, 7) in days["england-and-wales"]  # Good Friday 2045
+    assert date(2041, 11, 30) not in days["scotland"]  # St Andrew's Day on a Saturday
+    assert date(2041, 12, 2) in days["scotland"]  # ... is taken on the Monday
+
+
+def test_overrides_add_and_remove_days(tmp_path: Path) -> None:
+    (tmp_path / "bank-holidays.yaml").write_text(
+        "scotland:\n  extra: [2026-07-07]\n  not: [2026-11-30]\n", encoding="utf-8"
+    )
+    days = load_holidays(tmp_path, today=date(2026, 1, 1))
+    assert date(2026, 7, 7) in days["scotland"] and date(2026, 11, 30) not in days["scotland"]
+    assert date(2026, 7, 7) not in days["england-and-wales"]
 
 
 def test_no_force_files(cfg: Path) -> None:
