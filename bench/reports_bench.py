@@ -78,11 +78,11 @@ from socialdesk.rollup import (
     cell_documents,
 )
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import Stack, kill_tree
 from socialdesk.subjects import subject_of_mention, subject_of_text
 from socialdesk.tail import follow_from_end
 from socialdesk.topics import ITEMS_EVENTS, POSTS_OUTBOUND, SLA_EVENTS, load_topic_specs
 from socialdesk_console.reports import PAGE, fetch_cells
+from socialdesk_tools.stack import Stack, kill_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 FORCE = "merseyside"
