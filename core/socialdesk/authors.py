@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-AUTHOR_DAYS = "author-days"  # alias(settings, AUTHOR_DAYS) is the daily indices' stem
+from socialdesk.indices import AUTHOR_DAYS as AUTHOR_DAYS  # importers name it here too
+
 # The item events that can change what an author's entry holds (the item's grade or
 # intent): the indexer writes the entry on these only, not on every claim or note.
 ENTRY_EVENTS = frozenset(

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from socialdesk.cells import LOCAL
 from socialdesk.events import item_key_of
-from socialdesk.rollup import LOCAL
 from socialdesk_tools.stack import wait_for
 from tests.browser.stack import ConsolePlatform, console_platform, mention, sla_warning
 
