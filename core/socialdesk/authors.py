@@ -24,12 +24,20 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from socialdesk.events import ItemEventType
 from socialdesk.indices import AUTHOR_DAYS as AUTHOR_DAYS  # importers name it here too
 
 # The item events that can change what an author's entry holds (the item's grade or
 # intent): the indexer writes the entry on these only, not on every claim or note.
 ENTRY_EVENTS = frozenset(
-    {"created", "public_replied", "regraded", "recategorised", "merged", "absorbed"}
+    {
+        ItemEventType.created,
+        ItemEventType.public_replied,
+        ItemEventType.regraded,
+        ItemEventType.recategorised,
+        ItemEventType.merged,
+        ItemEventType.absorbed,
+    }
 )
 
 

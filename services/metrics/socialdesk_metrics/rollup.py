@@ -25,8 +25,9 @@ from socialdesk.cells import (
     local_day_hour,
     sub_cells,
 )
-from socialdesk.events import ItemEvent, OutboundPost, SlaEvent
+from socialdesk.events import ItemEvent, ItemEventType, OutboundPost, SlaEvent
 from socialdesk.subjects import subject_of_mention, subject_of_text
+from socialdesk.taxonomy import OPEN_STATUSES
 
 # ---- facts -------------------------------------------------------------------------
 
@@ -80,7 +81,7 @@ def facts_from_item_event(
     is old news (a replay) or changes nothing the reports count. None for an item with
     no force (nobody reports on it) or an event without the item."""
     item = ev.item
-    if item is None or ev.type == "rejected" or item.force is None:
+    if item is None or ev.type == ItemEventType.rejected or item.force is None:
         return before
     if before is not None and ev.seq <= before.seq:
         return before
@@ -90,12 +91,14 @@ def facts_from_item_event(
         None,
     )
     resolved_s: float | None = None
-    if item.status.value in ("resolved", "closed"):
+    if item.status not in OPEN_STATUSES:
         if before is not None and before.resolved_s is not None:
             resolved_s = before.resolved_s
         else:
             resolved_s = max(
-                0.0, (ev.at if ev.type == "resolved" else item.updated_at).timestamp() - created
+                0.0,
+                (ev.at if ev.type == ItemEventType.resolved else item.updated_at).timestamp()
+                - created,
             )
     flags = [f.value for f in item.flags]
     inbound = next((m.text for m in item.messages if m.direction == "inbound"), "")
