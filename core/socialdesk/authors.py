@@ -2,8 +2,8 @@
 
 Triage grades a message with the author's recent history ("repeated welfare concerns
 raise urgency"). Asking the items index for it is a search per batch, and noida-db
-answers every search by scanning the whole index (about 5 ms of its CPU per 1,000
-documents, so the cost grew with every item ever indexed). Instead the indexer keeps one
+answers every search by scanning the whole index, so the cost grows with every item
+ever indexed (docs/benchmarks.md). Instead the indexer keeps one
 small document per author and UTC day, and triage reads the days of its window by
 multi-get of ids it can name, which costs by the ids asked for, on noida-db and on real
 Elasticsearch alike.
