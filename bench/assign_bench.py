@@ -26,9 +26,9 @@ from socialdesk.events import (
 )
 from socialdesk.kafka import ensure_topics
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import Stack, kill_tree
 from socialdesk.taxonomy import Intent, Priority
 from socialdesk.topics import load_topic_specs
+from socialdesk_tools.stack import Stack, kill_tree
 
 NOW = datetime.now(UTC)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import Stack, StackPorts, free_port
+from socialdesk_tools.stack import Stack, StackPorts, free_port
 
 
 @dataclass

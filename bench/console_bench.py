@@ -33,7 +33,6 @@ from elasticsearch import AsyncElasticsearch
 from socialdesk.es import ensure_indices
 from socialdesk.events import item_key_for_thread
 from socialdesk.kafka import ensure_topics
-from socialdesk.stack import SERVICES, Stack, kill_tree
 from socialdesk.topics import load_topic_specs
 from socialdesk_console.auth import User
 from socialdesk_console.queries import (
@@ -43,6 +42,7 @@ from socialdesk_console.queries import (
     sla_ids,
     timeline_request,
 )
+from socialdesk_tools.stack import SERVICES, Stack, kill_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 FORCES = ["merseyside", "metropolitan", "greater-manchester", "west-midlands", "kent"]

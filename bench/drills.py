@@ -27,9 +27,9 @@ from kafka import KafkaConsumer, KafkaProducer
 from socialdesk.kafka import ensure_topics
 from socialdesk.readback import every_document, every_record, json_values
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import SERVICES, Stack, kill_tree, port_open, wait_for
 from socialdesk.topics import load_topic_specs
 from socialdesk.verify import check_commands, check_items
+from socialdesk_tools.stack import SERVICES, Stack, kill_tree, port_open, wait_for
 
 API_KEY = "dev-only-change-me"
 ROOT = Path(__file__).resolve().parents[1]
@@ -394,7 +394,7 @@ if __name__ == "__main__":
     import argparse
     import tempfile
 
-    from socialdesk.stack import StackPorts
+    from socialdesk_tools.stack import StackPorts
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--short", action="store_true")

@@ -24,8 +24,8 @@ from elasticsearch import Elasticsearch
 from socialdesk.events import item_key_for_thread
 from socialdesk.kafka import ensure_topics
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import SERVICES, Stack, kill_tree
 from socialdesk.topics import load_topic_specs
+from socialdesk_tools.stack import SERVICES, Stack, kill_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 25  # mentions per ingest request (a webchat or stream relay posts batches)
@@ -219,7 +219,7 @@ def sustained(
         for w in range(n):
             e = env | {"SOCIALDESK_INSTANCE": str(w)}
             if w > 0:  # extra workers: their own ops port
-                from socialdesk.stack import free_port
+                from socialdesk_tools.stack import free_port
 
                 e["SOCIALDESK_HTTP_PORT"] = str(free_port())
             procs[svc].append(stack.spawn(svc, extra_env=e))
@@ -438,7 +438,7 @@ if __name__ == "__main__":
     import argparse
     import tempfile
 
-    from socialdesk.stack import StackPorts
+    from socialdesk_tools.stack import StackPorts
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=int, default=1000)

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from socialdesk.stack import Stack, StackPorts, kill_tree
+from socialdesk_tools.stack import Stack, StackPorts, kill_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "services" / "ingest"))

@@ -26,8 +26,8 @@ from drills import Load, _machine_note, machine, write_section
 
 from socialdesk.events import item_key_for_thread
 from socialdesk.kafka import ensure_topics
-from socialdesk.stack import SERVICES, kill_tree
 from socialdesk.topics import load_topic_specs
+from socialdesk_tools.stack import SERVICES, kill_tree
 
 CHROMIUM = "/usr/bin/chromium"
 FLOOR_P99_MS = 2000

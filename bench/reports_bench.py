@@ -64,25 +64,18 @@ from benchstack import private_stack
 from elasticsearch import AsyncElasticsearch
 from kafka.partitioner.default import murmur2
 
+from socialdesk.cells import INDEX_OF_KIND, LOCAL, CellKey
 from socialdesk.config import load_config
 from socialdesk.es import alias, ensure_indices, make_es
 from socialdesk.events import item_key_for_thread
 from socialdesk.kafka import ensure_topics, make_producer, topic_name
-from socialdesk.rollup import (
-    INDEX_OF_KIND,
-    LOCAL,
-    CellKey,
-    Cells,
-    ItemFacts,
-    PostFacts,
-    cell_documents,
-)
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import Stack, kill_tree
 from socialdesk.subjects import subject_of_mention, subject_of_text
 from socialdesk.tail import follow_from_end
 from socialdesk.topics import ITEMS_EVENTS, POSTS_OUTBOUND, SLA_EVENTS, load_topic_specs
 from socialdesk_console.reports import PAGE, fetch_cells
+from socialdesk_metrics.rollup import Cells, ItemFacts, PostFacts, cell_documents
+from socialdesk_tools.stack import Stack, kill_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 FORCE = "merseyside"
@@ -469,10 +462,13 @@ CACHE = ROOT / ".data" / "bench"
 
 def seeded_documents(plan: Plan, index: str) -> tuple[list[dict[str, Any]], Seeded, bool]:
     """The cell documents of the plan, from .data/bench if this plan was built before by
-    the same code (socialdesk.rollup and this file), else built now and kept there."""
+    the same code (socialdesk.cells, socialdesk_metrics.rollup and this file), else built
+    now and kept there."""
     here = Path(__file__).read_text()
     seeding = here[: here.index("# ---- figures")]  # the made-up desk and its seeding
-    code = (ROOT / "core" / "socialdesk" / "rollup.py").read_bytes() + seeding.encode()
+    cells = (ROOT / "core" / "socialdesk" / "cells.py").read_bytes()
+    rollup = (ROOT / "services" / "metrics" / "socialdesk_metrics" / "rollup.py").read_bytes()
+    code = cells + rollup + seeding.encode()
     key = hashlib.sha256(repr(plan).encode() + code).hexdigest()[:16]
     path = CACHE / f"reports-cells-{key}.pickle"
     if path.exists():

@@ -34,8 +34,8 @@ from sla_bench import run as sla_run  # noqa: E402
 
 from socialdesk.authors import AUTHOR_DAYS, window_docs  # noqa: E402
 from socialdesk.es import VersionedDoc, bulk_versioned, ensure_indices  # noqa: E402
-from socialdesk.stack import Stack, StackPorts  # noqa: E402
 from socialdesk_console.auth import User  # noqa: E402
+from socialdesk_tools.stack import Stack, StackPorts  # noqa: E402
 
 
 def _ms(values: list[float]) -> dict[str, float]:

@@ -22,9 +22,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from socialdesk.events import Actor, Author, Item, ItemEvent, ItemMessage
 from socialdesk.kafka import ensure_topics
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import Stack, kill_tree, wait_for
 from socialdesk.taxonomy import Channel, Intent, ItemStatus, Platform, Priority
 from socialdesk.topics import load_topic_specs
+from socialdesk_tools.stack import Stack, kill_tree, wait_for
 
 
 def created(n: int, priority: Priority, created_at: datetime) -> ItemEvent:

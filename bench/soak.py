@@ -46,9 +46,9 @@ from elasticsearch import Elasticsearch
 from socialdesk.kafka import ensure_topics
 from socialdesk.readback import every_record, json_values
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import SERVICES, Stack, StackPorts, free_port, kill_tree
 from socialdesk.topics import load_topic_specs
 from socialdesk.verify import check_replies
+from socialdesk_tools.stack import SERVICES, Stack, StackPorts, free_port, kill_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))

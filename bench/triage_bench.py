@@ -18,8 +18,8 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from socialdesk.kafka import ensure_topics
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import Stack, StackPorts, kill_tree
 from socialdesk.topics import load_topic_specs
+from socialdesk_tools.stack import Stack, StackPorts, kill_tree
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -67,7 +67,7 @@ def _no_local_engines_in_containers_mode() -> Iterator[None]:
     if BACKEND != "containers":
         yield
         return
-    from socialdesk.stack import Stack
+    from socialdesk_tools.stack import Stack
 
     def refuse(what: str) -> object:
         def _refuse(*_: object, **__: object) -> None:

@@ -2,8 +2,8 @@
 
 Triage grades a message with the author's recent history ("repeated welfare concerns
 raise urgency"). Asking the items index for it is a search per batch, and noida-db
-answers every search by scanning the whole index (about 5 ms of its CPU per 1,000
-documents, so the cost grew with every item ever indexed). Instead the indexer keeps one
+answers every search by scanning the whole index, so the cost grows with every item
+ever indexed (docs/benchmarks.md). Instead the indexer keeps one
 small document per author and UTC day, and triage reads the days of its window by
 multi-get of ids it can name, which costs by the ids asked for, on noida-db and on real
 Elasticsearch alike.
@@ -24,11 +24,20 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-AUTHOR_DAYS = "author-days"  # alias(settings, AUTHOR_DAYS) is the daily indices' stem
+from socialdesk.events import ItemEventType
+from socialdesk.indices import AUTHOR_DAYS as AUTHOR_DAYS  # importers name it here too
+
 # The item events that can change what an author's entry holds (the item's grade or
 # intent): the indexer writes the entry on these only, not on every claim or note.
 ENTRY_EVENTS = frozenset(
-    {"created", "public_replied", "regraded", "recategorised", "merged", "absorbed"}
+    {
+        ItemEventType.created,
+        ItemEventType.public_replied,
+        ItemEventType.regraded,
+        ItemEventType.recategorised,
+        ItemEventType.merged,
+        ItemEventType.absorbed,
+    }
 )
 
 

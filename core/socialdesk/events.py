@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -131,29 +132,58 @@ class Actor(Model):
     force: str | None = None
 
 
+# StrEnums, so they compare and serialise as the plain strings they have always been.
+class CommandType(StrEnum):
+    """What an item command asks of assign, the item's one writer."""
+
+    claim = "claim"
+    release = "release"
+    assign = "assign"
+    note = "note"
+    reply = "reply"
+    regrade = "regrade"
+    recategorise = "recategorise"
+    transfer = "transfer"
+    await_public = "await_public"
+    resolve = "resolve"
+    reopen = "reopen"
+    merge = "merge"
+    absorb = "absorb"
+    hand_over = "hand_over"
+    control_room_update = "control_room_update"
+
+
+class ItemEventType(StrEnum):
+    """What happened to an item; `rejected` repeats the item unchanged."""
+
+    created = "created"
+    routed = "routed"
+    assigned = "assigned"
+    claimed = "claimed"
+    released = "released"
+    replied = "replied"
+    noted = "noted"
+    regraded = "regraded"
+    recategorised = "recategorised"
+    transferred = "transferred"
+    awaiting_public = "awaiting_public"
+    public_replied = "public_replied"
+    resolved = "resolved"
+    reopened = "reopened"
+    merged = "merged"
+    absorbed = "absorbed"
+    handed_over = "handed_over"
+    control_room_updated = "control_room_updated"
+    rejected = "rejected"
+
+
 class ItemCommand(Model):
     """An instruction to the item's one writer (items.commands), keyed by item key."""
 
     schema_version: Literal[1] = 1
     command_id: str = Field(min_length=1, max_length=100)
     item_id: str = Field(min_length=1, max_length=200)
-    type: Literal[
-        "claim",
-        "release",
-        "assign",
-        "note",
-        "reply",
-        "regrade",
-        "recategorise",
-        "transfer",
-        "await_public",
-        "resolve",
-        "reopen",
-        "merge",
-        "absorb",
-        "hand_over",
-        "control_room_update",
-    ]
+    type: CommandType
     actor: Actor
     issued_at: AwareDatetime
     expected_seq: int | None = Field(default=None, ge=0)
@@ -231,27 +261,7 @@ class ItemEvent(Model):
     event_id: str
     item_id: str
     seq: int = Field(ge=0, description="per-item sequence; a rejection repeats the current one")
-    type: Literal[
-        "created",
-        "routed",
-        "assigned",
-        "claimed",
-        "released",
-        "replied",
-        "noted",
-        "regraded",
-        "recategorised",
-        "transferred",
-        "awaiting_public",
-        "public_replied",
-        "resolved",
-        "reopened",
-        "merged",
-        "absorbed",
-        "handed_over",
-        "control_room_updated",
-        "rejected",
-    ]
+    type: ItemEventType
     actor: Actor
     at: AwareDatetime
     command_id: str | None = None

@@ -75,3 +75,7 @@ class Outcome(StrEnum):
 
 
 PRIORITY_ORDER = {Priority.P1: 1, Priority.P2: 2, Priority.P3: 3, Priority.P4: 4}
+# An item someone still has to act on; resolved and closed are the rest.
+OPEN_STATUSES = frozenset(
+    {ItemStatus.new, ItemStatus.assigned, ItemStatus.in_progress, ItemStatus.awaiting_public}
+)

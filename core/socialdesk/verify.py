@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from socialdesk.events import ItemEventType
+
 # First-response targets that run 24/7 (config/national/policy.yaml), so a clock's
 # deadline is exactly this long after it started, whatever the day or hour.
 FIRST_RESPONSE_MIN = {"P1": 15, "P2": 60}
@@ -233,7 +235,7 @@ def check_commands(
             per_command[cid].add(str(ev.get("event_id")))
             kind.setdefault(cid, str(ev.get("type")))
         item_id = str(ev.get("item_id"))
-        if ev.get("type") != "rejected" and ev.get("item") is not None:
+        if ev.get("type") != ItemEventType.rejected and ev.get("item") is not None:
             seq = int(ev.get("seq") or 0)
             if item_id not in last or seq > int(last[item_id].get("seq") or 0):
                 last[item_id] = ev
@@ -245,7 +247,7 @@ def check_commands(
     for item_id, seqs in sorted(by_item.items()):
         for seq, ev in sorted(seqs.items()):
             before = seqs.get(seq - 1)
-            if ev.get("type") == "claimed" and before is not None:
+            if ev.get("type") == ItemEventType.claimed and before is not None:
                 if _owner(before) not in (None, _owner(ev)):
                     f.claimed_from_owner.append(f"{item_id}@{seq}")
     for cid in sorted(wanted):

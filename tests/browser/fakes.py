@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from socialdesk.stack import free_port, port_open, wait_for
+from socialdesk_tools.stack import free_port, port_open, wait_for
 
 
 class Served:

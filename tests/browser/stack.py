@@ -19,8 +19,8 @@ from elasticsearch import Elasticsearch
 
 from socialdesk.kafka import ensure_topics
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.stack import SERVICES, Stack, StackPorts, free_port, kill_tree, wait_for
 from socialdesk.topics import load_topic_specs
+from socialdesk_tools.stack import SERVICES, Stack, StackPorts, free_port, kill_tree, wait_for
 
 from .fakes import FakeIssuer, FakePlatform, Served
 

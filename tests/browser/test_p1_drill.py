@@ -29,9 +29,9 @@ from fastapi.responses import StreamingResponse
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from socialdesk.settings import DEV_SECRET
-from socialdesk.stack import free_port, http_ok, kill_tree, wait_for
 from socialdesk_ingest.signatures import meta_signature, x_signature
 from socialdesk_notify.receiver import ControlRoomState, control_room_app
+from socialdesk_tools.stack import free_port, http_ok, kill_tree, wait_for
 from tests.browser.fakes import Served
 from tests.browser.stack import PASSWORD, ConsolePlatform, console_platform, mention
 from tests.integration.test_notify import Mailbox

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from socialdesk.stack import Stack, StackPorts, tansu
+from socialdesk_tools.stack import Stack, StackPorts, tansu
 
 BACKEND = os.environ.get("SOCIALDESK_TEST_BACKEND", "local")
 

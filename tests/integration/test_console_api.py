@@ -20,8 +20,8 @@ from starlette.routing import Mount
 
 from socialdesk.config import load_config
 from socialdesk.settings import DEV_SECRET, ConsoleSettings
-from socialdesk.stack import wait_for
 from socialdesk_console.app import create_app
+from socialdesk_tools.stack import wait_for
 from tests.browser.stack import ConsolePlatform, console_platform, mention
 
 pytestmark = pytest.mark.integration

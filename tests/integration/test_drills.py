@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from socialdesk.stack import Stack, StackPorts
+from socialdesk_tools.stack import Stack, StackPorts
 
 from .conftest import BACKEND
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from socialdesk.stack import SERVICES, Stack, StackPorts, free_port, kill_tree, wait_for
+from socialdesk_tools.stack import SERVICES, Stack, StackPorts, free_port, kill_tree, wait_for
 
 from . import helpers
 from .conftest import Backend

@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from socialdesk.settings import DEV_SECRET
-from socialdesk.stack import wait_for
 from socialdesk_ingest.signatures import meta_signature
+from socialdesk_tools.stack import wait_for
 from tests.browser.stack import ConsolePlatform, console_platform, mention
 
 pytestmark = pytest.mark.integration

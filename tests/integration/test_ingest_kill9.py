@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from socialdesk.stack import Stack, StackPorts, kill_tree, wait_for
 from socialdesk_ingest import signatures
+from socialdesk_tools.stack import Stack, StackPorts, kill_tree, wait_for
 
 from .conftest import Backend
 from .helpers import create_topics, read_all, settings_for

@@ -16,9 +16,9 @@ import pytest
 
 from socialdesk.config import load_config
 from socialdesk.settings import IngestSettings
-from socialdesk.stack import tansu
 from socialdesk_ingest import signatures
 from socialdesk_ingest.views import create_app
+from socialdesk_tools.stack import tansu
 
 from .conftest import Backend
 from .helpers import create_topics, read_all

@@ -15,9 +15,9 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from socialdesk.stack import free_port, port_open, wait_for
 from socialdesk_ingest.views import create_app
 from socialdesk_ingest.xstream import Backoff, FilteredStream
+from socialdesk_tools.stack import free_port, port_open, wait_for
 
 from .conftest import Backend
 from .helpers import create_topics, read_all, wait_until

@@ -13,15 +13,16 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
+from socialdesk.cells import LOCAL, build_report
 from socialdesk.config import PlatformConfig, load_config
 from socialdesk.es import alias, ensure_indices
 from socialdesk.events import ForceAccount, ItemEvent, OutboundPost, SlaEvent, item_key_of
-from socialdesk.rollup import LOCAL, PendingSla, build_report
 from socialdesk.settings import MetricsSettings
 from socialdesk.taxonomy import Flag, Intent, Priority
 from socialdesk.topics import ITEMS_EVENTS, POSTS_OUTBOUND, SLA_EVENTS
 from socialdesk_indexer.documents import item_document
 from socialdesk_metrics.flows import MetricsProcessor
+from socialdesk_metrics.rollup import PendingSla
 from tests.unit.test_rollup import TARGETS, Life, sla_events
 
 from .conftest import Backend

@@ -33,8 +33,8 @@ from aiosmtpd.controller import Controller
 
 from socialdesk.settings import DEV_SECRET
 from socialdesk.signing import HEADER, signature
-from socialdesk.stack import free_port, http_ok, kill_tree, wait_for
 from socialdesk_notify.receiver import ControlRoomState, control_room_app
+from socialdesk_tools.stack import free_port, http_ok, kill_tree, wait_for
 from tests.browser.fakes import Served
 from tests.browser.stack import ConsolePlatform, console_platform, mention
 

@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from socialdesk.cells import LOCAL
 from socialdesk.events import item_key_of
-from socialdesk.rollup import LOCAL
-from socialdesk.stack import wait_for
+from socialdesk_tools.stack import wait_for
 from tests.browser.stack import ConsolePlatform, console_platform, mention, sla_warning
 
 pytestmark = pytest.mark.integration

@@ -20,8 +20,8 @@ import pytest
 from elasticsearch import AsyncElasticsearch
 
 from socialdesk.settings import DEV_SECRET
-from socialdesk.stack import SERVICES, free_port, kill_tree
 from socialdesk_console.auth import SessionRules, Sessions
+from socialdesk_tools.stack import SERVICES, free_port, kill_tree
 from tests.browser.stack import INGEST_KEY, PASSWORD, ConsolePlatform, console_platform, mention
 from tests.integration.test_console_api import app_routes
 

@@ -82,7 +82,7 @@ def test_a_regrade_is_kept_and_used_by_retraining(
         "SOCIALDESK_ELASTICSEARCH_URL": settings.elasticsearch_url,
         "SOCIALDESK_INDEX_PREFIX": settings.index_prefix,
     }
-    cmd = [sys.executable, "-m", "socialdesk.cli", "triage", "train", "--from-index"]
+    cmd = [sys.executable, "-m", "socialdesk_tools.cli", "triage", "train", "--from-index"]
     out = subprocess.run(
         [*cmd, "--model", str(model)],
         cwd=ROOT,

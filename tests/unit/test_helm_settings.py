@@ -28,7 +28,7 @@ CHART = ROOT / "deploy/helm/socialdesk"
 HELM = ROOT / ".tools/helm/helm"
 VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 
-# What each workload builds at start-up (socialdesk.cli and each service's main()).
+# What each workload builds at start-up (socialdesk_tools.cli and each service's main()).
 SETTINGS: dict[str, type[BaseServiceSettings]] = {
     "bootstrap": BaseServiceSettings,
     "ingest": IngestSettings,

@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 from socialdesk.events import Mention
-from socialdesk.simulate import Profile, Simulator, in_incident, parse_duration, rate_at
+from socialdesk_tools.simulate import Profile, Simulator, in_incident, parse_duration, rate_at
 
 DAY = Profile(rate=0.05, start=datetime(2026, 11, 20, tzinfo=UTC), incident_at_s=18 * 3600)
 

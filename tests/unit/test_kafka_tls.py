@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from socialdesk import cli
 from socialdesk.kafka import common_client_options, sync_client_options
 from socialdesk.settings import BaseServiceSettings
+from socialdesk_tools import cli
 
 
 def _cert(

@@ -14,36 +14,38 @@ from typing import Any
 
 import pytest
 
-from socialdesk.config import PlatformConfig
-from socialdesk.events import Actor, ForceAccount, ItemEvent, OutboundPost, SlaEvent
-from socialdesk.rollup import (
+from socialdesk.cells import (
     ALL,
     BUCKETS_S,
     MAX_REPORT_DAYS,
     NATIONAL_COLUMNS,
-    Cells,
-    ItemFacts,
-    PendingSla,
     PeriodError,
     bucket_of,
     build_report,
+    local_day_hour,
+    national_row,
+    parse_period,
+    percentile,
+    within,
+)
+from socialdesk.config import PlatformConfig
+from socialdesk.events import Actor, ForceAccount, ItemEvent, OutboundPost, SlaEvent
+from socialdesk.taxonomy import Flag, Intent, Priority
+from socialdesk_assign.aggregate import ThreadState, apply_command, apply_mention
+from socialdesk_metrics.rollup import (
+    Cells,
+    ItemFacts,
+    PendingSla,
     cell_documents,
     contribution,
     decode_facts,
     encode_facts,
     facts_from_item_event,
     facts_with_sla,
-    local_day_hour,
-    national_row,
-    parse_period,
     pending_with_sla,
-    percentile,
     post_facts,
     with_pending,
-    within,
 )
-from socialdesk.taxonomy import Flag, Intent, Priority
-from socialdesk_assign.aggregate import ThreadState, apply_command, apply_mention
 from socialdesk_sla.clocks import ItemClocks, due_events, on_item_event
 from tests.unit.conftest import FORCE, T0, make_command, make_mention, make_triaged
 from tests.unit.conftest import make_triage as _triage

@@ -10,7 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from socialdesk.stack import SERVICES
+from socialdesk_tools.stack import SERVICES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import soak

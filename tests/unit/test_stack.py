@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from socialdesk.stack import Stack, StackPorts, free_port
+from socialdesk_tools.stack import Stack, StackPorts, free_port
 
 
 def test_free_ports_are_distinct_bindable_and_below_the_ephemeral_range() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
-from socialdesk.stack import Stack, StackPorts, tansu
+from socialdesk_tools.stack import Stack, StackPorts, tansu
 
 def test_starts_noida(tmp_path):
     Stack(tmp_path, ports=StackPorts.free()).start_noida()

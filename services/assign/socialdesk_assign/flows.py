@@ -25,7 +25,7 @@ from socialdesk.kafka import BatchResult, Meta, Output, PoisonMessage, process_e
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.statestore import ChangelogStore, GlobalTable
 from socialdesk.stream import serve_processor
-from socialdesk.taxonomy import ItemStatus
+from socialdesk.taxonomy import OPEN_STATUSES, ItemStatus
 from socialdesk.topics import (
     ASSIGN_CHANGELOG,
     ITEMS_COMMANDS,
@@ -33,7 +33,7 @@ from socialdesk.topics import (
     MENTIONS_TRIAGED,
     OPERATORS_PRESENCE,
 )
-from socialdesk_assign.aggregate import OPEN, ThreadState, apply_command, apply_mention
+from socialdesk_assign.aggregate import ThreadState, apply_command, apply_mention
 from socialdesk_assign.routing import Gazetteer, Roster
 
 
@@ -46,7 +46,7 @@ def _encode_state(state: ThreadState) -> bytes:
 
 
 def _owner_load(item: Item | None) -> str | None:
-    return item.owner if item is not None and item.status in OPEN else None
+    return item.owner if item is not None and item.status in OPEN_STATUSES else None
 
 
 class AssignProcessor:
@@ -145,7 +145,7 @@ class AssignProcessor:
             item.owner
             for _, _, st in self.store.items()
             for item in st.items.values()
-            if item.owner and item.status in OPEN and item.status != ItemStatus.resolved
+            if item.owner and item.status in OPEN_STATUSES and item.status != ItemStatus.resolved
         )
 
 

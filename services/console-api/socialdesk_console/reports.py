@@ -20,8 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from markupsafe import Markup
 
-from socialdesk.es import alias
-from socialdesk.rollup import (
+from socialdesk.cells import (
     INDEX_OF_KIND,
     LOCAL,
     NATIONAL_COLUMNS,
@@ -31,6 +30,7 @@ from socialdesk.rollup import (
     national_row,
     parse_period,
 )
+from socialdesk.es import alias
 from socialdesk.subjects import SUBJECTS
 from socialdesk.taxonomy import Channel, Priority
 from socialdesk_console.audit import audit_event

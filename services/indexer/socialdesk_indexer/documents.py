@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from socialdesk.events import AuditEvent, ItemEvent, SlaEvent
-from socialdesk.taxonomy import PRIORITY_ORDER, ItemStatus
-
-OPEN_STATUSES = {
-    ItemStatus.new,
-    ItemStatus.assigned,
-    ItemStatus.in_progress,
-    ItemStatus.awaiting_public,
-}
+from socialdesk.events import AuditEvent, ItemEvent, ItemEventType, SlaEvent
+from socialdesk.taxonomy import OPEN_STATUSES, PRIORITY_ORDER
 
 
 def item_document(ev: ItemEvent) -> dict[str, Any] | None:
     """The item as the console searches it; None for events that change nothing."""
     item = ev.item
-    if item is None or ev.type == "rejected":
+    if item is None or ev.type == ItemEventType.rejected:
         return None
     inbound = [m.text for m in item.messages if m.direction == "inbound"]
     return {
@@ -77,7 +70,7 @@ def event_document(ev: ItemEvent) -> dict[str, Any]:
     }
 
 
-CORRECTION_EVENTS = {"regraded", "recategorised"}
+CORRECTION_EVENTS = {ItemEventType.regraded, ItemEventType.recategorised}
 
 
 def correction_document(ev: ItemEvent) -> dict[str, Any] | None:

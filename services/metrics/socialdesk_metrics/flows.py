@@ -28,12 +28,16 @@ from elasticsearch.helpers import async_bulk
 from prometheus_client import Counter as PCounter
 from prometheus_client import Gauge
 
+from socialdesk.cells import INDEX_OF_KIND, local_day_hour
 from socialdesk.config import PlatformConfig, load_config
 from socialdesk.es import alias, ensure_indices, make_es
 from socialdesk.events import ItemEvent, OutboundPost, SlaEvent
 from socialdesk.kafka import BatchResult, Meta, Output, process_each
-from socialdesk.rollup import (
-    INDEX_OF_KIND,
+from socialdesk.settings import MetricsSettings
+from socialdesk.statestore import ChangelogStore
+from socialdesk.stream import serve_processor
+from socialdesk.topics import ITEMS_EVENTS, METRICS_CHANGELOG, POSTS_OUTBOUND, SLA_EVENTS
+from socialdesk_metrics.rollup import (
     Cells,
     Facts,
     ItemFacts,
@@ -44,15 +48,10 @@ from socialdesk.rollup import (
     encode_facts,
     facts_from_item_event,
     facts_with_sla,
-    local_day_hour,
     pending_with_sla,
     post_facts,
     with_pending,
 )
-from socialdesk.settings import MetricsSettings
-from socialdesk.statestore import ChangelogStore
-from socialdesk.stream import serve_processor
-from socialdesk.topics import ITEMS_EVENTS, METRICS_CHANGELOG, POSTS_OUTBOUND, SLA_EVENTS
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from email.utils import formatdate
 
 import httpx
 
+from socialdesk.backoff import delay_for
 from socialdesk.events import Notification
 from socialdesk.settings import NotifySettings
 from socialdesk.signing import HEADER, signature
@@ -121,4 +122,4 @@ class Sender:
 
 def backoff(attempt: int, max_delay: float) -> float:
     """1 s, 2 s, 4 s, ... capped: quick for a blip, gentle for an outage."""
-    return float(min(max_delay, 2 ** min(attempt - 1, 20)))
+    return delay_for(attempt - 1, first=1.0, cap=max_delay)

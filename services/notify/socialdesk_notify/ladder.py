@@ -23,17 +23,18 @@ from datetime import UTC, datetime
 from socialdesk.config import NotifyChannel, PlatformConfig
 from socialdesk.events import (
     Actor,
+    CommandType,
     ControlRoomItem,
     HandoverPayload,
     ItemCommand,
     ItemEvent,
+    ItemEventType,
     Notification,
     NotifyTarget,
 )
-from socialdesk.taxonomy import ItemStatus, Priority
+from socialdesk.taxonomy import OPEN_STATUSES, Priority
 
 SYSTEM = Actor(kind="system", id="notify")
-OPEN = {ItemStatus.new, ItemStatus.assigned, ItemStatus.in_progress, ItemStatus.awaiting_public}
 STEPS = {1: "supervisors", 2: "duty_inspector"}
 
 
@@ -101,7 +102,7 @@ def on_item_event(
 ) -> tuple[Watch | None, list[Notification], list[ItemCommand]]:
     """Follow one item event; replayed or older events change nothing."""
     item = ev.item
-    if item is None or ev.type == "rejected":
+    if item is None or ev.type == ItemEventType.rejected:
         return st, [], []
     if st is not None and ev.seq <= st.last_seq:
         return st, [], []
@@ -129,7 +130,10 @@ def on_item_event(
     # rule's automatic handover does not count: nobody has seen the item yet).
     acted = item.control_room is not None and not item.control_room.requested_by.startswith("rule:")
     unowned_p1 = (
-        item.priority == Priority.P1 and item.owner is None and item.status in OPEN and not acted
+        item.priority == Priority.P1
+        and item.owner is None
+        and item.status in OPEN_STATUSES
+        and not acted
     )
     if unowned_p1 and st.unclaimed_since is None:
         st.unclaimed_since = _ts(ev.at)
@@ -139,7 +143,7 @@ def on_item_event(
         st.unclaimed_since = None  # claimed, assigned, resolved or no longer P1: stop
     notes: list[Notification] = []
     commands: list[ItemCommand] = []
-    if ev.type == "handed_over" and item.control_room is not None:
+    if ev.type == ItemEventType.handed_over and item.control_room is not None:
         hid = item.control_room.handover_id
         if hid not in st.handovers:
             st.handovers = [*st.handovers, hid][-20:]
@@ -153,7 +157,7 @@ def on_item_event(
         and not st.auto_handover
         and item.control_room is None
         and item.priority == Priority.P1
-        and item.status in OPEN
+        and item.status in OPEN_STATUSES
     ):
         hit = sorted({f.value for f in item.flags} & {f.value for f in rule.auto_handover_flags})
         if hit:
@@ -162,7 +166,7 @@ def on_item_event(
                 ItemCommand(
                     command_id=f"auto-handover:{item.id}"[:100],
                     item_id=item.id,
-                    type="hand_over",
+                    type=CommandType.hand_over,
                     actor=SYSTEM,
                     issued_at=ev.at,
                     payload={"reason": f"force rule: P1 with {', '.join(hit)}", "rule": hit},
@@ -327,4 +331,4 @@ FORGET_AFTER_S = 8 * 86400  # past the 7-day reopen window, as sla does
 def forgettable(st: Watch, now: float) -> bool:
     """A finished item nothing more can happen to: its state can leave the store (a later
     replay plans the same notification ids again, and the dispatcher's record holds)."""
-    return st.status in ("resolved", "closed") and now - st.updated > FORGET_AFTER_S
+    return st.status not in OPEN_STATUSES and now - st.updated > FORGET_AFTER_S

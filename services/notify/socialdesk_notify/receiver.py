@@ -31,6 +31,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from socialdesk.backoff import delay_for
 from socialdesk.events import HandoverCallback, HandoverPayload
 from socialdesk.signing import HEADER, SignatureProblem, signature, verify
 
@@ -72,7 +73,7 @@ async def call_back(
             outcome |= {"answer": resp.status_code, "body": resp.text[:300]}
             if resp.status_code < 500 and resp.status_code != 202:
                 return outcome
-        await asyncio.sleep(min(10.0, 0.5 * 2 ** (attempt - 1)))
+        await asyncio.sleep(delay_for(attempt - 1, first=0.5, cap=10.0))
     return outcome
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from socialdesk.config import Calendar, PlatformConfig, parse_hhmm
-from socialdesk.events import ItemEvent, SlaEvent
+from socialdesk.events import ItemEvent, ItemEventType, SlaEvent
 from socialdesk.taxonomy import Priority
 
 CLOCKS = ("first_response", "next_response", "resolution")
@@ -317,7 +317,7 @@ def on_item_event(
     """Update an item's clocks for one item event. Replayed or older events change
     nothing, so duplicates leave the clocks as if each event came once, in order."""
     item = ev.item
-    if item is None or ev.type == "rejected":
+    if item is None or ev.type == ItemEventType.rejected:
         return st, []
     if st is not None and ev.seq <= st.last_item_seq:
         return st, []
@@ -342,13 +342,13 @@ def on_item_event(
     st.last_item_seq = ev.seq
     st.force, st.team, st.owner = item.force, item.team, item.owner
     t = ev.type
-    if t == "replied":
+    if t == ItemEventType.replied:
         st.replied = True
         for name in ("first_response", "next_response"):
             c = st.clocks.get(name)
             if c is not None:
                 _stop(st, c, now, out)
-    elif t == "awaiting_public":
+    elif t == ItemEventType.awaiting_public:
         for c in st.clocks.values():
             if c.state == "running":
                 cal, hol = calendar_for(config, st.force, st.team, st.priority)
@@ -357,7 +357,7 @@ def on_item_event(
                 )
                 c.state, c.paused_at = "paused", now
                 out.append(_emit(st, "paused", c, now))
-    elif t == "public_replied":
+    elif t == ItemEventType.public_replied:  # only the public resumes a paused clock
         _resume_all(config, st, now, out)
         nr = st.clocks.get("next_response")
         if st.replied and (nr is None or nr.state not in ("running", "paused")):
@@ -365,19 +365,15 @@ def on_item_event(
             if clock is not None:
                 st.clocks["next_response"] = clock
                 out.append(_emit(st, "started", clock, now))
-    elif t in ("resolved", "merged"):
+    elif t in (ItemEventType.resolved, ItemEventType.merged):
         for c in st.clocks.values():
             _stop(st, c, now, out)
-    elif t == "reopened" or (t == "absorbed" and ev.data.get("reopened")):
+    elif t == ItemEventType.reopened or (t == ItemEventType.absorbed and ev.data.get("reopened")):
         clock = start_clock(config, st, "resolution", now)
         if clock is not None:
             st.clocks["resolution"] = clock
             out.append(_emit(st, "started", clock, now))
-    elif t in ("claimed", "assigned", "in_progress") and any(
-        c.state == "paused" for c in st.clocks.values()
-    ):
-        pass  # ownership changes do not resume a clock waiting on the public
-    since = ev.data.get("first_contact_at") if t == "absorbed" else None
+    since = ev.data.get("first_contact_at") if t == ItemEventType.absorbed else None
     if item.priority != st.priority or since is not None:
         # Every path that changes the grade (an operator's re-grade, a follow-up that
         # escalates, a merge) goes through the one rule.

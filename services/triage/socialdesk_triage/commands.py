@@ -189,6 +189,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def corrections_from_index() -> list[Example]:
     """Every operator correction in the corrections index (latest label per item)."""
+    from socialdesk import indices
     from socialdesk.es import alias, make_es
 
     settings = TriageSettings()
@@ -201,7 +202,7 @@ def corrections_from_index() -> list[Example]:
             while True:
                 kw: dict[str, Any] = {"search_after": after} if after else {}
                 res = await es.search(
-                    index=alias(settings, "corrections"),
+                    index=alias(settings, indices.CORRECTIONS),
                     query={"match_all": {}},
                     sort=[{"item_id": "asc"}],
                     size=1000,

@@ -183,7 +183,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_demo_feed(args: argparse.Namespace) -> int:
     """Post the demo JSONL to ingest at a steady pace, looping, with fresh ids and times."""
-    from socialdesk.stack import repo_root
+    from socialdesk_tools.stack import repo_root
 
     path = Path(args.file or repo_root() / "data" / "demo" / "mentions.jsonl")
     lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
@@ -236,7 +236,7 @@ def cmd_demo_feed(args: argparse.Namespace) -> int:
 
 def cmd_supervise(args: argparse.Namespace) -> int:
     """Run every service and the demo feed; restart any that dies. Stops on SIGTERM."""
-    from socialdesk.stack import DEMO_SERVICES, SERVICES, Stack, kill_tree
+    from socialdesk_tools.stack import DEMO_SERVICES, SERVICES, Stack, kill_tree
 
     stack = Stack(Path(args.data_dir).resolve())
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -251,7 +251,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
     feed_cmd = [
         sys.executable,
         "-m",
-        "socialdesk.cli",
+        "socialdesk_tools.cli",
         "demo-feed",
         "--loop",
         "--rate",
@@ -262,7 +262,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
     room_cmd = [
         sys.executable,
         "-m",
-        "socialdesk.cli",
+        "socialdesk_tools.cli",
         "control-room",
         "--port",
         str(stack.ports.control_room),
@@ -285,7 +285,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from socialdesk.stack import Stack
+    from socialdesk_tools.stack import Stack
 
     stack = Stack(Path(args.data_dir).resolve())
     state = stack.read_state()
@@ -296,14 +296,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     stack.start_noida()
     env = stack.env()
     subprocess.run(
-        [sys.executable, "-m", "socialdesk.cli", "bootstrap"], env=env, check=True, cwd=stack.repo
+        [sys.executable, "-m", "socialdesk_tools.cli", "bootstrap"],
+        env=env,
+        check=True,
+        cwd=stack.repo,
     )
     stack.logs.mkdir(parents=True, exist_ok=True)
     sup = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "socialdesk.cli",
+            "socialdesk_tools.cli",
             "supervise",
             "--data-dir",
             str(stack.root),
@@ -344,7 +347,7 @@ def _alive(pid: int) -> bool:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from socialdesk.stack import Stack
+    from socialdesk_tools.stack import Stack
 
     stack = Stack(Path(args.data_dir).resolve())
     state = stack.read_state()
@@ -374,8 +377,8 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Realistic mention traffic (days, night lull, a major-incident burst) to ingest,
     Kafka or stdout."""
-    from socialdesk.simulate import Profile, Sender, Simulator, parse_duration, run
-    from socialdesk.stack import repo_root
+    from socialdesk_tools.simulate import Profile, Sender, Simulator, parse_duration, run
+    from socialdesk_tools.stack import repo_root
 
     start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
     if start.tzinfo is None:

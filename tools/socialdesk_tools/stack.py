@@ -147,7 +147,7 @@ class Stack:
 
     # ---- services ------------------------------------------------------------------
     def service_cmd(self, service: str) -> list[str]:
-        return [sys.executable, "-m", "socialdesk.cli", service]
+        return [sys.executable, "-m", "socialdesk_tools.cli", service]
 
     def spawn(
         self,

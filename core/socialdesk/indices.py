@@ -1,0 +1,17 @@
+"""Elasticsearch index names (each the stem of `alias(settings, name)`), beside the topic
+names in socialdesk.topics: code asks this module for them, never spells them itself."""
+
+from __future__ import annotations
+
+ITEMS = "items"
+SLA = "sla"
+CORRECTIONS = "corrections"
+EVENTS = "events"
+AUDIT = "audit"
+ROLLUPS = "rollups"
+ROLLUPS_TEAM = "rollups_team"
+ROLLUPS_CHANNEL = "rollups_channel"
+ROLLUPS_TC = "rollups_tc"
+AUTHOR_DAYS = "author-days"  # the stem of daily indices: alias(settings, AUTHOR_DAYS)-YYYY.MM.DD
+CONSOLE_SESSIONS = "console-sessions"
+CONSOLE_GUARDS = "console-guards"
