@@ -11,8 +11,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
-from socialdesk_console.auth import SessionUnavailable
-from socialdesk_console.deps import COOKIE
+from socialdesk_console.auth import COOKIE, SessionUnavailable
 
 Queue = asyncio.Queue[dict[str, Any]]
 
