@@ -142,9 +142,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    app.state.sessions = ctx.sessions
-    app.state.oidc = ctx.sign_in.oidc
-    app.state.outcomes = ctx.outcomes
+    app.state.sessions = ctx.sessions  # deps and sse read the session from here
     app.add_middleware(SecurityHeaders, headers=security_headers(settings.environment, CSP))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     add_ops_routes(app, readiness(ctx))

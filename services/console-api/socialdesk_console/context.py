@@ -49,6 +49,8 @@ class SignIn:
 
 @dataclass
 class ConsoleContext:
+    """One per app: what the routers' handlers reach through the `Ctx` dependency."""
+
     settings: ConsoleSettings
     config: PlatformConfig
     es: AsyncElasticsearch
@@ -64,15 +66,18 @@ class ConsoleContext:
     http: httpx.AsyncClient
 
     def index(self, name: str) -> str:
+        """The alias of one of the platform's indices (items, sla, audit, events...)."""
         return alias(self.settings, name)
 
     def force_name(self, force: str | None) -> str:
+        """A force's display name (None: every force, for national views)."""
         if force is None:
             return "all forces"
         fc = self.config.forces.get(force)
         return fc.name if fc else force
 
     def page(self, request: Request, name: str, user: User, **ctx: Any) -> Response:
+        """A page template with what the layout needs (the user, their force's name)."""
         return self.templates.TemplateResponse(
             request,
             name,

@@ -63,6 +63,7 @@ async def attach_sla(ctx: ConsoleContext, items: list[dict[str, Any]]) -> None:
 
 
 async def counts(ctx: ConsoleContext, user: User, filters: dict[str, str]) -> dict[str, int]:
+    """Open items per view, without the items."""
     query, aggs = counters_query(user, filters)
     return counters_of(await ctx.search(index=ctx.index("items"), query=query, aggs=aggs, size=0))
 
@@ -107,6 +108,7 @@ async def get_item(ctx: ConsoleContext, user: User, item_id: str) -> dict[str, A
 
 
 async def history(ctx: ConsoleContext, user: User, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The author's latest other items the user may see."""
     resp = await ctx.search(index=ctx.index("items"), **history_request(user, item))
     return [h["_source"] for h in resp["hits"]["hits"]]
 
@@ -118,6 +120,7 @@ async def timeline(ctx: ConsoleContext, user: User, item: dict[str, Any]) -> lis
 
 
 async def deliveries(ctx: ConsoleContext, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """Replies and notifications delivered (or not) for the item, newest first."""
     resp = await ctx.search(index=ctx.index("audit"), **deliveries_request(item))
     return [h["_source"] for h in resp["hits"]["hits"]]
 
@@ -145,6 +148,7 @@ def operator_command(
     payload: dict[str, Any],
     expected_seq: int | None,
 ) -> ItemCommand:
+    """A command from this operator (their role goes with it: assign checks it)."""
     return ItemCommand(
         command_id=str(uuid.uuid4()),
         item_id=item_id,

@@ -96,6 +96,7 @@ class ClientGone(Exception):
 
 
 def declared_too_large(declared: str | None, limit: int) -> bool:
+    """A Content-Length over the limit (or not a number) is refused before reading."""
     return declared is not None and (not declared.isdigit() or int(declared) > limit)
 
 
@@ -169,16 +170,19 @@ class Ingest:
         await self.holder.reset()
 
     def error(self, route: str, status: int, message: str, **headers: str) -> Answer:
+        """A counted error answer."""
         _requests(route, status).inc()
         return Answer(status, {"error": message}, headers or None)
 
     def limited(self, route: str, key: str) -> Answer | None:
+        """A 429 with Retry-After if this sender is over its rate, else None."""
         wait = self.limiter.take(key)
         if wait <= 0:
             return None
         return self.error(route, 429, "too many requests", **{"Retry-After": str(int(wait) + 1)})
 
     async def produce(self, route: str, plan: IngestPlan, status: int = 200) -> Answer:
+        """Deliver the plan's records and answer only once Kafka has them (503 if not)."""
         self.start_warm_up()
         try:
             done = await self.deliverer.deliver(plan.outputs)
@@ -232,6 +236,7 @@ class Ingest:
                 await retry.wait()
 
     def stream(self) -> FilteredStream | None:
+        """The X filtered stream, when it is enabled and has a token."""
         s = self.settings
         if not s.x_stream_enabled or s.x_stream_bearer_token is None:
             return None

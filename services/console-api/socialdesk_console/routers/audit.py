@@ -39,6 +39,7 @@ async def run_audit(
 
 
 def given(**filters: str | None) -> dict[str, str]:
+    """Only the filters the request gave."""
     return {k: v for k, v in filters.items() if v}
 
 

@@ -60,6 +60,7 @@ def outcome_answer(ev: dict[str, Any] | None, cmd: ItemCommand) -> tuple[int, di
 
 
 async def item_doc(ctx: ConsoleContext, item_id: str) -> dict[str, Any] | None:
+    """The item by id whatever its force (the caller applies its own rule), or None."""
     if len(item_id) > 200:
         return None
     try:

@@ -54,6 +54,7 @@ async def limit_previews(ctx: ConsoleContext, user: User) -> None:
 def variables_for(
     ctx: ConsoleContext, user: User, item: dict[str, Any], extra: dict[str, str]
 ) -> dict[str, Any]:
+    """What a template may use: the item, its force's details and links, the operator."""
     fc = ctx.config.forces.get(item.get("force") or "")
     return template_variables(item, fc, ctx.catalogue.links(fc), user.display_name, extra)
 

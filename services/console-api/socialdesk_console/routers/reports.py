@@ -51,6 +51,7 @@ class ReportQuery:
 def report_query(
     start: Day = None, end: Day = None, force: Name = None, team: Name = None, channel: Name = None
 ) -> ReportQuery:
+    """The report parameters as one dependency, so every report route reads them alike."""
     return ReportQuery(start, end, force, team, channel)
 
 
@@ -58,6 +59,7 @@ ReportParams = Annotated[ReportQuery, Depends(report_query)]
 
 
 def download(body: str, media: str, filename: str) -> Response:
+    """A body the browser saves as a file rather than shows."""
     return Response(
         body,
         media_type=media,
@@ -68,6 +70,7 @@ def download(body: str, media: str, filename: str) -> Response:
 async def report(
     ctx: ConsoleContext, request: Request, user: User, q: ReportQuery, action: str
 ) -> tuple[dict[str, Any], Scope]:
+    """The report the user may see for these parameters (400 on bad ones), audited."""
     scope = Scope(ctx, user, q.force)
     team, channel = q.team, q.channel
     check_filters(ctx, scope.force, team, channel)
@@ -183,6 +186,7 @@ async def national(
     end: str | None,
     action: str,
 ) -> dict[str, Any]:
+    """Every force's common metrics for the period, one row per force, audited."""
     s, e = period_or_400(start, end)
     cells = await fetch_cells(ctx, None, s, e)
     per_force: dict[str, list[dict[str, Any]]] = {f: [] for f in ctx.config.forces}
