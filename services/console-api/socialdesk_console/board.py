@@ -7,7 +7,6 @@ routes (routers/board.py) serve, and the feed that follows `sla.events` and
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,11 +14,10 @@ from typing import TYPE_CHECKING, Any
 from socialdesk.events import OperatorPresence
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.statestore import GlobalTable
-from socialdesk.tail import follow_from_end
 from socialdesk.taxonomy import Priority
 from socialdesk.topics import OPERATORS_PRESENCE, SLA_EVENTS
 from socialdesk_console.queries import NATIONAL_QUEUE
-from socialdesk_console.sse import Queue, offer
+from socialdesk_console.sse import Queue, TopicFollower, offer
 
 if TYPE_CHECKING:  # the context holds a BoardFeed
     from socialdesk_console.context import ConsoleContext
@@ -45,31 +43,28 @@ def alert_of(ev: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class BoardFeed:
+class BoardFeed(TopicFollower):
     """One per console process: the newest SLA events of every partition (no group, so
     every instance sees every alert) fanned out to each board stream of the alert's
     force; the last alerts per force for a board that opens now; operator presence."""
 
+    topic = SLA_EVENTS
+
     def __init__(self, settings: BaseServiceSettings, keep: int = 50) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.streams: dict[Queue, str] = {}
         self.recent: dict[str, deque[dict[str, Any]]] = {}
         self.keep = keep
         self.presence: GlobalTable[OperatorPresence] = GlobalTable(
             settings, OPERATORS_PRESENCE, OperatorPresence.model_validate_json
         )
-        self.started = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.presence.start()
-        self.task = asyncio.create_task(
-            follow_from_end(self.settings, SLA_EVENTS, self._seen, self.started)
-        )
+        super().start()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        await super().stop()
         await self.presence.stop()
 
     def add(self, q: Queue, force: str) -> None:
@@ -78,14 +73,8 @@ class BoardFeed:
     def remove(self, q: Queue) -> None:
         self.streams.pop(q, None)
 
-    def _seen(self, raw: bytes | None) -> None:
-        if not raw:
-            return
-        try:
-            ev = json.loads(raw)
-        except ValueError:
-            return
-        if not isinstance(ev, dict) or not ev.get("force"):
+    def seen(self, ev: dict[str, Any]) -> None:
+        if not ev.get("force"):
             return
         alert = alert_of(ev)
         if alert["type"] in ALERTS:
