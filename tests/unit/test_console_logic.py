@@ -13,7 +13,6 @@ from elasticsearch import AsyncElasticsearch
 
 from socialdesk.config import load_config
 from socialdesk.settings import ConsoleSettings
-from socialdesk_console.app import decode_cursor, encode_cursor, highlight_segments
 from socialdesk_console.auth import (
     SessionRules,
     Sessions,
@@ -28,7 +27,15 @@ from socialdesk_console.publish import (
     backoff,
     deliver,
 )
-from socialdesk_console.queries import inbox_query, scope_filter, search_query, sort_by_due
+from socialdesk_console.queries import (
+    decode_cursor,
+    encode_cursor,
+    highlight_segments,
+    inbox_query,
+    scope_filter,
+    search_query,
+    sort_by_due,
+)
 from socialdesk_console.replies import Catalogue, ReplyTooLong, TemplateProblem, check_length
 from tests.browser.fakes import FakeIssuer
 
@@ -338,8 +345,8 @@ def test_item_page_side_requests_are_scoped() -> None:
 
 # ---- the national duty queue ------------------------------------------------------------
 def test_a_national_duty_officer_works_the_queue_of_no_force_only() -> None:
-    from socialdesk_console.app import presence_record
     from socialdesk_console.queries import NATIONAL_QUEUE, timeline_request, visible
+    from socialdesk_console.routers.presence import presence_record
 
     duty = user(None, "national_duty")
     assert duty.can_act and duty.duty and not duty.national

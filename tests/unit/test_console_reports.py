@@ -15,9 +15,9 @@ from socialdesk.cells import build_report
 from socialdesk.config import load_config
 from socialdesk_console.auth import User
 from socialdesk_console.board import board_rows, matrix
+from socialdesk_console.report_charts import chart_sections
 from socialdesk_console.reports import (
     Scope,
-    chart_sections,
     check_filters,
     report_from_cells,
     report_rows,

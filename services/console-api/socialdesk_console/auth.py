@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from elasticsearch import AsyncElasticsearch, NotFoundError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+COOKIE = "sd_session"  # the session cookie: a signed session id
 ROLES = ("operator", "supervisor", "force_admin", "national_viewer", "national_duty")
 
 

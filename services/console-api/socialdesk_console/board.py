@@ -1,31 +1,26 @@
 """The live SLA board for supervisors: items at risk and breached by team and grade with
 time left, operators with their load and presence, unassigned P1/P2, the alert feed and
-one-click reassignment (the item's existing `assign` command). HTTP only, plus the feed
-that follows `sla.events` and `operators.presence` for the live stream."""
+one-click reassignment (the item's existing `assign` command): the snapshot the board's
+routes (routers/board.py) serve, and the feed that follows `sla.events` and
+`operators.presence` for the live stream."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import deque
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
-
-from socialdesk.es import alias
 from socialdesk.events import OperatorPresence
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.statestore import GlobalTable
-from socialdesk.tail import follow_from_end
 from socialdesk.taxonomy import Priority
 from socialdesk.topics import OPERATORS_PRESENCE, SLA_EVENTS
-from socialdesk_console.audit import audit_event
-from socialdesk_console.context import ConsoleContext
-from socialdesk_console.deps import DutyQueueUser, SupervisorPageUser, SupervisorUser
 from socialdesk_console.queries import NATIONAL_QUEUE
-from socialdesk_console.sse import Queue, offer, stream_response
+from socialdesk_console.sse import Queue, TopicFollower, offer
+
+if TYPE_CHECKING:  # the context holds a BoardFeed
+    from socialdesk_console.context import ConsoleContext
 
 ALERTS = ("warning", "breached", "escalated")
 ITEM_FIELDS = ["id", "priority", "team", "intent", "owner", "status", "open", "text", "messages"]
@@ -48,31 +43,28 @@ def alert_of(ev: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class BoardFeed:
+class BoardFeed(TopicFollower):
     """One per console process: the newest SLA events of every partition (no group, so
     every instance sees every alert) fanned out to each board stream of the alert's
     force; the last alerts per force for a board that opens now; operator presence."""
 
+    topic = SLA_EVENTS
+
     def __init__(self, settings: BaseServiceSettings, keep: int = 50) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.streams: dict[Queue, str] = {}
         self.recent: dict[str, deque[dict[str, Any]]] = {}
         self.keep = keep
         self.presence: GlobalTable[OperatorPresence] = GlobalTable(
             settings, OPERATORS_PRESENCE, OperatorPresence.model_validate_json
         )
-        self.started = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.presence.start()
-        self.task = asyncio.create_task(
-            follow_from_end(self.settings, SLA_EVENTS, self._seen, self.started)
-        )
+        super().start()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
+        await super().stop()
         await self.presence.stop()
 
     def add(self, q: Queue, force: str) -> None:
@@ -81,14 +73,8 @@ class BoardFeed:
     def remove(self, q: Queue) -> None:
         self.streams.pop(q, None)
 
-    def _seen(self, raw: bytes | None) -> None:
-        if not raw:
-            return
-        try:
-            ev = json.loads(raw)
-        except ValueError:
-            return
-        if not isinstance(ev, dict) or not ev.get("force"):
+    def seen(self, ev: dict[str, Any]) -> None:
+        if not ev.get("force"):
             return
         alert = alert_of(ev)
         if alert["type"] in ALERTS:
@@ -197,9 +183,39 @@ def duty_queue_rows(
     }
 
 
+def operator_rows(present: list[OperatorPresence], load: dict[str, int]) -> list[dict[str, Any]]:
+    """Operators with their presence and open items (an owner with no presence record is
+    `unknown`), online first, then the busiest."""
+    people: dict[str, dict[str, Any]] = {}
+    for p in present:
+        people[p.operator] = {
+            "operator": p.operator,
+            "status": p.status,
+            "teams": list(p.teams),
+            "role": p.role,
+            "since": p.at.isoformat(),
+            "load": load.get(p.operator, 0),
+        }
+    for name, n in load.items():
+        people.setdefault(
+            name,
+            {
+                "operator": name,
+                "status": "unknown",
+                "teams": [],
+                "role": None,
+                "since": None,
+                "load": n,
+            },
+        )
+    return sorted(
+        people.values(), key=lambda p: (p["status"] != "online", -p["load"], p["operator"])
+    )
+
+
 async def duty_queue_snapshot(ctx: ConsoleContext) -> dict[str, Any]:
     """Open items of no force (the national duty queue), read from the index."""
-    items_index, sla_index = alias(ctx.settings, "items"), alias(ctx.settings, "sla")
+    items_index, sla_index = ctx.index("items"), ctx.index("sla")
     resp = await ctx.search(
         index=items_index,
         query={"bool": {"filter": [NATIONAL_QUEUE, {"term": {"open": True}}]}},
@@ -218,17 +234,9 @@ async def duty_queue_snapshot(ctx: ConsoleContext) -> dict[str, Any]:
         track_total_hits=True,
     )
     items = [h["_source"] for h in resp["hits"]["hits"]]
-    due: dict[str, dict[str, Any]] = {}
-    if items:
-        try:
-            got = await ctx.es.mget(
-                index=sla_index,
-                ids=[f"{i['id']}:first_response" for i in items],
-                source_includes=["deadline"],
-            )
-            due = {d["_id"]: d["_source"] for d in got["docs"] if d.get("found")}
-        except Exception:
-            due = {}  # the queue still shows, without its deadlines
+    # Without its deadlines if the index fails: the queue still shows.
+    ids = [f"{i['id']}:first_response" for i in items]
+    due = await _mget(ctx, sla_index, ids, ["deadline"])
     out = duty_queue_rows(items, due, datetime.now(UTC))
     out["total"] = resp["hits"]["total"]["value"]
     out["name"] = ctx.config.national.duty_queue.name
@@ -236,175 +244,99 @@ async def duty_queue_snapshot(ctx: ConsoleContext) -> dict[str, Any]:
     return out
 
 
-def router(ctx: ConsoleContext, feed: BoardFeed) -> APIRouter:
-    r = APIRouter()
-    items_index = alias(ctx.settings, "items")
-    sla_index = alias(ctx.settings, "sla")
+async def _mget(
+    ctx: ConsoleContext, index: str, ids: list[str], fields: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Documents by id; the board still draws (without them) if the index fails."""
+    if not ids:
+        return {}
+    try:
+        got = await ctx.es.mget(index=index, ids=ids, source_includes=fields)
+    except Exception:
+        return {}
+    return {d["_id"]: d["_source"] for d in got["docs"] if d.get("found")}
 
-    async def mget(index: str, ids: list[str], fields: list[str]) -> dict[str, dict[str, Any]]:
-        """Documents by id; the board still draws (without them) if the index fails."""
-        if not ids:
-            return {}
-        try:
-            got = await ctx.es.mget(index=index, ids=ids, source_includes=fields)
-        except Exception:
-            return {}
-        return {d["_id"]: d["_source"] for d in got["docs"] if d.get("found")}
 
-    async def snapshot(force: str) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        clocks_req = ctx.search(
-            index=sla_index,
-            query={
-                "bool": {"filter": [{"term": {"force": force}}, {"terms": {"state": list(ALERTS)}}]}
-            },
-            sort=[{"deadline": "asc"}],
-            size=1000,
-            track_total_hits=False,
-        )
-        unassigned_req = ctx.search(
-            index=items_index,
-            query={
-                "bool": {
-                    "filter": [
-                        {"term": {"force": force}},
-                        {"term": {"open": True}},
-                        {"terms": {"priority": ["P1", "P2"]}},
-                    ],
-                    "must_not": [{"exists": {"field": "owner"}}],
-                }
-            },
-            sort=[{"priority_rank": "asc"}, {"created_at": "asc"}],
-            size=200,
-            source_includes=[
-                "id",
-                "priority",
-                "team",
-                "intent",
-                "status",
-                "created_at",
-                "text",
-                "sla_first_response_due",
-            ],
-            track_total_hits=True,
-        )
-        load_req = ctx.search(
-            index=items_index,
-            query={"bool": {"filter": [{"term": {"force": force}}, {"term": {"open": True}}]}},
-            aggs={"owners": {"terms": {"field": "owner", "size": 500}}},
-            size=0,
-        )
-        clocks_resp, unassigned_resp, load_resp = await asyncio.gather(
-            clocks_req, unassigned_req, load_req
-        )
-        clocks = [h["_source"] for h in clocks_resp["hits"]["hits"]]
-        unassigned = [h["_source"] for h in unassigned_resp["hits"]["hits"]]
-        items, due = await asyncio.gather(
-            mget(items_index, sorted({c["item_id"] for c in clocks}), ITEM_FIELDS),
-            mget(
-                sla_index,
-                [f"{u['id']}:first_response" for u in unassigned],
-                ["item_id", "deadline"],
-            ),
-        )
-        for u in unassigned:
-            u["text"] = (u.get("text") or "")[:140]
-            u["first_response_due"] = (due.get(f"{u['id']}:first_response") or {}).get("deadline")
-        rows = board_rows(clocks, items, now)
-        fc = ctx.config.forces.get(force)
-        teams = [t.id for t in fc.teams] if fc else []
-        load = {
-            b["key"]: b["doc_count"]
-            for b in (load_resp.get("aggregations") or {}).get("owners", {}).get("buckets", [])
-        }
-        people: dict[str, dict[str, Any]] = {}
-        for p in feed.operators(force):
-            people[p.operator] = {
-                "operator": p.operator,
-                "status": p.status,
-                "teams": list(p.teams),
-                "role": p.role,
-                "since": p.at.isoformat(),
-                "load": load.get(p.operator, 0),
+async def snapshot(ctx: ConsoleContext, force: str) -> dict[str, Any]:
+    """The board of one force: what the page draws and /api/board returns."""
+    items_index, sla_index = ctx.index("items"), ctx.index("sla")
+    now = datetime.now(UTC)
+    clocks_req = ctx.search(
+        index=sla_index,
+        query={
+            "bool": {"filter": [{"term": {"force": force}}, {"terms": {"state": list(ALERTS)}}]}
+        },
+        sort=[{"deadline": "asc"}],
+        size=1000,
+        track_total_hits=False,
+    )
+    unassigned_req = ctx.search(
+        index=items_index,
+        query={
+            "bool": {
+                "filter": [
+                    {"term": {"force": force}},
+                    {"term": {"open": True}},
+                    {"terms": {"priority": ["P1", "P2"]}},
+                ],
+                "must_not": [{"exists": {"field": "owner"}}],
             }
-        for name, n in load.items():
-            people.setdefault(
-                name,
-                {
-                    "operator": name,
-                    "status": "unknown",
-                    "teams": [],
-                    "role": None,
-                    "since": None,
-                    "load": n,
-                },
-            )
-        return {
-            "force": force,
-            "at": now.isoformat(),
-            "at_risk": rows,
-            "matrix": matrix(rows, teams),
-            "totals": {
-                "at_risk": len({r["item_id"] for r in rows if r["state"] == "warning"}),
-                "breached": len({r["item_id"] for r in rows if r["state"] == "breached"}),
-                "unassigned_p1_p2": unassigned_resp["hits"]["total"]["value"],
-            },
-            "unassigned": unassigned,
-            "operators": sorted(
-                people.values(), key=lambda p: (p["status"] != "online", -p["load"], p["operator"])
-            ),
-            "alerts": list(feed.recent.get(force, ())),
-        }
-
-    @r.get("/board", tags=["pages"], response_class=Response)
-    async def board_page(request: Request, user: SupervisorPageUser) -> Response:
-        """The live SLA board of the supervisor's force."""
-        assert user.force is not None
-        data, _ = await asyncio.gather(
-            snapshot(user.force),
-            ctx.audit.write([audit_event(user, request, "board.viewed", "board", user.force)]),
-        )
-        return ctx.page(request, "board.html", user, board=data, grades=[p.value for p in Priority])
-
-    @r.get("/api/board", tags=["board"])
-    async def api_board(request: Request, user: SupervisorUser) -> dict[str, Any]:
-        """The board as JSON: what the page shows, refreshed by the page after each change."""
-        assert user.force is not None
-        data, _ = await asyncio.gather(
-            snapshot(user.force),
-            ctx.audit.write(
-                [audit_event(user, request, "board.viewed", "board", user.force, via="api")]
-            ),
-        )
-        return data
-
-    @r.get("/api/national/duty-queue", tags=["board"])
-    async def api_duty_queue(request: Request, user: DutyQueueUser) -> dict[str, Any]:
-        """The national duty queue (open items whose force could not be determined), as
-        the national board shows it: for national viewers and national duty officers."""
-        data, _ = await asyncio.gather(
-            duty_queue_snapshot(ctx),
-            ctx.audit.write(
-                [audit_event(user, request, "duty_queue.viewed", "board", "national", via="api")]
-            ),
-        )
-        return data
-
-    @r.get("/api/board/stream", tags=["board"])
-    async def api_board_stream(request: Request, user: SupervisorUser) -> StreamingResponse:
-        """Server-sent events for the board: `sla` (every clock change of the force:
-        warnings and breaches as they happen) and `item` (assignments, status)."""
-        assert user.force is not None
-        await ctx.audit.write(
-            [audit_event(user, request, "board.live_opened", "board", user.force)]
-        )
-        q = ctx.outcomes.subscribe(user.force, False)
-        feed.add(q, user.force)
-
-        def close() -> None:
-            feed.remove(q)
-            ctx.outcomes.unsubscribe(q)
-
-        return stream_response(request, q, close)
-
-    return r
+        },
+        sort=[{"priority_rank": "asc"}, {"created_at": "asc"}],
+        size=200,
+        source_includes=[
+            "id",
+            "priority",
+            "team",
+            "intent",
+            "status",
+            "created_at",
+            "text",
+            "sla_first_response_due",
+        ],
+        track_total_hits=True,
+    )
+    load_req = ctx.search(
+        index=items_index,
+        query={"bool": {"filter": [{"term": {"force": force}}, {"term": {"open": True}}]}},
+        aggs={"owners": {"terms": {"field": "owner", "size": 500}}},
+        size=0,
+    )
+    clocks_resp, unassigned_resp, load_resp = await asyncio.gather(
+        clocks_req, unassigned_req, load_req
+    )
+    clocks = [h["_source"] for h in clocks_resp["hits"]["hits"]]
+    unassigned = [h["_source"] for h in unassigned_resp["hits"]["hits"]]
+    items, due = await asyncio.gather(
+        _mget(ctx, items_index, sorted({c["item_id"] for c in clocks}), ITEM_FIELDS),
+        _mget(
+            ctx,
+            sla_index,
+            [f"{u['id']}:first_response" for u in unassigned],
+            ["item_id", "deadline"],
+        ),
+    )
+    for u in unassigned:
+        u["text"] = (u.get("text") or "")[:140]
+        u["first_response_due"] = (due.get(f"{u['id']}:first_response") or {}).get("deadline")
+    rows = board_rows(clocks, items, now)
+    fc = ctx.config.forces.get(force)
+    teams = [t.id for t in fc.teams] if fc else []
+    load = {
+        b["key"]: b["doc_count"]
+        for b in (load_resp.get("aggregations") or {}).get("owners", {}).get("buckets", [])
+    }
+    return {
+        "force": force,
+        "at": now.isoformat(),
+        "at_risk": rows,
+        "matrix": matrix(rows, teams),
+        "totals": {
+            "at_risk": len({r["item_id"] for r in rows if r["state"] == "warning"}),
+            "breached": len({r["item_id"] for r in rows if r["state"] == "breached"}),
+            "unassigned_p1_p2": unassigned_resp["hits"]["total"]["value"],
+        },
+        "unassigned": unassigned,
+        "operators": operator_rows(ctx.board_feed.operators(force), load),
+        "alerts": list(ctx.board_feed.recent.get(force, ())),
+    }

@@ -1,4 +1,5 @@
-"""FastAPI dependency aliases: who is asking, and checks every route shares."""
+"""FastAPI dependency aliases: the console context, who is asking, and checks every route
+shares."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Query, Request
 from pydantic import AfterValidator
 
-from socialdesk_console.auth import SessionUnavailable, User
+from socialdesk_console.auth import COOKIE, SessionUnavailable, User
+from socialdesk_console.context import ConsoleContext
 
-COOKIE = "sd_session"
+
+def console_context(request: Request) -> ConsoleContext:
+    """The context create_app built, so routers need no closure over it."""
+    ctx: ConsoleContext = request.app.state.ctx
+    return ctx
 
 
 class NotSignedIn(Exception):
@@ -163,6 +169,7 @@ def search_filters(
     return {k: v for k, v in raw.items() if v}
 
 
+Ctx = Annotated[ConsoleContext, Depends(console_context)]
 ApiUser = Annotated[User, Depends(api_user)]
 PageUser = Annotated[User, Depends(page_user)]
 CsrfUser = Annotated[User, Depends(csrf_user)]

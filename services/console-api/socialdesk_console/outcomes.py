@@ -7,28 +7,28 @@ inbox streams (server-sent events), each filtered to its user's force."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import OrderedDict
 from typing import Any
 
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.tail import follow_from_end
 from socialdesk.topics import ITEMS_EVENTS
-from socialdesk_console.sse import offer
+from socialdesk_console.sse import TopicFollower, offer
 
 log = logging.getLogger(__name__)
 NATIONAL_QUEUE = ""  # a stream's scope for the items of no force
 
 
-class OutcomeWatcher:
+class OutcomeWatcher(TopicFollower):
+    """items.events in this process: command outcomes, the live inbox streams, viewers."""
+
+    topic = ITEMS_EVENTS
+
     def __init__(self, settings: BaseServiceSettings, keep: int = 10_000) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.keep = keep
         self.recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self.task: asyncio.Task[None] | None = None
-        self.started = asyncio.Event()
         self.streams: dict[asyncio.Queue[dict[str, Any]], str | None] = {}
         # Who has which item open right now (this process's streams): collision warnings.
         self.watching: dict[asyncio.Queue[dict[str, Any]], tuple[str, str, str]] = {}
@@ -99,23 +99,7 @@ class OutcomeWatcher:
                 continue
             offer(q, summary)
 
-    def start(self) -> None:
-        self.task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-    async def _run(self) -> None:
-        await follow_from_end(self.settings, ITEMS_EVENTS, self._seen, self.started)
-
-    def _seen(self, raw: bytes | None) -> None:
-        if not raw:
-            return
-        try:
-            ev = json.loads(raw)
-        except ValueError:
-            return
+    def seen(self, ev: dict[str, Any]) -> None:
         if self.streams:
             self._publish(ev)
         command_id = ev.get("command_id")

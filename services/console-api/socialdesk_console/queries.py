@@ -3,7 +3,11 @@ through `scope_filter`, so force isolation lives in one place."""
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
+
+from fastapi import HTTPException
 
 from socialdesk_console.auth import User
 
@@ -44,11 +48,10 @@ def filter_clauses(
 
 
 def inbox_query(user: User, view: str, filters: dict[str, str]) -> dict[str, Any]:
-    must: list[dict[str, Any]] = [*scope_filter(user), {"term": {"open": True}}]
-    if view != "all_open":
-        must.append(view_filter(user, view))
-    must.extend(filter_clauses(filters))
-    return {"bool": {"filter": must}}
+    """What inbox_request selects for a view (its query and post_filter as one query)."""
+    req = inbox_request(user, view, filters, 0)
+    view_clause = [req["post_filter"]] if "post_filter" in req else []
+    return {"bool": {"filter": [*req["query"]["bool"]["filter"], *view_clause]}}
 
 
 def counters_query(user: User, filters: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -75,14 +78,34 @@ def inbox_request(user: User, view: str, filters: dict[str, str], size: int) -> 
         "aggs": aggs,
         "sort": INBOX_SORT,
         "size": size,
-        # The view's total is its counter (the aggregation counts query AND view, which
-        # is what post_filter leaves), so ES need not count the hits a second time.
+        # The view's counter is its total, so ES need not count the hits a second time.
         "track_total_hits": False,
         "source_excludes": ["messages", "mention_ids"],
     }
     if view != "all_open":
         req["post_filter"] = view_filter(user, view)
     return req
+
+
+def counters_of(resp: Any) -> dict[str, int]:
+    """Every view's open-item counter (and P1's) from the aggregations of counters_query."""
+    aggs = resp.get("aggregations") or {}
+    buckets = aggs.get("views", {}).get("buckets", {})
+    out = {v: int(buckets.get(v, {}).get("doc_count", 0)) for v in VIEWS}
+    out["p1"] = int(aggs.get("p1", {}).get("doc_count", 0))
+    return out
+
+
+def inbox_filters(
+    priority: str | None,
+    intent: str | None,
+    flag: str | None,
+    platform: str | None,
+    team: str | None,
+) -> dict[str, str]:
+    """The inbox's query parameters as the dict filter_clauses takes: only those given."""
+    raw = {"priority": priority, "intent": intent, "flags": flag, "platform": platform}
+    return {k: v for k, v in {**raw, "team": team}.items() if v}
 
 
 def visible(user: User, doc: dict[str, Any]) -> bool:
@@ -94,8 +117,7 @@ def visible(user: User, doc: dict[str, Any]) -> bool:
     return user.force is not None and doc.get("force") == user.force
 
 
-# Grade first (P1 on top), then the oldest first: within one grade and team, creation
-# order is SLA order. The page is then re-sorted by the real deadlines (see sla_due).
+# Within a grade creation order is SLA order; sort_by_due then applies the real deadlines.
 INBOX_SORT = [{"priority_rank": "asc"}, {"created_at": "asc"}, {"id": "asc"}]
 
 OPEN_CLOCK_STATES = {"started", "warning", "breached", "resumed", "recalculated", "escalated"}
@@ -144,6 +166,89 @@ def search_query(user: User, text: str | None, filters: dict[str, str]) -> dict[
 
 
 SEARCH_SORT = [{"created_at": "desc"}, {"id": "asc"}]
+HL_PRE, HL_POST = "\ue000", "\ue001"  # highlight markers no message contains
+EXPORT_COLUMNS = [
+    "id",
+    "force",
+    "team",
+    "priority",
+    "intent",
+    "status",
+    "outcome",
+    "created_at",
+    "platform",
+]
+
+
+def search_request(
+    user: User, text: str | None, filters: dict[str, str], after: str | None, size: int
+) -> dict[str, Any]:
+    """One page of a search (without the index), highlighted when there is text."""
+    req: dict[str, Any] = {
+        "query": search_query(user, text, filters),
+        "sort": SEARCH_SORT,
+        "size": size,
+        "track_total_hits": True,
+        "source_excludes": ["messages", "mention_ids"],
+    }
+    if text:
+        req["highlight"] = {
+            "fields": {"text": {"number_of_fragments": 2, "fragment_size": 160}},
+            "pre_tags": [HL_PRE],
+            "post_tags": [HL_POST],
+        }
+    if after:
+        req["search_after"] = decode_cursor(after)
+    return req
+
+
+def highlight_segments(fragment: str) -> list[dict[str, Any]]:
+    """A highlighted fragment as [{text, hit}] so pages and clients never parse HTML."""
+    out: list[dict[str, Any]] = []
+    rest = fragment
+    while rest:
+        start = rest.find(HL_PRE)
+        if start < 0:
+            out.append({"text": rest, "hit": False})
+            break
+        if start:
+            out.append({"text": rest[:start], "hit": False})
+        end = rest.find(HL_POST, start)
+        end = len(rest) if end < 0 else end
+        out.append({"text": rest[start + 1 : end], "hit": True})
+        rest = rest[end + 1 :]
+    return out
+
+
+def encode_cursor(sort: list[Any]) -> str:
+    """A hit's sort values as the opaque `next` of a page."""
+    return base64.urlsafe_b64encode(json.dumps(sort).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    """A client's `after` back to sort values: a few plain scalars, or a 400."""
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as exc:
+        raise HTTPException(400, "bad paging cursor; start the search again") from exc
+    if (
+        not isinstance(value, list)
+        or not value
+        or len(value) > 4
+        or not all(
+            v is None or (isinstance(v, str | int | float) and not isinstance(v, bool))
+            for v in value
+        )
+    ):
+        raise HTTPException(400, "bad paging cursor; start the search again")
+    return value
+
+
+def next_cursor(hits: list[dict[str, Any]], size: int) -> str | None:
+    """The cursor of the page after a full one (None after the last page)."""
+    if len(hits) == size and hits and hits[-1].get("sort"):
+        return encode_cursor(hits[-1]["sort"])
+    return None
 
 
 def history_query(user: User, author_id: str, exclude_id: str) -> dict[str, Any]:
@@ -165,9 +270,7 @@ def timeline_query(user: User, item_id: str, item: dict[str, Any] | None = None)
     return {"bool": {"filter": [*scope_filter(user), {"term": {"item_id": item_id}}]}}
 
 
-# The item page's side requests, as keyword arguments for `es.search` (without the
-# index): the page and bench/console_bench.py both build them here, so the benchmark's
-# baseline is the page's own requests.
+# The item page's side requests (es.search kwargs): built here so the benchmark sends them too.
 HISTORY_SOURCE = ["id", "priority", "intent", "status", "outcome", "created_at", "text", "team"]
 DELIVERY_ACTIONS = [
     "reply.delivered",
@@ -241,3 +344,18 @@ def audit_query(user: User, filters: dict[str, str]) -> dict[str, Any]:
 
 
 AUDIT_SORT = [{"at": "desc"}, {"event_id": "asc"}]
+
+
+def audit_request(
+    user: User, filters: dict[str, str], after: str | None, size: int
+) -> dict[str, Any]:
+    """One page of the force's audit trail (without the index)."""
+    req: dict[str, Any] = {
+        "query": audit_query(user, filters),
+        "sort": AUDIT_SORT,
+        "size": size,
+        "track_total_hits": True,
+    }
+    if after:
+        req["search_after"] = decode_cursor(after)
+    return req

@@ -1,5 +1,5 @@
 """Server-sent events: the live inbox, item page and SLA board all stream the same way,
-from a queue their followers fill."""
+from a queue their followers (TopicFollower: outcomes.py, board.py) fill."""
 
 from __future__ import annotations
 
@@ -11,10 +11,45 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
-from socialdesk_console.auth import SessionUnavailable
-from socialdesk_console.deps import COOKIE
+from socialdesk.settings import BaseServiceSettings
+from socialdesk.tail import follow_from_end
+from socialdesk_console.auth import COOKIE, SessionUnavailable
 
 Queue = asyncio.Queue[dict[str, Any]]
+
+
+class TopicFollower:
+    """Follows one topic from its end in this process (no consumer group, so every
+    console instance sees every record) and hands each JSON object to `seen`."""
+
+    topic: str
+
+    def __init__(self, settings: BaseServiceSettings) -> None:
+        self.settings = settings
+        self.started = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(
+            follow_from_end(self.settings, self.topic, self._record, self.started)
+        )
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+    def _record(self, raw: bytes | None) -> None:
+        if not raw:
+            return
+        try:
+            ev = json.loads(raw)
+        except ValueError:
+            return
+        if isinstance(ev, dict):
+            self.seen(ev)
+
+    def seen(self, ev: dict[str, Any]) -> None:
+        raise NotImplementedError
 
 
 def offer(q: Queue, msg: dict[str, Any]) -> None:

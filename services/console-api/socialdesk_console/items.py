@@ -1,0 +1,219 @@
+"""Reading items the user may see and sending commands to their owner service: what the
+inbox, item, reply and stream routes share (HTTP errors only, no routes)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from elasticsearch import NotFoundError
+from fastapi import HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from socialdesk.events import Actor, AuditEvent, ItemCommand, item_key_of, utcnow
+from socialdesk.kafka import Output
+from socialdesk.taxonomy import Flag, Intent, Outcome, Priority
+from socialdesk.topics import ITEMS_COMMANDS
+from socialdesk_console.audit import audit_event
+from socialdesk_console.auth import User
+from socialdesk_console.context import ConsoleContext
+from socialdesk_console.queries import (
+    VIEWS,
+    counters_of,
+    counters_query,
+    deliveries_request,
+    history_request,
+    inbox_request,
+    sla_due,
+    sla_ids,
+    sort_by_due,
+    timeline_request,
+    visible,
+)
+from socialdesk_console.replies import check_length
+from socialdesk_console.timing import waiting_on
+
+OUTCOME_WAIT_S = 5
+
+
+async def attach_sla(ctx: ConsoleContext, items: list[dict[str, Any]]) -> None:
+    """Each item's SLA clocks and earliest running deadline (none if the index fails)."""
+    if not items:
+        return
+    resp: Any
+    try:
+        async with waiting_on("es"):
+            resp = await ctx.es.mget(index=ctx.index("sla"), ids=sla_ids([i["id"] for i in items]))
+    except Exception:
+        resp = {"docs": []}
+    clocks: dict[str, dict[str, dict[str, Any]]] = {}
+    for d in resp["docs"]:
+        if d.get("found"):
+            src = d["_source"]
+            clocks.setdefault(src["item_id"], {})[src["clock"]] = {
+                "deadline": src.get("deadline"),
+                "state": src.get("state"),
+            }
+    for item in items:
+        c = clocks.get(item["id"], {})
+        item["clocks"] = c
+        item["sla_first_response"] = c.get("first_response")
+        item["sla_due"] = sla_due(c) if item.get("open", True) else None
+
+
+async def counts(ctx: ConsoleContext, user: User, filters: dict[str, str]) -> dict[str, int]:
+    """Open items per view, without the items."""
+    query, aggs = counters_query(user, filters)
+    return counters_of(await ctx.search(index=ctx.index("items"), query=query, aggs=aggs, size=0))
+
+
+async def list_items(
+    ctx: ConsoleContext, user: User, view: str, filters: dict[str, str], size: int
+) -> tuple[list[dict[str, Any]], int, dict[str, int]]:
+    """One inbox view sorted by grade and SLA due time, its total and every counter."""
+    if view not in VIEWS:
+        raise HTTPException(400, f"unknown view {view!r}; use one of {', '.join(VIEWS)}")
+    resp = await ctx.search(index=ctx.index("items"), **inbox_request(user, view, filters, size))
+    hits = [h["_source"] for h in resp["hits"]["hits"]]
+    await attach_sla(ctx, hits)
+    counters = counters_of(resp)
+    return sort_by_due(hits), counters[view], counters
+
+
+async def fetch_item(ctx: ConsoleContext, user: User, item_id: str) -> dict[str, Any]:
+    """By id (the document id is the item id), then the scope rule: another force's
+    item answers exactly like a missing one. Without its SLA clocks (get_item)."""
+    if len(item_id) > 200:
+        raise HTTPException(404, "no such item")
+    doc: Any
+    try:
+        async with waiting_on("es"):
+            doc = await ctx.es.get(index=ctx.index("items"), id=item_id)
+    except NotFoundError:
+        doc = {"found": False}
+    except Exception as exc:
+        raise HTTPException(503, "search is unavailable; try again shortly") from exc
+    item: dict[str, Any] = doc.get("_source") or {}
+    if not doc.get("found") or item.get("id") != item_id or not visible(user, item):
+        raise HTTPException(404, "no such item")
+    return item
+
+
+async def get_item(ctx: ConsoleContext, user: User, item_id: str) -> dict[str, Any]:
+    """The item (404 unless the user may see it) with its SLA clocks."""
+    item = await fetch_item(ctx, user, item_id)
+    await attach_sla(ctx, [item])
+    return item
+
+
+async def history(ctx: ConsoleContext, user: User, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The author's latest other items the user may see."""
+    resp = await ctx.search(index=ctx.index("items"), **history_request(user, item))
+    return [h["_source"] for h in resp["hits"]["hits"]]
+
+
+async def timeline(ctx: ConsoleContext, user: User, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The whole history of an item the user may see (fetched by fetch_item)."""
+    resp = await ctx.search(index=ctx.index("events"), **timeline_request(user, item["id"], item))
+    return [h["_source"] for h in resp["hits"]["hits"]]
+
+
+async def deliveries(ctx: ConsoleContext, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """Replies and notifications delivered (or not) for the item, newest first."""
+    resp = await ctx.search(index=ctx.index("audit"), **deliveries_request(item))
+    return [h["_source"] for h in resp["hits"]["hits"]]
+
+
+async def command_outcome(
+    ctx: ConsoleContext, cmd: ItemCommand, audit: list[AuditEvent]
+) -> dict[str, Any] | None:
+    """Send the command with its audit record and wait for the owner service's outcome
+    event (None: still pending after OUTCOME_WAIT_S)."""
+    waiter = ctx.outcomes.expect(cmd.command_id)
+    try:
+        await ctx.audit.write(audit, also=[Output(ITEMS_COMMANDS, item_key_of(cmd.item_id), cmd)])
+        ev: dict[str, Any] = await asyncio.wait_for(waiter, timeout=OUTCOME_WAIT_S)
+    except TimeoutError:
+        return None
+    finally:
+        ctx.outcomes.forget(cmd.command_id)
+    return ev
+
+
+def operator_command(
+    user: User,
+    item_id: str,
+    type_: str,
+    payload: dict[str, Any],
+    expected_seq: int | None,
+) -> ItemCommand:
+    """A command from this operator (their role goes with it: assign checks it)."""
+    return ItemCommand(
+        command_id=str(uuid.uuid4()),
+        item_id=item_id,
+        type=type_,
+        actor=Actor(kind="operator", id=user.username, force=user.force),
+        issued_at=utcnow(),
+        expected_seq=expected_seq,
+        payload={**payload, "role": user.role},
+    )
+
+
+async def send_command(
+    ctx: ConsoleContext,
+    request: Request,
+    user: User,
+    item_id: str,
+    type_: str,
+    payload: dict[str, Any],
+    expected_seq: int | None,
+    audit_details: dict[str, Any] | None = None,
+) -> JSONResponse:
+    """Send an action to the item's owner service and wait (up to 5 s) for its outcome:
+    200 applied, 409 rejected with the reason, 202 if still pending."""
+    cmd = operator_command(user, item_id, type_, payload, expected_seq)
+    audit = audit_event(
+        user,
+        request,
+        f"item.{type_}",
+        "item",
+        item_id,
+        command_id=cmd.command_id,
+        **(audit_details or {}),
+    )
+    ev = await command_outcome(ctx, cmd, [audit])
+    if ev is None:
+        return JSONResponse({"status": "pending", "command_id": cmd.command_id}, status_code=202)
+    if ev["type"] == "rejected":
+        return JSONResponse(
+            {"status": "rejected", "reason": ev["data"].get("reason"), "event": ev},
+            status_code=409,
+        )
+    return JSONResponse({"status": "applied", "event": ev})
+
+
+def validate_payload(
+    ctx: ConsoleContext, type_: str, payload: dict[str, Any], item: dict[str, Any]
+) -> None:
+    """Catch obvious mistakes here with a clear 422; assign still has the last word."""
+    if type_ in ("reply", "note"):
+        text = payload.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise HTTPException(422, f"{type_} needs a text")
+        if len(text) > 20_000:
+            raise HTTPException(422, "text is too long")
+        if type_ == "reply":
+            check_length(item["platform"], text)
+    if type_ == "regrade" and payload.get("priority") not in {p.value for p in Priority}:
+        raise HTTPException(422, "regrade needs priority P1, P2, P3 or P4")
+    if type_ == "recategorise":
+        if "intent" in payload and payload["intent"] not in {i.value for i in Intent}:
+            raise HTTPException(422, f"unknown intent {payload['intent']!r}")
+        bad = [f for f in payload.get("flags", []) if f not in {f.value for f in Flag}]
+        if bad:
+            raise HTTPException(422, f"unknown flag(s) {bad}")
+    if type_ == "resolve" and payload.get("outcome") not in {o.value for o in Outcome}:
+        raise HTTPException(422, "resolve needs an outcome")
+    if type_ == "transfer" and payload.get("force", item["force"]) not in ctx.config.forces:
+        raise HTTPException(422, "unknown force")
