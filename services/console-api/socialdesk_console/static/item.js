@@ -25,14 +25,19 @@
     const first = [...tpl.options].find((o) => o.dataset.lang === lang);
     if (first && lang === "cy") tpl.value = first.value;
   }
+  // Arrow keys through the template list preview each one: only the last answer counts.
+  let asked = 0;
   async function preview() {
     if (!tpl.value) return;
+    const mine = ++asked;
     const [id, language] = tpl.value.split("|");
     const variables = {};
     const ref = document.getElementById("tpl_crime_reference").value;
     if (ref) variables.crime_reference = ref;
     const { status, data } = await api(`${base}/replies/preview`, { method: "POST", body: { template_id: id, language, variables } });
-    if (status === 200) { text.value = data.text; count(); show(data.fits ? "Preview ready: edit if needed, then send." : `Too long for ${ws.dataset.platform}: ${data.length}/${data.limit}`, data.fits ? "" : "bad"); }
+    if (mine !== asked) return;
+    // The reply is marked with its language: read and spell-checked as Welsh or English.
+    if (status === 200) { text.value = data.text; text.lang = language; count(); show(data.fits ? "Preview ready: edit if needed, then send." : `Too long for ${ws.dataset.platform}: ${data.length}/${data.limit}`, data.fits ? "" : "bad"); }
     else show(`Template problem: ${data.error}`, "bad");
   }
   const pv = document.getElementById("preview");
@@ -69,8 +74,8 @@
   const me = document.getElementById("who").dataset.username;
   function viewers(list) {
     const others = list.filter((x) => x.username !== me);
+    // Never hidden (a hidden live region is not announced); empty, it takes no space.
     const c = document.getElementById("collision");
-    c.hidden = !others.length;
     c.textContent = others.length ? `Also viewing now: ${others.map((x) => x.display_name).join(", ")}. Check before you act.` : "";
   }
   if (window.EventSource) {
