@@ -178,6 +178,7 @@ def test_claim_reply_regrade_resolve_by_keyboard_only(
     page.keyboard.press("Space")
     expect(page.locator("#shortcuts-on")).not_to_be_checked()
     page.keyboard.press("Escape")
+    expect(page.locator("#shortcuts")).to_be_hidden()
     page.reload()
     page.keyboard.press("j")
     assert cursor(page) is None
@@ -193,6 +194,7 @@ def test_claim_reply_regrade_resolve_by_keyboard_only(
     page.keyboard.press("Space")
     expect(page.locator("#shortcuts-on")).to_be_checked()
     page.keyboard.press("Escape")
+    expect(page.locator("#shortcuts")).to_be_hidden()
     page.keyboard.press("j")
     assert cursor(page) is not None
     page.close()

@@ -19,7 +19,11 @@
   // back to where it was.
   let before = null;
   function openHelp() { before = document.activeElement; dialog.showModal(); }
-  dialog.addEventListener("close", () => { if (before && before.isConnected) before.focus(); });
+  dialog.addEventListener("close", () => {
+    // Unless a key pressed meanwhile (the close event comes later) has moved focus on.
+    const now = document.activeElement;
+    if (before && before.isConnected && (!now || now === document.body || dialog.contains(now))) before.focus();
+  });
   const opener = document.getElementById("shortcuts-open");
   if (opener) opener.addEventListener("click", openHelp);
 
