@@ -300,3 +300,32 @@ def test_welsh_text_is_marked_and_the_skip_link_banner_and_focus_work(
     assert page.evaluate("document.activeElement.getAttribute('href')") == focused
     page.close()
     ctx.close()
+
+
+def test_the_live_board_keeps_focus_on_a_reassign_control_as_it_redraws(
+    platform: ConsolePlatform, browser: Browser, items: dict[str, dict[str, Any]]
+) -> None:
+    platform.login("op.merseyside")  # online: the board offers them for reassignment
+    ctx = new_context(browser)
+    page = ctx.new_page()
+    sign_in(page, platform, "sup.merseyside")
+    page.goto(platform.console + "/board")
+    expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+    first, second = items["8002"], items["8003"]
+    platform.produce("sla.events", item_key_of(first["id"]), sla_warning(first))
+    select = page.locator(f"#at-risk tbody tr[data-id='{first['id']}'] .reassign select").first
+    expect(select).to_be_visible(timeout=15_000)
+    select.focus()
+    # Another warning redraws both tables (at once, then again a moment later).
+    platform.produce("sla.events", item_key_of(second["id"]), sla_warning(second))
+    expect(page.locator(f"#at-risk tbody tr[data-id='{second['id']}']").first).to_be_visible(
+        timeout=15_000
+    )
+    page.wait_for_timeout(2_500)
+    focused = page.evaluate(
+        "() => { const a = document.activeElement; const r = a.closest('tr');"
+        " return [a.tagName, r ? r.dataset.id : null]; }"
+    )
+    assert focused == ["SELECT", first["id"]], focused
+    page.close()
+    ctx.close()
