@@ -315,6 +315,10 @@ def test_the_live_board_keeps_focus_on_a_reassign_control_as_it_redraws(
     platform.produce("sla.events", item_key_of(first["id"]), sla_warning(first))
     select = page.locator(f"#at-risk tbody tr[data-id='{first['id']}'] .reassign select").first
     expect(select).to_be_visible(timeout=15_000)
+    # The row is drawn from the alert at once, then the board is fetched again (at 0.3 and
+    # 1.6 s) and an early fetch can miss it while the index catches up: let that settle.
+    page.wait_for_timeout(2_500)
+    expect(select).to_be_visible(timeout=15_000)
     select.focus()
     # Another warning redraws both tables (at once, then again a moment later).
     platform.produce("sla.events", item_key_of(second["id"]), sla_warning(second))
