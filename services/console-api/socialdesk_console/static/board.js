@@ -44,10 +44,25 @@
     tr.appendChild(reassignCell(r.item_id));
     return tr;
   }
+  // A redraw keeps focus on the same control of the same row: a supervisor tabbing to a
+  // reassign list is not thrown back to the top of the page by each refresh.
+  const rowKey = (tr) => (tr ? `${tr.dataset.id || ""}|${tr.dataset.clock || ""}|${tr.dataset.operator || ""}` : "");
+  function keepFocus(tbody, redraw) {
+    const active = document.activeElement;
+    const was = active && tbody.contains(active) ? active.closest("tr") : null;
+    const key = rowKey(was), tag = was ? active.tagName.toLowerCase() : "";
+    redraw();
+    if (!was) return;
+    const again = [...tbody.rows].find((r) => rowKey(r) === key);
+    const target = again && again.querySelector(tag);
+    if (target) target.focus({ preventScroll: true });
+  }
   function fill(tbody, rows, make, empty, cols) {
-    tbody.textContent = "";
-    if (!rows.length) { const tr = el("tr", "empty"); const c = el("td", "", empty); c.colSpan = cols; tr.appendChild(c); tbody.appendChild(tr); return; }
-    rows.forEach((r) => tbody.appendChild(make(r)));
+    keepFocus(tbody, () => {
+      tbody.textContent = "";
+      if (!rows.length) { const tr = el("tr", "empty"); const c = el("td", "", empty); c.colSpan = cols; tr.appendChild(c); tbody.appendChild(tr); return; }
+      rows.forEach((r) => tbody.appendChild(make(r)));
+    });
   }
   function alertItem(a) {
     const li = el("li", a.type);
@@ -96,7 +111,7 @@
     const old = body.querySelector(`tr[data-id="${CSS.escape(a.item_id)}"][data-clock="${CSS.escape(a.clock)}"]`);
     const row = riskRow({ item_id: a.item_id, clock: a.clock, state: a.type === "warning" ? "warning" : "breached", deadline: a.deadline, priority: a.priority, team: a.team, owner: a.owner, text: "" }, true);
     const e2 = body.querySelector("tr.empty"); if (e2) e2.remove();
-    if (old) body.replaceChild(row, old); else body.insertBefore(row, body.firstChild);
+    keepFocus(body, () => { if (old) body.replaceChild(row, old); else body.insertBefore(row, body.firstChild); });
     const n = document.getElementById(a.type === "warning" ? "n-at-risk" : "n-breached");
     if (!old) n.textContent = String(Number(n.textContent) + 1);
     window.sd.tick();

@@ -51,5 +51,16 @@ window.sd = (function () {
     });
   }
   setInterval(tick, 1000); tick();
+  // Working on a page is not being idle: a key or pointer press touches the session (at
+  // most every 5 minutes), so a long reply is not lost to the idle sign-out (WCAG 2.2.1);
+  // a screen nobody uses still signs out.
+  let touched = Date.now();
+  function active() {
+    if (!csrf || Date.now() - touched < 300000) return;
+    touched = Date.now();
+    fetch("/api/me", { credentials: "same-origin" }).catch(() => { /* next press tries again */ });
+  }
+  document.addEventListener("keydown", active, true);
+  document.addEventListener("pointerdown", active, true);
   return { api, alarmP1, el, csrf, tick };
 })();

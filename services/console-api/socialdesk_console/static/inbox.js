@@ -17,7 +17,8 @@
     const rec = el("time", "", (it.created_at || "").slice(11, 19)); rec.setAttribute("datetime", it.created_at);
     tr.appendChild(td(rec));
     tr.appendChild(td(it.platform + " · @" + (it.author_handle || it.author_id)));
-    const a = el("a", "", (it.text || "").slice(0, 140)); a.href = "/items/" + encodeURIComponent(it.id);
+    const a = el("a", "", (it.text || "").slice(0, 140) || "(no text)"); a.href = "/items/" + encodeURIComponent(it.id);
+    if (it.language === "cy" || (it.flags || []).includes("welsh_language")) a.lang = "cy";
     tr.appendChild(td(a));
     const intent = td((it.intent || "").replace(/_/g, " "));
     (it.flags || []).forEach((f) => { intent.appendChild(document.createTextNode(" ")); intent.appendChild(el("span", "flag", f.replace(/_/g, " "))); });
@@ -31,10 +32,20 @@
       const { status, data } = await window.sd.api(`/api/items?view=${encodeURIComponent(view)}${query ? "&" + query : ""}`);
       if (status !== 200) return;
       const body = table.tBodies[0];
+      // The rows are redrawn: focus stays on the same item's row (or where it was).
+      const active = document.activeElement;
+      const was = active && body.contains(active) ? active.closest("tr") : null;
+      const wasId = was ? was.dataset.id : null, wasAt = was ? was.sectionRowIndex : -1;
       body.textContent = "";
       if (!data.items.length) { const tr = el("tr", "empty"); const c = el("td", "", "Nothing open in this view."); c.colSpan = 8; tr.appendChild(c); body.appendChild(tr); }
       data.items.forEach((it) => body.appendChild(row(it)));
       data.items.forEach((it) => seen.add(it.id));
+      if (was) {
+        const again = [...body.rows].find((r) => r.dataset.id === wasId) || body.rows[Math.min(wasAt, body.rows.length - 1)];
+        const link = again && again.querySelector("a");
+        if (link) link.focus({ preventScroll: true });
+      }
+      table.dispatchEvent(new CustomEvent("sd:redrawn"));
       document.getElementById("count").textContent = `${data.total} in this view`;
       document.querySelectorAll(".counter").forEach((c) => { c.textContent = data.counts[c.dataset.view]; });
       document.title = `Inbox (${data.counts.all_open}) · socialdesk`;

@@ -17,7 +17,14 @@
     chars.textContent = `${text.value.length} / ${limit}`;
     chars.classList.toggle("over", text.value.length > limit);
   }
-  if (text) text.addEventListener("input", count);
+  // The reply being written survives the reload after each action (claim, re-grade...).
+  const DRAFT = `sd.draft.${itemId}`;
+  const keep = () => { try { sessionStorage.setItem(DRAFT, text.value); } catch (e) { /* no storage */ } };
+  const drop = () => { try { sessionStorage.removeItem(DRAFT); } catch (e) { /* no storage */ } };
+  if (text) {
+    try { const d = sessionStorage.getItem(DRAFT); if (d && !text.value) text.value = d; } catch (e) { /* no storage */ }
+    text.addEventListener("input", () => { count(); keep(); });
+  }
   const tpl = document.getElementById("template");
   if (tpl) {
     // Welsh contact is answered in Welsh: put that language's templates first.
@@ -25,14 +32,19 @@
     const first = [...tpl.options].find((o) => o.dataset.lang === lang);
     if (first && lang === "cy") tpl.value = first.value;
   }
+  // Arrow keys through the template list preview each one: only the last answer counts.
+  let asked = 0;
   async function preview() {
     if (!tpl.value) return;
+    const mine = ++asked;
     const [id, language] = tpl.value.split("|");
     const variables = {};
     const ref = document.getElementById("tpl_crime_reference").value;
     if (ref) variables.crime_reference = ref;
     const { status, data } = await api(`${base}/replies/preview`, { method: "POST", body: { template_id: id, language, variables } });
-    if (status === 200) { text.value = data.text; count(); show(data.fits ? "Preview ready: edit if needed, then send." : `Too long for ${ws.dataset.platform}: ${data.length}/${data.limit}`, data.fits ? "" : "bad"); }
+    if (mine !== asked) return;
+    // The reply is marked with its language: read and spell-checked as Welsh or English.
+    if (status === 200) { text.value = data.text; text.lang = language; count(); keep(); show(data.fits ? "Preview ready: edit if needed, then send." : `Too long for ${ws.dataset.platform}: ${data.length}/${data.limit}`, data.fits ? "" : "bad"); }
     else show(`Template problem: ${data.error}`, "bad");
   }
   const pv = document.getElementById("preview");
@@ -60,7 +72,10 @@
     const started = performance.now();
     const { status, data } = await api(path, { method: "POST", body });
     const ms = Math.round(performance.now() - started);
-    if (status === 200) { show(`Done: ${data.event.type} (${ms} ms)`, "ok"); setTimeout(() => location.reload(), 1200); }
+    if (status === 200) {
+      if (cmd === "reply" || cmd === "note") drop();
+      show(`Done: ${data.event.type} (${ms} ms)`, "ok"); setTimeout(() => location.reload(), 1200);
+    }
     else if (status === 409) show(`Not done: ${data.reason}`, "bad");
     else if (status === 202) show("Sent; the outcome is taking longer than usual.");
     else show(`Error: ${data.error || status}`, "bad");
@@ -69,8 +84,8 @@
   const me = document.getElementById("who").dataset.username;
   function viewers(list) {
     const others = list.filter((x) => x.username !== me);
+    // Never hidden (a hidden live region is not announced); empty, it takes no space.
     const c = document.getElementById("collision");
-    c.hidden = !others.length;
     c.textContent = others.length ? `Also viewing now: ${others.map((x) => x.display_name).join(", ")}. Check before you act.` : "";
   }
   if (window.EventSource) {
