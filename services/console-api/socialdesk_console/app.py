@@ -41,7 +41,7 @@ from socialdesk.config import DemoUser, PlatformConfig
 from socialdesk.es import alias
 from socialdesk.events import Actor, AuditEvent, ItemCommand, OperatorPresence, item_key_of, utcnow
 from socialdesk.httpsec import SecurityHeaders, security_headers
-from socialdesk.kafka import KafkaRuntime, Output
+from socialdesk.kafka import Output
 from socialdesk.runtime import add_ops_routes
 from socialdesk.settings import ConsoleSettings
 from socialdesk.taxonomy import Flag, Intent, Outcome, Platform, Priority
@@ -74,7 +74,6 @@ from socialdesk_console.deps import (
 from socialdesk_console.guards import ACCOUNT, ADDRESS, GuardStore, locked_for
 from socialdesk_console.oidc import OidcClient, OidcError, load_mapping, map_claims, pkce_pair
 from socialdesk_console.outcomes import OutcomeWatcher
-from socialdesk_console.publish import Publisher, ReplyDispatcher, make_publisher
 from socialdesk_console.queries import (
     AUDIT_SORT,
     SEARCH_PAGE,
@@ -236,7 +235,6 @@ def create_app(
     users: dict[str, DemoUser],
     es: AsyncElasticsearch,
     *,
-    publisher: Publisher | None = None,
     oidc_http: httpx.AsyncClient | None = None,
 ) -> FastAPI:
     app = FastAPI(
@@ -319,37 +317,6 @@ def create_app(
     app.include_router(board.router(ctx, board_feed))
     app.include_router(handover.router(ctx))
 
-    async def already_delivered(item_id: str, event_id: str) -> bool:
-        try:
-            resp = await es.search(
-                index=audit_index,
-                query={
-                    "bool": {
-                        "filter": [
-                            {"term": {"target_id": item_id}},
-                            {"term": {"action": "reply.delivered"}},
-                        ]
-                    }
-                },
-                size=100,
-            )
-        except Exception:
-            return False
-        return any(
-            (h["_source"].get("details") or {}).get("event_id") == event_id
-            for h in resp["hits"]["hits"]
-        )
-
-    async def write_system_audit(events: list[AuditEvent]) -> None:
-        await audit.write(events)
-
-    dispatcher = ReplyDispatcher(
-        settings,
-        publisher or make_publisher(settings, http),
-        write_system_audit,
-        already_delivered,
-    )
-    runtime = KafkaRuntime(settings, dispatcher, max_records=50)
     tasks: list[asyncio.Task[None]] = []
 
     async def purge_security_state() -> None:
@@ -367,15 +334,12 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         outcomes.start()
         board_feed.start()
-        tasks.append(asyncio.create_task(runtime.run()))
         purger = asyncio.create_task(purge_security_state())
         tasks.append(asyncio.create_task(renderer.warm()))
         try:
             yield
         finally:
-            dispatcher.stopping = True
             purger.cancel()
-            runtime.stop()
             await outcomes.stop()
             await board_feed.stop()
             for t in tasks:
@@ -1072,7 +1036,7 @@ def create_app(
         request: Request, item_id: str, body: ReplyRequest, user: ActingUser
     ) -> JSONResponse:
         """Send a reply (as previewed and edited). Too long for the platform: 422 and
-        nothing is sent. Delivery to the platform follows (see publish.py)."""
+        nothing is sent. Delivery to the platform follows (services/outbound)."""
         item = await get_item(user, item_id)
         text = body.text.strip()
         check_length(item["platform"], text)
