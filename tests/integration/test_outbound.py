@@ -8,52 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from socialdesk.events import Actor, Author, Item, ItemEvent, ItemMessage
+from socialdesk.events import ItemEvent
 from socialdesk.stack import Stack, StackPorts, kill_tree
-from socialdesk.taxonomy import Channel, Intent, ItemStatus, Platform, Priority
 from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS, OUTBOUND_DELIVERIES
 from tests.browser.fakes import FakePlatform, Served
+from tests.unit.test_outbound import replied
 
 from .conftest import Backend
 from .helpers import create_topics, produce, read_all, settings_for, wait_until
-
-
-def replied(seq: int, text: str) -> ItemEvent:
-    now = datetime.now(UTC)
-    item = Item(
-        id="itm_out",
-        key="itm_out",
-        force="merseyside",
-        team="digital-desk",
-        status=ItemStatus.in_progress,
-        priority=Priority.P3,
-        intent=Intent.enquiry,
-        platform=Platform.x,
-        channel=Channel.public_mention,
-        author=Author(id="a1"),
-        thread_key="t",
-        messages=[
-            ItemMessage(mention_id="x:4242", direction="inbound", author="a1", text="q", at=now),
-            ItemMessage(direction="outbound", author="op.merseyside", text=text, at=now),
-        ],
-        created_at=now,
-        updated_at=now,
-        first_mention_at=now,
-        seq=seq,
-    )
-    return ItemEvent(
-        event_id=f"itm_out:{seq}",
-        item_id="itm_out",
-        seq=seq,
-        type="replied",
-        actor=Actor(kind="operator", id="op.merseyside", force="merseyside"),
-        at=now,
-        item=item,
-    )
 
 
 async def test_a_kill_between_sending_and_sent_flags_the_reply_instead_of_posting_twice(
@@ -92,7 +57,7 @@ async def test_a_kill_between_sending_and_sent_flags_the_reply_instead_of_postin
     proc = stack.spawn("outbound", extra_env=env)
     try:
         await asyncio.to_thread(stack.wait_ready, "outbound", 120)
-        first = replied(3, "thanks, we have passed this on")
+        first = replied(seq=3, text="thanks, we have passed this on", item_id="itm_out")
         await publish(first)
         await wait_until(taken, within=60)
         assert await states(first.event_id) == ["sending"]  # acknowledged before the call
@@ -111,7 +76,7 @@ async def test_a_kill_between_sending_and_sent_flags_the_reply_instead_of_postin
         assert await states(first.event_id) == ["sending", "unconfirmed"]
         assert len(x_api.calls) == 1 and await audit("reply.delivered") == []
 
-        second = replied(5, "an officer will call you today")
+        second = replied(seq=5, text="an officer will call you today", item_id="itm_out")
         await publish(second)
         (done,) = await wait_until(lambda: audit("reply.delivered"), within=60)
         assert done["details"]["event_id"] == second.event_id

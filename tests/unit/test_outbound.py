@@ -1,11 +1,13 @@
 """outbound without the stack: the retry loop, the decision on a reply from its delivery
 record, and the processor's order of writes (state acknowledged before each platform
-call, the audit before the state) with the journal and publisher replaced by fakes."""
+call, the audit before the state) with the journal and publisher replaced by fakes, and
+how the platforms' answers are classified."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from socialdesk.events import Actor, Author, Item, ItemEvent, ItemMessage
@@ -21,6 +23,7 @@ from socialdesk_outbound.delivery import (
     deliver,
 )
 from socialdesk_outbound.flows import OutboundProcessor
+from socialdesk_outbound.publishers import MetaPublisher, XPublisher
 from socialdesk_outbound.reply import (
     OutboundReply,
     PermanentSendError,
@@ -92,10 +95,13 @@ def test_delivery_record_round_trips() -> None:
 
 
 # ---- the processor's writes --------------------------------------------------------
-def replied(actor: str = "operator", seq: int = 3) -> ItemEvent:
+def replied(
+    actor: str = "operator", seq: int = 3, text: str = "hi", item_id: str = "itm_1"
+) -> ItemEvent:
+    """An operator's `replied` event answering X post 99 (outbound reads nothing else)."""
     item = Item(
-        id="itm_1",
-        key="itm_1",
+        id=item_id,
+        key=item_id,
         force="merseyside",
         team="digital-desk",
         status=ItemStatus.in_progress,
@@ -107,7 +113,7 @@ def replied(actor: str = "operator", seq: int = 3) -> ItemEvent:
         thread_key="t",
         messages=[
             ItemMessage(mention_id="x:99", direction="inbound", author="a1", text="q", at=T0),
-            ItemMessage(direction="outbound", author="op", text="hi", at=T0),
+            ItemMessage(direction="outbound", author="op", text=text, at=T0),
         ],
         created_at=T0,
         updated_at=T0,
@@ -115,8 +121,8 @@ def replied(actor: str = "operator", seq: int = 3) -> ItemEvent:
         seq=seq,
     )
     return ItemEvent(
-        event_id=f"itm_1:{seq}",
-        item_id="itm_1",
+        event_id=f"{item_id}:{seq}",
+        item_id=item_id,
         seq=seq,
         type="replied",
         actor=Actor(kind=actor, id="op"),  # type: ignore[arg-type]
@@ -205,3 +211,28 @@ def test_only_an_operators_reply_is_sent() -> None:
     assert outbound_from_event(replied("system")) is None
     reply = outbound_from_event(replied())
     assert reply is not None and reply.in_reply_to == "99" and reply.text == "hi"
+
+
+# ---- the platforms' answers ----------------------------------------------------------
+async def test_platform_answers_are_classified_temporary_or_permanent() -> None:
+    answers = iter([httpx.Response(503), httpx.Response(403, text="duplicate content")])
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return next(answers, httpx.Response(201, json={"id": "c77"}))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        x = XPublisher("https://x.test/", "t", http)
+        with pytest.raises(TemporarySendError, match="503"):
+            await x.send(REPLY)
+        with pytest.raises(PermanentSendError, match="duplicate content"):
+            await x.send(REPLY)
+        meta = MetaPublisher("https://graph.test", "p", http)
+        fb = OutboundReply("i:4", "i", None, "facebook", "public_mention", "c1", "a", "ok")
+        assert await meta.send(fb) == "c77"
+        with pytest.raises(PermanentSendError, match="no X credentials"):
+            await XPublisher("https://x.test", None, http).send(REPLY)
+    assert str(seen[0].url) == "https://x.test/2/tweets"
+    assert str(seen[-1].url) == "https://graph.test/c1/comments?access_token=p"
+    assert not x.idempotent(REPLY) and not meta.idempotent(fb)

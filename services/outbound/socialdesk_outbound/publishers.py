@@ -25,17 +25,8 @@ class Publisher(Protocol):
         """True if sending this reply twice posts it once (the platform dedups by key)."""
 
 
-def _classify(resp: httpx.Response, platform: str) -> None:
-    if resp.status_code == 429 or resp.status_code >= 500:
-        raise TemporarySendError(f"{platform} answered {resp.status_code}")
-    if resp.status_code >= 400:
-        raise PermanentSendError(
-            f"{platform} refused the reply ({resp.status_code}): {resp.text[:200]}"
-        )
-
-
-class XPublisher:
-    """X API v2: a reply to a post, or a direct message to the author. X takes no
+class HttpPublisher:
+    """A platform API over HTTP with a token. Neither X nor the Graph API takes an
     idempotency key, so a resend is a second post."""
 
     def __init__(self, base_url: str, token: str | None, http: httpx.AsyncClient) -> None:
@@ -45,6 +36,25 @@ class XPublisher:
 
     def idempotent(self, reply: OutboundReply) -> bool:
         return False
+
+    async def _post(self, url: str, platform: str, **kwargs: Any) -> dict[str, Any]:
+        """POST; a network error, 429 or 5xx is temporary, any other 4xx permanent."""
+        try:
+            resp = await self.http.post(url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise TemporarySendError(f"{platform} unreachable: {exc!r}") from exc
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise TemporarySendError(f"{platform} answered {resp.status_code}")
+        if resp.status_code >= 400:
+            raise PermanentSendError(
+                f"{platform} refused the reply ({resp.status_code}): {resp.text[:200]}"
+            )
+        data: dict[str, Any] = resp.json()
+        return data
+
+
+class XPublisher(HttpPublisher):
+    """X API v2: a reply to a post, or a direct message to the author."""
 
     async def send(self, reply: OutboundReply) -> str:
         if not self.token:
@@ -58,26 +68,12 @@ class XPublisher:
             body = {"text": reply.text}
             if reply.in_reply_to:
                 body["reply"] = {"in_reply_to_tweet_id": reply.in_reply_to}
-        try:
-            resp = await self.http.post(url, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise TemporarySendError(f"X unreachable: {exc!r}") from exc
-        _classify(resp, "X")
-        data = resp.json().get("data") or {}
+        data = (await self._post(url, "X", json=body, headers=headers)).get("data") or {}
         return str(data.get("id") or data.get("dm_event_id") or "")
 
 
-class MetaPublisher:
-    """Graph API for Facebook and Instagram: a comment reply, or a message. The Graph
-    API takes no idempotency key either."""
-
-    def __init__(self, base_url: str, token: str | None, http: httpx.AsyncClient) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.token = token
-        self.http = http
-
-    def idempotent(self, reply: OutboundReply) -> bool:
-        return False
+class MetaPublisher(HttpPublisher):
+    """Graph API for Facebook and Instagram: a comment reply, or a message."""
 
     async def send(self, reply: OutboundReply) -> str:
         if not self.token:
@@ -96,12 +92,7 @@ class MetaPublisher:
             body = {"message": reply.text}
         else:
             raise PermanentSendError("nothing to reply to on this platform message")
-        try:
-            resp = await self.http.post(url, json=body, params=params)
-        except httpx.HTTPError as exc:
-            raise TemporarySendError(f"{reply.platform} unreachable: {exc!r}") from exc
-        _classify(resp, reply.platform)
-        data = resp.json()
+        data = await self._post(url, reply.platform, json=body, params=params)
         return str(data.get("id") or data.get("message_id") or "")
 
 
