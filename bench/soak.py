@@ -4,7 +4,7 @@ time with a random fault every minute or two, then the exact verification.
 Load: mentions through ingest at a fixed rate (drills.Load), and two Merseyside users
 working the inbox through the console API: both claim the same item at once (one must
 win), the owner notes, replies and sometimes re-grades between P1 and P2, then may
-release. Replies leave through the real reply path (console's ReplyDispatcher and the X
+release. Replies leave through the real reply path (the outbound service and its X
 publisher) to a stand-in X API in this process, which records every request it gets
 (and answers a few with 503, so retries happen).
 
@@ -513,7 +513,7 @@ def soak(
 
 
 def settle_replies(stack: Stack, prefix: str, fake: FakeX, within_s: float) -> dict[str, Any]:
-    """Wait for the dispatcher to send every applied reply, then count what X got."""
+    """Wait for outbound to send every applied reply, then count what X got."""
     deadline = time.monotonic() + within_s
     while True:
         tokens = []
@@ -581,11 +581,11 @@ def markdown(r: dict[str, Any]) -> str:
 `{r["command"]}` (bench/soak.py), run {m.get("date", "?")}: {r["mentions_per_s"]:g}
 mentions/s through ingest for {r["load_s"]:,} s, two Merseyside users working the inbox
 through the console API ({r["operator_cases"]:,} items: a claim race, a note, a reply,
-sometimes a re-grade and a release), replies sent through the console's dispatcher to a
+sometimes a re-grade and a release), replies sent through the outbound service to a
 stand-in X API that answered {r["platform_503s"]} requests with 503. A fault every
 {r["fault_gap_s"][0]:g}-{r["fault_gap_s"][1]:g} s, start to start (seed {r["seed"]}; by
-default 1-2 minutes rather than 1-3: seven services killed twice and one of each other
-fault make 17, which 30 minutes hold only at a mean gap under about 105 s): {r["faults"]}
+default 1-2 minutes rather than 1-3: eight services killed twice and one of each other
+fault make 19, which 30 minutes hold only at a mean gap under about 95 s): {r["faults"]}
 in all; kill -9 per service: {kills}; {other}. Mean load average over the run
 {r["loadavg_mean"]} on {m.get("cpus", "?")} cores: the lag figures are this machine's on
 that day, not the platform's. {r.get("note", "")}{" " if r.get("note") else ""}\

@@ -106,19 +106,9 @@ class ConsoleSettings(BaseServiceSettings):
     oidc_jwks_cache_s: int = Field(3600, ge=0, le=86400)
     oidc_http_timeout_s: float = Field(5.0, gt=0, le=60)
     oidc_leeway_s: int = Field(30, ge=0, le=300)
-    # Replies: templates, and where sent replies go.
     reply_templates_dir: Path | None = Field(
         None, description="reply templates (<config>/templates/replies)"
     )
-    reply_publisher: Literal["recorder", "platforms"] | None = Field(
-        None, description="recorder (JSONL file) in development and test; platforms otherwise"
-    )
-    reply_recorder_path: Path = Path(".data/outbox/replies.jsonl")
-    reply_retry_max_delay_s: float = Field(60.0, gt=0, le=3600)
-    x_api_base_url: str = "https://api.x.com"
-    x_bearer_token: SecretStr | None = None
-    meta_graph_base_url: str = "https://graph.facebook.com/v19.0"
-    meta_page_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> ConsoleSettings:
@@ -130,11 +120,6 @@ class ConsoleSettings(BaseServiceSettings):
                 )
             if not self.cookie_secure:
                 raise ValueError("SOCIALDESK_COOKIE_SECURE must be true in production")
-            if self.reply_publisher == "recorder":
-                raise ValueError(
-                    "SOCIALDESK_REPLY_PUBLISHER=recorder is for development; "
-                    "production sends replies to the platforms"
-                )
             if self.oidc_issuer and not (
                 self.oidc_issuer.startswith("https://") and self.public_url.startswith("https://")
             ):
@@ -144,6 +129,30 @@ class ConsoleSettings(BaseServiceSettings):
                 )
         if self.oidc_issuer and not self.oidc_client_id:
             raise ValueError("SOCIALDESK_OIDC_CLIENT_ID is required with SOCIALDESK_OIDC_ISSUER")
+        return self
+
+
+class OutboundSettings(BaseServiceSettings):
+    """outbound: where replies go (a JSONL recorder outside production, else the
+    platforms' APIs with their tokens) and how long a temporary failure is waited out."""
+
+    reply_publisher: Literal["recorder", "platforms"] | None = Field(
+        None, description="recorder (JSONL file) in development and test; platforms otherwise"
+    )
+    reply_recorder_path: Path = Path(".data/outbox/replies.jsonl")
+    reply_retry_max_delay_s: float = Field(60.0, gt=0, le=3600)
+    x_api_base_url: str = "https://api.x.com"
+    x_bearer_token: SecretStr | None = None
+    meta_graph_base_url: str = "https://graph.facebook.com/v19.0"
+    meta_page_token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _refuse_recorder_in_production(self) -> OutboundSettings:
+        if self.environment == "production" and self.reply_publisher == "recorder":
+            raise ValueError(
+                "SOCIALDESK_REPLY_PUBLISHER=recorder is for development; "
+                "production sends replies to the platforms"
+            )
         return self
 
     @property

@@ -25,6 +25,7 @@ METRICS_CHANGELOG = "metrics.rollups.changelog"
 NOTIFICATIONS = "notifications"
 NOTIFY_CHANGELOG = "notify.watch.changelog"
 NOTIFY_DELIVERIES = "notify.deliveries.changelog"
+OUTBOUND_DELIVERIES = "outbound.deliveries.changelog"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ runs unchanged against them."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
@@ -158,9 +159,11 @@ class FakeIssuer:
 
 @dataclass
 class FakePlatform:
-    """X API v2 and Graph API stand-in: answers 503 to the first `fail_first` sends."""
+    """X API v2 and Graph API stand-in: answers 503 to the first `fail_first` sends, and
+    while `hold` is set takes each send (recorded) but keeps the answer back."""
 
     fail_first: int = 0
+    hold: bool = False
     calls: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -181,6 +184,8 @@ class FakePlatform:
                 failing = self.fail_first > 0
                 if failing:
                     self.fail_first -= 1
+            while self.hold:  # noqa: ASYNC110 - released from the test's thread, not this loop
+                await asyncio.sleep(0.05)
             if failing:
                 return JSONResponse({"title": "Service Unavailable"}, status_code=503)
             return JSONResponse(

@@ -1,6 +1,6 @@
 """The whole platform for console tests, as the integration tests run it: noida-db and
 every service as subprocesses (with a fresh topic and index prefix), plus the fake OIDC
-issuer and a fake platform API the console is pointed at."""
+issuer the console is pointed at and a fake platform API outbound sends replies to."""
 
 from __future__ import annotations
 
@@ -201,6 +201,9 @@ def console_platform(root: Path, publisher: str = "platforms") -> Iterator[Conso
         "SOCIALDESK_OIDC_ISSUER": issuer.issuer,
         "SOCIALDESK_OIDC_CLIENT_ID": issuer.client_id,
         "SOCIALDESK_OIDC_CLIENT_SECRET": "test-secret",
+    }
+    outbound_env = {
+        **env,
         "SOCIALDESK_REPLY_PUBLISHER": publisher,
         "SOCIALDESK_REPLY_RECORDER_PATH": str(recorder),
         "SOCIALDESK_REPLY_RETRY_MAX_DELAY_S": "1",
@@ -208,9 +211,10 @@ def console_platform(root: Path, publisher: str = "platforms") -> Iterator[Conso
         "SOCIALDESK_X_BEARER_TOKEN": "test-token",
     }
     p.console_env = console_env
+    own_env = {"console": console_env, "outbound": outbound_env}
     try:
         for svc in SERVICES:
-            p.procs[svc] = stack.spawn(svc, extra_env=console_env if svc == "console" else env)
+            p.procs[svc] = stack.spawn(svc, extra_env=own_env.get(svc, env))
         for svc in SERVICES:
             stack.wait_ready(svc, 120)
         yield p

@@ -1,6 +1,6 @@
 """Console logic without the stack: OIDC token validation against a fake issuer (served
 in-process through httpx's ASGI transport), claim mapping, reply templates in the
-sandbox, platform limits, delivery retries, highlights and query scoping."""
+sandbox, platform limits, highlights and query scoping."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from elasticsearch import AsyncElasticsearch
 
 from socialdesk.config import load_config
-from socialdesk.settings import ConsoleSettings
+from socialdesk.settings import ConsoleSettings, OutboundSettings
 from socialdesk_console.auth import (
     SessionRules,
     Sessions,
@@ -20,13 +20,6 @@ from socialdesk_console.auth import (
     session_refusal,
 )
 from socialdesk_console.oidc import ClaimMapping, OidcClient, OidcError, load_mapping, map_claims
-from socialdesk_console.publish import (
-    OutboundReply,
-    PermanentSendError,
-    TemporarySendError,
-    backoff,
-    deliver,
-)
 from socialdesk_console.queries import (
     decode_cursor,
     encode_cursor,
@@ -194,40 +187,6 @@ def test_platform_limits() -> None:
     check_length("facebook", "a" * 5000)
 
 
-REPLY = OutboundReply("itm_1:3", "itm_1", "merseyside", "x", "public_mention", "99", "a1", "hi")
-
-
-class Flaky:
-    def __init__(self, fail: int, permanent: bool = False) -> None:
-        self.fail, self.permanent, self.calls = fail, permanent, 0
-
-    async def send(self, reply: OutboundReply) -> str:
-        self.calls += 1
-        if self.permanent:
-            raise PermanentSendError("post deleted")
-        if self.calls <= self.fail:
-            raise TemporarySendError("503")
-        return "sent-1"
-
-
-async def test_delivery_retries_with_backoff_until_sent() -> None:
-    failures: list[tuple[int, float]] = []
-    slept: list[float] = []
-
-    async def on_failure(attempt: int, error: str, delay: float) -> None:
-        failures.append((attempt, delay))
-
-    async def sleep(s: float) -> None:
-        slept.append(s)
-
-    result = await deliver(Flaky(3), REPLY, 60, on_failure, sleep=sleep)
-    assert result is not None and result.status == "delivered" and result.attempts == 4
-    assert slept == [0.5, 1.0, 2.0] and [a for a, _ in failures] == [1, 2, 3]
-    gone = await deliver(Flaky(0, permanent=True), REPLY, 60, on_failure, sleep=sleep)
-    assert gone is not None and gone.status == "undeliverable"
-    assert backoff(30, 60) == 60
-
-
 def test_highlight_segments_and_cursor() -> None:
     segs = highlight_segments("a \ue000knife\ue001 <b> \ue000x\ue001")
     assert segs == [
@@ -270,10 +229,10 @@ def test_production_refuses_development_reply_and_oidc_settings() -> None:
         "session_secret": "x" * 40,
         "cookie_secure": True,
     }
-    assert ConsoleSettings(**base).publisher_mode == "platforms"
-    assert ConsoleSettings().publisher_mode == "recorder"
+    assert OutboundSettings(**base).publisher_mode == "platforms"
+    assert OutboundSettings().publisher_mode == "recorder"
     with pytest.raises(ValueError, match="recorder"):
-        ConsoleSettings(**base, reply_publisher="recorder")
+        OutboundSettings(**base, reply_publisher="recorder")
     with pytest.raises(ValueError, match="https"):
         ConsoleSettings(**base, oidc_issuer="http://idp", oidc_client_id="c")
     with pytest.raises(ValueError, match="CLIENT_ID"):

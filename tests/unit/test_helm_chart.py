@@ -91,6 +91,7 @@ def test_every_service_is_probed_and_reachable_for_metrics(values: Path) -> None
         "metrics",
         "notify",
         "console",
+        "outbound",
     }
     services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
     for d in deployments:
@@ -116,6 +117,7 @@ def test_network_policies_allow_only_what_each_service_needs() -> None:
         "metrics",
         "notify",
         "console",
+        "outbound",
     }
     for name, pol in pols.items():
         assert set(pol["spec"]["policyTypes"]) == {"Ingress", "Egress"}

@@ -20,6 +20,7 @@ from socialdesk.settings import (
     IngestSettings,
     MetricsSettings,
     NotifySettings,
+    OutboundSettings,
     TriageSettings,
 )
 
@@ -39,6 +40,7 @@ SETTINGS: dict[str, type[BaseServiceSettings]] = {
     "metrics": MetricsSettings,
     "console": ConsoleSettings,
     "notify": NotifySettings,
+    "outbound": OutboundSettings,
 }
 
 
@@ -160,8 +162,11 @@ def test_every_workload_accepts_what_the_chart_renders(
                 assert mounted_file(spec, value), f"{service}: {name}={value} is not mounted"
         if service == "console":
             assert isinstance(settings, ConsoleSettings)
-            assert settings.cookie_secure and settings.publisher_mode == "platforms"
+            assert settings.cookie_secure
             assert settings.public_url.startswith("https://")
+        if service == "outbound":
+            assert isinstance(settings, OutboundSettings)
+            assert settings.publisher_mode == "platforms"
         if service in ("console", "notify"):
             # notify reads every key the forces name at start-up (and refuses without
             # one); the console reads the control rooms' keys for each handover.
@@ -171,7 +176,17 @@ def test_every_workload_accepts_what_the_chart_renders(
             secrets(load_config(ROOT / "config"), settings.environment)
         if service == "notify":
             assert settings.public_url.startswith("https://")
-    assert {"console", "ingest", "triage", "assign", "sla", "indexer", "metrics", "notify"} <= seen
+    assert {
+        "console",
+        "ingest",
+        "triage",
+        "assign",
+        "sla",
+        "indexer",
+        "metrics",
+        "notify",
+        "outbound",
+    } <= seen
 
 
 def test_notify_would_refuse_without_the_forces_keys(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -222,6 +237,7 @@ def test_strimzi_eck_install_reaches_its_brokers_and_index_over_tls(
         if service == "console":
             assert s.oidc_issuer and s.oidc_client_secret is not None
             assert s.public_url == "https://socialdesk.force.police.uk"
+        if service == "outbound":
             assert s.x_bearer_token is not None and s.meta_page_token is not None
 
 
@@ -387,7 +403,7 @@ def test_console_and_ingest_may_reach_the_listed_https_destinations_only() -> No
             if "ipBlock" in to
             for p in rule["ports"]
         }
-        if name in ("console", "ingest", "notify"):
+        if name in ("console", "ingest", "notify", "outbound"):
             assert blocks == {("0.0.0.0/0", 443), ("10.20.0.0/16", 8443)}, name
         else:
             assert not blocks, name

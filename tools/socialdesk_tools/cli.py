@@ -58,6 +58,10 @@ def _run_service(name: str) -> None:
         from socialdesk_notify.flows import main as notify_main
 
         notify_main()
+    elif name == "outbound":
+        from socialdesk_outbound.flows import main as outbound_main
+
+        outbound_main()
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
@@ -320,8 +324,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         start_new_session=True,
     )
     stack.write_state(sup.pid)
-    print("starting services: ingest, triage, assign, sla, indexer, metrics, console, notify ...")
-    for svc in ("ingest", "triage", "assign", "sla", "indexer", "metrics", "console", "notify"):
+    services = ("ingest", "triage", "assign", "sla", "indexer", "metrics", "console", "outbound")
+    print(f"starting services: {', '.join(services)}, notify ...")
+    for svc in (*services, "notify"):
         stack.wait_ready(svc, 120)
     print()
     print(f"  console:  {stack.console_url()}")
@@ -433,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("metrics", "run the report rollups (items, SLA and outbound posts into cells)"),
         ("console", "run the operator console (console-api)"),
         ("notify", "run notifications (unclaimed P1s) and control-room handovers"),
+        ("outbound", "run outbound (sends operators' replies to the platforms)"),
     ]:
         sub.add_parser(name, help=help_).set_defaults(service=name)
     from socialdesk_triage.commands import add_arguments as triage_arguments

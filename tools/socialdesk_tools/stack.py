@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SERVICES = ("ingest", "triage", "assign", "sla", "indexer", "metrics", "console")
+SERVICES = ("ingest", "triage", "assign", "sla", "indexer", "metrics", "console", "outbound")
 # Started by `socialdesk up` beside SERVICES: notifications and control-room handovers, and
 # the reference control room with an SMTP sink standing in for the force's systems
 # (docs/notifications.md, docs/control-room.md). The tests start notify themselves.
@@ -41,6 +41,7 @@ class StackPorts:
     metrics: int = 8095
     control_room: int = 8096  # config/forces/merseyside.yaml points its demo wiring here
     notify: int = 8097
+    outbound: int = 8098
     smtp: int = 8025
 
     @classmethod

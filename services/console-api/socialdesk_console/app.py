@@ -26,7 +26,6 @@ from socialdesk_console.auth import COOKIE, SessionUnavailable
 from socialdesk_console.context import HERE, ConsoleContext, build_context
 from socialdesk_console.deps import NotSignedIn
 from socialdesk_console.lifecycle import running
-from socialdesk_console.publish import Publisher
 from socialdesk_console.replies import ReplyTooLong, TemplateProblem
 from socialdesk_console.routers import (
     audit,
@@ -119,7 +118,6 @@ def create_app(
     users: dict[str, DemoUser],
     es: AsyncElasticsearch,
     *,
-    publisher: Publisher | None = None,
     oidc_http: httpx.AsyncClient | None = None,
 ) -> FastAPI:
     """The console app over one context (app.state.ctx) that every router's handlers get
@@ -129,7 +127,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with running(ctx, publisher):
+        async with running(ctx):
             yield
 
     app = FastAPI(

@@ -1,0 +1,147 @@
+"""What outbound knows about each reply, and what it does next (no Kafka here).
+
+A reply's record moves `sending` -> `sent` | `retrying` -> `sending` ... | `undeliverable`.
+`sending` is written (and acknowledged) before every call to the platform, so a record
+still `sending` after a restart means a call may have reached the platform without its
+answer being kept: `decide` resends it only where the publisher is idempotent, and
+otherwise marks it `unconfirmed` for an operator to check, rather than post it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any, Literal
+
+from socialdesk.backoff import delay_for
+from socialdesk.events import Actor, AuditEvent, utcnow
+from socialdesk_outbound.publishers import Publisher
+from socialdesk_outbound.reply import OutboundReply, PermanentSendError, TemporarySendError
+
+SYSTEM = Actor(kind="system", id="outbound")
+Status = Literal["sending", "retrying", "sent", "undeliverable", "unconfirmed"]
+FINAL: frozenset[str] = frozenset({"sent", "undeliverable", "unconfirmed"})
+UNCONFIRMED = (
+    "may have been sent: outbound stopped while the platform was answering; "
+    "check the platform before replying again"
+)
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """The changelog value for one reply (keyed by its event id)."""
+
+    status: Status
+    attempts: int = 0
+    platform_id: str | None = None
+    error: str | None = None
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> DeliveryRecord:
+        return cls(**json.loads(raw))
+
+
+class Action(Enum):
+    SEND = "send"
+    SKIP = "skip"  # done already: sent, refused for good, or handed to an operator
+    FLAG = "flag"  # may have reached the platform and cannot be resent safely
+
+
+def decide(record: DeliveryRecord | None, idempotent: bool) -> Action:
+    """What to do with a reply given what the store says about it."""
+    if record is None or record.status == "retrying":
+        return Action.SEND  # never sent, or the platform refused the last attempt
+    if record.status in FINAL:
+        return Action.SKIP
+    return Action.SEND if idempotent else Action.FLAG
+
+
+def backoff(attempt: int, max_delay: float) -> float:
+    """0.5 s, 1 s, 2 s, ... capped: quick for a blip, gentle for an outage."""
+    return delay_for(attempt, 0.5, max_delay)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    status: str  # delivered | undeliverable
+    attempts: int
+    platform_id: str | None = None
+    error: str | None = None
+
+
+async def _nothing(attempt: int) -> None:
+    return None
+
+
+async def deliver(
+    publisher: Publisher,
+    reply: OutboundReply,
+    max_delay: float,
+    on_failure: Callable[[int, str, float], Awaitable[None]],
+    stopping: Callable[[], bool] = lambda: False,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    before_attempt: Callable[[int], Awaitable[None]] = _nothing,
+) -> Delivery | None:
+    """Send until it works or fails for good; None only if the service is stopping (the
+    offset is then not committed, so the reply is sent after the restart)."""
+    attempt = 0
+    while True:
+        attempt += 1
+        await before_attempt(attempt)
+        try:
+            pid = await publisher.send(reply)
+            return Delivery("delivered", attempt, platform_id=pid)
+        except PermanentSendError as exc:
+            return Delivery("undeliverable", attempt, error=str(exc))
+        except TemporarySendError as exc:
+            delay = backoff(attempt - 1, max_delay)
+            await on_failure(attempt, str(exc), delay)
+            if stopping():
+                return None
+            await sleep(delay)
+
+
+def delivery_audit(reply: OutboundReply, action: str, **details: Any) -> AuditEvent:
+    """The audit.events record of one attempt's outcome, on the item it answers."""
+    return AuditEvent(
+        event_id=str(uuid.uuid4()),
+        at=utcnow(),
+        actor=Actor(kind=SYSTEM.kind, id=SYSTEM.id, force=reply.force),
+        role=None,
+        action=action,
+        target_type="item",
+        target_id=reply.item_id,
+        force=reply.force,
+        details={"event_id": reply.event_id, "platform": reply.platform, **details},
+    )
+
+
+def outcome_audit(reply: OutboundReply, result: Delivery) -> AuditEvent:
+    """`reply.delivered` or `reply.undeliverable`, as the workspace shows them."""
+    action = "reply.delivered" if result.status == "delivered" else "reply.undeliverable"
+    return delivery_audit(
+        reply,
+        action,
+        attempts=result.attempts,
+        platform_id=result.platform_id,
+        error=result.error,
+    )
+
+
+def unconfirmed_audit(reply: OutboundReply, record: DeliveryRecord) -> AuditEvent:
+    """`reply.undeliverable` for a reply that may have gone: the operator checks."""
+    return delivery_audit(
+        reply,
+        "reply.undeliverable",
+        attempts=record.attempts,
+        platform_id=None,
+        error=UNCONFIRMED,
+        may_have_been_sent=True,
+    )

@@ -1,0 +1,210 @@
+"""Kafka adapter for outbound: a consumer group over items.events that sends each
+operator's reply to its platform (publishers.py), one at a time per partition.
+
+The delivery state per reply lives in `outbound.deliveries.changelog`, a changelog-backed
+store restored on assignment. Every change to it is produced and acknowledged before the
+next step (not at the end of the batch, as the runtime would): `sending` before each call
+to the platform, `retrying` or `sent`/`undeliverable` after it. The decision of what to
+do with a reply is delivery.decide, on the record alone. Each outcome is an audit.events
+record on the item (`reply.delivered`, `reply.send_failed`, `reply.undeliverable`); the
+offset is committed once the batch's outcomes are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+from aiokafka.structs import TopicPartition
+from prometheus_client import Counter
+
+from socialdesk.backoff import Backoff
+from socialdesk.events import ItemEvent
+from socialdesk.kafka import (
+    BatchResult,
+    KafkaRuntime,
+    Meta,
+    Output,
+    ProducerHolder,
+    encode,
+    topic_name,
+)
+from socialdesk.logs import setup_logging
+from socialdesk.runtime import make_server, ops_app, run_until_signalled
+from socialdesk.settings import OutboundSettings
+from socialdesk.statestore import ChangelogStore
+from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS, OUTBOUND_DELIVERIES
+from socialdesk_outbound.delivery import (
+    Action,
+    DeliveryRecord,
+    Status,
+    decide,
+    deliver,
+    delivery_audit,
+    outcome_audit,
+    unconfirmed_audit,
+)
+from socialdesk_outbound.publishers import Publisher, make_publisher
+from socialdesk_outbound.reply import OutboundReply, outbound_from_event
+
+log = logging.getLogger(__name__)
+OUTCOMES = Counter(
+    "socialdesk_outbound_replies_total",
+    "Replies by outcome (delivered, undeliverable, unconfirmed) and platform",
+    ["outcome", "platform"],
+)
+
+
+class Stopped(Exception):
+    """The service is stopping mid-retry: leave the batch uncommitted."""
+
+
+class Journal:
+    """Writes records at once and waits for every acknowledgement, retrying while the
+    broker is away: a state change must be durable before the platform is called."""
+
+    def __init__(self, settings: OutboundSettings, service: str, stopping: Callable[[], bool]):
+        self.settings = settings
+        self.producer = ProducerHolder(settings, service)
+        self.stopping = stopping
+
+    async def write(self, outputs: list[Output]) -> None:
+        wait = Backoff(0.2, 10)
+        while True:
+            try:
+                producer = await self.producer.get()
+                acks = [
+                    await producer.send(
+                        topic_name(self.settings, out.topic),
+                        value=encode(out.value),
+                        key=out.key.encode() if out.key is not None else None,
+                        partition=out.partition,
+                    )
+                    for out in outputs
+                ]
+                await asyncio.gather(*acks)
+                return
+            except Exception as exc:
+                log.warning("journal write failed, retrying", extra={"error": repr(exc)})
+                await self.producer.reset()
+                if self.stopping():
+                    raise Stopped() from exc
+                await wait.wait()
+
+    async def close(self) -> None:
+        await self.producer.reset()
+
+
+class OutboundProcessor:
+    """Processor for KafkaRuntime over items.events: sends each `replied` event's reply."""
+
+    service = "outbound"
+    # The console's dispatcher group, kept: its committed offsets carry over, so the
+    # first deploy of outbound does not replay every reply ever made.
+    group_id = "socialdesk-console-replies"
+    topics: Sequence[str] = (ITEMS_EVENTS,)
+
+    def __init__(self, settings: OutboundSettings, publisher: Publisher) -> None:
+        self.settings = settings
+        self.publisher = publisher
+        self.store: ChangelogStore[DeliveryRecord] = ChangelogStore(
+            settings, OUTBOUND_DELIVERIES, DeliveryRecord.from_json, DeliveryRecord.to_json
+        )
+        self.stopping = False
+        self.journal = Journal(settings, self.service, lambda: self.stopping)
+
+    def decode(self, topic: str, raw: bytes) -> ItemEvent:
+        return ItemEvent.model_validate_json(raw)
+
+    async def _record(
+        self, partition: int, reply: OutboundReply, record: DeliveryRecord, *audit: Any
+    ) -> None:
+        """The audit first, then the state: a kill between them leaves the reply looking
+        in flight (resent or flagged), never done without its audit record."""
+        if audit:
+            await self.journal.write([Output(AUDIT_EVENTS, e.actor.id, e) for e in audit])
+        await self.journal.write([self.store.put(partition, reply.event_id, record)])
+
+    async def _send(self, partition: int, reply: OutboundReply) -> None:
+        async def sending(attempt: int) -> None:
+            await self._record(partition, reply, DeliveryRecord("sending", attempt))
+
+        async def failed(attempt: int, error: str, delay: float) -> None:
+            log.warning("reply send failed, will retry", extra={"item": reply.item_id})
+            audit = delivery_audit(
+                reply, "reply.send_failed", attempt=attempt, error=error[:300], retry_in_s=delay
+            )
+            record = DeliveryRecord("retrying", attempt, error=error[:300])
+            await self._record(partition, reply, record, audit)
+
+        result = await deliver(
+            self.publisher,
+            reply,
+            self.settings.reply_retry_max_delay_s,
+            failed,
+            lambda: self.stopping,
+            before_attempt=sending,
+        )
+        if result is None:
+            raise Stopped()
+        status: Status = "sent" if result.status == "delivered" else "undeliverable"
+        record = DeliveryRecord(status, result.attempts, result.platform_id, result.error)
+        await self._record(partition, reply, record, outcome_audit(reply, result))
+        OUTCOMES.labels(result.status, reply.platform).inc()
+
+    async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
+        await self.store.ensure_restored({meta.partition for _, meta in batch})
+        for ev, meta in batch:
+            reply = outbound_from_event(ev)
+            if reply is None:
+                continue
+            record = self.store.get(meta.partition, reply.event_id)
+            action = decide(record, self.publisher.idempotent(reply))
+            if action is Action.SEND:
+                await self._send(meta.partition, reply)
+            elif action is Action.FLAG and record is not None:
+                log.warning("reply may have been sent; flagged", extra={"item": reply.item_id})
+                flagged = DeliveryRecord("unconfirmed", record.attempts, error=record.error)
+                await self._record(meta.partition, reply, flagged, unconfirmed_audit(reply, record))
+                OUTCOMES.labels("unconfirmed", reply.platform).inc()
+        return BatchResult()
+
+    async def on_assign(self, partitions: set[TopicPartition]) -> None:
+        owned = {tp.partition for tp in partitions}
+        self.store.forget(self.store.restored - owned)
+        await self.store.ensure_restored(owned)
+
+    async def on_revoke(self, partitions: set[TopicPartition]) -> None:
+        return None  # on_assign decides what to forget, once the new assignment is known
+
+
+async def serve(settings: OutboundSettings) -> None:
+    setup_logging("outbound", settings.log_level)
+    http = httpx.AsyncClient(timeout=5.0)
+    proc = OutboundProcessor(settings, make_publisher(settings, http))
+    runtime = KafkaRuntime(settings, proc, max_records=50)
+
+    async def ready() -> dict[str, bool]:
+        return {"kafka": runtime.ready}
+
+    server = make_server(
+        ops_app("outbound", ready, settings.environment), settings.http_host, settings.http_port
+    )
+
+    def stop() -> None:
+        proc.stopping = True
+        runtime.stop()
+        server.should_exit = True
+
+    try:
+        await run_until_signalled("outbound", [runtime.run(), server.serve()], stop)
+    finally:
+        await proc.journal.close()
+        await http.aclose()
+
+
+def main() -> None:
+    asyncio.run(serve(OutboundSettings()))

@@ -1,0 +1,167 @@
+"""The adapters to the platforms: one publisher per API, and the recorder for
+development. Each says whether sending the same reply again is safe (`idempotent`),
+which decides what a restart does with a reply that may already have gone."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from socialdesk.events import utcnow
+from socialdesk.settings import OutboundSettings
+from socialdesk_outbound.reply import OutboundReply, PermanentSendError, TemporarySendError
+
+
+class Publisher(Protocol):
+    async def send(self, reply: OutboundReply) -> str:
+        """Send; return the platform's id for the message sent."""
+
+    def idempotent(self, reply: OutboundReply) -> bool:
+        """True if sending this reply twice posts it once (the platform dedups by key)."""
+
+
+class HttpPublisher:
+    """A platform API over HTTP with a token. Neither X nor the Graph API takes an
+    idempotency key, so a resend is a second post."""
+
+    def __init__(self, base_url: str, token: str | None, http: httpx.AsyncClient) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.http = http
+
+    def idempotent(self, reply: OutboundReply) -> bool:
+        return False
+
+    async def _post(self, url: str, platform: str, **kwargs: Any) -> dict[str, Any]:
+        """POST; a network error, 429 or 5xx is temporary, any other 4xx permanent."""
+        try:
+            resp = await self.http.post(url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise TemporarySendError(f"{platform} unreachable: {exc!r}") from exc
+        if resp.status_code == 429 or resp.status_code >= 500:
+            raise TemporarySendError(f"{platform} answered {resp.status_code}")
+        if resp.status_code >= 400:
+            raise PermanentSendError(
+                f"{platform} refused the reply ({resp.status_code}): {resp.text[:200]}"
+            )
+        data: dict[str, Any] = resp.json()
+        return data
+
+
+class XPublisher(HttpPublisher):
+    """X API v2: a reply to a post, or a direct message to the author."""
+
+    async def send(self, reply: OutboundReply) -> str:
+        if not self.token:
+            raise PermanentSendError("no X credentials configured (SOCIALDESK_X_BEARER_TOKEN)")
+        headers = {"Authorization": f"Bearer {self.token}"}
+        if reply.channel == "direct_message":
+            url = f"{self.base_url}/2/dm_conversations/with/{reply.author_id}/messages"
+            body: dict[str, Any] = {"text": reply.text}
+        else:
+            url = f"{self.base_url}/2/tweets"
+            body = {"text": reply.text}
+            if reply.in_reply_to:
+                body["reply"] = {"in_reply_to_tweet_id": reply.in_reply_to}
+        data = (await self._post(url, "X", json=body, headers=headers)).get("data") or {}
+        return str(data.get("id") or data.get("dm_event_id") or "")
+
+
+class MetaPublisher(HttpPublisher):
+    """Graph API for Facebook and Instagram: a comment reply, or a message."""
+
+    async def send(self, reply: OutboundReply) -> str:
+        if not self.token:
+            raise PermanentSendError("no Meta credentials configured (SOCIALDESK_META_PAGE_TOKEN)")
+        params = {"access_token": self.token}
+        if reply.channel == "direct_message":
+            url = f"{self.base_url}/me/messages"
+            body: dict[str, Any] = {
+                "recipient": {"id": reply.author_id},
+                "message": {"text": reply.text},
+                "messaging_type": "RESPONSE",
+            }
+        elif reply.in_reply_to:
+            edge = "replies" if reply.platform == "instagram" else "comments"
+            url = f"{self.base_url}/{reply.in_reply_to}/{edge}"
+            body = {"message": reply.text}
+        else:
+            raise PermanentSendError("nothing to reply to on this platform message")
+        data = await self._post(url, reply.platform, json=body, params=params)
+        return str(data.get("id") or data.get("message_id") or "")
+
+
+class RecorderPublisher:
+    """Development: appends each reply to a JSONL file instead of posting it. Idempotent
+    by event id, so a replayed event is recorded once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.sent: set[str] = set()
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    self.sent.add(json.loads(line)["event_id"])
+                except (ValueError, KeyError):
+                    continue
+
+    def idempotent(self, reply: OutboundReply) -> bool:
+        return True
+
+    async def send(self, reply: OutboundReply) -> str:
+        if reply.event_id not in self.sent:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            line = json.dumps({**asdict(reply), "sent_at": utcnow().isoformat()}) + "\n"
+            await asyncio.to_thread(_append, self.path, line)
+            self.sent.add(reply.event_id)
+        return f"recorded:{reply.event_id}"
+
+
+def _append(path: Path, line: str) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+
+
+class PlatformRouter:
+    """One publisher per platform; platforms without one fail permanently (visible)."""
+
+    def __init__(
+        self, by_platform: dict[str, Publisher], fallback: Publisher | None = None
+    ) -> None:
+        self.by_platform = by_platform
+        self.fallback = fallback
+
+    def _for(self, reply: OutboundReply) -> Publisher | None:
+        return self.by_platform.get(reply.platform, self.fallback)
+
+    def idempotent(self, reply: OutboundReply) -> bool:
+        pub = self._for(reply)
+        return pub is None or pub.idempotent(reply)  # no publisher: nothing was ever sent
+
+    async def send(self, reply: OutboundReply) -> str:
+        pub = self._for(reply)
+        if pub is None:
+            raise PermanentSendError(f"no publisher for {reply.platform}: reply by hand")
+        return await pub.send(reply)
+
+
+def make_publisher(settings: OutboundSettings, http: httpx.AsyncClient) -> Publisher:
+    """The recorder, or the platforms' publishers with their tokens (settings decide)."""
+    if settings.publisher_mode == "recorder":
+        return RecorderPublisher(settings.reply_recorder_path)
+    x_token = settings.x_bearer_token.get_secret_value() if settings.x_bearer_token else None
+    meta_token = settings.meta_page_token.get_secret_value() if settings.meta_page_token else None
+    meta = MetaPublisher(settings.meta_graph_base_url, meta_token, http)
+    return PlatformRouter(
+        {
+            "x": XPublisher(settings.x_api_base_url, x_token, http),
+            "facebook": meta,
+            "instagram": meta,
+        }
+    )

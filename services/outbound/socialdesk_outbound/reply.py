@@ -1,0 +1,50 @@
+"""The reply a `replied` event asks us to send, and the two ways a send can fail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from socialdesk.events import ItemEvent
+
+
+class TemporarySendError(Exception):
+    """Worth retrying: the platform is down, slow or rate-limiting."""
+
+
+class PermanentSendError(Exception):
+    """Retrying won't help (rejected content, deleted post, no publisher): an operator acts."""
+
+
+@dataclass(frozen=True)
+class OutboundReply:
+    event_id: str  # "<item id>:<seq>": the idempotency key
+    item_id: str
+    force: str | None
+    platform: str
+    channel: str
+    in_reply_to: str | None  # the platform's id of the message answered
+    author_id: str
+    text: str
+
+
+def outbound_from_event(ev: ItemEvent) -> OutboundReply | None:
+    """The reply an operator's `replied` event asks us to send (its last outbound
+    message); None for every other event, and for replies not written by an operator."""
+    item = ev.item
+    if ev.type != "replied" or item is None or ev.actor.kind != "operator":
+        return None
+    outbound = [m for m in item.messages if m.direction == "outbound"]
+    if not outbound:
+        return None
+    inbound = [m for m in item.messages if m.direction == "inbound" and m.mention_id]
+    last_in = inbound[-1].mention_id if inbound else None
+    return OutboundReply(
+        event_id=ev.event_id,
+        item_id=item.id,
+        force=item.force,
+        platform=item.platform.value,
+        channel=item.channel.value,
+        in_reply_to=last_in.split(":", 1)[1] if last_in and ":" in last_in else last_in,
+        author_id=item.author.id,
+        text=outbound[-1].text,
+    )
