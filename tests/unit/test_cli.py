@@ -356,3 +356,29 @@ def test_core_reads_templates_and_oidc_as_the_console_does() -> None:
         {}, None, {}, "op", {k: "x" for k in ("crime_reference", "team_name", "signature")}
     )
     assert set(given) == set(configcheck.SAMPLE_VARIABLES) | {"force", "links"}
+
+
+def test_triage_train_prints_its_stages_as_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from socialdesk_triage import commands, model, realtext
+
+    def fit(examples: list[Any], progress: Callable[[str], None]) -> Any:
+        for stage in ("features", "grade head"):
+            progress(stage)
+        return argparse.Namespace()
+
+    monkeypatch.setattr(model, "train", fit)
+    monkeypatch.setattr(model, "save", lambda m, path: None)
+    monkeypatch.setattr(commands, "_report", lambda m, held_out: {})
+    monkeypatch.setattr(realtext, "graded_path", lambda d: tmp_path / "none")
+    args = ["triage", "train", "--json", "--model", str(tmp_path / "m.joblib")]
+    assert main(args) == 0
+    stages = [x.split("] ", 1)[1] for x in capsys.readouterr().err.splitlines() if "] " in x]
+    assert stages[0].startswith("reading labelled data")
+    assert stages[-4:] == [
+        "fitting: features",
+        "fitting: grade head",
+        "evaluating the new model on the held-out split",
+        "done",
+    ]
