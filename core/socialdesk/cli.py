@@ -427,8 +427,8 @@ def cmd_control_room(args: argparse.Namespace) -> int:
     env = os.environ.get("SOCIALDESK_ENVIRONMENT", "development")
     try:
         secret = secret_from_env(args.secret_env, env)
-    except ValueError as exc:  # production without the key: name the variable to set
-        raise CliError(f"{exc}; set it to the HMAC key shared with the control room") from None
+    except ValueError as exc:  # production without the key: the line names the variable
+        raise CliError(str(exc)) from None
     receiver_main(
         args.port,
         secret,
