@@ -26,21 +26,25 @@ def test_a_long_run_never_repeats_a_message_in_a_thread() -> None:
 
 def test_follow_ups_land_in_an_existing_thread_from_its_author() -> None:
     feed = DemoFeed(DEMO, seed=3, run="t")
-    threads: dict[str, tuple[str, set[str]]] = {}  # conversation -> (author, message ids)
+    # conversation -> (author, the item's thread key, message ids)
+    threads: dict[str, tuple[str, str, set[str]]] = {}
+    items: set[str] = set()
     follow_ups = 0
     for _ in range(3000):
         m = feed.next()
+        key = Mention.model_validate(m).thread_key()  # the inbox item it joins
         if m["in_reply_to_id"] is None:
-            assert m["conversation_id"] not in threads  # a new conversation is new
-            threads[m["conversation_id"]] = (m["author"]["id"], {m["native_id"]})
+            assert m["conversation_id"] not in threads and key not in items  # new is new
+            threads[m["conversation_id"]] = (m["author"]["id"], key, {m["native_id"]})
+            items.add(key)
             continue
         follow_ups += 1
-        author, ids = threads[m["conversation_id"]]
-        assert m["author"]["id"] == author
+        author, item, ids = threads[m["conversation_id"]]
+        assert m["author"]["id"] == author and key == item
         assert m["in_reply_to_id"] in ids
         ids.add(m["native_id"])
     assert 300 < follow_ups < 900  # now and then, not never and not mostly
-    sizes = Counter(len(ids) for _, ids in threads.values())
+    sizes = Counter(len(ids) for _, _, ids in threads.values())
     assert sizes[1] and sizes[2] and sizes[3]
 
 
