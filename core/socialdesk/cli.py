@@ -389,14 +389,27 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Realistic mention traffic (days, night lull, a major-incident burst) to ingest,
     Kafka or stdout."""
-    from socialdesk.simulate import Profile, Sender, Simulator, parse_duration, run
+    from socialdesk.clierrors import CliError
+    from socialdesk.simulate import Profile, Sender, Simulator, run
+    from socialdesk.simulate import parse_duration as _duration
     from socialdesk.stack import repo_root
 
-    start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
+    def parse_duration(value: str, flag: str = "--duration") -> float:
+        try:
+            return _duration(value)
+        except ValueError:
+            raise CliError(f"{flag} {value!r}: not a duration; use 90s, 45m, 24h or 2d") from None
+
+    try:
+        start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
+    except ValueError:
+        raise CliError(f"--start {args.start!r}: not a time; use ISO 8601") from None
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     duration = parse_duration(args.duration)
-    incident = None if args.no_incident else parse_duration(args.incident_at or "0")
+    incident = (
+        None if args.no_incident else parse_duration(args.incident_at or "0", "--incident-at")
+    )
     if args.incident_at is None and not args.no_incident:
         incident = duration / 2
     profile = Profile(
@@ -405,7 +418,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         start=start,
         incident_at_s=incident,
         incident_factor=args.incident_factor,
-        incident_s=parse_duration(args.incident_duration),
+        incident_s=parse_duration(args.incident_duration, "--incident-duration"),
     )
     sim = Simulator(
         profile,
@@ -555,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
             _run_service(args.service)
             return 0
         return int(args.func(args))
+    except KeyboardInterrupt:  # Ctrl-C is an answer, not a crash
+        return 130
     except Exception as exc:
         line = None if debug else explain(exc)
         if line is None:

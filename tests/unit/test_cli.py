@@ -126,6 +126,21 @@ def _clock(step: float) -> Callable[[], float]:
     return tick
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--duration", "a day"], "--duration 'a day': not a duration"),
+        (["--incident-at", "6pm"], "--incident-at '6pm': not a duration"),
+        (["--start", "tomorrow"], "--start 'tomorrow': not a time"),
+    ],
+)
+def test_simulate_with_a_bad_time(
+    args: list[str], words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["simulate", "--target", "stdout", *args]) == 2
+    assert words in one_line(capsys.readouterr().err)
+
+
 def test_a_validation_error_of_no_settings_class_is_not_called_a_variable() -> None:
     from pydantic import BaseModel, ValidationError
 
