@@ -143,7 +143,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        raise CliError(f"{path}: no such file; give the path of a JSONL archive of mentions")
+        what = "not a file" if path.exists() else "no such file"
+        raise CliError(f"{path}: {what}; give the path of a JSONL archive of mentions")
     settings = BaseServiceSettings()
     lines = path.read_bytes().splitlines()
     resume_file = Path(args.resume_file or f"{path}.offset")

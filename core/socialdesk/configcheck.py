@@ -168,6 +168,10 @@ def run_checks(config_dir: Path, say: Callable[[str], None]) -> list[str]:
     """Check everything; report what was found through `say`; return the problems, one
     line each (empty: all good). The forces and national policy come first, since the
     other files are checked against them."""
+    if not config_dir.is_dir():
+        return [
+            f"{config_dir}: no such directory; name it with --config-dir or SOCIALDESK_CONFIG_DIR"
+        ]
     try:
         cfg = load_config(config_dir)
     except ConfigError as exc:

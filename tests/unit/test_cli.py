@@ -56,6 +56,16 @@ def test_replay_of_a_missing_file() -> None:
     assert "/nonexistent/archive.jsonl" in line and "no such file" in line
 
 
+def test_replay_of_a_directory_and_config_check_of_no_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["replay", str(tmp_path)]) == 2
+    assert f"{tmp_path}: not a file" in one_line(capsys.readouterr().err)
+    assert main(["config-check", "--config-dir", str(tmp_path / "nope")]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert f"{tmp_path / 'nope'}: no such directory" in line and "--config-dir" in line
+
+
 def test_debug_shows_the_traceback() -> None:
     r = run("replay", "/nonexistent/archive.jsonl", "--debug")
     assert r.returncode != 0 and "Traceback" in r.stderr and "CliError" in r.stderr
