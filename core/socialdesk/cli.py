@@ -58,13 +58,14 @@ def _run_service(name: str) -> None:
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
     """Create topics and index templates/indices (idempotent)."""
+    from socialdesk.clierrors import require_reachable
     from socialdesk.es import ensure_indices, make_es
     from socialdesk.kafka import ensure_topics
     from socialdesk.settings import BaseServiceSettings
     from socialdesk.topics import load_topic_specs
 
     settings = BaseServiceSettings()
-    _require_reachable(settings)
+    require_reachable(settings)
     created = ensure_topics(settings, load_topic_specs().values())
     print(f"topics created: {', '.join(created) or 'none (all exist)'}")
 
@@ -78,22 +79,6 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     made = asyncio.run(indices())
     print(f"indices created: {', '.join(made) or 'none (all exist)'}")
     return 0
-
-
-def _require_reachable(settings: Any) -> None:
-    """Say which address is down in seconds, rather than a client's time-out traceback."""
-    from socialdesk.clierrors import CliError, addresses, reachable, url_address
-
-    if not reachable(addresses(settings.kafka_bootstrap)):
-        raise CliError(
-            f"cannot reach Kafka at {settings.kafka_bootstrap} (SOCIALDESK_KAFKA_BOOTSTRAP); "
-            "start the broker (socialdesk up starts a local one) or point the variable at it"
-        )
-    if not reachable([url_address(settings.elasticsearch_url)]):
-        raise CliError(
-            f"cannot reach Elasticsearch at {settings.elasticsearch_url} "
-            "(SOCIALDESK_ELASTICSEARCH_URL); start it or point the variable at it"
-        )
 
 
 def cmd_triage(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from socialdesk.config import ConfigError
+from socialdesk.settings import BaseServiceSettings
 
 EXIT_USAGE = 2
 
@@ -91,3 +92,17 @@ def reachable(targets: list[tuple[str, int]], timeout: float = 5.0) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.25)
+
+
+def require_reachable(settings: BaseServiceSettings) -> None:
+    """Say which address is down in seconds, rather than a client's time-out traceback."""
+    if not reachable(addresses(settings.kafka_bootstrap)):
+        raise CliError(
+            f"cannot reach Kafka at {settings.kafka_bootstrap} (SOCIALDESK_KAFKA_BOOTSTRAP); "
+            "start the broker (socialdesk up starts a local one) or point the variable at it"
+        )
+    if not reachable([url_address(settings.elasticsearch_url)]):
+        raise CliError(
+            f"cannot reach Elasticsearch at {settings.elasticsearch_url} "
+            "(SOCIALDESK_ELASTICSEARCH_URL); start it or point the variable at it"
+        )
