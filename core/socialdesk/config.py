@@ -480,6 +480,8 @@ def _dates(path: Path, field: str, values: Any) -> frozenset[date]:
 def load_demo_users(path: Path, config: PlatformConfig) -> dict[str, DemoUser]:
     """Local accounts for development and demos; each user's force and teams must exist."""
     data = _load_yaml(path) or {}
+    if not isinstance(data, dict) or not isinstance(data.get("users") or [], list):
+        raise ConfigError(path, "users", "expected a mapping with a 'users' list")
     users: dict[str, DemoUser] = {}
     for i, raw in enumerate(data.get("users") or []):
         user: DemoUser = _validate(DemoUser, path, raw)

@@ -20,7 +20,7 @@ _TEXT = {"type": "text", "analyzer": "standard"}
 _KW = {"type": "keyword"}
 _DATE = {"type": "date"}
 
-# Report cells written by the metrics service (socialdesk.rollup): the keys are indexed
+# Report cells written by the metrics service (socialdesk_metrics.rollup): the keys are indexed
 # for filtering; the counters are stored, not indexed, and summed by the reader, so no
 # percentiles or composite aggregation is needed.
 ROLLUP_MAPPING: dict[str, Any] = {

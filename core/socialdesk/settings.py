@@ -201,10 +201,12 @@ def secret_from_env(name: str, environment: str) -> str:
     value = os.environ.get(name)
     if value:
         if environment == "production" and value == DEV_SECRET:
-            raise ValueError(f"{name} is still the development default")
+            raise ValueError(f"{name} is still the development default; set the real key")
         return value
     if environment == "production":
-        raise ValueError(f"{name} is not set (named by a force's secret_env in config/)")
+        raise ValueError(
+            f"{name} is not set (named by a force's secret_env in config/); set it to the key"
+        )
     return DEV_SECRET
 
 
@@ -274,7 +276,7 @@ class IngestSettings(BaseServiceSettings):
         if self.environment == "production":
             for env, value in secrets.items():
                 if value is not None and value.get_secret_value() == DEV_SECRET:
-                    raise ValueError(f"{env} is still the development default")
+                    raise ValueError(f"{env} is still the development default; set a real secret")
             if self.x_stream_enabled and self.x_stream_bearer_token is None:
                 raise ValueError("SOCIALDESK_X_STREAM_BEARER_TOKEN is required for the stream")
         else:

@@ -15,10 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from socialdesk.config import ConfigError
-
 DEMO_KEY = "demo:dev-only-change-me"
 
 
@@ -70,8 +66,10 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     from socialdesk.kafka import ensure_topics
     from socialdesk.settings import BaseServiceSettings
     from socialdesk.topics import load_topic_specs
+    from socialdesk_tools.clierrors import require_reachable
 
     settings = BaseServiceSettings()
+    require_reachable(settings)
     created = ensure_topics(settings, load_topic_specs().values())
     print(f"topics created: {', '.join(created) or 'none (all exist)'}")
 
@@ -97,14 +95,13 @@ def cmd_triage(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    from socialdesk.config import load_config, load_demo_users
+    from socialdesk_tools.clierrors import EXIT_USAGE
+    from socialdesk_tools.configcheck import run_checks
 
-    cfg = load_config(Path(args.config_dir))
-    users = load_demo_users(Path(args.config_dir) / "demo" / "users.yaml", cfg)
-    print(
-        f"ok: {len(cfg.forces)} forces, {len(cfg.account_index)} accounts, {len(users)} demo users"
-    )
-    return 0
+    problems = run_checks(Path(args.config_dir), print)
+    for line in problems:
+        print(f"configuration error: {line}", file=sys.stderr)
+    return EXIT_USAGE if problems else 0
 
 
 def _fresh(line: dict[str, Any], run: str) -> dict[str, Any]:
@@ -131,9 +128,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from socialdesk.kafka import dead_letter, encode, sync_client_options, topic_name
     from socialdesk.settings import BaseServiceSettings
     from socialdesk.topics import MENTIONS_RAW
+    from socialdesk_tools.clierrors import CliError
 
-    settings = BaseServiceSettings()
     path = Path(args.file)
+    if not path.is_file():
+        what = "not a file" if path.exists() else "no such file"
+        raise CliError(f"{path}: {what}; give the path of a JSONL archive of mentions")
+    settings = BaseServiceSettings()
     lines = path.read_bytes().splitlines()
     resume_file = Path(args.resume_file or f"{path}.offset")
     start = int(resume_file.read_text()) if args.resume and resume_file.exists() else 0
@@ -186,19 +187,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_feed(args: argparse.Namespace) -> int:
-    """Post the demo JSONL to ingest at a steady pace, looping, with fresh ids and times."""
+    """Post new, varied demo conversations to ingest at a steady pace (socialdesk_tools.demofeed),
+    with the forces' own posts now and then."""
+    from socialdesk_tools.clierrors import CliError
+    from socialdesk_tools.demofeed import DemoFeed, load_posts
     from socialdesk_tools.stack import repo_root
 
     path = Path(args.file or repo_root() / "data" / "demo" / "mentions.jsonl")
-    lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    if not path.is_file():
+        raise CliError(f"{path}: no such file; --file names a JSONL file of demo mentions")
+    feed = DemoFeed(path, seed=args.seed)
+    total = sum(1 for x in path.read_text(encoding="utf-8").splitlines() if x.strip())
     # The forces' own posts (for the listening-gap report), one after every few mentions.
-    posts_path = path.with_name("posts.jsonl")
-    posts = (
-        [json.loads(x) for x in posts_path.read_text().splitlines() if x.strip()]
-        if posts_path.is_file()
-        else []
-    )
-    every = max(1, len(lines) // max(1, len(posts)))
+    posts = load_posts(path.with_name("posts.jsonl"))
+    every = max(1, total // max(1, len(posts)))
     key = os.environ.get("SOCIALDESK_DEMO_API_KEY", DEMO_KEY).split(":", 1)[-1]
     base = args.ingest.rstrip("/")
 
@@ -215,7 +217,6 @@ def cmd_demo_feed(args: argparse.Namespace) -> int:
             except Exception:
                 time.sleep(2)  # ingest not up yet, or Kafka away: the line waits
 
-    run = 0
     stop = False
 
     def _stop(*_: object) -> None:
@@ -223,18 +224,14 @@ def cmd_demo_feed(args: argparse.Namespace) -> int:
         stop = True
 
     signal.signal(signal.SIGTERM, _stop)
-    while not stop:
-        run += 1
-        tag = f"r{int(time.time())}"
-        for n, line in enumerate(lines):
-            if stop:
-                break
-            send("/v1/mentions", _fresh(line, tag))
-            if posts and n % every == every - 1 and n // every < len(posts):
-                send("/v1/outbound", _fresh(posts[n // every], tag))
-            time.sleep(1.0 / args.rate)
-        if not args.loop:
-            break
+    n = 0
+    while not stop and (args.loop or n < total):
+        send("/v1/mentions", feed.next())
+        if posts and n % every == every - 1:
+            k = n // every
+            send("/v1/outbound", _fresh(posts[k % len(posts)], f"p{int(time.time())}-{k}"))
+        n += 1
+        time.sleep(1.0 / args.rate)
     return 0
 
 
@@ -292,6 +289,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from socialdesk_tools.stack import Stack
 
     stack = Stack(Path(args.data_dir).resolve())
+    started = time.monotonic()
     state = stack.read_state()
     if state and _alive(int(str(state["supervisor"]))):
         print(f"already running: console at {stack.console_url()}")
@@ -299,12 +297,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     print("starting noida-db (Kafka and Elasticsearch protocols) ...")
     stack.start_noida()
     env = stack.env()
-    subprocess.run(
+    boot = subprocess.run(
         [sys.executable, "-m", "socialdesk_tools.cli", "bootstrap"],
         env=env,
-        check=True,
+        check=False,
         cwd=stack.repo,
     )
+    if boot.returncode:
+        return boot.returncode  # bootstrap has said why, in one line
     stack.logs.mkdir(parents=True, exist_ok=True)
     sup = subprocess.Popen(
         [
@@ -328,6 +328,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"starting services: {', '.join(services)}, notify ...")
     for svc in (*services, "notify"):
         stack.wait_ready(svc, 120)
+        print(f"  {svc:<8} ready  ({time.monotonic() - started:.0f}s)", flush=True)
     print()
     print(f"  console:  {stack.console_url()}")
     print(f"  ingest:   {stack.ingest_url()}/v1/mentions  (X-Api-Key: {DEMO_KEY.split(':')[1]})")
@@ -382,14 +383,27 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Realistic mention traffic (days, night lull, a major-incident burst) to ingest,
     Kafka or stdout."""
-    from socialdesk_tools.simulate import Profile, Sender, Simulator, parse_duration, run
+    from socialdesk_tools.clierrors import CliError
+    from socialdesk_tools.simulate import Profile, Sender, Simulator, run
+    from socialdesk_tools.simulate import parse_duration as _duration
     from socialdesk_tools.stack import repo_root
 
-    start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
+    def parse_duration(value: str, flag: str = "--duration") -> float:
+        try:
+            return _duration(value)
+        except ValueError:
+            raise CliError(f"{flag} {value!r}: not a duration; use 90s, 45m, 24h or 2d") from None
+
+    try:
+        start = datetime.fromisoformat(args.start) if args.start else datetime.now(UTC)
+    except ValueError:
+        raise CliError(f"--start {args.start!r}: not a time; use ISO 8601") from None
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
     duration = parse_duration(args.duration)
-    incident = None if args.no_incident else parse_duration(args.incident_at or "0")
+    incident = (
+        None if args.no_incident else parse_duration(args.incident_at or "0", "--incident-at")
+    )
     if args.incident_at is None and not args.no_incident:
         incident = duration / 2
     profile = Profile(
@@ -398,7 +412,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         start=start,
         incident_at_s=incident,
         incident_factor=args.incident_factor,
-        incident_s=parse_duration(args.incident_duration),
+        incident_s=parse_duration(args.incident_duration, "--incident-duration"),
     )
     sim = Simulator(
         profile,
@@ -415,11 +429,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_control_room(args: argparse.Namespace) -> int:
     from socialdesk.settings import secret_from_env
     from socialdesk_notify.receiver import main as receiver_main
+    from socialdesk_tools.clierrors import CliError
 
     env = os.environ.get("SOCIALDESK_ENVIRONMENT", "development")
+    try:
+        secret = secret_from_env(args.secret_env, env)
+    except ValueError as exc:  # production without the key: the line names the variable
+        raise CliError(str(exc)) from None
     receiver_main(
         args.port,
-        secret_from_env(args.secret_env, env),
+        secret,
         args.dispatch_after,
         smtp_port=args.smtp_port,
         mail_log=Path(args.mail_log),
@@ -428,8 +447,13 @@ def cmd_control_room(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
+
     p = argparse.ArgumentParser(prog="socialdesk", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"socialdesk {version('socialdesk')}")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    # metavar: the usage line lists no command, so the hidden `supervise` stays hidden
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_ in [
         ("ingest", "run the ingest HTTP service"),
         ("assign", "run the assign stream service (item owner)"),
@@ -450,52 +474,69 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_bootstrap
     )
     c = sub.add_parser("config-check", help="validate config/ and exit")
-    c.add_argument("--config-dir", default=os.environ.get("SOCIALDESK_CONFIG_DIR", "config"))
+    c.add_argument(
+        "--config-dir",
+        default=os.environ.get("SOCIALDESK_CONFIG_DIR", "config"),
+        help="the config directory (SOCIALDESK_CONFIG_DIR, else ./config)",
+    )
     c.set_defaults(func=cmd_config_check)
     r = sub.add_parser("replay", help="produce a JSONL archive of mentions to mentions.raw")
-    r.add_argument("file")
+    r.add_argument("file", metavar="FILE", help="JSONL archive, one mention per line")
     r.add_argument(
         "--rate", type=float, default=0, help="mentions per second (0: as fast as possible)"
     )
     r.add_argument("--resume", action="store_true", help="continue after the last line sent")
-    r.add_argument("--resume-file", default=None)
-    r.add_argument("--quiet", action="store_true")
+    r.add_argument("--resume-file", default=None, help="where progress is kept (FILE.offset)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_replay)
     d = sub.add_parser("demo-feed", help="post the demo mentions to ingest at a steady pace")
-    d.add_argument("--file", default=None)
-    d.add_argument("--rate", type=float, default=0.5)
-    d.add_argument("--loop", action="store_true")
-    d.add_argument("--ingest", default="http://127.0.0.1:8081")
+    d.add_argument("--file", default=None, help="shipped texts (data/demo/mentions.jsonl)")
+    d.add_argument("--rate", type=float, default=0.5, help="mentions per second")
+    d.add_argument(
+        "--loop", action="store_true", help="keep going until stopped (else as many as FILE)"
+    )
+    d.add_argument("--ingest", default="http://127.0.0.1:8081", help="ingest's base URL")
+    d.add_argument("--seed", type=int, default=None, help="repeatable conversations")
     d.set_defaults(func=cmd_demo_feed)
     for name, fn, help_ in [
         ("up", cmd_up, "start the local stack, every service and the demo feed"),
         ("down", cmd_down, "stop the local stack (data is kept)"),
         ("supervise", cmd_supervise, "(internal) run and restart the services"),
     ]:
-        s = sub.add_parser(name, help=help_)
-        s.add_argument("--data-dir", default=os.environ.get("SOCIALDESK_DATA_DIR", ".data"))
+        # Internal: no help= at all, since 3.11 lists help=SUPPRESS as "==SUPPRESS=="
+        s = sub.add_parser(name) if name == "supervise" else sub.add_parser(name, help=help_)
+        s.add_argument(
+            "--data-dir",
+            default=os.environ.get("SOCIALDESK_DATA_DIR", ".data"),
+            help="the local stack's data (SOCIALDESK_DATA_DIR, else ./.data)",
+        )
         s.add_argument("--rate", type=float, default=0.5, help="demo feed mentions per second")
         s.set_defaults(func=fn)
     sim = sub.add_parser("simulate", help="realistic mention traffic: days, lulls, incidents")
     sim.add_argument("--rate", type=float, default=0.2, help="mentions/s at the daytime base")
     sim.add_argument("--duration", default="24h", help="simulated time: 90m, 24h, 2d")
     sim.add_argument("--speed", type=float, default=1.0, help="time compression; 0 = flat out")
-    sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--target", choices=["ingest", "kafka", "stdout"], default="ingest")
-    sim.add_argument("--ingest", default="http://127.0.0.1:8081")
+    sim.add_argument("--seed", type=int, default=1, help="same seed, same traffic")
+    sim.add_argument(
+        "--target",
+        choices=["ingest", "kafka", "stdout"],
+        default="ingest",
+        help="where mentions go",
+    )
+    sim.add_argument("--ingest", default="http://127.0.0.1:8081", help="ingest's base URL")
     sim.add_argument("--api-key", default=None, help="ingest API key (default: the demo key)")
     sim.add_argument("--start", default=None, help="simulated start time (ISO 8601; now)")
     sim.add_argument("--incident-at", default=None, help="offset of the incident (mid-run)")
     sim.add_argument("--incident-factor", type=float, default=30.0, help="10-100x volume")
-    sim.add_argument("--incident-duration", default="1h")
-    sim.add_argument("--no-incident", action="store_true")
+    sim.add_argument("--incident-duration", default="1h", help="how long the burst holds")
+    sim.add_argument("--no-incident", action="store_true", help="no major incident")
     sim.add_argument("--handles", default="MerseyPolice", help="force accounts to mention")
-    sim.add_argument("--quiet", action="store_true")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(func=cmd_simulate)
     cr = sub.add_parser(
         "control-room", help="run the reference control-room receiver (demo and tests)"
     )
-    cr.add_argument("--port", type=int, default=8096)
+    cr.add_argument("--port", type=int, default=8096, help="HTTP port of the receiver")
     cr.add_argument(
         "--secret-env",
         default="SOCIALDESK_CONTROL_ROOM_SECRET_MERSEYSIDE",
@@ -512,27 +553,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from socialdesk_tools.clierrors import EXIT_USAGE, explain
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # accepted anywhere on the line, not only before the command
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
         if getattr(args, "service", None):
             _run_service(args.service)
             return 0
         return int(args.func(args))
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
-    except ValidationError as exc:  # a SOCIALDESK_* setting refused: one line naming it
-        print(f"configuration error: {_settings_error(exc)}", file=sys.stderr)
-        return 2
-
-
-def _settings_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        field = "_".join(str(p) for p in err["loc"])
-        name = f"SOCIALDESK_{field.upper()}: " if field else ""
-        parts.append(name + str(err["msg"]).removeprefix("Value error, "))
-    return "; ".join(parts)
+    except KeyboardInterrupt:  # Ctrl-C is an answer, not a crash
+        return 130
+    except Exception as exc:
+        line = None if debug else explain(exc)
+        if line is None:
+            raise
+        print(line, file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -234,18 +235,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     from socialdesk_triage.realtext import graded_path, real_examples, split_real
 
     data_dir, model_path = _paths(args)
+    started = time.monotonic()
+
+    def stage(what: str) -> None:  # a fit takes a while: say where it is, with the time
+        print(f"[{time.monotonic() - started:5.1f}s] {what}", file=sys.stderr, flush=True)
+
+    stage(f"reading labelled data from {data_dir}")
     shipped = load_shipped(data_dir)
     corrections: list[Example] = []
     for path in args.corrections:
         corrections.extend(load_jsonl(path, source="correction"))
     if args.from_index:
+        stage("reading operators' corrections from the index")
         corrections.extend(corrections_from_index())
     train_set, held_out = split(merge_corrections(shipped, corrections))
     if graded_path(data_dir).exists():
+        stage("reading the real messages' training half")
         real_train, _ = split_real(real_examples(data_dir, cache_dir_for(data_dir)))
         train_set.extend(real_train)
     before = None
     if model_path.exists():
+        stage(f"evaluating the current model ({model_path})")
         try:
             before = _report(load(model_path), held_out)
         except Exception as exc:
@@ -255,10 +265,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"{len(held_out)} held out",
         file=sys.stderr,
     )
-    model = train(train_set)
+    model = train(train_set, progress=lambda what: stage(f"fitting: {what}"))
     model.shipped_fingerprint = training_fingerprint(data_dir)
+    stage("evaluating the new model on the held-out split")
     after = _report(model, held_out)
     save(model, model_path)
+    stage("done")
     if args.json:
         print(json.dumps({"before": before, "after": after, "model": str(model_path)}, indent=2))
     else:

@@ -247,11 +247,19 @@ HEADS: dict[str, Callable[[], Any]] = {
 }
 
 
-def train(examples: Sequence[Example], seed: int = 0, calibrate_p1: bool = True) -> TriageModel:
-    """Fit every head on the given examples (the caller keeps the held-out split out)."""
+def train(
+    examples: Sequence[Example],
+    seed: int = 0,
+    calibrate_p1: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> TriageModel:
+    """Fit every head on the given examples (the caller keeps the held-out split out);
+    `progress` is told each stage as it starts (`socialdesk triage train` prints them)."""
+    say = progress or (lambda _: None)
     if len(examples) < 20:
         raise ValueError(f"need at least 20 labelled examples, got {len(examples)}")
     texts = [ex.text for ex in examples]
+    say("signals and vocabulary")
     signals = signals_for(texts)
     word, char = _vectorisers()
     norm = [normalise(t) for t in texts]
@@ -275,6 +283,7 @@ def train(examples: Sequence[Example], seed: int = 0, calibrate_p1: bool = True)
         recipe=RECIPE,
         word_names=[str(n) for n in word.get_feature_names_out()],
     )
+    say("features")
     x, xg = model.features(texts, signals)
     y_intent = np.asarray([ex.intent.value for ex in examples])
     y_grade = np.asarray([ex.priority.value for ex in examples])
@@ -282,15 +291,19 @@ def train(examples: Sequence[Example], seed: int = 0, calibrate_p1: bool = True)
     # on the slice split fell from 0.774 to 0.747, and they carry no flag labels, so as
     # flag negatives they cut domestic-abuse recall from 0.55 to 0.14 (docs/triage.md).
     mine = np.asarray([ex.source != "real" for ex in examples])
+    say("intent head")
     model.intent_clf.fit(x[mine], y_intent[mine])
     weight = np.where(mine, 1.0, REAL_WEIGHT)
     keep = weight > 0
+    say("grade head")
     model.priority_clf.fit(xg[keep], y_grade[keep], sample_weight=weight[keep])
+    say("flag heads")
     for flag in LABELLED_FLAGS:
         y = np.asarray([flag in ex.flags for ex in examples], dtype=int)
         if y.sum() >= MIN_FLAG_EXAMPLES:
             model.flag_clfs[flag.value] = HEADS["flag"]().fit(xg[mine], y[mine])
     if calibrate_p1 and (y_grade == "P1").sum() >= 10:
+        say("P1 threshold (out-of-fold)")
         model.p1_threshold = _p1_threshold(examples, seed)
     return model
 
