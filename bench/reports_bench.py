@@ -2,7 +2,7 @@
 over 1,000,000 items renders in under 3 s; the board reflects an SLA warning within 1 s).
 
 Report: the `rollups` index is seeded for one force (Merseyside) with the cells of
-1,000,000 items over 90 days, built by the same socialdesk.rollup functions the metrics
+1,000,000 items over 90 days, built by the same socialdesk_metrics.rollup functions the metrics
 service uses (ItemFacts -> Cells.replace_item -> cell_documents, one cells object per
 input partition of items.events: per day a total and the sub-cell documents that
 team and channel reports read), plus the force's outbound posts (broadcasts and
@@ -1151,7 +1151,7 @@ def markdown(r: dict[str, Any]) -> str:
             " `rollups_team`, `rollups_channel` and `rollups_tc`) seeded with the"
             f" cells of {r['items']:,} Merseyside items over {r['days']} local days"
             f" ({r['period']['start']} to {r['period']['end']}) and {r['posts']:,} outbound"
-            " posts, built by the metrics service's own functions (socialdesk.rollup): per"
+            " posts, built by the metrics service's own functions (socialdesk_metrics.rollup): per"
             f" day and input partition ({r['item_partitions']} partitions of items.events,"
             f" {r['post_partitions']} of posts.outbound) a total and the sub-cell documents"
             f" that team and channel reports read: {r['cells']:,} documents ({kinds}),"

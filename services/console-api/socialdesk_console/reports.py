@@ -2,7 +2,7 @@
 reading and summing the cells, the scope rule and the CSV (routes: routers/reports.py,
 charts: report_charts.py). The figures come from the report cells the metrics service keeps in the
 `rollups` index (one document per force, local day and input partition), summed here by
-socialdesk.rollup.build_report: no percentiles or composite aggregation is needed, so
+socialdesk.cells.build_report: no percentiles or composite aggregation is needed, so
 the same code runs on noida-db and on real Elasticsearch, and a 90-day report reads a
 few thousand small documents whatever the number of items."""
 

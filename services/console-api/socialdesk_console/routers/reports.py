@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from socialdesk.rollup import NATIONAL_COLUMNS, national_row, parse_period
+from socialdesk.cells import NATIONAL_COLUMNS, national_row, parse_period
 from socialdesk.taxonomy import Channel
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
