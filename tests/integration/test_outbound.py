@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from socialdesk.events import ItemEvent
-from socialdesk.stack import Stack, StackPorts, kill_tree
 from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS, OUTBOUND_DELIVERIES
+from socialdesk_tools.stack import Stack, StackPorts, kill_tree
 from tests.browser.fakes import FakePlatform, Served
 from tests.unit.test_outbound import replied
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from socialdesk.demofeed import FOLLOW_UPS_CY, DemoFeed
 from socialdesk.events import Mention
+from socialdesk_tools.demofeed import FOLLOW_UPS_CY, DemoFeed
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "demo" / "mentions.jsonl"
 
