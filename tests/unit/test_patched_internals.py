@@ -2,8 +2,9 @@
 one, these tests fail loudly instead of the code quietly losing what the patch gave it
 (pyproject.toml bounds aiokafka and scikit-learn to the lines checked here).
 
-- socialdesk.kafka.pace_fetches wraps aiokafka's Fetcher._proc_fetch_request;
-- socialdesk.kafka._fast_gzip replaces aiokafka's gzip encoder (C and Python builders);
+- socialdesk.kafka.aiokafka_patches.pace_fetches wraps Fetcher._proc_fetch_request;
+- socialdesk.kafka.aiokafka_patches.fast_gzip replaces aiokafka's gzip encoder (C and
+  Python builders);
 - socialdesk_triage.heads reads a CalibratedClassifierCV's fitted calibrators."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from socialdesk import kafka as sdkafka
+from socialdesk.kafka import aiokafka_patches
 
 
 def test_fetcher_proc_fetch_request_is_still_there_and_wrapped() -> None:
@@ -29,7 +30,7 @@ def test_fetcher_proc_fetch_request_is_still_there_and_wrapped() -> None:
         params = list(inspect.signature(original).parameters)
         # the call site in Fetcher._fetch_requests_routine passes exactly these
         assert params == ["self", "assignment", "node_id", "request"], params
-        sdkafka.pace_fetches(20, 10)
+        aiokafka_patches.pace_fetches(20, 10)
     assert Fetcher._socialdesk_paced is True
     wrapped = inspect.getattr_static(Fetcher, "_proc_fetch_request")
     assert wrapped.__qualname__.startswith("pace_fetches"), wrapped
@@ -54,8 +55,8 @@ def test_gzip_batches_are_compressed_at_level_one(impl: str) -> None:
 
     module: Any = crecords if impl == "c" else pyrecords
     assert module.gzip_encode is not None, f"aiokafka's {impl} records lost gzip_encode"
-    sdkafka._fast_gzip()
-    assert module.gzip_encode.__qualname__.startswith("_fast_gzip"), module.gzip_encode
+    aiokafka_patches.fast_gzip()
+    assert module.gzip_encode.__qualname__.startswith("fast_gzip"), module.gzip_encode
     cls = (
         crecords.DefaultRecordBatchBuilder
         if impl == "c"

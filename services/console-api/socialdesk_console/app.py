@@ -40,9 +40,9 @@ from socialdesk import __version__
 from socialdesk.config import DemoUser, PlatformConfig
 from socialdesk.es import alias
 from socialdesk.events import Actor, AuditEvent, ItemCommand, OperatorPresence, item_key_of, utcnow
+from socialdesk.health import add_ops_routes
 from socialdesk.httpsec import SecurityHeaders, security_headers
 from socialdesk.kafka import KafkaRuntime, Output
-from socialdesk.runtime import add_ops_routes
 from socialdesk.settings import ConsoleSettings
 from socialdesk.taxonomy import Flag, Intent, Outcome, Platform, Priority
 from socialdesk.topics import ITEMS_COMMANDS, OPERATORS_PRESENCE

@@ -26,7 +26,7 @@ import httpx
 from aiokafka.structs import TopicPartition
 
 from socialdesk.events import Actor, AuditEvent, ItemEvent, utcnow
-from socialdesk.kafka import BatchResult, Meta, Output
+from socialdesk.kafka import BatchResult, Meta, Output, StreamProcessor
 from socialdesk.settings import ConsoleSettings
 from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS
 
@@ -268,7 +268,7 @@ class Stopped(Exception):
     """The service is stopping mid-retry: leave the batch uncommitted."""
 
 
-class ReplyDispatcher:
+class ReplyDispatcher(StreamProcessor):
     """Processor for KafkaRuntime over items.events: sends each `replied` event's reply."""
 
     service = "console-replies"
