@@ -304,6 +304,13 @@ class EsSink:
         self.settings = settings
         self._indices_ready = False
 
+    async def ready(self) -> bool:
+        """For /readyz: the cluster answers."""
+        try:
+            return bool(await self.es.ping())
+        except Exception:
+            return False
+
     async def write(self, send: Callable[[], Awaitable[R]]) -> R:
         """Run `send` (one write) until it succeeds."""
         backoff = Backoff(0.2, 10)

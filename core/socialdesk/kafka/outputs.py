@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from socialdesk.events import DeadLetter, DeadLetterOrigin, utcnow
+from socialdesk.jsonl import describe_error
 from socialdesk.metrics import DEAD_LETTERS
 from socialdesk.topics import DEADLETTER
 
@@ -110,13 +111,7 @@ def dead_for(service: str, reason: str, detail: str, value: Any, meta: Meta) -> 
 
 def short_error(exc: Exception) -> str:
     """A validation error in a line: the first few fields and what is wrong with them."""
-    if isinstance(exc, ValidationError):
-        parts = []
-        for err in exc.errors()[:5]:
-            loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-            parts.append(f"{loc}: {err['msg']}")
-        return "; ".join(parts)
-    return str(exc)[:500]
+    return describe_error(exc) if isinstance(exc, ValidationError) else str(exc)[:500]
 
 
 def _jsonable(value: Any) -> Any:

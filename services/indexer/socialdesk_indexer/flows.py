@@ -144,15 +144,11 @@ class IndexerProcessor(StreamProcessor):
         await self.expire_author_days()
         return BatchResult(outputs=outputs)
 
-    async def es_ready(self) -> bool:
-        try:
-            return bool(await self.es.ping())
-        except Exception:
-            return False
-
 
 def main() -> None:
     settings = BaseServiceSettings()
     es = make_es(settings)
     proc = IndexerProcessor(settings, es)
-    asyncio.run(serve_processor(settings, proc, {"elasticsearch": proc.es_ready}, max_records=2000))
+    asyncio.run(
+        serve_processor(settings, proc, {"elasticsearch": proc.sink.ready}, max_records=2000)
+    )

@@ -276,16 +276,12 @@ class MetricsProcessor(StreamProcessor):
         self._rebuild(owned - set(self.cells))
         await self.flush()
 
-    async def es_ready(self) -> bool:
-        try:
-            return bool(await self.es.ping())
-        except Exception:
-            return False
-
 
 def main() -> None:
     settings = MetricsSettings()
     config = load_config(settings.config_dir)
     es = make_es(settings)
     proc = MetricsProcessor(settings, config, es)
-    asyncio.run(serve_processor(settings, proc, {"elasticsearch": proc.es_ready}, max_records=2000))
+    asyncio.run(
+        serve_processor(settings, proc, {"elasticsearch": proc.sink.ready}, max_records=2000)
+    )

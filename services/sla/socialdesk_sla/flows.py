@@ -103,9 +103,7 @@ class SlaProcessor(StreamProcessor):
         return BatchResult(outputs=process_each(self.service, batch, self._one))
 
     async def on_restored(self, partitions: set[int]) -> None:
-        for partition, _, st in self.store.items():
-            if partition in partitions:
-                self._schedule(partition, st)
+        self.timers.rebuild()
 
     async def tick(self) -> BatchResult:
         """Emit every warning, breach and escalation whose time has come."""
