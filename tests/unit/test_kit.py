@@ -20,8 +20,6 @@ from socialdesk.kafka import (
     Meta,
     StateStore,
     StreamProcessor,
-    aiokafka_patches,
-    client,
 )
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.statestore import ChangelogStore
@@ -85,22 +83,6 @@ async def test_the_runtime_restores_forgets_and_collects_the_stores_changes() ->
     await proc.handle([("a", Meta("in", 1, 0, None, 0)), ("a", Meta("in", 1, 1, None, 0))])
     assert [(o.partition, o.key) for o in runtime._store_changes()] == [(1, "a")]
     assert runtime._store_changes() == []
-
-
-async def test_the_client_factories_apply_the_patches_and_options_do_not(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls: list[BaseServiceSettings] = []
-    monkeypatch.setattr(aiokafka_patches, "apply", calls.append)
-    settings = BaseServiceSettings()
-    client.common_client_options(settings)
-    client.sync_client_options(settings)
-    assert calls == []
-    consumer = client.make_consumer(settings, group_id=None)
-    producer = client.make_producer(settings, "test")
-    assert calls == [settings, settings]
-    await consumer.stop()
-    await producer.stop()
 
 
 class FakeEs:
