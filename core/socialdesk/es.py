@@ -1,18 +1,24 @@
-"""Elasticsearch plumbing: client, index templates, versioned indices behind aliases, and
-externally-versioned bulk upserts so that replays and duplicates are harmless."""
+"""Elasticsearch plumbing: client, index templates, versioned indices behind aliases,
+externally-versioned bulk upserts so that replays and duplicates are harmless, and the
+sink the streaming services write through (an outage is waited out, nothing dropped)."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from elasticsearch import AsyncElasticsearch
 
 from socialdesk.authors import AUTHOR_DAYS
+from socialdesk.backoff import Backoff
 from socialdesk.settings import BaseServiceSettings
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 INDEX_VERSION = 1
 
@@ -263,3 +269,71 @@ async def bulk_versioned(es: AsyncElasticsearch, docs: list[VersionedDoc]) -> Bu
         else:
             rejected.append((d, str(result.get("error"))[:500]))
     return BulkOutcome(written, skipped, retry, rejected)
+
+
+async def bulk_by_index(es: AsyncElasticsearch, docs: list[VersionedDoc]) -> BulkOutcome:
+    """One bulk request per index, sent together: noida-db serves each on its own
+    connection thread (docs/benchmarks.md). If any request fails the whole call raises
+    and the caller retries them all; a document already written is then a harmless 409."""
+    groups: dict[str, list[VersionedDoc]] = {}
+    for d in docs:
+        groups.setdefault(d.index, []).append(d)
+    results = await asyncio.gather(
+        *(bulk_versioned(es, g) for g in groups.values()), return_exceptions=True
+    )
+    outcomes: list[BulkOutcome] = []
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+        outcomes.append(r)
+    return BulkOutcome(
+        written=sum(o.written for o in outcomes),
+        skipped=sum(o.skipped for o in outcomes),
+        retry=[d for o in outcomes for d in o.retry],
+        rejected=[x for o in outcomes for x in o.rejected],
+    )
+
+
+class EsSink:
+    """Where a streaming service writes its projection before the runtime commits: the
+    indices are made on first use, and while the cluster is away the write is retried
+    with backoff, so a batch is never committed without its documents."""
+
+    def __init__(self, es: AsyncElasticsearch, settings: BaseServiceSettings) -> None:
+        self.es = es
+        self.settings = settings
+        self._indices_ready = False
+
+    async def ready(self) -> bool:
+        """For /readyz: the cluster answers."""
+        try:
+            return bool(await self.es.ping())
+        except Exception:
+            return False
+
+    async def write(self, send: Callable[[], Awaitable[R]]) -> R:
+        """Run `send` (one write) until it succeeds."""
+        backoff = Backoff(0.2, 10)
+        while True:
+            try:
+                if not self._indices_ready:
+                    await ensure_indices(self.es, self.settings)
+                    self._indices_ready = True
+                return await send()
+            except Exception as exc:
+                log.warning("elasticsearch unavailable, retrying", extra={"error": repr(exc)})
+                await backoff.wait()
+
+    async def write_versioned(self, docs: list[VersionedDoc]) -> list[tuple[VersionedDoc, str]]:
+        """Write every document (or find a newer one there); documents the cluster could
+        not take right now are sent again, the ones it refuses outright come back."""
+        rejected: list[tuple[VersionedDoc, str]] = []
+        backoff = Backoff(0.2, 10)
+        pending = docs
+        while pending:
+            outcome = await self.write(functools.partial(bulk_by_index, self.es, pending))
+            rejected.extend(outcome.rejected)
+            pending = outcome.retry
+            if pending:
+                await backoff.wait()
+        return rejected

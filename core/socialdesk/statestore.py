@@ -2,8 +2,10 @@
 
 The service that owns some state (assign owns items, sla owns clocks) keeps it in memory
 per input partition and writes every change to a changelog partition of the same number.
-When partitions are assigned, their changelog is read back to the end before any input
-is processed, so a restart or a move to another instance recovers the state exactly.
+The store remembers which keys changed since the runtime last asked, so only those reach
+the changelog, newest value only. The runtime (socialdesk.kafka.runtime) reads assigned
+partitions back to the end before any input is processed and forgets the ones that moved
+away, so a restart or a move to another instance recovers the state exactly.
 (faust tables do the same; on the local broker their recovery stalled, see
 docs/architecture.md, so the store is written once here on faust's own aiokafka client.)
 """
@@ -11,19 +13,35 @@ docs/architecture.md, so the store is written once here on faust's own aiokafka 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from socialdesk.kafka import Output, common_client_options, topic_name
+from socialdesk.backoff import Backoff
+from socialdesk.kafka.client import start_reader, topic_name
+from socialdesk.kafka.outputs import Output
+from socialdesk.kafka.reading import follow, partitions_of, read_to_end, reconnecting
 from socialdesk.settings import BaseServiceSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def _apply(data: dict[str, T], records: list[ConsumerRecord], decode: Callable[[bytes], T]) -> int:
+    """Apply changelog records to a key-value map (a null value deletes the key)."""
+    n = 0
+    for rec in records:
+        if rec.key is None:
+            continue
+        key = rec.key.decode()
+        if rec.value is None:
+            data.pop(key, None)
+        else:
+            data[key] = decode(rec.value)
+        n += 1
+    return n
 
 
 class ChangelogStore(Generic[T]):
@@ -40,6 +58,7 @@ class ChangelogStore(Generic[T]):
         self._encode = encode
         self.partitions: dict[int, dict[str, T]] = {}
         self.restored: set[int] = set()
+        self._changed: dict[tuple[int, str], Output] = {}
         # Restores run one at a time: two overlapping restores of a partition would let
         # the later one wipe state applied since the earlier one finished.
         self._restoring = asyncio.Lock()
@@ -59,14 +78,30 @@ class ChangelogStore(Generic[T]):
                 await self.restore(missing)
             return missing
 
-    def put(self, partition: int, key: str, value: T) -> Output:
-        """Change the state now; return the changelog record the runtime must write."""
+    def put(self, partition: int, key: str, value: T, *, tracked: bool = True) -> Output:
+        """Change the state now; the change reaches the changelog with the batch
+        (tracked=False: the caller writes the returned record itself, at once)."""
         self.partitions.setdefault(partition, {})[key] = value
-        return Output(self.changelog, key, self._encode(value), partition=partition)
+        out = Output(self.changelog, key, self._encode(value), partition=partition)
+        self._track(partition, key, out, tracked)
+        return out
 
-    def delete(self, partition: int, key: str) -> Output:
+    def delete(self, partition: int, key: str, *, tracked: bool = True) -> Output:
         self.partitions.setdefault(partition, {}).pop(key, None)
-        return Output(self.changelog, key, None, partition=partition)
+        out = Output(self.changelog, key, None, partition=partition)
+        self._track(partition, key, out, tracked)
+        return out
+
+    def _track(self, partition: int, key: str, out: Output, tracked: bool) -> None:
+        if tracked:
+            self._changed[(partition, key)] = out
+        else:
+            self._changed.pop((partition, key), None)
+
+    def take_changes(self) -> list[Output]:
+        """The changelog records for every key changed since the last call, newest only."""
+        changed, self._changed = self._changed, {}
+        return list(changed.values())
 
     def items(self) -> Iterator[tuple[int, str, T]]:
         for partition, data in self.partitions.items():
@@ -80,6 +115,7 @@ class ChangelogStore(Generic[T]):
         for p in partitions:
             self.partitions.pop(p, None)
             self.restored.discard(p)
+        self._changed = {k: v for k, v in self._changed.items() if k[0] not in partitions}
 
     async def restore(self, partitions: set[int]) -> int:
         """Read the changelog partitions from the beginning to their current end.
@@ -89,38 +125,20 @@ class ChangelogStore(Generic[T]):
         if not partitions:
             return 0
         topic = topic_name(self.settings, self.changelog)
-        consumer = AIOKafkaConsumer(
-            group_id=None,
-            enable_auto_commit=False,
-            client_id=f"restore-{self.changelog}",
-            **common_client_options(self.settings),
-        )
-        await consumer.start()
+        consumer = await start_reader(self.settings, f"restore-{self.changelog}")
         restored = 0
+
+        def apply(tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+            nonlocal restored
+            restored += _apply(self.partitions[tp.partition], records, self._decode)
+
         try:
             tps = [TopicPartition(topic, p) for p in sorted(partitions)]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
             for tp in tps:
                 self.partitions[tp.partition] = {}
-            todo = {tp for tp in tps if ends[tp] > 0}
-            while todo:
-                batch = await consumer.getmany(*todo, timeout_ms=500, max_records=5000)
-                for tp, records in batch.items():
-                    data = self.partitions[tp.partition]
-                    for rec in records:
-                        if rec.key is None:
-                            continue
-                        key = rec.key.decode()
-                        if rec.value is None:
-                            data.pop(key, None)
-                        else:
-                            data[key] = self._decode(rec.value)
-                        restored += 1
-                for tp in list(todo):
-                    if await consumer.position(tp) >= ends[tp]:
-                        todo.discard(tp)
+            await read_to_end(consumer, tps, apply)
         finally:
             await consumer.stop()
         self.restored |= partitions
@@ -152,55 +170,32 @@ class GlobalTable(Generic[T]):
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._task
+            except asyncio.CancelledError:
+                pass
+
+    def _apply(self, _tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        for rec in records:
+            try:
+                _apply(self.data, [rec], self._decode)
+            except ValueError:
+                log.warning("bad record ignored", extra={"topic": self.topic})
 
     async def _run(self) -> None:
         name = topic_name(self.settings, self.topic)
-        delay = 0.5
-        while True:
-            consumer = AIOKafkaConsumer(
-                group_id=None,
-                enable_auto_commit=False,
-                client_id=f"global-{self.topic}",
-                **common_client_options(self.settings),
-            )
+
+        async def attempt(backoff: Backoff) -> None:
+            consumer = await start_reader(self.settings, f"global-{self.topic}")
             try:
-                await consumer.start()
-                parts = consumer.partitions_for_topic(name) or set()
-                tps = [TopicPartition(name, p) for p in sorted(parts)]
+                tps = await partitions_of(consumer, name)
                 consumer.assign(tps)
                 await consumer.seek_to_beginning(*tps)
-                ends = await consumer.end_offsets(tps)
-                pending = {tp for tp in tps if ends[tp] > 0}
-                if not pending:
-                    self.caught_up.set()
-                delay = 0.5
-                while True:
-                    batch = await consumer.getmany(timeout_ms=300, max_records=5000)
-                    for records in batch.values():
-                        for rec in records:
-                            if rec.key is None:
-                                continue
-                            key = rec.key.decode()
-                            if rec.value is None:
-                                self.data.pop(key, None)
-                            else:
-                                try:
-                                    self.data[key] = self._decode(rec.value)
-                                except ValueError:
-                                    log.warning("bad record ignored", extra={"topic": name})
-                    if pending:
-                        for tp in list(pending):
-                            if await consumer.position(tp) >= ends[tp]:
-                                pending.discard(tp)
-                        if not pending:
-                            self.caught_up.set()
-            except asyncio.CancelledError:
+                backoff.reset()
+                await read_to_end(consumer, tps, self._apply)
+                self.caught_up.set()
+                await follow(consumer, tps, self._apply, poll_ms=300)
+            finally:
                 await consumer.stop()
-                raise
-            except Exception as exc:
-                log.warning("global table reconnecting", extra={"error": repr(exc)})
-                await consumer.stop()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+
+        await reconnecting("global table reconnecting", attempt)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from socialdesk.health import make_server, ops_app, run_until_signalled
 from socialdesk.kafka import KafkaRuntime, Processor
 from socialdesk.logs import setup_logging
-from socialdesk.runtime import make_server, ops_app, run_until_signalled
 from socialdesk.settings import BaseServiceSettings
 
 ExtraCheck = Callable[[], Awaitable[bool]]

@@ -4,16 +4,14 @@ processes that each need to see everything new (the console's live streams)."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from socialdesk.kafka import common_client_options, topic_name
+from socialdesk.backoff import Backoff
+from socialdesk.kafka.client import start_reader, topic_name
+from socialdesk.kafka.reading import follow, partitions_of, reconnecting
 from socialdesk.settings import BaseServiceSettings
-
-log = logging.getLogger(__name__)
 
 
 async def follow_from_end(
@@ -27,32 +25,24 @@ async def follow_from_end(
     for as long as the task runs (a broker outage delays records, never ends the loop).
     `started` is set once positioned at the end."""
     topic = topic_name(settings, logical_topic)
-    delay = 0.5
-    while True:
-        consumer = AIOKafkaConsumer(
-            group_id=None, enable_auto_commit=False, **common_client_options(settings)
-        )
+
+    def each(_tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        for rec in records:
+            on_value(rec.value)
+
+    async def attempt(backoff: Backoff) -> None:
+        consumer = await start_reader(settings)
         try:
-            await consumer.start()
-            parts = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            tps = await partitions_of(consumer, topic)
             consumer.assign(tps)
             await consumer.seek_to_end(*tps)
             for tp in tps:
                 await consumer.position(tp)
             if started is not None:
                 started.set()
-            delay = 0.5
-            while True:
-                batch = await consumer.getmany(timeout_ms=poll_ms)
-                for records in batch.values():
-                    for rec in records:
-                        on_value(rec.value)
-        except asyncio.CancelledError:
+            backoff.reset()
+            await follow(consumer, tps, each, poll_ms=poll_ms)
+        finally:
             await consumer.stop()
-            raise
-        except Exception as exc:
-            log.warning("topic follower reconnecting", extra={"topic": topic, "error": repr(exc)})
-            await consumer.stop()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10)
+
+    await reconnecting(f"topic follower on {topic} reconnecting", attempt)

@@ -2,9 +2,13 @@
 one, these tests fail loudly instead of the code quietly losing what the patch gave it
 (pyproject.toml bounds aiokafka and scikit-learn to the lines checked here).
 
-- socialdesk.kafka.pace_fetches wraps aiokafka's Fetcher._proc_fetch_request;
-- socialdesk.kafka._fast_gzip replaces aiokafka's gzip encoder (C and Python builders);
-- socialdesk_triage.heads reads a CalibratedClassifierCV's fitted calibrators."""
+- socialdesk.kafka.aiokafka_patches.pace_fetches wraps Fetcher._proc_fetch_request;
+- socialdesk.kafka.aiokafka_patches.fast_gzip replaces aiokafka's gzip encoder (C and
+  Python builders);
+- socialdesk_triage.heads reads a CalibratedClassifierCV's fitted calibrators.
+
+The aiokafka patches are applied by the client factories, never as a side effect of
+building client options."""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from socialdesk import kafka as sdkafka
+from socialdesk.kafka import aiokafka_patches, client
+from socialdesk.settings import BaseServiceSettings
 
 
 def test_fetcher_proc_fetch_request_is_still_there_and_wrapped() -> None:
@@ -29,13 +34,40 @@ def test_fetcher_proc_fetch_request_is_still_there_and_wrapped() -> None:
         params = list(inspect.signature(original).parameters)
         # the call site in Fetcher._fetch_requests_routine passes exactly these
         assert params == ["self", "assignment", "node_id", "request"], params
-        sdkafka.pace_fetches(20, 10)
+        aiokafka_patches.pace_fetches(20, 10)
     assert Fetcher._socialdesk_paced is True
     wrapped = inspect.getattr_static(Fetcher, "_proc_fetch_request")
     assert wrapped.__qualname__.startswith("pace_fetches"), wrapped
     assert params == ["self", "assignment", "node_id", "request"], params
     src = inspect.getsource(Fetcher)
     assert "self._proc_fetch_request(assignment, node_id, request)" in src
+
+
+async def test_the_client_factories_apply_the_patches_and_options_do_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[BaseServiceSettings] = []
+    monkeypatch.setattr(aiokafka_patches, "apply", calls.append)
+    settings = BaseServiceSettings()
+    client.common_client_options(settings)
+    client.sync_client_options(settings)
+    assert calls == []
+    consumer = client.make_consumer(settings, group_id=None)
+    producer = client.make_producer(settings, "test")
+    assert calls == [settings, settings]
+    await consumer.stop()
+    await producer.stop()
+
+
+def test_apply_installs_both_patches() -> None:
+    from aiokafka.consumer.fetcher import Fetcher
+    from aiokafka.record import default_records as pyrecords
+    from aiokafka.record._crecords import default_records as crecords
+
+    aiokafka_patches.apply(BaseServiceSettings())
+    assert Fetcher._socialdesk_paced is True
+    for module in (crecords, pyrecords):
+        assert module.gzip_encode.__qualname__.startswith("fast_gzip"), module
 
 
 def _gzip_member_flags(batch: bytes) -> tuple[int, int]:
@@ -54,8 +86,8 @@ def test_gzip_batches_are_compressed_at_level_one(impl: str) -> None:
 
     module: Any = crecords if impl == "c" else pyrecords
     assert module.gzip_encode is not None, f"aiokafka's {impl} records lost gzip_encode"
-    sdkafka._fast_gzip()
-    assert module.gzip_encode.__qualname__.startswith("_fast_gzip"), module.gzip_encode
+    aiokafka_patches.fast_gzip()
+    assert module.gzip_encode.__qualname__.startswith("fast_gzip"), module.gzip_encode
     cls = (
         crecords.DefaultRecordBatchBuilder
         if impl == "c"

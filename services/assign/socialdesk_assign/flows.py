@@ -21,7 +21,14 @@ from socialdesk.events import (
     item_key_of,
     utcnow,
 )
-from socialdesk.kafka import BatchResult, Meta, Output, PoisonMessage, process_each
+from socialdesk.kafka import (
+    BatchResult,
+    Meta,
+    Output,
+    PoisonMessage,
+    StreamProcessor,
+    process_each,
+)
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.statestore import ChangelogStore, GlobalTable
 from socialdesk.stream import serve_processor
@@ -49,7 +56,7 @@ def _owner_load(item: Item | None) -> str | None:
     return item.owner if item is not None and item.status in OPEN_STATUSES else None
 
 
-class AssignProcessor:
+class AssignProcessor(StreamProcessor):
     service = "assign"
     group_id = "socialdesk-assign"
     topics: Sequence[str] = (MENTIONS_TRIAGED, ITEMS_COMMANDS)
@@ -68,8 +75,8 @@ class AssignProcessor:
         self.presence: GlobalTable[OperatorPresence] = GlobalTable(
             settings, OPERATORS_PRESENCE, OperatorPresence.model_validate_json
         )
+        self.stores = (self.store,)
         self.loads: Counter[str] = Counter()
-        self._changelog: dict[tuple[int, str], Output] = {}
 
     def roster(self) -> Roster:
         return Roster(operators=self.presence.data, loads=self.loads)
@@ -99,9 +106,7 @@ class AssignProcessor:
                     continue
                 old = before.items.get(ev.item_id) if before else None
                 self._track(old, result.state.items.get(ev.item_id))
-            self._changelog[(meta.partition, key)] = self.store.put(
-                meta.partition, key, result.state
-            )
+            self.store.put(meta.partition, key, result.state)
         return [Output(ITEMS_EVENTS, key, ev) for ev in result.events] + [
             Output(ITEMS_COMMANDS, item_key_of(c.item_id), c) for c in result.commands
         ]
@@ -116,12 +121,10 @@ class AssignProcessor:
                 self.loads[now_] += 1
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
-        if await self.store.ensure_restored({meta.partition for _, meta in batch}):
-            self._recount()
-        self._changelog = {}
-        outputs = process_each(self.service, batch, self._one)
-        # Only the newest state of each thread needs to reach the changelog.
-        return BatchResult(outputs=outputs, changelog=list(self._changelog.values()))
+        return BatchResult(outputs=process_each(self.service, batch, self._one))
+
+    async def on_restored(self, partitions: set[int]) -> None:
+        self._recount()
 
     async def on_assign(self, partitions: set[TopicPartition]) -> None:
         if self.presence._task is None:
@@ -130,15 +133,7 @@ class AssignProcessor:
                 await asyncio.wait_for(self.presence.caught_up.wait(), timeout=30)
             except TimeoutError:
                 pass  # presence arrives later; items wait in the team inbox meanwhile
-        owned = {tp.partition for tp in partitions}
-        # Keep the state of partitions this instance still owns (a rebalance can land in
-        # the middle of a batch); forget the ones that moved away; restore new ones.
-        self.store.forget(self.store.restored - owned)
-        await self.store.ensure_restored(owned)
         self._recount()
-
-    async def on_revoke(self, partitions: set[TopicPartition]) -> None:
-        return None  # on_assign decides what to forget, once the new assignment is known
 
     def _recount(self) -> None:
         self.loads = Counter(

@@ -19,8 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from socialdesk import __version__
 from socialdesk.config import DemoUser, PlatformConfig
+from socialdesk.health import add_ops_routes
 from socialdesk.httpsec import SecurityHeaders, security_headers
-from socialdesk.runtime import add_ops_routes
 from socialdesk.settings import ConsoleSettings
 from socialdesk_console.auth import COOKIE, SessionUnavailable
 from socialdesk_console.context import HERE, ConsoleContext, build_context

@@ -13,10 +13,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import TopicPartition
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from socialdesk.kafka import Output, ProducerHolder, common_client_options, encode
+from socialdesk.backoff import Backoff
+from socialdesk.kafka.client import start_reader
+from socialdesk.kafka.outputs import Output
+from socialdesk.kafka.producer import ProducerHolder, produce_and_wait
+from socialdesk.kafka.reading import follow, partitions_of, read_to_end, reconnecting
 from socialdesk.settings import IngestSettings
 from socialdesk.topics import MENTIONS_RAW, POSTS_OUTBOUND
 from socialdesk_ingest.guard import SeenCache
@@ -24,23 +28,6 @@ from socialdesk_ingest.guard import SeenCache
 log = logging.getLogger(__name__)
 
 DEDUPED_TOPICS = (MENTIONS_RAW, POSTS_OUTBOUND)
-
-
-async def produce_and_wait(producer: AIOKafkaProducer, prefix: str, outputs: list[Output]) -> None:
-    """Send a delivery's records, then wait for every acknowledgement. (A webhook carries
-    one record most of the time: no gather, no extra task for it.)"""
-    futures = [
-        await producer.send(
-            prefix + o.topic,
-            value=encode(o.value),
-            key=o.key.encode() if o.key is not None else None,
-        )
-        for o in outputs
-    ]
-    if len(futures) == 1:
-        await futures[0]
-    else:
-        await asyncio.gather(*futures)
 
 
 @dataclass
@@ -118,46 +105,31 @@ class Deliverer:
         if s.ingest_dedup_window_s == 0 or s.ingest_dedup_max_entries == 0:
             self.warm.set()
             return
-        delay = 0.5
         positions: dict[TopicPartition, int] | None = None
-        while True:
-            try:
-                consumer = await self._consumer()
-                try:
-                    if positions is None:
-                        n, positions = await self._read_recent(consumer)
-                        log.info("dedup warm-up done", extra={"ids": n})
-                        self.warm.set()
-                        if s.ingest_workers == 1:
-                            return
-                    else:
-                        consumer.assign(list(positions))
-                        for tp, offset in positions.items():
-                            consumer.seek(tp, offset)
-                    delay = 0.5
-                    await self._follow(consumer, positions)
-                    return
-                finally:
-                    await consumer.stop()
-            except Exception as exc:
-                self.warm_error = repr(exc)
-                log.warning("dedup read-back failed, retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
 
-    async def _consumer(self) -> AIOKafkaConsumer:
-        consumer = AIOKafkaConsumer(
-            group_id=None,
-            enable_auto_commit=False,
-            client_id=f"ingest-dedup-{self.settings.instance}",
-            **common_client_options(self.settings),
-        )
-        try:
-            await asyncio.wait_for(consumer.start(), timeout=15)
-        except BaseException:
-            await consumer.stop()
-            raise
-        return consumer
+        async def attempt(backoff: Backoff) -> None:
+            nonlocal positions
+            consumer = await start_reader(s, f"ingest-dedup-{s.instance}", timeout_s=15)
+            try:
+                if positions is None:
+                    n, positions = await self._read_recent(consumer)
+                    log.info("dedup warm-up done", extra={"ids": n})
+                    self.warm.set()
+                    if s.ingest_workers == 1:
+                        return
+                else:
+                    consumer.assign(list(positions))
+                    for tp, offset in positions.items():
+                        consumer.seek(tp, offset)
+                backoff.reset()
+                await self._follow(consumer, positions)
+            finally:
+                await consumer.stop()
+
+        await reconnecting("dedup read-back failed", attempt, on_error=self._failed)
+
+    def _failed(self, exc: Exception) -> None:
+        self.warm_error = repr(exc)
 
     async def _read_recent(
         self, consumer: AIOKafkaConsumer
@@ -167,10 +139,7 @@ class Deliverer:
         s = self.settings
         tps = []
         for logical in DEDUPED_TOPICS:
-            topic = s.topic_prefix + logical
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic) or set()
-            tps += [TopicPartition(topic, p) for p in sorted(parts)]
+            tps += await partitions_of(consumer, s.topic_prefix + logical, refresh=True)
         if not tps:
             return 0, {}
         consumer.assign(tps)
@@ -179,33 +148,30 @@ class Deliverer:
         per_tp = max(1, s.ingest_dedup_max_entries // len(tps))
         for tp in tps:
             consumer.seek(tp, max(begins[tp], ends[tp] - per_tp))
-        todo = {tp for tp in tps if ends[tp] > begins[tp]}
         wall, mono = time.time(), time.monotonic()
         oldest_ms = (wall - s.ingest_dedup_window_s) * 1000
         n = 0
-        deadline = time.monotonic() + 120
-        while todo and time.monotonic() < deadline:
-            batch = await consumer.getmany(*todo, timeout_ms=500, max_records=5000)
-            for recs in batch.values():
-                for r in recs:
-                    if r.key is not None and r.timestamp >= oldest_ms:
-                        self.seen.add([r.key.decode()], at=mono - (wall - r.timestamp / 1000))
-                        n += 1
-            for tp in list(todo):
-                if await consumer.position(tp) >= ends[tp]:
-                    todo.discard(tp)
+
+        def remember(_tp: TopicPartition, recs: list[ConsumerRecord]) -> None:
+            nonlocal n
+            for r in recs:
+                if r.key is not None and r.timestamp >= oldest_ms:
+                    self.seen.add([r.key.decode()], at=mono - (wall - r.timestamp / 1000))
+                    n += 1
+
+        await read_to_end(consumer, tps, remember, ends=ends, within_s=120)
         return n, {tp: await consumer.position(tp) for tp in tps}
 
     async def _follow(
         self, consumer: AIOKafkaConsumer, positions: dict[TopicPartition, int]
     ) -> None:
         """Read on from `positions` (kept up to date) for as long as the process runs."""
-        tps = list(positions)
-        if not tps:
+        if not positions:
             return  # the topics do not exist (yet): nothing anyone produced to follow
-        while True:
-            batch = await consumer.getmany(*tps, timeout_ms=1000, max_records=5000)
-            for tp, recs in batch.items():
-                if recs:
-                    self.seen.add([r.key.decode() for r in recs if r.key is not None])
-                    positions[tp] = recs[-1].offset + 1
+
+        def remember(tp: TopicPartition, recs: list[ConsumerRecord]) -> None:
+            if recs:
+                self.seen.add([r.key.decode() for r in recs if r.key is not None])
+                positions[tp] = recs[-1].offset + 1
+
+        await follow(consumer, list(positions), remember, poll_ms=1000)

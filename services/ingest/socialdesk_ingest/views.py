@@ -24,8 +24,8 @@ from starlette.types import Receive, Scope, Send
 
 from socialdesk import __version__
 from socialdesk.config import PlatformConfig, load_config
+from socialdesk.health import add_ops_routes
 from socialdesk.httpsec import SecurityHeaders, docs_options, security_headers, wrap_send
-from socialdesk.runtime import add_ops_routes
 from socialdesk.settings import IngestSettings
 from socialdesk_ingest import routes
 from socialdesk_ingest.handling import Ingest, Webhook, fast_posts

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from socialdesk.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -29,25 +30,6 @@ STREAM_PARAMS = {
     "user.fields": "username,name",
     "media.fields": "url,preview_image_url,type",
 }
-
-
-@dataclass
-class Backoff:
-    """Exponential: base * 2^n up to cap, each wait drawn in [half, full] (jitter) so a
-    fleet of clients does not reconnect in step."""
-
-    base: float
-    cap: float
-    rng: random.Random = field(default_factory=random.Random)
-    attempts: int = 0
-
-    def next(self) -> float:
-        full = min(self.cap, self.base * (2**self.attempts))
-        self.attempts += 1
-        return full / 2 + self.rng.uniform(0, full / 2)
-
-    def reset(self) -> None:
-        self.attempts = 0
 
 
 @dataclass
@@ -80,9 +62,9 @@ class FilteredStream:
         self.headers = {"Authorization": f"Bearer {bearer_token}", "User-Agent": "socialdesk"}
         self.handle = handle
         self.stall_timeout_s = stall_timeout_s
-        self.network = network or Backoff(0.25, 16)
-        self.http_errors = http_errors or Backoff(5, 320)
-        self.rate_limit = rate_limit or Backoff(60, 960)
+        self.network = network or Backoff(0.25, 16, jitter=0.5)
+        self.http_errors = http_errors or Backoff(5, 320, jitter=0.5)
+        self.rate_limit = rate_limit or Backoff(60, 960, jitter=0.5)
         self.clock = clock
         self.transport = transport
         self.stats = StreamStats()
@@ -113,7 +95,7 @@ class FilteredStream:
                 reset_wait = self._reset_wait(resp.headers)
                 if resp.status_code == 429:
                     self.stats.rate_limited += 1
-                    return max(reset_wait or 0.0, self.rate_limit.next())
+                    return max(reset_wait or 0.0, self.rate_limit.delay())
                 if resp.status_code != 200:
                     self.stats.http_errors += 1
                     body = (await resp.aread())[:500]
@@ -121,7 +103,7 @@ class FilteredStream:
                         "x stream refused",
                         extra={"status": resp.status_code, "body": body.decode(errors="replace")},
                     )
-                    return max(reset_wait or 0.0, self.http_errors.next())
+                    return max(reset_wait or 0.0, self.http_errors.delay())
                 self.stats.connects += 1
                 self.network.reset()
                 self.http_errors.reset()
@@ -129,11 +111,11 @@ class FilteredStream:
                 await self._read(resp)
                 # The server ended the stream: reconnect, but not before the allowance resets.
                 self.stats.disconnects += 1
-                return max(reset_wait or 0.0, self.network.next())
+                return max(reset_wait or 0.0, self.network.delay())
         except httpx.TransportError as exc:  # refused, reset, dropped, stalled (read timeout)
             self.stats.disconnects += 1
             log.warning("x stream connection lost", extra={"error": repr(exc)})
-            return self.network.next()
+            return self.network.delay()
 
     async def _read(self, resp: httpx.Response) -> None:
         async for line in resp.aiter_lines():

@@ -16,6 +16,7 @@ kept in the store as a PendingSla and joins the facts when they come.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -30,9 +31,9 @@ from prometheus_client import Gauge
 
 from socialdesk.cells import INDEX_OF_KIND, local_day_hour
 from socialdesk.config import PlatformConfig, load_config
-from socialdesk.es import alias, ensure_indices, make_es
+from socialdesk.es import EsSink, alias, make_es
 from socialdesk.events import ItemEvent, OutboundPost, SlaEvent
-from socialdesk.kafka import BatchResult, Meta, Output, process_each
+from socialdesk.kafka import BatchResult, Meta, Output, StreamProcessor, process_each
 from socialdesk.settings import MetricsSettings
 from socialdesk.statestore import ChangelogStore
 from socialdesk.stream import serve_processor
@@ -67,7 +68,7 @@ LOOKUP_FAILED = PCounter(
 FACTS = Gauge("socialdesk_metrics_facts", "Items and posts whose facts are kept")
 
 
-class MetricsProcessor:
+class MetricsProcessor(StreamProcessor):
     service = "metrics"
     group_id = "socialdesk-metrics"
     topics: Sequence[str] = (ITEMS_EVENTS, SLA_EVENTS, POSTS_OUTBOUND)
@@ -82,12 +83,11 @@ class MetricsProcessor:
         self.store: ChangelogStore[Facts] = ChangelogStore(
             settings, METRICS_CHANGELOG, decode_facts, encode_facts
         )
+        self.stores = (self.store,)
+        self.sink = EsSink(es, settings)
         self.cells: dict[int, Cells] = {}
-        self._changelog: dict[tuple[int, str], Output] = {}
         self._repeat: dict[str, bool] = {}
-        self._indices_ready = False
         self._sealed_at = 0.0
-        self.es_ok = False
 
     # ---- decoding and the per-message function ----------------------------------
 
@@ -106,12 +106,6 @@ class MetricsProcessor:
     def _cells(self, partition: int) -> Cells:
         return self.cells.setdefault(partition, Cells())
 
-    def _put(self, partition: int, key: str, facts: Facts) -> None:
-        self._changelog[(partition, key)] = self.store.put(partition, key, facts)
-
-    def _delete(self, partition: int, key: str) -> None:
-        self._changelog[(partition, key)] = self.store.delete(partition, key)
-
     def _one(self, value: Any, meta: Meta) -> list[Output]:
         p = meta.partition
         if isinstance(value, OutboundPost):
@@ -127,7 +121,7 @@ class MetricsProcessor:
             if local_day_hour(pf.posted)[0] < self.horizon():
                 LATE.inc()
                 return []
-            self._put(p, key, pf)
+            self.store.put(p, key, pf)
             self._cells(p).add_post(pf)
             return []
         key = f"item:{value.item_id}"
@@ -140,7 +134,7 @@ class MetricsProcessor:
                 assert pending is None or isinstance(pending, PendingSla)
                 kept = pending_with_sla(pending, value)
                 if kept is not None and kept is not pending:
-                    self._put(p, pending_key, kept)
+                    self.store.put(p, pending_key, kept)
                 return []
             after = facts_with_sla(before, value)
         else:
@@ -153,9 +147,9 @@ class MetricsProcessor:
                 pending = self.store.get(p, pending_key)
                 if isinstance(pending, PendingSla):
                     after = with_pending(after, pending)
-                    self._delete(p, pending_key)
+                    self.store.delete(p, pending_key)
         if after is not None and after is not before:
-            self._put(p, key, after)
+            self.store.put(p, key, after)
             self._cells(p).replace_item(before, after)
         return []
 
@@ -226,23 +220,6 @@ class MetricsProcessor:
                 for at, other in seen[(force, author)]
             )
 
-    async def _write(self, docs: list[dict[str, Any]]) -> None:
-        delay = 0.2
-        while True:
-            try:
-                if not self._indices_ready:
-                    await ensure_indices(self.es, self.settings)
-                    self._indices_ready = True
-                await async_bulk(self.es, docs, chunk_size=1000, max_retries=2)
-                self.es_ok = True
-                CELLS_WRITTEN.inc(len(docs))
-                return
-            except Exception as exc:
-                self.es_ok = False
-                log.warning("elasticsearch unavailable, retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
-
     async def flush(self) -> None:
         docs = [
             {
@@ -255,24 +232,26 @@ class MetricsProcessor:
             for doc_id, doc in cell_documents(cells, p)
         ]
         if docs:
-            await self._write(docs)
+            await self.sink.write(
+                functools.partial(async_bulk, self.es, docs, chunk_size=1000, max_retries=2)
+            )
+            CELLS_WRITTEN.inc(len(docs))
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
-        fresh = await self.store.ensure_restored({meta.partition for _, meta in batch})
-        self._rebuild(fresh)
-        self._changelog = {}
         await self._lookup_repeats(batch)
         outputs = process_each(self.service, batch, self._one)
         await self.flush()
         FACTS.set(len(self.store))
-        return BatchResult(outputs=outputs, changelog=list(self._changelog.values()))
+        return BatchResult(outputs=outputs)
+
+    async def on_restored(self, partitions: set[int]) -> None:
+        self._rebuild(partitions)
 
     async def tick(self) -> BatchResult:
         """About once an hour: days past the keep window become final."""
         if time.monotonic() - self._sealed_at < 3600:
             return BatchResult()
         self._sealed_at = time.monotonic()
-        self._changelog = {}
         horizon = self.horizon()
         for p, key, facts in list(self.store.items()):
             if isinstance(facts, PostFacts):
@@ -282,28 +261,19 @@ class MetricsProcessor:
             else:
                 at = facts.at  # an outcome whose item never came
             if local_day_hour(at)[0] < horizon:
-                self._changelog[(p, key)] = self.store.delete(p, key)
+                self.store.delete(p, key)
         for cells in self.cells.values():
             cells.forget_days_before(horizon)
-        return BatchResult(changelog=list(self._changelog.values()))
+        return BatchResult()
 
     async def on_assign(self, partitions: set[TopicPartition]) -> None:
+        """Cells follow the store: dropped for partitions that moved away, built for the
+        ones just read back (a partition kept across the rebalance keeps its cells)."""
         owned = {tp.partition for tp in partitions}
-        gone = self.store.restored - owned
-        self.store.forget(gone)
-        for p in gone:
-            self.cells.pop(p, None)
-        self._rebuild(await self.store.ensure_restored(owned))
+        for p in set(self.cells) - owned:
+            del self.cells[p]
+        self._rebuild(owned - set(self.cells))
         await self.flush()
-
-    async def on_revoke(self, partitions: set[TopicPartition]) -> None:
-        return None  # on_assign decides what to forget, once the new assignment is known
-
-    async def es_ready(self) -> bool:
-        try:
-            return bool(await self.es.ping())
-        except Exception:
-            return False
 
 
 def main() -> None:
@@ -311,4 +281,6 @@ def main() -> None:
     config = load_config(settings.config_dir)
     es = make_es(settings)
     proc = MetricsProcessor(settings, config, es)
-    asyncio.run(serve_processor(settings, proc, {"elasticsearch": proc.es_ready}, max_records=2000))
+    asyncio.run(
+        serve_processor(settings, proc, {"elasticsearch": proc.sink.ready}, max_records=2000)
+    )

@@ -19,7 +19,6 @@ from email.utils import formatdate
 
 import httpx
 
-from socialdesk.backoff import delay_for
 from socialdesk.events import Notification
 from socialdesk.settings import NotifySettings
 from socialdesk.signing import HEADER, signature
@@ -118,8 +117,3 @@ class Sender:
         if resp.status_code >= 400:
             raise Permanent(f"{n.target.channel} refused ({resp.status_code}): {resp.text[:200]}")
         return f"http:{resp.status_code}"
-
-
-def backoff(attempt: int, max_delay: float) -> float:
-    """1 s, 2 s, 4 s, ... capped: quick for a blip, gentle for an outage."""
-    return delay_for(attempt - 1, first=1.0, cap=max_delay)

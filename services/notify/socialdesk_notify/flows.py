@@ -30,6 +30,7 @@ import httpx
 from aiokafka.structs import TopicPartition
 from prometheus_client import Counter, Gauge, Histogram
 
+from socialdesk.backoff import delay_for
 from socialdesk.config import ConfigError, PlatformConfig, load_config
 from socialdesk.events import (
     Actor,
@@ -40,18 +41,17 @@ from socialdesk.events import (
     item_key_of,
     utcnow,
 )
+from socialdesk.health import make_server, ops_app, run_until_signalled
 from socialdesk.kafka import (
     BatchResult,
+    DurableWriter,
     KafkaRuntime,
     Meta,
     Output,
-    ProducerHolder,
-    encode,
+    StreamProcessor,
     process_each,
-    topic_name,
 )
 from socialdesk.logs import setup_logging
-from socialdesk.runtime import make_server, ops_app, run_until_signalled
 from socialdesk.settings import NotifySettings, secret_from_env
 from socialdesk.statestore import ChangelogStore
 from socialdesk.timers import DueQueue
@@ -63,7 +63,7 @@ from socialdesk.topics import (
     NOTIFY_CHANGELOG,
     NOTIFY_DELIVERIES,
 )
-from socialdesk_notify.channels import Permanent, Sender, Temporary, backoff
+from socialdesk_notify.channels import Permanent, Sender, Temporary
 from socialdesk_notify.ladder import (
     Watch,
     due_notifications,
@@ -94,7 +94,7 @@ DELIVERY_SECONDS = Histogram(
 )
 
 
-class PlannerProcessor:
+class PlannerProcessor(StreamProcessor):
     service = "notify"
     group_id = "socialdesk-notify"
     topics: Sequence[str] = (ITEMS_EVENTS,)
@@ -106,7 +106,7 @@ class PlannerProcessor:
             settings, NOTIFY_CHANGELOG, Watch.from_json, Watch.to_json
         )
         self.timers: DueQueue[Watch] = DueQueue(self.store, lambda st: next_due(self.config, st))
-        self._changelog: dict[tuple[int, str], Output] = {}
+        self.stores = (self.store,)
         self._swept_at = time.monotonic()
 
     def decode(self, topic: str, raw: bytes) -> ItemEvent:
@@ -116,7 +116,7 @@ class PlannerProcessor:
         self.timers.schedule(partition, st)
 
     def _save(self, partition: int, st: Watch) -> None:
-        self._changelog[(partition, st.item_id)] = self.store.put(partition, st.item_id, st)
+        self.store.put(partition, st.item_id, st)
 
     def _outputs(self, notes: list[Notification], commands: list[ItemCommand]) -> list[Output]:
         for n in notes:
@@ -137,18 +137,14 @@ class PlannerProcessor:
         return self._outputs(notes, commands)
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
-        fresh = await self.store.ensure_restored({meta.partition for _, meta in batch})
-        for partition, _, st in self.store.items():
-            if partition in fresh:
-                self._schedule(partition, st)
-        self._changelog = {}
-        outputs = process_each(self.service, batch, self._one)
-        return BatchResult(outputs=outputs, changelog=list(self._changelog.values()))
+        return BatchResult(outputs=process_each(self.service, batch, self._one))
+
+    async def on_restored(self, partitions: set[int]) -> None:
+        self.timers.rebuild()
 
     async def tick(self) -> BatchResult:
         """Plan every ladder step whose time has come."""
         now = time.time()
-        self._changelog = {}
         outputs: list[Output] = []
         for partition, st, _due, actual in self.timers.due(now):
             st = st.copy()
@@ -159,7 +155,7 @@ class PlannerProcessor:
             self._schedule(partition, st)
         if time.monotonic() - self._swept_at > 60:
             self._sweep(now)
-        return BatchResult(outputs=outputs, changelog=list(self._changelog.values()))
+        return BatchResult(outputs=outputs)
 
     def _sweep(self, now: float) -> None:
         """Forget items finished for longer than the reopen window (memory stays bounded;
@@ -167,16 +163,10 @@ class PlannerProcessor:
         self._swept_at = time.monotonic()
         stale = [(p, k) for p, k, st in self.store.items() if forgettable(st, now)]
         for partition, key in stale:
-            self._changelog[(partition, key)] = self.store.delete(partition, key)
+            self.store.delete(partition, key)
 
     async def on_assign(self, partitions: set[TopicPartition]) -> None:
-        owned = {tp.partition for tp in partitions}
-        self.store.forget(self.store.restored - owned)
-        await self.store.ensure_restored(owned)
         self.timers.rebuild()
-
-    async def on_revoke(self, partitions: set[TopicPartition]) -> None:
-        return None
 
 
 @dataclass
@@ -199,11 +189,7 @@ class Delivery:
         return cls(**json.loads(raw))
 
 
-class Stopped(Exception):
-    """The service is stopping: leave the batch uncommitted (its records say what is done)."""
-
-
-class DispatchProcessor:
+class DispatchProcessor(StreamProcessor):
     service = "notify-dispatch"
     group_id = "socialdesk-notify-dispatch"
     topics: Sequence[str] = (NOTIFICATIONS,)
@@ -214,7 +200,8 @@ class DispatchProcessor:
         self.store: ChangelogStore[Delivery] = ChangelogStore(
             settings, NOTIFY_DELIVERIES, Delivery.from_json, Delivery.to_json
         )
-        self.producer = ProducerHolder(settings, self.service)
+        self.stores = (self.store,)
+        self.journal = DurableWriter(settings, self.service, lambda: self.stopping)
         self.retries: list[tuple[float, str, int]] = []
         self.stopping = False
 
@@ -229,30 +216,12 @@ class DispatchProcessor:
 
     async def _persist(self, partition: int, key: str, rec: Delivery) -> None:
         """Write the record now and wait for the broker: it is what stops a resend."""
-        out = self.store.put(partition, key, rec)
-        delay = 0.2
-        while True:
-            try:
-                producer = await self.producer.get()
-                fut = await producer.send(
-                    topic_name(self.settings, out.topic),
-                    value=encode(out.value),
-                    key=key.encode(),
-                    partition=partition,
-                )
-                await fut
-                return
-            except Exception as exc:
-                log.warning("delivery record not written, retrying", extra={"error": repr(exc)})
-                await self.producer.reset()
-                if self.stopping:
-                    raise Stopped() from exc
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+        await self.journal.write([self.store.put(partition, key, rec, tracked=False)])
+
+    async def on_restored(self, partitions: set[int]) -> None:
+        self._schedule_pending(partitions)
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
-        fresh = await self.store.ensure_restored({meta.partition for _, meta in batch})
-        self._schedule_pending(fresh)
         seen: set[str] = set()
         work = []
         for n, meta in batch:
@@ -288,6 +257,10 @@ class DispatchProcessor:
             PENDING.set(sum(1 for _, _, r in self.store.items() if r.status == "pending"))
         return BatchResult(outputs=outputs)
 
+    def _retry_delay(self, rec: Delivery) -> float:
+        """1 s, 2 s, 4 s, ... capped: quick for a blip, gentle for an outage."""
+        return delay_for(rec.attempts - 1, 1.0, self.settings.notify_retry_max_delay_s)
+
     async def _attempt(
         self, partition: int, n: Notification, rec: Delivery, tries: int
     ) -> list[Output]:
@@ -307,15 +280,11 @@ class DispatchProcessor:
                     rec.status = "undeliverable"
                 elif i + 1 < tries and not self.stopping:
                     OUTCOMES.labels(n.kind, n.target.type, "retrying").inc()
-                    await asyncio.sleep(
-                        backoff(rec.attempts, self.settings.notify_retry_max_delay_s)
-                    )
+                    await asyncio.sleep(self._retry_delay(rec))
                     continue
             break
         if rec.status == "pending":
-            rec.next_at = time.time() + backoff(
-                rec.attempts, self.settings.notify_retry_max_delay_s
-            )
+            rec.next_at = time.time() + self._retry_delay(rec)
             heapq.heappush(self.retries, (rec.next_at, n.notification_id, partition))
         else:
             rec.notification = {}  # final: the body stays on the topic, the record stays small
@@ -370,17 +339,11 @@ class DispatchProcessor:
         return outputs
 
     async def on_assign(self, partitions: set[TopicPartition]) -> None:
-        owned = {tp.partition for tp in partitions}
-        self.store.forget(self.store.restored - owned)
-        await self.store.ensure_restored(owned)
         self.retries = []
-        self._schedule_pending(owned)
-
-    async def on_revoke(self, partitions: set[TopicPartition]) -> None:
-        return None
+        self._schedule_pending({tp.partition for tp in partitions})
 
     async def close(self) -> None:
-        await self.producer.reset()
+        await self.journal.close()
 
 
 def secrets(config: PlatformConfig, environment: str) -> dict[tuple[str | None, str], str]:

@@ -14,26 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from aiokafka.structs import TopicPartition
 from prometheus_client import Counter
 
-from socialdesk.backoff import Backoff
 from socialdesk.events import ItemEvent
+from socialdesk.health import make_server, ops_app, run_until_signalled
 from socialdesk.kafka import (
     BatchResult,
+    DurableWriter,
     KafkaRuntime,
     Meta,
     Output,
-    ProducerHolder,
-    encode,
-    topic_name,
+    Stopped,
+    StreamProcessor,
 )
 from socialdesk.logs import setup_logging
-from socialdesk.runtime import make_server, ops_app, run_until_signalled
 from socialdesk.settings import OutboundSettings
 from socialdesk.statestore import ChangelogStore
 from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS, OUTBOUND_DELIVERIES
@@ -58,47 +56,7 @@ OUTCOMES = Counter(
 )
 
 
-class Stopped(Exception):
-    """The service is stopping mid-retry: leave the batch uncommitted."""
-
-
-class Journal:
-    """Writes records at once and waits for every acknowledgement, retrying while the
-    broker is away: a state change must be durable before the platform is called."""
-
-    def __init__(self, settings: OutboundSettings, service: str, stopping: Callable[[], bool]):
-        self.settings = settings
-        self.producer = ProducerHolder(settings, service)
-        self.stopping = stopping
-
-    async def write(self, outputs: list[Output]) -> None:
-        wait = Backoff(0.2, 10)
-        while True:
-            try:
-                producer = await self.producer.get()
-                acks = [
-                    await producer.send(
-                        topic_name(self.settings, out.topic),
-                        value=encode(out.value),
-                        key=out.key.encode() if out.key is not None else None,
-                        partition=out.partition,
-                    )
-                    for out in outputs
-                ]
-                await asyncio.gather(*acks)
-                return
-            except Exception as exc:
-                log.warning("journal write failed, retrying", extra={"error": repr(exc)})
-                await self.producer.reset()
-                if self.stopping():
-                    raise Stopped() from exc
-                await wait.wait()
-
-    async def close(self) -> None:
-        await self.producer.reset()
-
-
-class OutboundProcessor:
+class OutboundProcessor(StreamProcessor):
     """Processor for KafkaRuntime over items.events: sends each `replied` event's reply."""
 
     service = "outbound"
@@ -114,7 +72,8 @@ class OutboundProcessor:
             settings, OUTBOUND_DELIVERIES, DeliveryRecord.from_json, DeliveryRecord.to_json
         )
         self.stopping = False
-        self.journal = Journal(settings, self.service, lambda: self.stopping)
+        self.stores = (self.store,)
+        self.journal = DurableWriter(settings, self.service, lambda: self.stopping)
 
     def decode(self, topic: str, raw: bytes) -> ItemEvent:
         return ItemEvent.model_validate_json(raw)
@@ -126,7 +85,7 @@ class OutboundProcessor:
         in flight (resent or flagged), never done without its audit record."""
         if audit:
             await self.journal.write([Output(AUDIT_EVENTS, e.actor.id, e) for e in audit])
-        await self.journal.write([self.store.put(partition, reply.event_id, record)])
+        await self.journal.write([self.store.put(partition, reply.event_id, record, tracked=False)])
 
     async def _send(self, partition: int, reply: OutboundReply) -> None:
         async def sending(attempt: int) -> None:
@@ -156,7 +115,6 @@ class OutboundProcessor:
         OUTCOMES.labels(result.status, reply.platform).inc()
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
-        await self.store.ensure_restored({meta.partition for _, meta in batch})
         for ev, meta in batch:
             reply = outbound_from_event(ev)
             if reply is None:
@@ -171,14 +129,6 @@ class OutboundProcessor:
                 await self._record(meta.partition, reply, flagged, unconfirmed_audit(reply, record))
                 OUTCOMES.labels("unconfirmed", reply.platform).inc()
         return BatchResult()
-
-    async def on_assign(self, partitions: set[TopicPartition]) -> None:
-        owned = {tp.partition for tp in partitions}
-        self.store.forget(self.store.restored - owned)
-        await self.store.ensure_restored(owned)
-
-    async def on_revoke(self, partitions: set[TopicPartition]) -> None:
-        return None  # on_assign decides what to forget, once the new assignment is known
 
 
 async def serve(settings: OutboundSettings) -> None:

@@ -17,7 +17,7 @@ from prometheus_client import Gauge, Histogram
 
 from socialdesk.config import PlatformConfig, load_config
 from socialdesk.events import ItemEvent, SlaEvent, item_key_of, utcnow
-from socialdesk.kafka import BatchResult, Meta, Output, process_each
+from socialdesk.kafka import BatchResult, Meta, Output, StreamProcessor, process_each
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.statestore import ChangelogStore
 from socialdesk.stream import serve_processor
@@ -64,7 +64,7 @@ def _count(events: list[SlaEvent]) -> None:
             FIRST_RESPONSE.labels(e.priority.value).observe((e.at - e.started_at).total_seconds())
 
 
-class SlaProcessor:
+class SlaProcessor(StreamProcessor):
     service = "sla"
     group_id = "socialdesk-sla"
     topics: Sequence[str] = (ITEMS_EVENTS,)
@@ -77,7 +77,7 @@ class SlaProcessor:
         self.timers: DueQueue[ItemClocks] = DueQueue(
             self.store, lambda st: next_due(self.config, st)
         )
-        self._changelog: dict[tuple[int, str], Output] = {}
+        self.stores = (self.store,)
         self._gauges_at = 0.0
 
     def decode(self, topic: str, raw: bytes) -> ItemEvent:
@@ -87,7 +87,7 @@ class SlaProcessor:
         self.timers.schedule(partition, st)
 
     def _save(self, partition: int, st: ItemClocks) -> None:
-        self._changelog[(partition, st.item_id)] = self.store.put(partition, st.item_id, st)
+        self.store.put(partition, st.item_id, st)
 
     def _one(self, ev: Any, meta: Meta) -> list[Output]:
         assert isinstance(ev, ItemEvent)
@@ -100,19 +100,15 @@ class SlaProcessor:
         return [Output(SLA_EVENTS, item_key_of(e.item_id), e) for e in events]
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
-        fresh = await self.store.ensure_restored({meta.partition for _, meta in batch})
-        for partition, _, st in self.store.items():
-            if partition in fresh:
-                self._schedule(partition, st)
-        self._changelog = {}
-        outputs = process_each(self.service, batch, self._one)
-        return BatchResult(outputs=outputs, changelog=list(self._changelog.values()))
+        return BatchResult(outputs=process_each(self.service, batch, self._one))
+
+    async def on_restored(self, partitions: set[int]) -> None:
+        self.timers.rebuild()
 
     async def tick(self) -> BatchResult:
         """Emit every warning, breach and escalation whose time has come."""
         now_dt = utcnow()
         now = now_dt.timestamp()
-        self._changelog = {}
         outputs: list[Output] = []
         for partition, st, due, _actual in self.timers.due(now):
             st = st.copy()
@@ -126,7 +122,7 @@ class SlaProcessor:
             self._schedule(partition, st)
         if time.monotonic() - self._gauges_at > 5:
             self._refresh_gauges()
-        return BatchResult(outputs=outputs, changelog=list(self._changelog.values()))
+        return BatchResult(outputs=outputs)
 
     def _refresh_gauges(self) -> None:
         """Gauges by force, team and grade; and forget items finished for longer than the
@@ -155,16 +151,10 @@ class SlaProcessor:
         for k, v in risk.items():
             AT_RISK.labels(*k).set(v)
         for partition, key in stale:
-            self._changelog[(partition, key)] = self.store.delete(partition, key)
+            self.store.delete(partition, key)
 
     async def on_assign(self, partitions: set[TopicPartition]) -> None:
-        owned = {tp.partition for tp in partitions}
-        self.store.forget(self.store.restored - owned)
-        await self.store.ensure_restored(owned)
         self.timers.rebuild()
-
-    async def on_revoke(self, partitions: set[TopicPartition]) -> None:
-        return None  # on_assign decides what to forget, once the new assignment is known
 
 
 def main() -> None:

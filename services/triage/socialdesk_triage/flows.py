@@ -16,14 +16,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from aiokafka.structs import TopicPartition
 from elasticsearch import AsyncElasticsearch
 
 from socialdesk.authors import AUTHOR_DAYS, author_key, recent_entries, window_docs
 from socialdesk.config import PlatformConfig, load_config
 from socialdesk.es import alias, make_es
 from socialdesk.events import Mention, utcnow
-from socialdesk.kafka import BatchResult, Meta, Output, process_each
+from socialdesk.kafka import BatchResult, Meta, Output, StreamProcessor, process_each
 from socialdesk.metrics import TRIAGE_CONTEXT_MISSES, TRIAGE_MODEL, TRIAGE_SCORED, TRIAGE_SECONDS
 from socialdesk.settings import TriageSettings
 from socialdesk.stream import serve_processor
@@ -37,7 +36,7 @@ CONTEXT_BACKOFF_MIN_S = 1.0  # after a failed author-context search, skip it thi
 CONTEXT_BACKOFF_MAX_S = 30.0  # doubling while it keeps failing; a success resets it
 
 
-class TriageProcessor:
+class TriageProcessor(StreamProcessor):
     service = "triage"
     group_id = "socialdesk-triage"
     topics: Sequence[str] = (MENTIONS_RAW,)
@@ -113,12 +112,6 @@ class TriageProcessor:
             TRIAGE_SCORED.labels(t.triage.priority.value, t.triage.intent.value).inc()
             outputs.append(Output(MENTIONS_TRIAGED, t.item_key, t))
         return BatchResult(outputs=outputs)
-
-    async def on_assign(self, partitions: set[TopicPartition]) -> None:
-        return None
-
-    async def on_revoke(self, partitions: set[TopicPartition]) -> None:
-        return None
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Process runtime shared by every service: a small HTTP server for /healthz, /readyz and
+"""Health routes shared by every service: a small HTTP server for /healthz, /readyz and
 /metrics beside the service's own work, and clean shutdown on SIGTERM/SIGINT."""
 
 from __future__ import annotations
