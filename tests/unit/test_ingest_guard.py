@@ -6,16 +6,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import random
 
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from socialdesk.backoff import Backoff
 from socialdesk.settings import DEV_SECRET, IngestSettings
 from socialdesk_ingest import signatures
 from socialdesk_ingest.guard import SeenCache, TokenBucket
-from socialdesk_ingest.xstream import Backoff, FilteredStream
+from socialdesk_ingest.xstream import FilteredStream
 
 BODY = b'{"object":"page","entry":[]}'
 
@@ -89,13 +89,13 @@ def test_seen_cache_window_and_bound() -> None:
 
 
 def test_backoff_is_exponential_with_jitter_and_capped() -> None:
-    b = Backoff(1, 8, rng=random.Random(1))
-    waits = [b.next() for _ in range(6)]
+    b = Backoff(1, 8, jitter=0.5)  # the X stream's waits: each in [half, full]
+    waits = [b.delay() for _ in range(6)]
     for n, w in enumerate(waits):
         full = min(8, 2**n)
         assert full / 2 <= w <= full
     b.reset()
-    assert b.next() <= 1
+    assert b.delay() <= 1
 
 
 def test_stream_waits_for_rate_limit_reset() -> None:
