@@ -19,10 +19,9 @@ from socialdesk_ingest.normalise import (
     Normalised,
     UnknownPayload,
     normalise_meta,
-    normalise_x_activity,
-    normalise_x_stream,
     parse_json,
 )
+from socialdesk_ingest.normalise_x import normalise_x_activity, normalise_x_stream
 from socialdesk_ingest.service import plan_ingest, plan_normalised, plan_outbound
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -21,7 +21,8 @@ from socialdesk_console.app import create_app as create_console
 from socialdesk_console.guards import ACCOUNT, GuardStore, locked_for, next_failure
 from socialdesk_console.render_worker import TemplateRenderer
 from socialdesk_console.replies import MAX_OUTPUT, TemplateProblem
-from socialdesk_ingest.normalise import Accounts, normalise_meta, normalise_x_stream, parse_json
+from socialdesk_ingest.normalise import Accounts, normalise_meta, parse_json
+from socialdesk_ingest.normalise_x import normalise_x_stream
 from socialdesk_ingest.service import plan_ingest, plan_normalised, split_body
 from socialdesk_ingest.views import create_app as create_ingest
 

@@ -32,10 +32,9 @@ from socialdesk_ingest.normalise import (
     Normalised,
     UnknownPayload,
     normalise_meta,
-    normalise_x_activity,
-    normalise_x_stream,
     parse_json,
 )
+from socialdesk_ingest.normalise_x import normalise_x_activity, normalise_x_stream
 from socialdesk_ingest.service import IngestPlan, plan_normalised, plan_rejected_body
 from socialdesk_ingest.xstream import FilteredStream
 
