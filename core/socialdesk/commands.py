@@ -137,13 +137,38 @@ PAYLOADS: dict[CommandType, type[Payload]] = {
 }
 
 
+# What a person may send from the console (the rest are written by services).
+OPERATOR_COMMANDS: frozenset[CommandType] = frozenset(
+    {
+        CommandType.claim,
+        CommandType.release,
+        CommandType.assign,
+        CommandType.note,
+        CommandType.reply,
+        CommandType.regrade,
+        CommandType.recategorise,
+        CommandType.transfer,
+        CommandType.await_public,
+        CommandType.resolve,
+        CommandType.reopen,
+        CommandType.merge,
+    }
+)
+SUPERVISOR_COMMANDS: frozenset[CommandType] = frozenset({CommandType.assign})
+
+
 def parse_payload(command: ItemCommand) -> Payload:
     """The command's payload as its type's model; PayloadError (saying what the type
     needs) if it does not fit."""
-    model = PAYLOADS[command.type]
+    return payload_of(command.type, command.payload)
+
+
+def payload_of(type_: CommandType, payload: dict[str, object]) -> Payload:
+    """parse_payload before there is a command (the console checks a request with it)."""
+    model = PAYLOADS[type_]
     try:
-        return model.model_validate(command.payload)
+        return model.model_validate(payload)
     except ValidationError as exc:
         first = exc.errors()[0]
         error = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-        raise PayloadError(model.needs.format(type=command.type.value, error=error)) from None
+        raise PayloadError(model.needs.format(type=type_.value, error=error)) from None

@@ -16,6 +16,7 @@ from socialdesk.config import PlatformConfig, load_config
 from socialdesk.events import (
     Item,
     ItemCommand,
+    ItemEventType,
     OperatorPresence,
     TriagedMention,
     item_key_of,
@@ -102,7 +103,7 @@ class AssignProcessor(StreamProcessor):
             result = apply_command(before, value, self.config, now, self.roster())
         if result.events and result.state.key:
             for ev in result.events:
-                if ev.type == "rejected" or ev.item is None:
+                if ev.type == ItemEventType.rejected or ev.item is None:
                     continue
                 old = before.items.get(ev.item_id) if before else None
                 self._track(old, result.state.items.get(ev.item_id))

@@ -11,6 +11,7 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from socialdesk import indices
 from socialdesk.events import OperatorPresence
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.statestore import GlobalTable
@@ -215,7 +216,7 @@ def operator_rows(present: list[OperatorPresence], load: dict[str, int]) -> list
 
 async def duty_queue_snapshot(ctx: ConsoleContext) -> dict[str, Any]:
     """Open items of no force (the national duty queue), read from the index."""
-    items_index, sla_index = ctx.index("items"), ctx.index("sla")
+    items_index, sla_index = ctx.index(indices.ITEMS), ctx.index(indices.SLA)
     resp = await ctx.search(
         index=items_index,
         query={"bool": {"filter": [NATIONAL_QUEUE, {"term": {"open": True}}]}},
@@ -259,7 +260,7 @@ async def _mget(
 
 async def snapshot(ctx: ConsoleContext, force: str) -> dict[str, Any]:
     """The board of one force: what the page draws and /api/board returns."""
-    items_index, sla_index = ctx.index("items"), ctx.index("sla")
+    items_index, sla_index = ctx.index(indices.ITEMS), ctx.index(indices.SLA)
     now = datetime.now(UTC)
     clocks_req = ctx.search(
         index=sla_index,

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import URLSafeTimedSerializer
 
+from socialdesk import indices
 from socialdesk.config import DemoUser, PlatformConfig
 from socialdesk.es import alias
 from socialdesk.settings import ConsoleSettings
@@ -165,9 +166,9 @@ def build_context(
             secret,
             SessionRules(settings.session_idle_s, settings.session_max_age_s),
             es,
-            alias(settings, "console-sessions"),
+            alias(settings, indices.CONSOLE_SESSIONS),
         ),
-        guards=GuardStore(es, alias(settings, "console-guards"), secret),
+        guards=GuardStore(es, alias(settings, indices.CONSOLE_GUARDS), secret),
         renderer=TemplateRenderer(),
         catalogue=Catalogue.load(
             settings.reply_templates_dir or settings.config_dir / "templates" / "replies"

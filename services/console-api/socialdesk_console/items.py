@@ -11,9 +11,18 @@ from elasticsearch import NotFoundError
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from socialdesk.events import Actor, AuditEvent, ItemCommand, item_key_of, utcnow
+from socialdesk import indices
+from socialdesk.commands import Payload, PayloadError, TextPayload, TransferPayload, payload_of
+from socialdesk.events import (
+    Actor,
+    AuditEvent,
+    CommandType,
+    ItemCommand,
+    ItemEventType,
+    item_key_of,
+    utcnow,
+)
 from socialdesk.kafka import Output
-from socialdesk.taxonomy import Flag, Intent, Outcome, Priority
 from socialdesk.topics import ITEMS_COMMANDS
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
@@ -44,7 +53,9 @@ async def attach_sla(ctx: ConsoleContext, items: list[dict[str, Any]]) -> None:
     resp: Any
     try:
         async with waiting_on("es"):
-            resp = await ctx.es.mget(index=ctx.index("sla"), ids=sla_ids([i["id"] for i in items]))
+            resp = await ctx.es.mget(
+                index=ctx.index(indices.SLA), ids=sla_ids([i["id"] for i in items])
+            )
     except Exception:
         resp = {"docs": []}
     clocks: dict[str, dict[str, dict[str, Any]]] = {}
@@ -65,7 +76,9 @@ async def attach_sla(ctx: ConsoleContext, items: list[dict[str, Any]]) -> None:
 async def counts(ctx: ConsoleContext, user: User, filters: dict[str, str]) -> dict[str, int]:
     """Open items per view, without the items."""
     query, aggs = counters_query(user, filters)
-    return counters_of(await ctx.search(index=ctx.index("items"), query=query, aggs=aggs, size=0))
+    return counters_of(
+        await ctx.search(index=ctx.index(indices.ITEMS), query=query, aggs=aggs, size=0)
+    )
 
 
 async def list_items(
@@ -74,7 +87,9 @@ async def list_items(
     """One inbox view sorted by grade and SLA due time, its total and every counter."""
     if view not in VIEWS:
         raise HTTPException(400, f"unknown view {view!r}; use one of {', '.join(VIEWS)}")
-    resp = await ctx.search(index=ctx.index("items"), **inbox_request(user, view, filters, size))
+    resp = await ctx.search(
+        index=ctx.index(indices.ITEMS), **inbox_request(user, view, filters, size)
+    )
     hits = [h["_source"] for h in resp["hits"]["hits"]]
     await attach_sla(ctx, hits)
     counters = counters_of(resp)
@@ -89,7 +104,7 @@ async def fetch_item(ctx: ConsoleContext, user: User, item_id: str) -> dict[str,
     doc: Any
     try:
         async with waiting_on("es"):
-            doc = await ctx.es.get(index=ctx.index("items"), id=item_id)
+            doc = await ctx.es.get(index=ctx.index(indices.ITEMS), id=item_id)
     except NotFoundError:
         doc = {"found": False}
     except Exception as exc:
@@ -109,19 +124,21 @@ async def get_item(ctx: ConsoleContext, user: User, item_id: str) -> dict[str, A
 
 async def history(ctx: ConsoleContext, user: User, item: dict[str, Any]) -> list[dict[str, Any]]:
     """The author's latest other items the user may see."""
-    resp = await ctx.search(index=ctx.index("items"), **history_request(user, item))
+    resp = await ctx.search(index=ctx.index(indices.ITEMS), **history_request(user, item))
     return [h["_source"] for h in resp["hits"]["hits"]]
 
 
 async def timeline(ctx: ConsoleContext, user: User, item: dict[str, Any]) -> list[dict[str, Any]]:
     """The whole history of an item the user may see (fetched by fetch_item)."""
-    resp = await ctx.search(index=ctx.index("events"), **timeline_request(user, item["id"], item))
+    resp = await ctx.search(
+        index=ctx.index(indices.EVENTS), **timeline_request(user, item["id"], item)
+    )
     return [h["_source"] for h in resp["hits"]["hits"]]
 
 
 async def deliveries(ctx: ConsoleContext, item: dict[str, Any]) -> list[dict[str, Any]]:
     """Replies and notifications delivered (or not) for the item, newest first."""
-    resp = await ctx.search(index=ctx.index("audit"), **deliveries_request(item))
+    resp = await ctx.search(index=ctx.index(indices.AUDIT), **deliveries_request(item))
     return [h["_source"] for h in resp["hits"]["hits"]]
 
 
@@ -144,7 +161,7 @@ async def command_outcome(
 def operator_command(
     user: User,
     item_id: str,
-    type_: str,
+    type_: CommandType,
     payload: dict[str, Any],
     expected_seq: int | None,
 ) -> ItemCommand:
@@ -165,7 +182,7 @@ async def send_command(
     request: Request,
     user: User,
     item_id: str,
-    type_: str,
+    type_: CommandType,
     payload: dict[str, Any],
     expected_seq: int | None,
     audit_details: dict[str, Any] | None = None,
@@ -185,7 +202,7 @@ async def send_command(
     ev = await command_outcome(ctx, cmd, [audit])
     if ev is None:
         return JSONResponse({"status": "pending", "command_id": cmd.command_id}, status_code=202)
-    if ev["type"] == "rejected":
+    if ev["type"] == ItemEventType.rejected:
         return JSONResponse(
             {"status": "rejected", "reason": ev["data"].get("reason"), "event": ev},
             status_code=409,
@@ -193,27 +210,27 @@ async def send_command(
     return JSONResponse({"status": "applied", "event": ev})
 
 
+MAX_TEXT = 20_000
+
+
 def validate_payload(
-    ctx: ConsoleContext, type_: str, payload: dict[str, Any], item: dict[str, Any]
-) -> None:
-    """Catch obvious mistakes here with a clear 422; assign still has the last word."""
-    if type_ in ("reply", "note"):
-        text = payload.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise HTTPException(422, f"{type_} needs a text")
-        if len(text) > 20_000:
+    ctx: ConsoleContext, type_: CommandType, payload: dict[str, Any], item: dict[str, Any]
+) -> Payload:
+    """The payload as its command's model (the check assign makes too), plus what only
+    the console knows: text and platform limits and the forces that exist. A 422 says
+    what is wrong; assign still has the last word."""
+    try:
+        parsed = payload_of(type_, payload)
+    except PayloadError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if isinstance(parsed, TextPayload):
+        if len(parsed.text) > MAX_TEXT:
             raise HTTPException(422, "text is too long")
-        if type_ == "reply":
-            check_length(item["platform"], text)
-    if type_ == "regrade" and payload.get("priority") not in {p.value for p in Priority}:
-        raise HTTPException(422, "regrade needs priority P1, P2, P3 or P4")
-    if type_ == "recategorise":
-        if "intent" in payload and payload["intent"] not in {i.value for i in Intent}:
-            raise HTTPException(422, f"unknown intent {payload['intent']!r}")
-        bad = [f for f in payload.get("flags", []) if f not in {f.value for f in Flag}]
-        if bad:
-            raise HTTPException(422, f"unknown flag(s) {bad}")
-    if type_ == "resolve" and payload.get("outcome") not in {o.value for o in Outcome}:
-        raise HTTPException(422, "resolve needs an outcome")
-    if type_ == "transfer" and payload.get("force", item["force"]) not in ctx.config.forces:
+        if type_ is CommandType.reply:
+            check_length(item["platform"], parsed.text)
+    if (
+        isinstance(parsed, TransferPayload)
+        and (parsed.force or item["force"]) not in ctx.config.forces
+    ):
         raise HTTPException(422, "unknown force")
+    return parsed

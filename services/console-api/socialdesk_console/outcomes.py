@@ -11,6 +11,7 @@ import logging
 from collections import OrderedDict
 from typing import Any
 
+from socialdesk.events import ItemEventType
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.topics import ITEMS_EVENTS
 from socialdesk_console.sse import TopicFollower, offer
@@ -71,7 +72,7 @@ class OutcomeWatcher(TopicFollower):
 
     def _publish(self, ev: dict[str, Any]) -> None:
         item = ev.get("item")
-        if not item or ev.get("type") == "rejected":
+        if not item or ev.get("type") == ItemEventType.rejected:
             return
         summary = {
             "kind": "item",

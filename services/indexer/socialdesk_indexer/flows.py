@@ -12,6 +12,7 @@ from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 
+from socialdesk import indices
 from socialdesk.authors import (
     AUTHOR_DAYS,
     ENTRY_EVENTS,
@@ -92,10 +93,10 @@ class IndexerProcessor(StreamProcessor):
         s = self.settings
         if isinstance(value, ItemEvent):
             # Timeline entries never change: version 1, so a replay is a harmless 409.
-            out = [VersionedDoc(alias(s, "events"), value.event_id, 1, event_document(value))]
+            out = [VersionedDoc(alias(s, indices.EVENTS), value.event_id, 1, event_document(value))]
             doc = item_document(value)
             if doc is not None:
-                out.append(VersionedDoc(alias(s, "items"), value.item_id, value.seq, doc))
+                out.append(VersionedDoc(alias(s, indices.ITEMS), value.item_id, value.seq, doc))
                 author = author_day_document(doc) if value.type in ENTRY_EVENTS else None
                 # A day already past the history kept is left alone: writing it would
                 # bring back an index the retention sweep deleted, for no reader.
@@ -105,19 +106,21 @@ class IndexerProcessor(StreamProcessor):
                     out.append(VersionedDoc(index, day_id, 0, day_doc, merge=True))
             corr = correction_document(value)
             if corr is not None:
-                out.append(VersionedDoc(alias(s, "corrections"), value.item_id, value.seq, corr))
+                out.append(
+                    VersionedDoc(alias(s, indices.CORRECTIONS), value.item_id, value.seq, corr)
+                )
             return out
         if isinstance(value, SlaEvent):
             return [
                 VersionedDoc(
-                    alias(s, "sla"),
+                    alias(s, indices.SLA),
                     f"{value.item_id}:{value.clock}",
                     value.seq,
                     sla_document(value),
                 )
             ]
         assert isinstance(value, AuditEvent)
-        return [VersionedDoc(alias(s, "audit"), value.event_id, 1, audit_document(value))]
+        return [VersionedDoc(alias(s, indices.AUDIT), value.event_id, 1, audit_document(value))]
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
         docs: list[tuple[VersionedDoc, Meta, Any]] = []

@@ -29,6 +29,7 @@ from elasticsearch.helpers import async_bulk
 from prometheus_client import Counter as PCounter
 from prometheus_client import Gauge
 
+from socialdesk import indices
 from socialdesk.cells import INDEX_OF_KIND, local_day_hour
 from socialdesk.config import PlatformConfig, load_config
 from socialdesk.es import EsSink, alias, make_es
@@ -79,7 +80,7 @@ class MetricsProcessor(StreamProcessor):
         self.settings = settings
         self.config = config
         self.es = es
-        self.items_index = alias(settings, "items")
+        self.items_index = alias(settings, indices.ITEMS)
         self.store: ChangelogStore[Facts] = ChangelogStore(
             settings, METRICS_CHANGELOG, decode_facts, encode_facts
         )

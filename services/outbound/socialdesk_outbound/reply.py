@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from socialdesk.events import ItemEvent
+from socialdesk.events import ItemEvent, ItemEventType
 
 
 class TemporarySendError(Exception):
@@ -31,7 +31,7 @@ def outbound_from_event(ev: ItemEvent) -> OutboundReply | None:
     """The reply an operator's `replied` event asks us to send (its last outbound
     message); None for every other event, and for replies not written by an operator."""
     item = ev.item
-    if ev.type != "replied" or item is None or ev.actor.kind != "operator":
+    if ev.type != ItemEventType.replied or item is None or ev.actor.kind != "operator":
         return None
     outbound = [m for m in item.messages if m.direction == "outbound"]
     if not outbound:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from socialdesk import indices
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext
@@ -26,7 +27,9 @@ async def run_audit(
     size: int,
 ) -> dict[str, Any]:
     """One page of records, newest first, and the next page's cursor (itself audited)."""
-    resp = await ctx.search(index=ctx.index("audit"), **audit_request(user, filters, after, size))
+    resp = await ctx.search(
+        index=ctx.index(indices.AUDIT), **audit_request(user, filters, after, size)
+    )
     hits = resp["hits"]["hits"]
     await ctx.audit.write(
         [audit_event(user, request, "audit.viewed", "audit", None, filters=filters)]

@@ -27,7 +27,16 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from socialdesk.events import Actor, AuditEvent, HandoverCallback, ItemCommand, utcnow
+from socialdesk import indices
+from socialdesk.events import (
+    Actor,
+    AuditEvent,
+    CommandType,
+    HandoverCallback,
+    ItemCommand,
+    ItemEventType,
+    utcnow,
+)
 from socialdesk.settings import secret_from_env
 from socialdesk.signing import HEADER, SignatureProblem, verify
 from socialdesk_console.audit import audit_event, client_ip
@@ -54,7 +63,7 @@ def outcome_answer(ev: dict[str, Any] | None, cmd: ItemCommand) -> tuple[int, di
     """Assign's outcome as (status, body): 200 applied, 409 refused, 202 pending."""
     if ev is None:
         return 202, {"status": "pending", "command_id": cmd.command_id}
-    if ev["type"] == "rejected":
+    if ev["type"] == ItemEventType.rejected:
         return 409, {"error": ev["data"].get("reason"), "status": "rejected", "event": ev}
     return 200, {"status": "applied", "event": ev}
 
@@ -64,7 +73,7 @@ async def item_doc(ctx: ConsoleContext, item_id: str) -> dict[str, Any] | None:
     if len(item_id) > 200:
         return None
     try:
-        doc: Any = await ctx.es.get(index=ctx.index("items"), id=item_id)
+        doc: Any = await ctx.es.get(index=ctx.index(indices.ITEMS), id=item_id)
     except NotFoundError:
         return None
     except Exception as exc:
@@ -89,7 +98,9 @@ async def hand_over(
         raise HTTPException(
             422, "this item's force has no control room configured: ring it through"
         )
-    cmd = operator_command(user, item_id, "hand_over", {"reason": body.reason}, body.expected_seq)
+    cmd = operator_command(
+        user, item_id, CommandType.hand_over, {"reason": body.reason}, body.expected_seq
+    )
     audit = audit_event(user, request, "item.hand_over", "item", item_id, command_id=cmd.command_id)
     status, answer = outcome_answer(await command_outcome(ctx, cmd, [audit]), cmd)
     return JSONResponse(answer, status_code=status)

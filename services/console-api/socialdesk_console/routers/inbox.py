@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from socialdesk.commands import OPERATOR_COMMANDS, SUPERVISOR_COMMANDS
+from socialdesk.events import CommandType
 from socialdesk_console.audit import audit_event
 from socialdesk_console.context import taxonomy
 from socialdesk_console.deps import ActingUser, ApiUser, Ctx, PageUser
@@ -29,26 +31,19 @@ from socialdesk_console.replies import PLATFORM_LIMITS, default_language
 from socialdesk_console.timing import waiting_on
 
 router = APIRouter()
-CommandType = Literal[
-    "claim",
-    "release",
-    "assign",
-    "note",
-    "reply",
-    "regrade",
-    "recategorise",
-    "transfer",
-    "await_public",
-    "resolve",
-    "reopen",
-]
-SUPERVISOR_COMMANDS = {"assign"}
 
 
 class CommandRequest(BaseModel):
-    type: CommandType
+    type: CommandType = Field(description="one of the commands a person may send")
     payload: dict[str, Any] = Field(default_factory=dict)
     expected_seq: int | None = Field(default=None, ge=0)
+
+    @field_validator("type")
+    @classmethod
+    def _a_person_may_send_it(cls, v: CommandType) -> CommandType:
+        if v not in OPERATOR_COMMANDS:
+            raise ValueError(f"{v.value} is written by the platform, not sent from the console")
+        return v
 
 
 @router.get("/", include_in_schema=False)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from socialdesk.events import CommandType
 from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import ActingUser, ApiUser, Ctx
@@ -99,7 +100,7 @@ async def api_reply(
     request: Request, item_id: str, body: ReplyRequest, user: ActingUser, ctx: Ctx
 ) -> JSONResponse:
     """Send a reply (as previewed and edited). Too long for the platform: 422 and
-    nothing is sent. Delivery to the platform follows (see publish.py)."""
+    nothing is sent. The outbound service then delivers it to the platform."""
     item = await get_item(ctx, user, item_id)
     text = body.text.strip()
     check_length(item["platform"], text)
@@ -108,7 +109,7 @@ async def api_reply(
         request,
         user,
         item_id,
-        "reply",
+        CommandType.reply,
         {"text": text},
         body.expected_seq,
         {"template_id": body.template_id, "language": body.language, "length": len(text)},

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from socialdesk import indices
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext, taxonomy
@@ -38,7 +39,7 @@ async def run_search(
 ) -> dict[str, Any]:
     """One page of hits with highlight segments and the next page's cursor (audited)."""
     resp = await ctx.search(
-        index=ctx.index("items"), **search_request(user, q, filters, after, size)
+        index=ctx.index(indices.ITEMS), **search_request(user, q, filters, after, size)
     )
     hits = []
     for h in resp["hits"]["hits"]:
@@ -103,7 +104,7 @@ async def api_export(
     """Up to 1,000 matching items as CSV (the search's filters); a disclosure, so
     audited as an export."""
     resp = await ctx.search(
-        index=ctx.index("items"),
+        index=ctx.index(indices.ITEMS),
         query=search_query(user, q, filters),
         sort=SEARCH_SORT,
         size=1000,
