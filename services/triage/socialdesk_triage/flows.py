@@ -78,10 +78,8 @@ class TriageProcessor(StreamProcessor):
             )
         except Exception as exc:
             TRIAGE_CONTEXT_MISSES.inc()
-            # Back off rather than ask again at once: a search that timed out keeps the
-            # cluster busy after we gave up (noida-db scans the whole index for every
-            # search: measured ~5 ms of its CPU per 1,000 documents), and every batch
-            # that waits out the timeout is a batch held up by it.
+            # Back off rather than ask again at once: a timed-out search keeps the cluster
+            # busy after we gave up, and every batch that waits it out is held up.
             self._context_backoff_s = min(
                 CONTEXT_BACKOFF_MAX_S, max(CONTEXT_BACKOFF_MIN_S, 2 * self._context_backoff_s)
             )

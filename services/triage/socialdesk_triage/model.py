@@ -43,8 +43,7 @@ P1_TARGET_RECALL = 0.975
 P1_TARGET_RECALL_ALONE = 0.95  # the classifier without the rules (see _p1_threshold)
 GUARDED_P1 = 0.5  # P(P1) needed when the rules read the message otherwise (rules.guarded)
 P1_REPEATS = 3  # 4-fold splits whose thresholds' median is kept (see _p1_threshold)
-P1_MIN_THRESHOLD = 0.05  # a floor only: recipe 8's hard negatives moved P(P1) of borderline
-# emergencies down, and 0.15 then cost out-of-fold recall (0.953-0.964 combined)
+P1_MIN_THRESHOLD = 0.05  # a floor only, low: borderline emergencies score low (docs/triage.md)
 
 
 def normalise(text: str) -> str:
@@ -317,8 +316,8 @@ def _p1_threshold(examples: Sequence[Example], seed: int) -> float:
     Errs low: a missed emergency costs more than a false alarm.
 
     The threshold is the median over P1_REPEATS different 4-fold splits: with one split
-    it swung from 0.08 to 0.19 by the seed alone (recipe 9 data), because a handful of
-    emergencies decide where recall 0.95 falls."""
+    the seed alone moves it, because a handful of emergencies decide where recall 0.95
+    falls."""
     from sklearn.model_selection import StratifiedKFold
 
     from socialdesk_triage.rules import apply_rules
