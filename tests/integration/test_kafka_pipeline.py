@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from socialdesk.config import load_config
-from socialdesk.events import Actor, ItemCommand, utcnow
+from socialdesk.events import Actor, CommandType, ItemCommand, utcnow
 from socialdesk.topics import (
     DEADLETTER,
     ITEMS_COMMANDS,
@@ -112,7 +112,7 @@ async def test_mentions_flow_to_items_and_clocks_and_poison_goes_to_deadletter(
     note = cmd.model_copy(
         update={
             "command_id": "cmd-2",
-            "type": "note",
+            "type": CommandType.note,  # model_copy does not validate: give the enum
             "expected_seq": 2,
             "payload": {"text": "called back"},
         }
