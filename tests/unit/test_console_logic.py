@@ -24,13 +24,13 @@ from socialdesk_console.queries import (
     decode_cursor,
     encode_cursor,
     highlight_segments,
-    inbox_query,
     scope_filter,
     search_query,
     sort_by_due,
 )
 from socialdesk_console.replies import Catalogue, ReplyTooLong, TemplateProblem, check_length
 from tests.browser.fakes import FakeIssuer
+from tests.unit.inbox import inbox_query
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config")

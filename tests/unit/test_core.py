@@ -17,8 +17,9 @@ from socialdesk.logs import JsonFormatter
 from socialdesk.settings import ConsoleSettings, IngestSettings
 from socialdesk.topics import DEADLETTER, MENTIONS_RAW, schemas_dir
 from socialdesk_console.auth import User, dummy_hash, hash_password, verify_password
-from socialdesk_console.queries import inbox_query, scope_filter
+from socialdesk_console.queries import scope_filter
 from socialdesk_ingest.service import plan_ingest, split_body
+from tests.unit.inbox import inbox_query
 
 EXAMPLE = (schemas_dir() / "examples/mentions.raw/1/x-public-mention-knife.json").read_bytes()
 

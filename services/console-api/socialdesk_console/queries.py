@@ -47,13 +47,6 @@ def filter_clauses(
     return [{"term": {f: filters[f]}} for f in fields if filters.get(f)]
 
 
-def inbox_query(user: User, view: str, filters: dict[str, str]) -> dict[str, Any]:
-    """What inbox_request selects for a view (its query and post_filter as one query)."""
-    req = inbox_request(user, view, filters, 0)
-    view_clause = [req["post_filter"]] if "post_filter" in req else []
-    return {"bool": {"filter": [*req["query"]["bool"]["filter"], *view_clause]}}
-
-
 def counters_query(user: User, filters: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(query, aggregations): one request counts every view, with the same filters."""
     query = {
