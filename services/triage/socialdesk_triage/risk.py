@@ -26,7 +26,6 @@ from socialdesk_triage.risk_phrases import (
     HASHTAG,
     LIVE_HAZARD,
     LOWERING,
-    MAX_READ,
     NIGHT_OR_COLD,
     PATTERNS,
     SEVERE,
@@ -34,6 +33,8 @@ from socialdesk_triage.risk_phrases import (
     Factor,
     Lowering,
 )
+
+MAX_READ = 5000  # the factors read the start of a long message; the rules read all of it
 
 
 @dataclass

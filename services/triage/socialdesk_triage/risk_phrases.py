@@ -568,7 +568,6 @@ NIGHT_OR_COLD = _rx(
     r"tywyll",
 )
 HASHTAG = re.compile(r"#\w+")  # two or more: a broadcast or chatter, not a call for help
-MAX_READ = 5000  # the factors read the start of a long message; the rules read all of it
 
 
 LIVE_HAZARD = re.compile(
