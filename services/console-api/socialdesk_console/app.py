@@ -33,6 +33,7 @@ from socialdesk_console.routers import (
     board,
     handover,
     inbox,
+    language,
     presence,
     replies,
     reports,
@@ -47,7 +48,19 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
-ROUTERS = (auth, inbox, replies, search, audit, presence, stream, board, reports, handover)
+ROUTERS = (
+    auth,
+    language,
+    inbox,
+    replies,
+    search,
+    audit,
+    presence,
+    stream,
+    board,
+    reports,
+    handover,
+)
 
 
 def readiness(ctx: ConsoleContext) -> Callable[[], Awaitable[dict[str, bool]]]:
@@ -87,6 +100,7 @@ def add_error_pages(app: FastAPI, ctx: ConsoleContext) -> None:
             user = await ctx.sessions.read(request.cookies.get(COOKIE))
         except SessionUnavailable:
             user = None
+        ctx.use_language(request, user)
         return ctx.templates.TemplateResponse(
             request,
             "error.html",

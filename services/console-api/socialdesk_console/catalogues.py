@@ -1,0 +1,86 @@
+"""The console's strings, extracted with Babel from the templates, the scripts (their
+t("...") calls) and the Python (_, N_, heading), and the .po catalogues kept in step with
+them. `python -m socialdesk_console.catalogues` adds new strings to both catalogues (the
+Welsh left empty for a translator) and drops ones no longer used; the unit test
+tests/unit/test_i18n.py fails while any string is missing or its Welsh is empty or fuzzy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
+from babel.messages.pofile import read_po, write_po
+
+from socialdesk_console.i18n import HERE, LANGUAGES, TRANSLATIONS, js_messages
+
+KEYWORDS = {**DEFAULT_KEYWORDS, "heading": None}
+JINJA = "jinja2.ext:babel_extract"
+
+
+def _python_files() -> Iterable[Path]:
+    return sorted(p for p in HERE.rglob("*.py") if p.name != "catalogues.py")
+
+
+def extract() -> dict[str, list[tuple[str, int]]]:
+    """Every console string: msgid -> where it is used (file, line)."""
+    found: dict[str, list[tuple[str, int]]] = {}
+
+    def add(msg: object, where: str, line: int) -> None:
+        ids = msg if isinstance(msg, tuple) else (msg,)
+        for m in ids:
+            if isinstance(m, str) and m:
+                found.setdefault(m, []).append((where, line))
+
+    for path in sorted((HERE / "templates").glob("*.html")):
+        opts = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
+        for line, msg, _c, _ctx in extract_from_file(JINJA, str(path), KEYWORDS, options=opts):
+            add(msg, f"templates/{path.name}", line)
+    for path in _python_files():
+        for line, msg, _c, _ctx in extract_from_file("python", str(path), KEYWORDS):
+            add(msg, str(path.relative_to(HERE)), line)
+    for name, line, msg in js_messages():
+        add(msg, f"static/{name}", line)
+    return found
+
+
+def po_path(lang: str) -> Path:
+    return TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po"
+
+
+def read(lang: str) -> Catalog:
+    with po_path(lang).open("rb") as f:
+        return read_po(f, locale=lang)
+
+
+def update() -> dict[str, int]:
+    """Both catalogues in step with the code: new strings added, unused ones dropped,
+    every translation kept. Returns how many Welsh strings still need a translator."""
+    messages = extract()
+    todo = {}
+    for lang in LANGUAGES:
+        path = po_path(lang)
+        old = read(lang) if path.is_file() else Catalog(locale=lang)
+        cat = Catalog(
+            locale=lang,
+            project="socialdesk console",
+            language_team="Welsh <cy@li.org>" if lang == "cy" else None,
+        )
+        for msgid, where in sorted(messages.items()):
+            before = old.get(msgid)
+            cat.add(
+                msgid,
+                before.string if before else "",
+                locations=sorted(set(where)),
+                flags=before.flags if before else (),
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as f:
+            write_po(f, cat, width=100, sort_output=True, include_lineno=False)
+        todo[lang] = sum(1 for m in cat if m.id and not m.string)
+    return todo
+
+
+if __name__ == "__main__":
+    print(update())
