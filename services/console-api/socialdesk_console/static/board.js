@@ -9,6 +9,8 @@
   // A supervisor's pick survives the board being redrawn under their cursor.
   const chosen = {};
   function label(s) { return (s || "").replace(/_/g, " "); }
+  // A text in another language than the page's is marked with its own (WCAG 3.1.2).
+  function mark(a, lang) { if (lang && lang !== document.documentElement.lang) a.lang = lang; return a; }
   function countdown(deadline) { const t = el("time", "countdown"); if (deadline) t.setAttribute("datetime", deadline); return t; }
   function td(child, cls) { const c = el("td", cls || ""); if (typeof child === "string" || typeof child === "number") c.textContent = String(child); else if (child) c.appendChild(child); return c; }
   function reassignCell(itemId, verb) {
@@ -40,7 +42,7 @@
     tr.appendChild(td(`${label(r.clock)} ${r.state}`));
     tr.appendChild(td(r.team || ""));
     tr.appendChild(td(r.owner || "—", "owner"));
-    const a = el("a", "", r.text || r.item_id); a.href = "/items/" + encodeURIComponent(r.item_id);
+    const a = mark(el("a", "", r.text || r.item_id), r.text && r.language); a.href = "/items/" + encodeURIComponent(r.item_id);
     tr.appendChild(td(a));
     tr.appendChild(reassignCell(r.item_id));
     return tr;
@@ -89,7 +91,7 @@
       tr.appendChild(td(el("span", "grade " + u.priority, u.priority)));
       tr.appendChild(td(u.first_response_due ? countdown(u.first_response_due) : ""));
       tr.appendChild(td(u.team || ""));
-      const a = el("a", "", u.text || u.id); a.href = "/items/" + encodeURIComponent(u.id); tr.appendChild(td(a));
+      const a = mark(el("a", "", u.text || u.id), u.text && u.language); a.href = "/items/" + encodeURIComponent(u.id); tr.appendChild(td(a));
       tr.appendChild(reassignCell(u.id, t("Assign")));
       return tr;
     }, t("No unassigned P1 or P2."), 5);

@@ -19,7 +19,9 @@
     tr.appendChild(td(rec));
     tr.appendChild(td(it.platform + " · @" + (it.author_handle || it.author_id)));
     const a = el("a", "", (it.text || "").slice(0, 140) || t("(no text)")); a.href = "/items/" + encodeURIComponent(it.id);
-    if (it.language === "cy" || (it.flags || []).includes("welsh_language")) a.lang = "cy";
+    // Marked when its language is not the page's: Welsh on an English page and the reverse.
+    const lang = it.language === "cy" || (it.flags || []).includes("welsh_language") ? "cy" : (it.language || "en");
+    if (it.text && /^[a-z]{2,3}$/.test(lang) && lang !== document.documentElement.lang) a.lang = lang;
     tr.appendChild(td(a));
     const intent = td((it.intent || "").replace(/_/g, " "));
     (it.flags || []).forEach((f) => { intent.appendChild(document.createTextNode(" ")); intent.appendChild(el("span", "flag", f.replace(/_/g, " "))); });
