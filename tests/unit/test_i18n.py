@@ -125,13 +125,13 @@ def test_a_welsh_page_is_welsh_with_lang_cy_a_switch_and_the_scripts_dictionary(
     assert '<html lang="cy">' in page
     assert "404: Heb ei ganfod" in page and "nid oes eitem o\u2019r fath" in page
     assert "Mewnflwch" in page and "Neidio i\u2019r prif gynnwys" in page
-    assert 'name="lang" value="en" lang="en"' in page and ">English</button>" in page
+    assert 'name="lang" value="en">' in page and 'value="English" lang="en"' in page
     assert 'id="sd-i18n">{' in page and "Dim byd ar agor" in page
     assert 'id="idle-warning"' in page and "Aros wedi mewngofnodi" in page
     assert 'href="/accessibility"' in page
     english = render_page("error.html", "en", status=404, detail="no such item", user=me)
     assert '<html lang="en">' in english and "404: Not found" in english
-    assert ">Cymraeg</button>" in english and 'id="sd-i18n">{}' in english
+    assert 'value="Cymraeg" lang="cy"' in english and 'id="sd-i18n">{}' in english
 
 
 def test_a_welsh_forces_report_headings_are_in_both_languages() -> None:

@@ -8,7 +8,8 @@
   if (!dialog || !who) return;
   const csrf = who.dataset.csrf;
   const idleMs = Number(dialog.dataset.idleS) * 1000;
-  const WARN_MS = 120000, TOUCH_MS = 300000;
+  // Two minutes before (a quarter of a very short idle time), so the warning is never the page.
+  const WARN_MS = Math.min(120000, idleMs / 4), TOUCH_MS = 300000;
   // The server notes a visit at most once a minute: count from a minute before this page.
   let touched = Date.now() - 60000;
   async function extend() {
