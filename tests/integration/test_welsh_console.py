@@ -69,6 +69,10 @@ def test_a_welsh_forces_operator_works_in_welsh_and_can_switch(
     other = op.get(f"/items/{english_item['id']}").text
     assert re.search(r'<span class="text" lang="en">' + re.escape(ENGLISH[:40]), other)
 
+    # A Welsh force's export has its headings in Welsh and English.
+    head = op.get("/api/search/export").text.splitlines()[0]
+    assert head.startswith("eitem / item,heddlu / force,tîm / team,gradd / grade"), head
+
     # The switch: a forged post changes nothing, the real one is remembered.
     assert op.post("/language", data={"lang": "en", "csrf": "forged"}).status_code == 403
     r = switch(op, "en", "/inbox?view=all_open")
@@ -89,6 +93,7 @@ def test_an_english_forces_operator_starts_in_english_and_may_choose_welsh(
     op = platform.login("op.merseyside")
     page = op.get("/inbox").text
     assert '<html lang="en">' in page and "Skip to main content" in page
+    assert op.get("/api/search/export").text.startswith("id,force,team,priority")
     switch(op, "cy", "/inbox")
     assert "Neidio i\u2019r prif gynnwys" in op.get("/inbox").text
 

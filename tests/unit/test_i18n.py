@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import HTTPException
 from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
@@ -21,6 +22,7 @@ from socialdesk_console.auth import User
 from socialdesk_console.catalogues import extract, read
 from socialdesk_console.context import HERE
 from socialdesk_console.labels import LABELS, label, text_lang
+from socialdesk_console.reports import period_or_400
 from socialdesk_console.statement import render, statement_html
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,6 +141,21 @@ def test_a_welsh_forces_report_headings_are_in_both_languages() -> None:
     i18n.BILINGUAL.set(True)
     assert i18n.heading("Volume by day") == "Nifer fesul diwrnod / Volume by day"
     assert i18n.heading("section") == "adran / section"
+
+
+def test_a_period_error_reads_in_the_page_language() -> None:
+    with pytest.raises(HTTPException) as english:
+        period_or_400("2026-03-10", "2026-03-01")
+    assert english.value.detail == (
+        "bad period: the period starts (2026-03-10) after it ends (2026-03-01)"
+    )
+    i18n.use("cy")
+    with pytest.raises(HTTPException) as welsh:
+        period_or_400("2026-03-10", "2026-03-01")
+    assert welsh.value.detail == (
+        "cyfnod annilys: mae\u2019r cyfnod yn dechrau (2026-03-10) ar ôl iddo ddod i ben "
+        "(2026-03-01)"
+    )
 
 
 def test_the_accessibility_statement_renders_from_the_doc() -> None:
