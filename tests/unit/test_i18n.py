@@ -16,12 +16,14 @@ from fastapi.templating import Jinja2Templates
 from starlette.requests import Request
 
 from socialdesk.config import load_config
+from socialdesk.events import ItemEventType
+from socialdesk.subjects import SUBJECTS
 from socialdesk.taxonomy import Channel, Flag, Intent, ItemStatus, Outcome
 from socialdesk_console import i18n
 from socialdesk_console.auth import User
 from socialdesk_console.catalogues import extract, read
 from socialdesk_console.context import HERE
-from socialdesk_console.labels import LABELS, label, text_lang
+from socialdesk_console.labels import LABELS, SUBJECT_LABELS, label, text_lang
 from socialdesk_console.reports import period_or_400
 from socialdesk_console.statement import render, statement_html
 
@@ -100,6 +102,9 @@ def test_every_code_the_pages_show_has_a_label() -> None:
     for enum in (Intent, Flag, Outcome, ItemStatus, Channel):
         for v in enum:
             assert v.value in LABELS, v
+    assert set(SUBJECTS) <= set(SUBJECT_LABELS)
+    for event in ItemEventType:
+        assert event.value in LABELS, event
 
 
 def test_the_scripts_get_their_strings_in_the_page_language() -> None:

@@ -88,6 +88,30 @@ LABELS = {
     "breached": N_("breached"),
 }
 
+# The listening report's topics (socialdesk.subjects), by their own names.
+SUBJECT_LABELS = {
+    "violence_weapons": N_("violence weapons"),
+    "burglary_theft": N_("burglary theft"),
+    "fraud_scams": N_("fraud scams"),
+    "drugs": N_("drugs"),
+    "asb": N_("asb"),
+    "roads": N_("roads"),
+    "missing_people": N_("missing people"),
+    "welfare": N_("welfare"),
+    "domestic_sexual": N_("domestic sexual"),
+    "hate_crime": N_("hate crime"),
+    "child_safety": N_("child safety"),
+    "community": N_("community"),
+    "recruitment": N_("recruitment"),
+    "feedback": N_("feedback"),
+    "other": N_("other"),
+}
+
+
+def subject_label(code: str) -> str:
+    known = SUBJECT_LABELS.get(code)
+    return _(known) if known else code.replace("_", " ")
+
 
 def label(code: str | None) -> str:
     """A code's name in the request's language (an unknown code: itself, spaced)."""

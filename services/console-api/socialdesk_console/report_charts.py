@@ -11,7 +11,7 @@ from markupsafe import Markup
 from socialdesk.subjects import SUBJECTS
 from socialdesk_console.charts import Series, bars, duration, hbars, pct
 from socialdesk_console.i18n import N_, _, heading
-from socialdesk_console.labels import label
+from socialdesk_console.labels import label, subject_label
 
 
 def _minutes(v: float) -> str:
@@ -23,10 +23,6 @@ def _share(v: float) -> str:
     if v >= 10:
         return f"{v:.0f}%"
     return f"{v:.1f}%" if v >= 0.1 else "<0.1%"
-
-
-def _label(s: str) -> str:
-    return s.replace("_", " ")
 
 
 def chart_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -158,7 +154,7 @@ def _time_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                         duration(rt[g][clock]["median_s"]),
                         duration(rt[g][clock]["p90_s"]),
                         duration(rt[g][clock]["target_s"]),
-                        rt[g][clock]["within_target"] if rt[g][clock]["target_s"] else "n/a",
+                        rt[g][clock]["within_target"] if rt[g][clock]["target_s"] else _("n/a"),
                     ]
                     for g in grades
                 ],
@@ -321,7 +317,7 @@ def _listening_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
             ),
             "chart": hbars(
                 _("Share of public contact and of force posts by topic (per cent)"),
-                [_label(s) for s in subjects],
+                [subject_label(s) for s in subjects],
                 [
                     Series(_("Public contact"), pub_pct, "s1"),
                     Series(_("Force posts"), post_pct, "s2"),
@@ -331,7 +327,7 @@ def _listening_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
             ),
             "head": [heading("Topic"), heading("Public contact"), "%", heading("Force posts"), "%"],
             "rows": [
-                [_label(s), lis["public"][s], pct(a), lis["force_posts"][s], pct(b)]
+                [subject_label(s), lis["public"][s], pct(a), lis["force_posts"][s], pct(b)]
                 for s, a, b in zip(subjects, pub_pct, post_pct, strict=True)
             ],
         }
