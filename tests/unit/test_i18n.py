@@ -79,6 +79,11 @@ def test_the_users_choice_wins_else_a_welsh_force_starts_in_welsh() -> None:
     assert i18n.choose("en", welsh_force=True) == "en"
     assert i18n.choose("cy", welsh_force=False) == "cy"
     assert i18n.choose("fr", welsh_force=True) == "cy"
+    # Signed out, the browser's first language stands in for the force.
+    assert i18n.prefers_welsh("cy-GB,cy;q=0.9,en;q=0.8")
+    assert i18n.prefers_welsh("cy")
+    assert not i18n.prefers_welsh("en-GB,cy;q=0.9")
+    assert not i18n.prefers_welsh("")
     welsh = {f for f, fc in CONFIG.forces.items() if fc.welsh_language_standards}
     assert {"north-wales", "south-wales", "dyfed-powys", "gwent"} <= welsh
     assert "merseyside" not in welsh
@@ -120,6 +125,7 @@ def render_page(name: str, lang: str, **ctx: Any) -> str:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     i18n.install(templates.env)
     templates.env.globals["idle_s"] = 1800
+    templates.env.globals["max_age_s"] = 8 * 3600
     i18n.use(lang)
     scope = {"type": "http", "method": "GET", "path": "/inbox", "query_string": b"", "headers": []}
     resp = templates.TemplateResponse(Request(scope), name, ctx)
@@ -127,7 +133,7 @@ def render_page(name: str, lang: str, **ctx: Any) -> str:
 
 
 def test_a_welsh_page_is_welsh_with_lang_cy_a_switch_and_the_scripts_dictionary() -> None:
-    me = User("op", "Gwen", "north-wales", "operator", ("digital-desk",), "tok")
+    me = User("op", "Gwen", "north-wales", "operator", ("digital-desk",), "tok", started=1000.0)
     page = render_page("error.html", "cy", status=404, detail="no such item", user=me)
     assert '<html lang="cy">' in page
     assert "404: Heb ei ganfod" in page and "nid oes eitem o\u2019r fath" in page
@@ -135,6 +141,7 @@ def test_a_welsh_page_is_welsh_with_lang_cy_a_switch_and_the_scripts_dictionary(
     assert 'name="lang" value="en">' in page and 'value="English" lang="en"' in page
     assert 'id="sd-i18n">{' in page and "Dim byd ar agor" in page
     assert 'id="idle-warning"' in page and "Aros wedi mewngofnodi" in page
+    assert 'data-ends-at="29800"' in page and "para 8 awr ar y mwyaf" in page
     assert 'href="/accessibility"' in page
     english = render_page("error.html", "en", status=404, detail="no such item", user=me)
     assert '<html lang="en">' in english and "404: Not found" in english

@@ -60,6 +60,7 @@ class User:
 
     auth: str = "local"
     session_id: str = ""
+    started: float = 0.0  # when the session began: the page warns before its absolute end
 
     @property
     def national(self) -> bool:
@@ -246,6 +247,7 @@ class Sessions:
                 tuple(data.get("s", ())),
                 data.get("a", "local"),
                 sid,
+                float(data.get("created", 0)),
             )
         except (KeyError, TypeError):
             return None

@@ -82,6 +82,8 @@ class ConsoleContext:
         """The request's language: the user's choice, else their force's default."""
         fc = self.config.forces.get(user.force) if user and user.force else None
         welsh = bool(fc and fc.welsh_language_standards)
+        if user is None:  # signed out: the browser's own first choice
+            welsh = i18n.prefers_welsh(request.headers.get("accept-language", ""))
         return i18n.use(i18n.choose(request.cookies.get(i18n.COOKIE), welsh))
 
     def page(self, request: Request, name: str, user: User, **ctx: Any) -> Response:
@@ -165,6 +167,7 @@ def build_context(
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     i18n.install(templates.env)
     templates.env.globals["idle_s"] = settings.session_idle_s
+    templates.env.globals["max_age_s"] = settings.session_max_age_s
     return ConsoleContext(
         settings=settings,
         config=config,

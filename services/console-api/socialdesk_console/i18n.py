@@ -67,6 +67,12 @@ def choose(cookie: str | None, welsh_force: bool) -> str:
     return "cy" if welsh_force else "en"
 
 
+def prefers_welsh(accept_language: str) -> bool:
+    """Whether a browser's Accept-Language puts Welsh first (cy, cy-GB...)."""
+    first = accept_language.split(",", 1)[0].strip().lower()
+    return first == "cy" or first.startswith("cy-") or first.startswith("cy;")
+
+
 def _(message: str) -> str:
     """A string in the request's language."""
     return translations(CURRENT.get()).gettext(message)

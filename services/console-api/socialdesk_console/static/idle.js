@@ -28,7 +28,13 @@
     await extend().catch(() => { /* the dialog stays: try again */ });
     if (Date.now() - touched < WARN_MS) dialog.close();
   });
+  // The absolute end cannot be put off (a stolen session must not last): five minutes'
+  // notice, once, to send or copy what is being written.
+  const ending = document.getElementById("session-ending");
+  const endsAt = Number(dialog.dataset.endsAt || 0) * 1000;
+  let told = false;
   function check() {
+    if (endsAt && !told && endsAt - Date.now() <= 300000 && !dialog.open) { told = true; ending.showModal(); }
     const left = idleMs - (Date.now() - touched);
     if (left <= 0) { location.href = "/login"; return; }
     if (left <= WARN_MS && !dialog.open) dialog.showModal();
