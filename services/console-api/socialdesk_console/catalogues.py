@@ -13,9 +13,19 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
 from babel.messages.pofile import read_po, write_po
 
-from socialdesk_console.i18n import HERE, LANGUAGES, TRANSLATIONS, js_messages
+from socialdesk import __version__
+from socialdesk_console.i18n import HERE, LANGUAGES, NAMES, TRANSLATIONS, js_messages
 
 KEYWORDS = {**DEFAULT_KEYWORDS, "heading": None}
+HEADER = (
+    "# The socialdesk console's strings: %s.\n"
+    "# Kept in step with the code by `python -m socialdesk_console.catalogues`;\n"
+    "# terms and the review still needed before production: docs/welsh.md."
+)
+TRANSLATOR = {
+    "en": "socialdesk developers (source language)",
+    "cy": "socialdesk developers (native speaker review pending)",
+}
 JINJA = "jinja2.ext:babel_extract"
 
 
@@ -62,10 +72,18 @@ def update() -> dict[str, int]:
     for lang in LANGUAGES:
         path = po_path(lang)
         old = read(lang) if path.is_file() else Catalog(locale=lang)
+        # A header that only changes when someone means it to (no date of each run).
         cat = Catalog(
             locale=lang,
+            header_comment=HEADER % NAMES[lang],
             project="socialdesk console",
-            language_team="Welsh <cy@li.org>" if lang == "cy" else None,
+            version=__version__,
+            msgid_bugs_address="the socialdesk issue tracker",
+            creation_date=old.creation_date,
+            revision_date=old.revision_date,
+            last_translator=TRANSLATOR[lang],
+            language_team=NAMES[lang],
+            fuzzy=False,
         )
         for msgid, where in sorted(messages.items()):
             before = old.get(msgid)
