@@ -56,6 +56,7 @@ def test_a_welsh_forces_operator_works_in_welsh_and_can_switch(
     inbox = op.get("/inbox?view=all_open").text
     assert '<html lang="cy">' in inbox
     assert "Mewnflwch" in inbox and "Pob un ar agor" in inbox and "Allgofnodi" in inbox
+    assert '<th scope="col">Gan</th>' in inbox  # "From" an author, not a date
     assert 'value="English" lang="en" id="language-switch"' in inbox
     assert WELSH.replace("'", "&#39;") in inbox
     english_item = items["9002"]

@@ -21,7 +21,7 @@ from socialdesk.subjects import SUBJECTS
 from socialdesk.taxonomy import Channel, Flag, Intent, ItemStatus, Outcome
 from socialdesk_console import i18n
 from socialdesk_console.auth import User
-from socialdesk_console.catalogues import extract, read
+from socialdesk_console.catalogues import extract, keys, read
 from socialdesk_console.context import HERE
 from socialdesk_console.labels import LABELS, SUBJECT_LABELS, label, text_lang
 from socialdesk_console.reports import period_or_400
@@ -50,27 +50,28 @@ def test_every_console_string_is_in_both_catalogues_with_real_welsh() -> None:
     assert len(used) > 250  # templates, scripts and Python all reached
     for where in ("templates/item.html", "static/item.js", "report_charts.py", "labels.py"):
         assert any(w == where for places in used.values() for w, _ in places), where
+    assert ("From", "message author") in used  # pgettext's contexts are kept apart
     for lang in ("en", "cy"):
-        ids = {m.id for m in read(lang) if m.id}
-        missing = sorted(set(used) - ids)
+        ids = keys(read(lang))
+        missing = sorted(set(used) - ids, key=str)
         assert not missing, f"not in the {lang} catalogue ({FIX}): {missing}"
-        stale = sorted(ids - set(used))
+        stale = sorted(ids - set(used), key=str)
         assert not stale, f"no longer used, in the {lang} catalogue ({FIX}): {stale}"
-    welsh = {m.id: m for m in read("cy") if m.id}
-    empty = sorted(k for k, m in welsh.items() if not m.string)
+    welsh = {(m.id, m.context): m for m in read("cy") if m.id}
+    empty = sorted((k for k, m in welsh.items() if not m.string), key=str)
     assert not empty, f"no Welsh yet: {empty}"
-    fuzzy = sorted(k for k, m in welsh.items() if m.fuzzy)
+    fuzzy = sorted((k for k, m in welsh.items() if m.fuzzy), key=str)
     assert not fuzzy, f"Welsh marked fuzzy (check it, then drop the flag): {fuzzy}"
-    for msgid, m in welsh.items():
-        assert isinstance(m.string, str)
+    for (msgid, _ctx), m in welsh.items():
+        assert isinstance(m.string, str) and isinstance(msgid, str)
         assert placeholders(m.string) == placeholders(msgid), (msgid, m.string)
 
 
 def test_a_missing_welsh_string_is_caught(tmp_path: Path) -> None:
     """The floor's own check: a string in the code but not translated is reported."""
-    used = set(extract()) | {"A string nobody translated"}
-    ids = {m.id for m in read("cy") if m.id and m.string}
-    assert sorted(used - ids) == ["A string nobody translated"]
+    used = set(extract()) | {("A string nobody translated", None)}
+    ids = {(m.id, m.context) for m in read("cy") if m.id and m.string}
+    assert sorted(used - ids, key=str) == [("A string nobody translated", None)]
 
 
 def test_the_users_choice_wins_else_a_welsh_force_starts_in_welsh() -> None:
@@ -138,6 +139,7 @@ def test_a_welsh_page_is_welsh_with_lang_cy_a_switch_and_the_scripts_dictionary(
     assert '<html lang="cy">' in page
     assert "404: Heb ei ganfod" in page and "nid oes eitem o\u2019r fath" in page
     assert "Mewnflwch" in page and "Neidio i\u2019r prif gynnwys" in page
+    assert "Beth mae\u2019n ei wneud" in page  # the shortcuts table's column
     assert 'name="lang" value="en">' in page and 'value="English" lang="en"' in page
     assert 'id="sd-i18n">{' in page and "Dim byd ar agor" in page
     assert 'id="idle-warning"' in page and "Aros wedi mewngofnodi" in page

@@ -33,26 +33,35 @@ def _python_files() -> Iterable[Path]:
     return sorted(p for p in HERE.rglob("*.py") if p.name != "catalogues.py")
 
 
-def extract() -> dict[str, list[tuple[str, int]]]:
-    """Every console string: msgid -> where it is used (file, line)."""
-    found: dict[str, list[tuple[str, int]]] = {}
+# A message: its English and its context (pgettext's, where one English word is two
+# things in Welsh: "From" a date, "From" an author), None for most.
+Key = tuple[str, str | None]
 
-    def add(msg: object, where: str, line: int) -> None:
+
+def extract() -> dict[Key, list[tuple[str, int]]]:
+    """Every console string: (msgid, context) -> where it is used (file, line)."""
+    found: dict[Key, list[tuple[str, int]]] = {}
+
+    def add(msg: object, context: str | None, where: str, line: int) -> None:
         ids = msg if isinstance(msg, tuple) else (msg,)
         for m in ids:
             if isinstance(m, str) and m:
-                found.setdefault(m, []).append((where, line))
+                found.setdefault((m, context), []).append((where, line))
 
     for path in sorted((HERE / "templates").glob("*.html")):
         opts = {"extensions": "jinja2.ext.i18n", "trimmed": "true"}
-        for line, msg, _c, _ctx in extract_from_file(JINJA, str(path), KEYWORDS, options=opts):
-            add(msg, f"templates/{path.name}", line)
+        for line, msg, _c, ctx in extract_from_file(JINJA, str(path), KEYWORDS, options=opts):
+            add(msg, ctx, f"templates/{path.name}", line)
     for path in _python_files():
-        for line, msg, _c, _ctx in extract_from_file("python", str(path), KEYWORDS):
-            add(msg, str(path.relative_to(HERE)), line)
+        for line, msg, _c, ctx in extract_from_file("python", str(path), KEYWORDS):
+            add(msg, ctx, str(path.relative_to(HERE)), line)
     for name, line, msg in js_messages():
-        add(msg, f"static/{name}", line)
+        add(msg, None, f"static/{name}", line)
     return found
+
+
+def keys(catalog: Catalog) -> set[Key]:
+    return {(m.id, m.context) for m in catalog if isinstance(m.id, str) and m.id}
 
 
 def po_path(lang: str) -> Path:
@@ -85,13 +94,14 @@ def update() -> dict[str, int]:
             language_team=NAMES[lang],
             fuzzy=False,
         )
-        for msgid, where in sorted(messages.items()):
-            before = old.get(msgid)
+        for (msgid, context), where in sorted(messages.items(), key=lambda kv: str(kv[0])):
+            before = old.get(msgid, context=context)
             cat.add(
                 msgid,
                 before.string if before else "",
                 locations=sorted(set(where)),
                 flags=before.flags if before else (),
+                context=context,
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as f:

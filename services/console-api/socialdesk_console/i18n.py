@@ -41,7 +41,8 @@ def translations(lang: str) -> NullTranslations:
     out = Translations()
     # Fuzzy entries are a translator's guess: shown in English until someone checks them.
     out._catalog = {
-        m.id: m.string
+        # gettext's own key for a message with a context: "context\x04msgid"
+        (f"{m.context}\x04{m.id}" if m.context else m.id): m.string
         for m in catalog
         if isinstance(m.id, str) and m.id and isinstance(m.string, str) and m.string and not m.fuzzy
     }
@@ -129,6 +130,8 @@ def install(env: Environment) -> None:
     env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=_,
         ngettext=lambda s, p, n: translations(CURRENT.get()).ngettext(s, p, n),
+        pgettext=lambda c, m: translations(CURRENT.get()).pgettext(c, m),
+        npgettext=lambda c, s, p, n: translations(CURRENT.get()).npgettext(c, s, p, n),
         newstyle=True,
     )
     # For a message made in Python (an error's detail): no %-formatting, unlike _().
