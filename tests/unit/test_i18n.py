@@ -143,6 +143,7 @@ def test_a_welsh_page_is_welsh_with_lang_cy_a_switch_and_the_scripts_dictionary(
     assert 'name="lang" value="en">' in page and 'value="English" lang="en"' in page
     assert 'id="sd-i18n">{' in page and "Dim byd ar agor" in page
     assert 'id="idle-warning"' in page and "Aros wedi mewngofnodi" in page
+    assert '"welfare_concern": "pryder lles"' in page  # the codes' names for the scripts
     assert 'data-ends-at="29800"' in page and "para 8 awr ar y mwyaf" in page
     assert 'href="/accessibility"' in page
     english = render_page("error.html", "en", status=404, detail="no such item", user=me)

@@ -139,8 +139,9 @@ def install(env: Environment) -> None:
     env.globals["current_language"] = current
     env.globals["js_strings"] = js_strings
     env.globals["language_names"] = NAMES
-    from socialdesk_console.labels import label, text_lang  # labels imports N_ from here
+    from socialdesk_console.labels import js_labels, label, text_lang  # labels imports N_
 
     env.globals["label"] = label
     env.globals["role_name"] = label
     env.globals["text_lang"] = text_lang
+    env.globals["js_labels"] = js_labels

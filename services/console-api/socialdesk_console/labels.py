@@ -59,6 +59,10 @@ LABELS = {
     "force_admin": N_("force admin"),
     "national_viewer": N_("national viewer"),
     "national_duty": N_("national duty"),
+    # An operator's presence
+    "online": N_("online"),
+    "busy": N_("busy"),
+    "offline": N_("offline"),
     # What happened to an item (its timeline)
     "created": N_("created"),
     "routed": N_("routed"),
@@ -119,6 +123,11 @@ def label(code: str | None) -> str:
         return ""
     known = LABELS.get(code)
     return _(known) if known else code.replace("_", " ")
+
+
+def js_labels() -> dict[str, str]:
+    """Every code's name in the request's language, for the scripts that redraw rows."""
+    return {code: _(name) for code, name in LABELS.items()}
 
 
 def language_of(doc: Mapping[str, Any] | None, default: str = "en") -> str:

@@ -8,7 +8,7 @@
   let operators = [];
   // A supervisor's pick survives the board being redrawn under their cursor.
   const chosen = {};
-  function label(s) { return (s || "").replace(/_/g, " "); }
+  const label = window.sdL;
   // A text in another language than the page's is marked with its own (WCAG 3.1.2).
   function mark(a, lang) { if (lang && lang !== document.documentElement.lang) a.lang = lang; return a; }
   function countdown(deadline) { const t = el("time", "countdown"); if (deadline) t.setAttribute("datetime", deadline); return t; }
@@ -39,7 +39,7 @@
     tr.dataset.id = r.item_id; tr.dataset.clock = r.clock;
     tr.appendChild(td(el("span", "grade " + r.priority, r.priority)));
     tr.appendChild(td(countdown(r.deadline)));
-    tr.appendChild(td(`${label(r.clock)} ${r.state}`));
+    tr.appendChild(td(`${label(r.clock)} ${label(r.state)}`));
     tr.appendChild(td(r.team || ""));
     tr.appendChild(td(r.owner || "—", "owner"));
     const a = mark(el("a", "", r.text || r.item_id), r.text && r.language); a.href = "/items/" + encodeURIComponent(r.item_id);
@@ -70,7 +70,7 @@
   function alertItem(a) {
     const li = el("li", a.type);
     li.appendChild(el("time", "", (a.at || "").slice(11, 19)));
-    li.appendChild(document.createTextNode(` ${a.priority} ${label(a.clock)} ${a.type} · ${a.team} · `));
+    li.appendChild(document.createTextNode(` ${a.priority} ${label(a.clock)} ${label(a.type)} · ${a.team} · `));
     const link = el("a", "", t("open")); link.href = "/items/" + encodeURIComponent(a.item_id); li.appendChild(link);
     return li;
   }
@@ -97,7 +97,7 @@
     }, t("No unassigned P1 or P2."), 5);
     fill(document.querySelector("#operators tbody"), b.operators, (p) => {
       const tr = el("tr"); tr.dataset.operator = p.operator; tr.dataset.status = p.status;
-      tr.appendChild(td(p.operator)); tr.appendChild(td(p.status, "presence-" + p.status));
+      tr.appendChild(td(p.operator)); tr.appendChild(td(label(p.status), "presence-" + p.status));
       tr.appendChild(td(p.load)); tr.appendChild(td((p.teams || []).join(", ")));
       return tr;
     }, t("No operator has signed in."), 4);

@@ -23,8 +23,8 @@
     const lang = it.language === "cy" || (it.flags || []).includes("welsh_language") ? "cy" : (it.language || "en");
     if (it.text && /^[a-z]{2,3}$/.test(lang) && lang !== document.documentElement.lang) a.lang = lang;
     tr.appendChild(td(a));
-    const intent = td((it.intent || "").replace(/_/g, " "));
-    (it.flags || []).forEach((f) => { intent.appendChild(document.createTextNode(" ")); intent.appendChild(el("span", "flag", f.replace(/_/g, " "))); });
+    const intent = td(window.sdL(it.intent));
+    (it.flags || []).forEach((f) => { intent.appendChild(document.createTextNode(" ")); intent.appendChild(el("span", "flag", window.sdL(f))); });
     tr.appendChild(intent);
     tr.appendChild(td(it.team || ""));
     tr.appendChild(td(it.owner || "—"));
