@@ -75,7 +75,7 @@
     const ms = Math.round(performance.now() - started);
     if (status === 200) {
       if (cmd === "reply" || cmd === "note") drop();
-      show(t("Done: {action} ({ms} ms)", { action: data.event.type, ms }), "ok"); setTimeout(() => location.reload(), 1200);
+      show(t("Done: {action} ({ms} ms)", { action: window.sdL(data.event.type), ms }), "ok"); setTimeout(() => location.reload(), 1200);
     }
     else if (status === 409) show(t("Not done: {reason}", { reason: data.reason }), "bad");
     else if (status === 202) show(t("Sent; the outcome is taking longer than usual."));
@@ -95,7 +95,7 @@
     live.addEventListener("item", (e) => {
       const ch = JSON.parse(e.data);
       if (ch.type === "created" && ch.priority === "P1") window.sd.alarmP1(ch);
-      if (ch.item_id === itemId && ch.actor !== me) show(t("Changed by {who}: {change}. Reload to see it.", { who: ch.actor, change: ch.type }), "bad");
+      if (ch.item_id === itemId && ch.actor !== me) show(t("Changed by {who}: {change}. Reload to see it.", { who: ch.actor, change: window.sdL(ch.type) }), "bad");
     });
   }
   count();
