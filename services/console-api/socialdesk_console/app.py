@@ -27,19 +27,7 @@ from socialdesk_console.context import HERE, ConsoleContext, build_context
 from socialdesk_console.deps import NotSignedIn
 from socialdesk_console.lifecycle import running
 from socialdesk_console.replies import ReplyTooLong, TemplateProblem
-from socialdesk_console.routers import (
-    audit,
-    auth,
-    board,
-    handover,
-    inbox,
-    language,
-    presence,
-    replies,
-    reports,
-    search,
-    stream,
-)
+from socialdesk_console.routers import ROUTERS
 from socialdesk_console.timing import CURRENT as CURRENT_TIMING
 from socialdesk_console.timing import RequestTiming
 
@@ -47,19 +35,6 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
-)
-ROUTERS = (
-    auth,
-    language,
-    inbox,
-    replies,
-    search,
-    audit,
-    presence,
-    stream,
-    board,
-    reports,
-    handover,
 )
 
 
