@@ -14,6 +14,8 @@ COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 COPY schemas schemas
 COPY config config
+# The console's /accessibility page shows this statement.
+COPY docs/accessibility.md docs/accessibility.md
 COPY data/triage data/triage
 COPY data/realtext data/realtext
 # Train the triage model at build time so pods start at once with a read-only root

@@ -39,6 +39,9 @@ class TextPayload(Payload):
 
     needs: ClassVar[str] = "{type} needs payload.text"
     text: StrictStr
+    language: str | None = Field(
+        default=None, max_length=16, description="the text's language (en, cy), for lang marks"
+    )
 
     @field_validator("text")
     @classmethod

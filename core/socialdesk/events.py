@@ -198,6 +198,9 @@ class ItemMessage(Model):
     author: str
     text: str
     at: AwareDatetime
+    # What the text is written in (detected, or the reply template's), so a page can mark
+    # a Welsh message lang="cy" (WCAG 3.1.2); None on messages written before it was kept.
+    language: str | None = Field(default=None, max_length=16)
 
 
 class ControlRoomLink(Model):

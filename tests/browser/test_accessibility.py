@@ -108,10 +108,12 @@ def items(platform: ConsolePlatform) -> dict[str, dict[str, Any]]:
             mention("8002", "someone smashed my car window on Lark Lane, can I get a ref"),
             mention("8003", "worried about my neighbour, not seen her for 3 days"),
             mention("8004", "my elderly dad has not come home from the shops, 3 hours now"),
+            # North Wales: its operator works in Welsh (a force under the Standards).
+            mention("8006", WELSH, handle="NWPolice", author="gwyn_bangor", language="cy"),
         ]
     )
     assert r.status_code == 200
-    return {n: platform.wait_item(f"x:{n}") for n in ("8001", "8002", "8003", "8004")}
+    return {n: platform.wait_item(f"x:{n}") for n in ("8001", "8002", "8003", "8004", "8006")}
 
 
 def test_every_page_and_state_has_no_wcag_violations(
@@ -234,7 +236,42 @@ def test_every_page_and_state_has_no_wcag_violations(
     page.close()
     ctx.close()
 
+    welsh_interface(browser, platform, items, audit)
     audit.assert_clean()
+
+
+def welsh_interface(
+    browser: Browser, p: ConsolePlatform, items: dict[str, dict[str, Any]], audit: Audit
+) -> None:
+    """A Welsh force's operator: the interface in Welsh (<html lang="cy">) on the inbox,
+    an item, the idle warning and the accessibility statement; then, signed out, the
+    sign-in page switched to Welsh."""
+    ctx = new_context(browser)
+    page = ctx.new_page()
+    sign_in(page, p, "op.north-wales")
+    expect(page.locator("html")).to_have_attribute("lang", "cy")
+    expect(page.locator("#live")).to_have_text("byw", timeout=10_000)
+    audit.check(page, "inbox, Welsh")
+    page.goto(f"{p.console}/items/{items['8006']['id']}")
+    expect(page.locator("html")).to_have_attribute("lang", "cy")
+    expect(page.locator("button[data-cmd=claim]")).to_have_text("Hawlio")
+    audit.check(page, "item, Welsh")
+    page.evaluate("document.getElementById('idle-warning').showModal()")
+    expect(page.locator("#idle-stay")).to_be_visible()
+    audit.check(page, "item, Welsh, idle sign-out warning")
+    page.keyboard.press("Escape")
+    page.evaluate("document.getElementById('session-ending').showModal()")
+    expect(page.locator("#ending-ok")).to_be_visible()
+    audit.check(page, "item, Welsh, session ending warning")
+    page.goto(p.console + "/accessibility")
+    audit.check(page, "accessibility statement, Welsh interface")
+    page.click("form.logout button[type=submit] >> nth=0")
+    page.wait_for_url("**/login")
+    page.click("#language-switch")  # signed out, the switch is still there
+    expect(page.locator("html")).to_have_attribute("lang", "cy")
+    audit.check(page, "login, Welsh")
+    page.close()
+    ctx.close()
 
 
 def lambda_prefix(prefix: str) -> Any:

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = "<script>alert('pwned')</script>"
 PUBLIC = {
     "/login",
+    "/accessibility",  # the accessibility statement, readable before signing in
     "/login/oidc",
     "/auth/callback",
     "/healthz",

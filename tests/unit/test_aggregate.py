@@ -440,6 +440,21 @@ def test_reply_takes_ownership_and_puts_the_item_in_progress(
     assert ALICE.id in rejection(events)
 
 
+def test_messages_record_their_language(platform_config: PlatformConfig) -> None:
+    """So the console marks a Welsh message lang="cy" (WCAG 3.1.2): the language triage
+    detected for a message from the public, the template's for a reply."""
+    triage = make_triage().model_copy(update={"language": "cy"})
+    out = apply_mention(None, make_triaged(make_mention("Helo"), triage), platform_config, T0)
+    assert only_item(out).messages[-1].language == "cy"
+    reply = make_command("reply", out.state.key, payload={"text": "Diolch", "language": "cy"})
+    state, events = run(platform_config, out.state, reply)
+    item = events[0].item
+    assert item is not None and item.messages[-1].language == "cy"
+    _, events = run(platform_config, state, make_command("note", state.key, payload={"text": "x"}))
+    item = events[0].item
+    assert item is not None and item.messages[-1].language is None
+
+
 @pytest.mark.parametrize("cmd_type", ["reply", "note"])
 @pytest.mark.parametrize("payload", [{}, {"text": ""}, {"text": "   "}, {"text": 42}])
 def test_reply_and_note_need_text(

@@ -104,6 +104,7 @@ def apply_mention(
         author=m.author.handle or m.author.id,
         text=m.text,
         at=m.posted_at,
+        language=tm.triage.language or m.language,
     )
     current = state.current_item()
     if current is not None and (

@@ -137,12 +137,16 @@ def _assign(c: Ctx) -> Transition:
 
 
 def _reply_or_note(c: Ctx) -> Transition:
-    item, actor, text = c.item, c.cmd.actor, payload(c.cmd, TextPayload).text
+    item, actor, p = c.item, c.cmd.actor, payload(c.cmd, TextPayload)
     reply = c.cmd.type == CommandType.reply
     if reply and item.owner not in (None, actor.id):
         raise Rejected(f"owned by {item.owner}; claim it before replying")
     msg = ItemMessage(
-        direction="outbound" if reply else "internal", author=actor.id, text=text, at=c.now
+        direction="outbound" if reply else "internal",
+        author=actor.id,
+        text=p.text,
+        at=c.now,
+        language=p.language,
     )
     changes: dict[str, Any] = {"messages": [*item.messages, msg]}
     if reply:

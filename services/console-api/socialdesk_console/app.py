@@ -27,18 +27,7 @@ from socialdesk_console.context import HERE, ConsoleContext, build_context
 from socialdesk_console.deps import NotSignedIn
 from socialdesk_console.lifecycle import running
 from socialdesk_console.replies import ReplyTooLong, TemplateProblem
-from socialdesk_console.routers import (
-    audit,
-    auth,
-    board,
-    handover,
-    inbox,
-    presence,
-    replies,
-    reports,
-    search,
-    stream,
-)
+from socialdesk_console.routers import ROUTERS
 from socialdesk_console.timing import CURRENT as CURRENT_TIMING
 from socialdesk_console.timing import RequestTiming
 
@@ -47,7 +36,6 @@ CSP = (
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
-ROUTERS = (auth, inbox, replies, search, audit, presence, stream, board, reports, handover)
 
 
 def readiness(ctx: ConsoleContext) -> Callable[[], Awaitable[dict[str, bool]]]:
@@ -87,6 +75,7 @@ def add_error_pages(app: FastAPI, ctx: ConsoleContext) -> None:
             user = await ctx.sessions.read(request.cookies.get(COOKIE))
         except SessionUnavailable:
             user = None
+        ctx.use_language(request, user)
         return ctx.templates.TemplateResponse(
             request,
             "error.html",

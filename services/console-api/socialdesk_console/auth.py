@@ -60,6 +60,7 @@ class User:
 
     auth: str = "local"
     session_id: str = ""
+    started: float = 0.0  # when the session began: the page warns before its absolute end
 
     @property
     def national(self) -> bool:
@@ -246,6 +247,7 @@ class Sessions:
                 tuple(data.get("s", ())),
                 data.get("a", "local"),
                 sid,
+                float(data.get("created", 0)),
             )
         except (KeyError, TypeError):
             return None
@@ -275,6 +277,16 @@ class Sessions:
             except Exception:  # noqa: S110 - a missed touch only shortens the idle time
                 pass
         return self._user(sid, doc)
+
+    async def touch(self, user: User) -> None:
+        """Restart the idle clock now (the "stay signed in" button before the idle
+        sign-out); read() only does so once a minute."""
+        try:
+            await self.es.update(
+                index=self.index, id=session_doc_id(user.session_id), doc={"seen": time.time()}
+            )
+        except Exception as exc:
+            raise SessionUnavailable() from exc
 
     async def end(self, user: User) -> None:
         """Sign out: the session is deleted, so its cookie is refused everywhere."""

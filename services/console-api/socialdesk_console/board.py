@@ -17,6 +17,7 @@ from socialdesk.settings import BaseServiceSettings
 from socialdesk.statestore import GlobalTable
 from socialdesk.taxonomy import Priority
 from socialdesk.topics import OPERATORS_PRESENCE, SLA_EVENTS
+from socialdesk_console.labels import language_of
 from socialdesk_console.queries import NATIONAL_QUEUE
 from socialdesk_console.sse import Queue, TopicFollower, offer
 
@@ -24,7 +25,19 @@ if TYPE_CHECKING:  # the context holds a BoardFeed
     from socialdesk_console.context import ConsoleContext
 
 ALERTS = ("warning", "breached", "escalated")
-ITEM_FIELDS = ["id", "priority", "team", "intent", "owner", "status", "open", "text", "messages"]
+ITEM_FIELDS = [
+    "id",
+    "priority",
+    "team",
+    "intent",
+    "owner",
+    "status",
+    "open",
+    "text",
+    "messages",
+    "language",
+    "flags",
+]
 
 
 def alert_of(ev: dict[str, Any]) -> dict[str, Any]:
@@ -127,6 +140,7 @@ def board_rows(
                 "owner": item.get("owner"),
                 "status": item.get("status"),
                 "text": (item.get("text") or "")[:140],
+                "language": language_of(item),
             }
         )
     rows.sort(key=lambda r: (r["deadline"] or "9999", r["priority"] or "P9"))
@@ -174,6 +188,7 @@ def duty_queue_rows(
                 "first_response_due": deadline,
                 "time_left_s": _left(deadline, now),
                 "text": (it.get("text") or "")[:140],
+                "language": language_of(it),
             }
         )
     return {
@@ -231,6 +246,8 @@ async def duty_queue_snapshot(ctx: ConsoleContext) -> dict[str, Any]:
             "status",
             "created_at",
             "text",
+            "language",
+            "flags",
         ],
         track_total_hits=True,
     )
@@ -293,6 +310,8 @@ async def snapshot(ctx: ConsoleContext, force: str) -> dict[str, Any]:
             "status",
             "created_at",
             "text",
+            "language",
+            "flags",
             "sla_first_response_due",
         ],
         track_total_hits=True,
@@ -319,6 +338,7 @@ async def snapshot(ctx: ConsoleContext, force: str) -> dict[str, Any]:
     )
     for u in unassigned:
         u["text"] = (u.get("text") or "")[:140]
+        u["language"] = language_of(u)
         u["first_response_due"] = (due.get(f"{u['id']}:first_response") or {}).get("deadline")
     rows = board_rows(clocks, items, now)
     fc = ctx.config.forces.get(force)

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from socialdesk_console.i18n import N_, _
+
+NO_DATA = N_("No data for this period")
+
 _ids = itertools.count(1)
 
 
@@ -62,6 +66,7 @@ def _legend(series: Sequence[Series], left: int, height: int) -> list[str]:
 def _closing(parts: list[str], empty_message: str | None, x: float, y: float) -> Markup:
     """The message of an empty chart, centred, and the end of the element."""
     if empty_message is not None:
+        empty_message = _(empty_message)
         parts.append(
             f'<text class="empty" x="{x:.1f}" y="{y:.1f}" '
             f'text-anchor="middle">{escape(empty_message)}</text>'
@@ -85,7 +90,7 @@ def bars(
     width: int = 760,
     height: int = 260,
     label_every: int = 1,
-    empty_message: str = "No data for this period",
+    empty_message: str = NO_DATA,
 ) -> Markup:
     """Grouped vertical bars, one group per label and one bar per series."""
     left, right, top, bottom = 56, 12, 16, 46
@@ -138,7 +143,7 @@ def hbars(
     x_max: float | None = None,
     width: int = 760,
     row_h: int = 22,
-    empty_message: str = "No data for this period",
+    empty_message: str = NO_DATA,
 ) -> Markup:
     """Horizontal bars, one row per label (long category names stay readable)."""
     left, right, top = 230, 60, 8
@@ -181,7 +186,7 @@ def hbars(
 def duration(seconds: float | None) -> str:
     """Seconds as an operator reads them: 45s, 12m, 3.5h, 2.0d; 'n/a' for none."""
     if seconds is None:
-        return "n/a"
+        return _("n/a")
     if seconds < 60:
         return f"{seconds:.0f}s"
     if seconds < 3600:
@@ -192,4 +197,4 @@ def duration(seconds: float | None) -> str:
 
 
 def pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.0f}%"
+    return _("n/a") if v is None else f"{v:.0f}%"

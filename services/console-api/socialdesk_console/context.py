@@ -21,6 +21,7 @@ from socialdesk.config import DemoUser, PlatformConfig
 from socialdesk.es import alias
 from socialdesk.settings import ConsoleSettings
 from socialdesk.taxonomy import Flag, Intent, Outcome, Platform, Priority
+from socialdesk_console import i18n
 from socialdesk_console.audit import AuditWriter
 from socialdesk_console.auth import SessionRules, Sessions, User, dummy_hash
 from socialdesk_console.board import BoardFeed
@@ -73,9 +74,17 @@ class ConsoleContext:
     def force_name(self, force: str | None) -> str:
         """A force's display name (None: every force, for national views)."""
         if force is None:
-            return "all forces"
+            return i18n._("all forces")
         fc = self.config.forces.get(force)
         return fc.name if fc else force
+
+    def use_language(self, request: Request, user: User | None) -> str:
+        """The request's language: the user's choice, else their force's default."""
+        fc = self.config.forces.get(user.force) if user and user.force else None
+        welsh = bool(fc and fc.welsh_language_standards)
+        if user is None:  # signed out: the browser's own first choice
+            welsh = i18n.prefers_welsh(request.headers.get("accept-language", ""))
+        return i18n.use(i18n.choose(request.cookies.get(i18n.COOKIE), welsh))
 
     def page(self, request: Request, name: str, user: User, **ctx: Any) -> Response:
         """A page template with what the layout needs (the user, their force's name)."""
@@ -155,12 +164,16 @@ def build_context(
         hashing=asyncio.Semaphore(2),
         unknown_user_hash=dummy_hash([u.password_hash for u in users.values()]),
     )
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    i18n.install(templates.env)
+    templates.env.globals["idle_s"] = settings.session_idle_s
+    templates.env.globals["max_age_s"] = settings.session_max_age_s
     return ConsoleContext(
         settings=settings,
         config=config,
         es=es,
         audit=AuditWriter(settings),
-        templates=Jinja2Templates(directory=str(HERE / "templates")),
+        templates=templates,
         outcomes=OutcomeWatcher(settings),
         sessions=Sessions(
             secret,

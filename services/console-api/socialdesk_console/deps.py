@@ -12,6 +12,7 @@ from pydantic import AfterValidator
 
 from socialdesk_console.auth import COOKIE, SessionUnavailable, User
 from socialdesk_console.context import ConsoleContext
+from socialdesk_console.i18n import N_
 
 
 def console_context(request: Request) -> ConsoleContext:
@@ -30,7 +31,9 @@ async def current_user_or_none(request: Request) -> User | None:
     try:
         user: User | None = await request.app.state.sessions.read(request.cookies.get(COOKIE))
     except SessionUnavailable as exc:
-        raise HTTPException(503, "sessions cannot be checked right now; try again shortly") from exc
+        raise HTTPException(
+            503, N_("sessions cannot be checked right now; try again shortly")
+        ) from exc
     return user
 
 
@@ -50,6 +53,8 @@ async def page_user(request: Request) -> User:
     user = await current_user_or_none(request)
     if user is None:
         raise NotSignedIn()
+    # Async, so the language set here holds in the handler and its template.
+    console_context(request).use_language(request, user)
     return user
 
 
@@ -60,7 +65,7 @@ def csrf_user(
     """Every state-changing API call carries the session's CSRF token in a header: a
     cross-site page can make the browser send the cookie, never read the token."""
     if not x_csrf_token or not secrets.compare_digest(x_csrf_token, user.csrf):
-        raise HTTPException(403, "CSRF check failed: send the X-CSRF-Token header from /api/me")
+        raise HTTPException(403, N_("CSRF check failed: send the X-CSRF-Token header from /api/me"))
     return user
 
 
@@ -73,20 +78,20 @@ def acting_user(user: Annotated[User, Depends(csrf_user)]) -> User:
 
 def admin_user(user: Annotated[User, Depends(api_user)]) -> User:
     if not user.is_admin or user.force is None:
-        raise HTTPException(403, "only a force administrator can read the audit trail")
+        raise HTTPException(403, N_("only a force administrator can read the audit trail"))
     return user
 
 
 def admin_page_user(user: Annotated[User, Depends(page_user)]) -> User:
     if not user.is_admin or user.force is None:
-        raise HTTPException(403, "only a force administrator can read the audit trail")
+        raise HTTPException(403, N_("only a force administrator can read the audit trail"))
     return user
 
 
 def supervisor_user(user: Annotated[User, Depends(api_user)]) -> User:
     """The live SLA board and reassignment: supervisors and force administrators."""
     if user.role not in ("supervisor", "force_admin") or user.force is None:
-        raise HTTPException(403, "the SLA board is for supervisors")
+        raise HTTPException(403, N_("the SLA board is for supervisors"))
     return user
 
 
@@ -98,7 +103,7 @@ def report_user(user: Annotated[User, Depends(api_user)]) -> User:
     """Reports: supervisors and administrators of a force, and national viewers."""
     if user.role not in ("supervisor", "force_admin", "national_viewer"):
         raise HTTPException(
-            403, "reports are for supervisors, force administrators and national viewers"
+            403, N_("reports are for supervisors, force administrators and national viewers")
         )
     return user
 
@@ -109,7 +114,7 @@ def report_page_user(user: Annotated[User, Depends(page_user)]) -> User:
 
 def national_user(user: Annotated[User, Depends(api_user)]) -> User:
     if not user.national:
-        raise HTTPException(403, "the national comparison needs the national viewer role")
+        raise HTTPException(403, N_("the national comparison needs the national viewer role"))
     return user
 
 
@@ -120,7 +125,7 @@ def national_page_user(user: Annotated[User, Depends(page_user)]) -> User:
 def duty_queue_user(user: Annotated[User, Depends(api_user)]) -> User:
     """The national duty queue's board: national viewers and national duty officers."""
     if not (user.national or user.duty):
-        raise HTTPException(403, "the national duty queue is for national roles")
+        raise HTTPException(403, N_("the national duty queue is for national roles"))
     return user
 
 

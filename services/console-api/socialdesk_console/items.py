@@ -27,6 +27,7 @@ from socialdesk.topics import ITEMS_COMMANDS
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext
+from socialdesk_console.i18n import N_
 from socialdesk_console.queries import (
     VIEWS,
     counters_of,
@@ -100,7 +101,7 @@ async def fetch_item(ctx: ConsoleContext, user: User, item_id: str) -> dict[str,
     """By id (the document id is the item id), then the scope rule: another force's
     item answers exactly like a missing one. Without its SLA clocks (get_item)."""
     if len(item_id) > 200:
-        raise HTTPException(404, "no such item")
+        raise HTTPException(404, N_("no such item"))
     doc: Any
     try:
         async with waiting_on("es"):
@@ -108,10 +109,10 @@ async def fetch_item(ctx: ConsoleContext, user: User, item_id: str) -> dict[str,
     except NotFoundError:
         doc = {"found": False}
     except Exception as exc:
-        raise HTTPException(503, "search is unavailable; try again shortly") from exc
+        raise HTTPException(503, N_("search is unavailable; try again shortly")) from exc
     item: dict[str, Any] = doc.get("_source") or {}
     if not doc.get("found") or item.get("id") != item_id or not visible(user, item):
-        raise HTTPException(404, "no such item")
+        raise HTTPException(404, N_("no such item"))
     return item
 
 

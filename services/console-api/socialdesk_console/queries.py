@@ -264,7 +264,19 @@ def timeline_query(user: User, item_id: str, item: dict[str, Any] | None = None)
 
 
 # The item page's side requests (es.search kwargs): built here so the benchmark sends them too.
-HISTORY_SOURCE = ["id", "priority", "intent", "status", "outcome", "created_at", "text", "team"]
+HISTORY_SOURCE = [
+    "id",
+    "priority",
+    "intent",
+    "status",
+    "outcome",
+    "created_at",
+    "text",
+    "team",
+    # what the text is in: the page marks a Welsh one lang="cy"
+    "language",
+    "flags",
+]
 DELIVERY_ACTIONS = [
     "reply.delivered",
     "reply.send_failed",

@@ -10,6 +10,8 @@ from markupsafe import Markup
 
 from socialdesk.subjects import SUBJECTS
 from socialdesk_console.charts import Series, bars, duration, hbars, pct
+from socialdesk_console.i18n import N_, _, heading
+from socialdesk_console.labels import label, subject_label
 
 
 def _minutes(v: float) -> str:
@@ -21,10 +23,6 @@ def _share(v: float) -> str:
     if v >= 10:
         return f"{v:.0f}%"
     return f"{v:.1f}%" if v >= 0.1 else "<0.1%"
-
-
-def _label(s: str) -> str:
-    return s.replace("_", " ")
 
 
 def chart_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -48,18 +46,18 @@ def _volume_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     sections.append(
         {
             "id": "volume-day",
-            "title": "Volume by day",
+            "title": heading("Volume by day"),
             "chart": bars(
-                "Items and force posts by day",
+                _("Items and force posts by day"),
                 [d["day"][5:] for d in days],
                 [
-                    Series("Items from the public", [d["items"] for d in days], "s1"),
-                    Series("Force posts", [d["posts"] for d in days], "s2"),
+                    Series(_("Items from the public"), [d["items"] for d in days], "s1"),
+                    Series(_("Force posts"), [d["posts"] for d in days], "s2"),
                 ],
                 desc=f"{report['items']:,} items over {len(days)} days",
                 label_every=every,
             ),
-            "head": ["Day", "Items", "Force posts"],
+            "head": [heading("Day"), heading("Items"), heading("Force posts")],
             "rows": [[d["day"], d["items"], d["posts"]] for d in days],
         }
     )
@@ -67,25 +65,40 @@ def _volume_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     sections.append(
         {
             "id": "volume-hour",
-            "title": "Volume by hour of the day",
+            "title": heading("Volume by hour of the day"),
             "chart": bars(
-                "Items by hour of the day (UK time)",
+                _("Items by hour of the day (UK time)"),
                 [f"{h['hour']:02d}" for h in hours],
-                [Series("Items", [h["items"] for h in hours], "s1")],
+                [Series(_("Items"), [h["items"] for h in hours], "s1")],
                 label_every=2,
             ),
-            "head": ["Hour", "Items"],
+            "head": [heading("Hour"), heading("Items")],
             "rows": [[f"{h['hour']:02d}:00", h["items"]] for h in hours],
         }
     )
     return sections
 
 
+DESC = N_("%(grade)s: median %(median)s, 90th percentile %(p90)s, target %(target)s")
+
+
 def _time_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     """First-response and resolution times against their targets, by grade."""
     sections: list[dict[str, Any]] = []
     grades = list(report["response_times"])
-    for clock, title in (("first_response", "First response"), ("resolution", "Resolution")):
+    titles = (
+        (
+            "first_response",
+            N_("First response times against targets"),
+            N_("First response time by grade as a share of its target (100% = on target)"),
+        ),
+        (
+            "resolution",
+            N_("Resolution times against targets"),
+            N_("Resolution time by grade as a share of its target (100% = on target)"),
+        ),
+    )
+    for clock, title, chart_title in titles:
         rt = report["response_times"]
 
         def share(g: str, m: str, rt: Mapping[str, Any] = rt, clock: str = clock) -> float | None:
@@ -95,18 +108,20 @@ def _time_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
         sections.append(
             {
                 "id": f"{clock}-times",
-                "title": f"{title} times against targets",
+                "title": heading(title),
                 # The histograms are clock time; P3/P4 clocks run in business hours.
-                "note": "Times are clock time, from the message's arrival. P3 and P4 "
-                "targets count the team's business hours only, so for them "
-                "'within target (clock time)' understates; SLA compliance below is "
-                "the measure of record.",
+                "note": _(
+                    "Times are clock time, from the message's arrival. P3 and P4 "
+                    "targets count the team's business hours only, so for them "
+                    "'within target (clock time)' understates; SLA compliance below is "
+                    "the measure of record."
+                ),
                 "chart": hbars(
-                    f"{title} time by grade as a share of its target (100% = on target)",
+                    _(chart_title),
                     grades,
                     [
-                        Series("Median", [share(g, "median_s") for g in grades], "s1"),
-                        Series("90th percentile", [share(g, "p90_s") for g in grades], "s2"),
+                        Series(_("Median"), [share(g, "median_s") for g in grades], "s1"),
+                        Series(_("90th percentile"), [share(g, "p90_s") for g in grades], "s2"),
                     ],
                     x_fmt=_share,
                     x_max=max(
@@ -114,19 +129,23 @@ def _time_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                         + [v for g in grades for m in ("median_s", "p90_s") if (v := share(g, m))]
                     ),
                     desc="; ".join(
-                        f"{g}: median {duration(rt[g][clock]['median_s'])}, "
-                        f"90th percentile {duration(rt[g][clock]['p90_s'])}, "
-                        f"target {duration(rt[g][clock]['target_s'])}"
+                        _(DESC)
+                        % {
+                            "grade": g,
+                            "median": duration(rt[g][clock]["median_s"]),
+                            "p90": duration(rt[g][clock]["p90_s"]),
+                            "target": duration(rt[g][clock]["target_s"]),
+                        }
                         for g in grades
                     ),
                 ),
                 "head": [
-                    "Grade",
-                    "Items timed",
-                    "Median",
-                    "90th percentile",
-                    "Target",
-                    "Within target (clock time)",
+                    heading("Grade"),
+                    heading("Items timed"),
+                    heading("Median"),
+                    heading("90th percentile"),
+                    heading("Target"),
+                    heading("Within target (clock time)"),
                 ],
                 "rows": [
                     [
@@ -135,7 +154,7 @@ def _time_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                         duration(rt[g][clock]["median_s"]),
                         duration(rt[g][clock]["p90_s"]),
                         duration(rt[g][clock]["target_s"]),
-                        rt[g][clock]["within_target"] if rt[g][clock]["target_s"] else "n/a",
+                        rt[g][clock]["within_target"] if rt[g][clock]["target_s"] else _("n/a"),
                     ]
                     for g in grades
                 ],
@@ -152,30 +171,32 @@ def _sla_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     sections.append(
         {
             "id": "sla",
-            "title": "SLA compliance by grade",
+            "title": heading("SLA compliance by grade"),
             "chart": hbars(
-                "Share of clocks met by grade (per cent)",
+                _("Share of clocks met by grade (per cent)"),
                 grades,
                 [
                     Series(
-                        "First response",
+                        _("First response"),
                         [sla[g]["first_response"]["compliance_pct"] for g in grades],
                         "s1",
                     ),
                     Series(
-                        "Resolution", [sla[g]["resolution"]["compliance_pct"] for g in grades], "s2"
+                        _("Resolution"),
+                        [sla[g]["resolution"]["compliance_pct"] for g in grades],
+                        "s2",
                     ),
                 ],
                 x_fmt=lambda v: f"{v:.0f}%",
                 x_max=100,
             ),
             "head": [
-                "Grade",
-                "First response met",
-                "breached",
+                heading("Grade"),
+                heading("First response met"),
+                heading("breached"),
                 "%",
-                "Resolution met",
-                "breached",
+                heading("Resolution met"),
+                heading("breached"),
                 "%",
             ],
             "rows": [
@@ -198,24 +219,24 @@ def _sla_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _mix_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Intents, risk flags and outcomes."""
     sections: list[dict[str, Any]] = []
-    for key, title in (
-        ("intents", "Intent mix"),
-        ("flags", "Risk flags"),
-        ("outcomes", "Outcomes"),
+    for key, title, column in (
+        ("intents", N_("Intent mix"), N_("Intent")),
+        ("flags", N_("Risk flags"), N_("Flag")),
+        ("outcomes", N_("Outcomes"), N_("Outcome")),
     ):
         mix = report[key]
         labels = list(mix)
         sections.append(
             {
                 "id": key,
-                "title": title,
+                "title": heading(title),
                 "chart": hbars(
-                    title,
-                    [_label(k) for k in labels],
-                    [Series("Items", [mix[k] for k in labels], "s1")],
+                    _(title),
+                    [label(k) for k in labels],
+                    [Series(_("Items"), [mix[k] for k in labels], "s1")],
                 ),
-                "head": [title.split()[0], "Items"],
-                "rows": [[_label(k), mix[k]] for k in labels],
+                "head": [heading(column), heading("Items")],
+                "rows": [[label(k), mix[k]] for k in labels],
             }
         )
     return sections
@@ -225,22 +246,22 @@ def _language_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Welsh-language contact beside English."""
     sections: list[dict[str, Any]] = []
     langs = report["languages"]
-    names = {"en": "English", "cy": "Welsh", "other": "Other"}
+    names = {"en": _("English"), "cy": _("Welsh"), "other": _("Other")}
     sections.append(
         {
             "id": "welsh",
-            "title": "Welsh-language contact beside English",
+            "title": heading("Welsh-language contact beside English"),
             "chart": hbars(
-                "First response time by language: median and 90th percentile (minutes)",
+                _("First response time by language: median and 90th percentile (minutes)"),
                 [names[k] for k in langs],
                 [
                     Series(
-                        "Median",
+                        _("Median"),
                         [_opt_min(langs[k]["first_response"]["median_s"]) for k in langs],
                         "s1",
                     ),
                     Series(
-                        "90th percentile",
+                        _("90th percentile"),
                         [_opt_min(langs[k]["first_response"]["p90_s"]) for k in langs],
                         "s2",
                     ),
@@ -248,12 +269,12 @@ def _language_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
                 x_fmt=_minutes,
             ),
             "head": [
-                "Language",
-                "Items",
-                "First response median",
-                "90th pct",
-                "Resolution median",
-                "First response SLA met",
+                heading("Language"),
+                heading("Items"),
+                heading("First response median"),
+                heading("90th pct"),
+                heading("Resolution median"),
+                heading("First response SLA met"),
             ],
             "rows": [
                 [
@@ -284,24 +305,29 @@ def _listening_sections(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     sections.append(
         {
             "id": "listening",
-            "title": "Listening gap: what the public raise, what the force posts about",
-            "figure": "n/a" if gap is None else f"{gap:.0f} / 100",
+            "title": heading("Listening gap: what the public raise, what the force posts about"),
+            "figure": _("n/a") if gap is None else f"{gap:.0f} / 100",
             "figure_note": (
-                "0 means the force posts about topics in the same proportions as the public "
-                "raise them; 100 means no overlap at all."
+                _(
+                    "0 means the force posts about topics in the same proportions as the "
+                    "public raise them; 100 means no overlap at all."
+                )
                 if gap is not None
-                else "needs both public contact and force posts in the period."
+                else _("needs both public contact and force posts in the period.")
             ),
             "chart": hbars(
-                "Share of public contact and of force posts by topic (per cent)",
-                [_label(s) for s in subjects],
-                [Series("Public contact", pub_pct, "s1"), Series("Force posts", post_pct, "s2")],
+                _("Share of public contact and of force posts by topic (per cent)"),
+                [subject_label(s) for s in subjects],
+                [
+                    Series(_("Public contact"), pub_pct, "s1"),
+                    Series(_("Force posts"), post_pct, "s2"),
+                ],
                 x_fmt=lambda v: f"{v:.0f}%",
-                empty_message="No contact or posts in this period",
+                empty_message=_("No contact or posts in this period"),
             ),
-            "head": ["Topic", "Public contact", "%", "Force posts", "%"],
+            "head": [heading("Topic"), heading("Public contact"), "%", heading("Force posts"), "%"],
             "rows": [
-                [_label(s), lis["public"][s], pct(a), lis["force_posts"][s], pct(b)]
+                [subject_label(s), lis["public"][s], pct(a), lis["force_posts"][s], pct(b)]
                 for s, a, b in zip(subjects, pub_pct, post_pct, strict=True)
             ],
         }
@@ -315,9 +341,9 @@ def _opt_min(seconds: float | None) -> float | None:
 
 def national_chart(rows: list[dict[str, Any]]) -> Markup:
     return hbars(
-        "First-response SLA met by force (per cent)",
+        _("First-response SLA met by force (per cent)"),
         [r["force_name"] for r in rows],
-        [Series("First response SLA met", [r["first_response_sla_pct"] for r in rows], "s1")],
+        [Series(_("First response SLA met"), [r["first_response_sla_pct"] for r in rows], "s1")],
         x_fmt=lambda v: f"{v:.0f}%",
         x_max=100,
     )

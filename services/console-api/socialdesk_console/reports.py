@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
@@ -30,6 +31,7 @@ from socialdesk.subjects import SUBJECTS
 from socialdesk.taxonomy import Channel, Priority
 from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext
+from socialdesk_console.i18n import N_, _
 
 PAGE = 5000  # cells per search: one search for a 90-day report of a force
 SORT = [{"day": "asc"}, {"cell": "asc"}]
@@ -177,11 +179,37 @@ def check_filters(
             raise HTTPException(400, f"unknown team {team!r}")
 
 
+# parse_period's reasons (core, in English) as a page shows them, in its language.
+PERIOD_MESSAGES = (
+    (r"dates must be YYYY-MM-DD: (?P<why>.*)", N_("dates must be YYYY-MM-DD: %(why)s")),
+    (
+        r"the period starts \((?P<start>[^)]*)\) after it ends \((?P<end>[^)]*)\)",
+        N_("the period starts (%(start)s) after it ends (%(end)s)"),
+    ),
+    (
+        r"a report covers at most (?P<days>\d+) days; ask for a shorter period",
+        N_("a report covers at most %(days)s days; ask for a shorter period"),
+    ),
+    (
+        r"the period must lie between the year 2000 and today",
+        N_("the period must lie between the year 2000 and today"),
+    ),
+)
+
+
+def period_message(exc: PeriodError) -> str:
+    text = str(exc)
+    for pattern, msgid in PERIOD_MESSAGES:
+        if m := re.fullmatch(pattern, text):
+            return _(msgid) % m.groupdict()
+    return text
+
+
 def period_or_400(start: str | None, end: str | None) -> tuple[date, date]:
     try:
         return parse_period(start, end, today())
     except PeriodError as exc:
-        raise HTTPException(400, f"bad period: {exc}") from None
+        raise HTTPException(400, _("bad period: %(why)s") % {"why": period_message(exc)}) from None
 
 
 # ---- CSV ----------------------------------------------------------------------------

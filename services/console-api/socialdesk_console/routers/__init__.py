@@ -1,3 +1,32 @@
 """The console's routes, one module per area, each a module-level `router` whose handlers
 take the console context and the user through dependencies (deps.py); app.py includes
 them."""
+
+from socialdesk_console.routers import (
+    audit,
+    auth,
+    board,
+    handover,
+    inbox,
+    language,
+    presence,
+    replies,
+    reports,
+    search,
+    stream,
+)
+
+# Every area's routes, in the order create_app includes them.
+ROUTERS = (
+    auth,
+    language,
+    inbox,
+    replies,
+    search,
+    audit,
+    presence,
+    stream,
+    board,
+    reports,
+    handover,
+)

@@ -21,6 +21,7 @@ from socialdesk_console.auth import COOKIE, Identity, SessionUnavailable, verify
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import ApiUser, Ctx
 from socialdesk_console.guards import ACCOUNT, ADDRESS, locked_for
+from socialdesk_console.i18n import N_, _
 from socialdesk_console.oidc import OidcError, map_claims, pkce_pair
 from socialdesk_console.routers.presence import presence_record
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 LOGIN_CSRF = "sd_login_csrf"
 OIDC_COOKIE = "sd_oidc"
-UNAVAILABLE = "Sign-in is unavailable; try again shortly"
+UNAVAILABLE = N_("Sign-in is unavailable; try again shortly")
 
 
 def login_audit(request: Request, username: str, user: DemoUser | None, action: str) -> AuditEvent:
@@ -56,6 +57,7 @@ def login_page_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The sign-in form, with a fresh CSRF token in the form and in a strict cookie."""
+    ctx.use_language(request, None)
     token = secrets.token_urlsafe(24)
     resp = ctx.templates.TemplateResponse(
         request,
@@ -121,6 +123,7 @@ async def login(
     expected = request.cookies.get(LOGIN_CSRF)
     if not expected or not secrets.compare_digest(expected, csrf):
         raise HTTPException(403, "form expired or forged (CSRF check failed); reload and retry")
+    ctx.use_language(request, None)
     # The same steps, in the same order, for a known and an unknown username: the
     # answer and its timing say nothing about which usernames exist.
     guards, sign_in = ctx.guards, ctx.sign_in
@@ -138,7 +141,7 @@ async def login(
         return login_page_response(
             ctx,
             request,
-            f"Too many failed sign-ins. Try again in {math.ceil(wait)} seconds.",
+            _("Too many failed sign-ins. Try again in %(n)s seconds.") % {"n": math.ceil(wait)},
             429,
             headers={"Retry-After": str(math.ceil(wait))},
         )
@@ -155,7 +158,7 @@ async def login(
         except Exception:
             return login_page_response(ctx, request, UNAVAILABLE, 503)
         await ctx.audit.write([login_audit(request, username, user, "sign_in.failed")])
-        return login_page_response(ctx, request, "Unknown user or wrong password", 401)
+        return login_page_response(ctx, request, N_("Unknown user or wrong password"), 401)
     try:
         await guards.clear(acct_key)
     except Exception:
@@ -202,7 +205,7 @@ async def oidc_callback(
     try:
         flow = ctx.sign_in.flow_signer.loads(request.cookies.get(OIDC_COOKIE) or "", max_age=600)
     except BadSignature:
-        return login_page_response(ctx, request, "Sign-in expired; start again", 401)
+        return login_page_response(ctx, request, N_("Sign-in expired; start again"), 401)
     if error or not code or not state or not secrets.compare_digest(state, flow["s"]):
         return login_page_response(
             ctx, request, f"Sign-in refused: {error or 'state mismatch'}", 401

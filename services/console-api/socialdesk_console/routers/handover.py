@@ -42,6 +42,7 @@ from socialdesk.signing import HEADER, SignatureProblem, verify
 from socialdesk_console.audit import audit_event, client_ip
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import ActingUser, Ctx
+from socialdesk_console.i18n import N_
 from socialdesk_console.items import command_outcome, operator_command
 from socialdesk_console.queries import visible
 
@@ -77,7 +78,7 @@ async def item_doc(ctx: ConsoleContext, item_id: str) -> dict[str, Any] | None:
     except NotFoundError:
         return None
     except Exception as exc:
-        raise HTTPException(503, "search is unavailable; try again shortly") from exc
+        raise HTTPException(503, N_("search is unavailable; try again shortly")) from exc
     source: dict[str, Any] = doc.get("_source") or {}
     return source if doc.get("found") and source.get("id") == item_id else None
 
@@ -89,10 +90,10 @@ async def hand_over(
     """Hand an item over to the force control room: 200 applied (the handover is on
     its way), 409 refused with the reason (already handed over), 202 pending."""
     if user.role == "national_viewer":
-        raise HTTPException(403, "a national viewer cannot hand items over")
+        raise HTTPException(403, N_("a national viewer cannot hand items over"))
     item = await item_doc(ctx, item_id)
     if item is None or not visible(user, item):
-        raise HTTPException(404, "no such item")
+        raise HTTPException(404, N_("no such item"))
     fc = ctx.config.forces.get(item.get("force") or "")
     if fc is None or fc.control_room is None:
         raise HTTPException(

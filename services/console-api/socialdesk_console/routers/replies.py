@@ -110,7 +110,8 @@ async def api_reply(
         user,
         item_id,
         CommandType.reply,
-        {"text": text},
+        # The reply's language (its template's, else the one the item is answered in).
+        {"text": text, "language": body.language or default_language(item)},
         body.expected_seq,
         {"template_id": body.template_id, "language": body.language, "length": len(text)},
     )

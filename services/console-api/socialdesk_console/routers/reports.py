@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from socialdesk.cells import NATIONAL_COLUMNS, national_row, parse_period
 from socialdesk.taxonomy import Channel
+from socialdesk_console import i18n
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
 from socialdesk_console.board import duty_queue_snapshot
@@ -35,6 +36,7 @@ from socialdesk_console.reports import (
 router = APIRouter()
 Day = Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD, local (UK) day")]
 Name = Annotated[str | None, Query(max_length=60)]
+CSV_HEAD = (i18n.N_("section"), i18n.N_("key"), i18n.N_("measure"), i18n.N_("value"))
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ async def report(
 ) -> tuple[dict[str, Any], Scope]:
     """The report the user may see for these parameters (400 on bad ones), audited."""
     scope = Scope(ctx, user, q.force)
+    fc = ctx.config.forces.get(scope.force) if scope.force else None
+    # A Welsh force's report and export carry their headings in Welsh and English.
+    i18n.BILINGUAL.set(bool(fc and fc.welsh_language_standards))
     team, channel = q.team, q.channel
     check_filters(ctx, scope.force, team, channel)
     s, e = period_or_400(q.start, q.end)
@@ -174,7 +179,7 @@ async def api_report_csv(request: Request, user: ReportUser, q: ReportParams, ct
     rep, scope = await report(ctx, request, user, q, "report.exported")
     name = report_filename(rep, scope, "csv")
     return download(
-        csv_text(["section", "key", "measure", "value"], report_rows(rep)), "text/csv", name
+        csv_text([i18n.heading(h) for h in CSV_HEAD], report_rows(rep)), "text/csv", name
     )
 
 

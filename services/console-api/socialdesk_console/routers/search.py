@@ -14,6 +14,7 @@ from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext, taxonomy
 from socialdesk_console.deps import ApiUser, Ctx, PageUser, SearchFilters
+from socialdesk_console.i18n import N_, both
 from socialdesk_console.queries import (
     EXPORT_COLUMNS,
     SEARCH_PAGE,
@@ -97,6 +98,28 @@ async def api_search(
     return await run_search(ctx, request, user, q, filters, after, size)
 
 
+# The export's column headings for a Welsh force (Welsh / English); others keep the codes.
+EXPORT_HEADINGS = {
+    "id": N_("item"),
+    "force": N_("force"),
+    "team": N_("team"),
+    "priority": N_("grade"),
+    "intent": N_("intent"),
+    "status": N_("status"),
+    "outcome": N_("outcome"),
+    "created_at": N_("received"),
+    "platform": N_("platform"),
+}
+
+
+def export_header(ctx: ConsoleContext, user: User) -> list[str]:
+    """The CSV's first row: bilingual where the user's force is under the Standards."""
+    fc = ctx.config.forces.get(user.force) if user.force else None
+    if fc and fc.welsh_language_standards:
+        return [both(EXPORT_HEADINGS[c]) for c in EXPORT_COLUMNS]
+    return list(EXPORT_COLUMNS)
+
+
 @router.get("/api/search/export", tags=["api"])
 async def api_export(
     request: Request, user: ApiUser, filters: SearchFilters, ctx: Ctx, q: Text = None
@@ -126,8 +149,8 @@ async def api_export(
         ]
     )
     buf = io.StringIO()
+    csv.writer(buf).writerow(export_header(ctx, user))
     w = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
-    w.writeheader()
     w.writerows(rows)
     return Response(
         buf.getvalue(),

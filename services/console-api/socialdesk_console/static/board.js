@@ -4,28 +4,31 @@
   const root = document.getElementById("board");
   if (!root) return;
   const { el, api } = window.sd;
+  const t = window.sdT;
   let operators = [];
   // A supervisor's pick survives the board being redrawn under their cursor.
   const chosen = {};
-  function label(s) { return (s || "").replace(/_/g, " "); }
+  const label = window.sdL;
+  // A text in another language than the page's is marked with its own (WCAG 3.1.2).
+  function mark(a, lang) { if (lang && lang !== document.documentElement.lang) a.lang = lang; return a; }
   function countdown(deadline) { const t = el("time", "countdown"); if (deadline) t.setAttribute("datetime", deadline); return t; }
   function td(child, cls) { const c = el("td", cls || ""); if (typeof child === "string" || typeof child === "number") c.textContent = String(child); else if (child) c.appendChild(child); return c; }
   function reassignCell(itemId, verb) {
     const c = el("td", "reassign");
     const online = operators.filter((p) => p.status === "online");
-    if (!online.length) { c.textContent = "no one online"; return c; }
-    const sel = el("select"); sel.setAttribute("aria-label", "operator for " + itemId);
+    if (!online.length) { c.textContent = t("no one online"); return c; }
+    const sel = el("select"); sel.setAttribute("aria-label", t("operator for {item}", { item: itemId }));
     online.forEach((p) => { const o = el("option", "", `${p.operator} (${p.load})`); o.value = p.operator; sel.appendChild(o); });
     if (chosen[itemId] && online.some((p) => p.operator === chosen[itemId])) sel.value = chosen[itemId];
     sel.addEventListener("change", () => { chosen[itemId] = sel.value; });
-    const b = el("button", "", verb || "Reassign"); b.type = "button";
+    const b = el("button", "", verb || t("Reassign")); b.type = "button";
     b.addEventListener("click", async () => {
       b.disabled = true;
       const msg = document.getElementById("reassign-msg");
       const { status, data } = await api(`/api/items/${encodeURIComponent(itemId)}/commands`, { method: "POST", body: { type: "assign", payload: { operator: sel.value } } });
       msg.className = "outcome-msg " + (status === 200 ? "ok" : "bad");
       if (status === 200) delete chosen[itemId];
-      msg.textContent = status === 200 ? `Assigned to ${sel.value}.` : status === 202 ? "Sent; waiting for the outcome." : `Not assigned: ${data.reason || data.error || status}`;
+      msg.textContent = status === 200 ? t("Assigned to {operator}.", { operator: sel.value }) : status === 202 ? t("Sent; waiting for the outcome.") : t("Not assigned: {reason}", { reason: data.reason || data.error || status });
       b.disabled = false; soon();
     });
     c.appendChild(sel); c.appendChild(b);
@@ -36,10 +39,10 @@
     tr.dataset.id = r.item_id; tr.dataset.clock = r.clock;
     tr.appendChild(td(el("span", "grade " + r.priority, r.priority)));
     tr.appendChild(td(countdown(r.deadline)));
-    tr.appendChild(td(`${label(r.clock)} ${r.state}`));
+    tr.appendChild(td(`${label(r.clock)} ${label(r.state)}`));
     tr.appendChild(td(r.team || ""));
     tr.appendChild(td(r.owner || "—", "owner"));
-    const a = el("a", "", r.text || r.item_id); a.href = "/items/" + encodeURIComponent(r.item_id);
+    const a = mark(el("a", "", r.text || r.item_id), r.text && r.language); a.href = "/items/" + encodeURIComponent(r.item_id);
     tr.appendChild(td(a));
     tr.appendChild(reassignCell(r.item_id));
     return tr;
@@ -67,8 +70,8 @@
   function alertItem(a) {
     const li = el("li", a.type);
     li.appendChild(el("time", "", (a.at || "").slice(11, 19)));
-    li.appendChild(document.createTextNode(` ${a.priority} ${label(a.clock)} ${a.type} · ${a.team} · `));
-    const link = el("a", "", "open"); link.href = "/items/" + encodeURIComponent(a.item_id); li.appendChild(link);
+    li.appendChild(document.createTextNode(` ${a.priority} ${label(a.clock)} ${label(a.type)} · ${a.team} · `));
+    const link = el("a", "", t("open")); link.href = "/items/" + encodeURIComponent(a.item_id); li.appendChild(link);
     return li;
   }
   function render(b) {
@@ -81,23 +84,23 @@
       const tr = el("tr"); tr.appendChild(td(row.team));
       grades.forEach((g) => { const c = row.grades[g]; tr.appendChild(td(c.at_risk, c.at_risk ? "at-risk" : "")); tr.appendChild(td(c.breached, c.breached ? "breached" : "")); });
       return tr;
-    }, "No teams.", 9);
-    fill(document.querySelector("#at-risk tbody"), b.at_risk, (r) => riskRow(r, false), "Nothing at risk: every clock is within its warning time.", 7);
+    }, t("No teams."), 9);
+    fill(document.querySelector("#at-risk tbody"), b.at_risk, (r) => riskRow(r, false), t("Nothing at risk: every clock is within its warning time."), 7);
     fill(document.querySelector("#unassigned tbody"), b.unassigned, (u) => {
       const tr = el("tr", u.priority); tr.dataset.id = u.id;
       tr.appendChild(td(el("span", "grade " + u.priority, u.priority)));
       tr.appendChild(td(u.first_response_due ? countdown(u.first_response_due) : ""));
       tr.appendChild(td(u.team || ""));
-      const a = el("a", "", u.text || u.id); a.href = "/items/" + encodeURIComponent(u.id); tr.appendChild(td(a));
-      tr.appendChild(reassignCell(u.id, "Assign"));
+      const a = mark(el("a", "", u.text || u.id), u.text && u.language); a.href = "/items/" + encodeURIComponent(u.id); tr.appendChild(td(a));
+      tr.appendChild(reassignCell(u.id, t("Assign")));
       return tr;
-    }, "No unassigned P1 or P2.", 5);
+    }, t("No unassigned P1 or P2."), 5);
     fill(document.querySelector("#operators tbody"), b.operators, (p) => {
       const tr = el("tr"); tr.dataset.operator = p.operator; tr.dataset.status = p.status;
-      tr.appendChild(td(p.operator)); tr.appendChild(td(p.status, "presence-" + p.status));
+      tr.appendChild(td(p.operator)); tr.appendChild(td(label(p.status), "presence-" + p.status));
       tr.appendChild(td(p.load)); tr.appendChild(td((p.teams || []).join(", ")));
       return tr;
-    }, "No operator has signed in.", 4);
+    }, t("No operator has signed in."), 4);
     window.sd.tick();  // countdowns show at once, not at the next second
   }
   async function refresh() {
@@ -129,8 +132,8 @@
       soon();
     });
     live.addEventListener("item", soon);
-    live.addEventListener("open", () => { document.getElementById("live").textContent = "live"; });
-    live.addEventListener("error", () => { document.getElementById("live").textContent = "reconnecting…"; });
+    live.addEventListener("open", () => { document.getElementById("live").textContent = t("live"); });
+    live.addEventListener("error", () => { document.getElementById("live").textContent = t("reconnecting…"); });
   }
   refresh();
   setInterval(refresh, 30000);

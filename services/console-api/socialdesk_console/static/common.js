@@ -24,9 +24,10 @@ window.sd = (function () {
     b.textContent = "";
     const a = document.createElement("a");
     a.href = "/items/" + encodeURIComponent(change.item_id);
+    const t = window.sdT, team = change.team || t("your force");
     a.textContent = change.queue === "national" && change.priority !== "P1"
-      ? "New item in the national duty queue (" + change.priority + "): no force could be determined; open it now"
-      : (change.regraded_to ? "Escalated to P1 for " : "New P1 emergency for ") + (change.team || "your force") + ": open it now";
+      ? t("New item in the national duty queue ({grade}): no force could be determined; open it now", { grade: change.priority })
+      : change.regraded_to ? t("Escalated to P1 for {team}: open it now", { team }) : t("New P1 emergency for {team}: open it now", { team });
     b.appendChild(a);
     b.hidden = false;
     beep();
@@ -40,27 +41,17 @@ window.sd = (function () {
   // Count down every <time class="countdown|due"> to its deadline, once a second.
   function tick() {
     const now = Date.now();
-    document.querySelectorAll("time.countdown, time.due").forEach((t) => {
-      const ms = Date.parse(t.getAttribute("datetime")) - now;
+    const t = window.sdT;
+    document.querySelectorAll("time.countdown, time.due").forEach((tm) => {
+      const ms = Date.parse(tm.getAttribute("datetime")) - now;
       if (isNaN(ms)) return;
       const s = Math.abs(Math.round(ms / 1000));
       const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
       const txt = (h ? h + "h " : "") + m + "m" + (h ? "" : " " + sec + "s");
-      t.textContent = ms < 0 ? "overdue " + txt : txt;
-      t.classList.toggle("overdue", ms < 0);
+      tm.textContent = ms < 0 ? t("overdue {time}", { time: txt }) : txt;
+      tm.classList.toggle("overdue", ms < 0);
     });
   }
   setInterval(tick, 1000); tick();
-  // Working on a page is not being idle: a key or pointer press touches the session (at
-  // most every 5 minutes), so a long reply is not lost to the idle sign-out (WCAG 2.2.1);
-  // a screen nobody uses still signs out.
-  let touched = Date.now();
-  function active() {
-    if (!csrf || Date.now() - touched < 300000) return;
-    touched = Date.now();
-    fetch("/api/me", { credentials: "same-origin" }).catch(() => { /* next press tries again */ });
-  }
-  document.addEventListener("keydown", active, true);
-  document.addEventListener("pointerdown", active, true);
   return { api, alarmP1, el, csrf, tick };
 })();

@@ -7,6 +7,7 @@
   const query = table.dataset.query;
   const seen = new Set([...table.querySelectorAll("tr[data-id]")].map((r) => r.dataset.id));
   const { el } = window.sd;
+  const t = window.sdT;
   function td(child) { const c = el("td"); if (typeof child === "string") c.textContent = child; else if (child) c.appendChild(child); return c; }
   function row(it) {
     const tr = el("tr", it.priority + (seen.has(it.id) ? "" : " new-row"));
@@ -17,11 +18,13 @@
     const rec = el("time", "", (it.created_at || "").slice(11, 19)); rec.setAttribute("datetime", it.created_at);
     tr.appendChild(td(rec));
     tr.appendChild(td(it.platform + " · @" + (it.author_handle || it.author_id)));
-    const a = el("a", "", (it.text || "").slice(0, 140) || "(no text)"); a.href = "/items/" + encodeURIComponent(it.id);
-    if (it.language === "cy" || (it.flags || []).includes("welsh_language")) a.lang = "cy";
+    const a = el("a", "", (it.text || "").slice(0, 140) || t("(no text)")); a.href = "/items/" + encodeURIComponent(it.id);
+    // Marked when its language is not the page's: Welsh on an English page and the reverse.
+    const lang = it.language === "cy" || (it.flags || []).includes("welsh_language") ? "cy" : (it.language || "en");
+    if (it.text && /^[a-z]{2,3}$/.test(lang) && lang !== document.documentElement.lang) a.lang = lang;
     tr.appendChild(td(a));
-    const intent = td((it.intent || "").replace(/_/g, " "));
-    (it.flags || []).forEach((f) => { intent.appendChild(document.createTextNode(" ")); intent.appendChild(el("span", "flag", f.replace(/_/g, " "))); });
+    const intent = td(window.sdL(it.intent));
+    (it.flags || []).forEach((f) => { intent.appendChild(document.createTextNode(" ")); intent.appendChild(el("span", "flag", window.sdL(f))); });
     tr.appendChild(intent);
     tr.appendChild(td(it.team || ""));
     tr.appendChild(td(it.owner || "—"));
@@ -37,7 +40,7 @@
       const was = active && body.contains(active) ? active.closest("tr") : null;
       const wasId = was ? was.dataset.id : null, wasAt = was ? was.sectionRowIndex : -1;
       body.textContent = "";
-      if (!data.items.length) { const tr = el("tr", "empty"); const c = el("td", "", "Nothing open in this view."); c.colSpan = 8; tr.appendChild(c); body.appendChild(tr); }
+      if (!data.items.length) { const tr = el("tr", "empty"); const c = el("td", "", t("Nothing open in this view.")); c.colSpan = 8; tr.appendChild(c); body.appendChild(tr); }
       data.items.forEach((it) => body.appendChild(row(it)));
       data.items.forEach((it) => seen.add(it.id));
       if (was) {
@@ -46,9 +49,9 @@
         if (link) link.focus({ preventScroll: true });
       }
       table.dispatchEvent(new CustomEvent("sd:redrawn"));
-      document.getElementById("count").textContent = `${data.total} in this view`;
+      document.getElementById("count").textContent = t("{n} in this view", { n: data.total });
       document.querySelectorAll(".counter").forEach((c) => { c.textContent = data.counts[c.dataset.view]; });
-      document.title = `Inbox (${data.counts.all_open}) · socialdesk`;
+      document.title = t("Inbox") + ` (${data.counts.all_open}) · socialdesk`;
     } catch (e) { /* network blip: try again next tick */ }
   }
   // A change reaches the stream before the search index has it (the index refreshes
@@ -68,8 +71,8 @@
       else if (change.regraded_to === "P1") window.sd.alarmP1(change);  // escalated by a follow-up or merge
       soon();
     });
-    live.addEventListener("open", () => { document.getElementById("live").textContent = "live"; });
-    live.addEventListener("error", () => { document.getElementById("live").textContent = "reconnecting…"; });
+    live.addEventListener("open", () => { document.getElementById("live").textContent = t("live"); });
+    live.addEventListener("error", () => { document.getElementById("live").textContent = t("reconnecting…"); });
   }
   setInterval(refresh, 15000);  // a safety net if the stream drops
 })();

@@ -7,6 +7,7 @@
   const itemId = ws.dataset.item;
   const limit = parseInt(ws.dataset.limit, 10);
   const { api } = window.sd;
+  const t = window.sdT;
   const msg = document.getElementById("outcome-msg");
   const text = document.getElementById("text");
   const chars = document.getElementById("chars");
@@ -44,8 +45,8 @@
     const { status, data } = await api(`${base}/replies/preview`, { method: "POST", body: { template_id: id, language, variables } });
     if (mine !== asked) return;
     // The reply is marked with its language: read and spell-checked as Welsh or English.
-    if (status === 200) { text.value = data.text; text.lang = language; count(); keep(); show(data.fits ? "Preview ready: edit if needed, then send." : `Too long for ${ws.dataset.platform}: ${data.length}/${data.limit}`, data.fits ? "" : "bad"); }
-    else show(`Template problem: ${data.error}`, "bad");
+    if (status === 200) { text.value = data.text; text.lang = language; count(); keep(); show(data.fits ? t("Preview ready: edit if needed, then send.") : t("Too long for {platform}: {length}/{limit}", { platform: ws.dataset.platform, length: data.length, limit: data.limit }), data.fits ? "" : "bad"); }
+    else show(t("Template problem: {error}", { error: data.error }), "bad");
   }
   const pv = document.getElementById("preview");
   if (pv) pv.addEventListener("click", preview);
@@ -68,17 +69,17 @@
     if (cmd === "recategorise") body.payload = { intent: v("intent"), flags: [...document.getElementById("flags").selectedOptions].map((o) => o.value) };
     if (cmd === "transfer") body.payload = { force: v("transfer_force"), team: v("transfer_team") };
     if (cmd === "resolve") { body.payload.outcome = v("outcome"); if (v("crime_reference")) body.payload.crime_reference = v("crime_reference"); }
-    show("Sending…");
+    show(t("Sending…"));
     const started = performance.now();
     const { status, data } = await api(path, { method: "POST", body });
     const ms = Math.round(performance.now() - started);
     if (status === 200) {
       if (cmd === "reply" || cmd === "note") drop();
-      show(`Done: ${data.event.type} (${ms} ms)`, "ok"); setTimeout(() => location.reload(), 1200);
+      show(t("Done: {action} ({ms} ms)", { action: window.sdL(data.event.type), ms }), "ok"); setTimeout(() => location.reload(), 1200);
     }
-    else if (status === 409) show(`Not done: ${data.reason}`, "bad");
-    else if (status === 202) show("Sent; the outcome is taking longer than usual.");
-    else show(`Error: ${data.error || status}`, "bad");
+    else if (status === 409) show(t("Not done: {reason}", { reason: data.reason }), "bad");
+    else if (status === 202) show(t("Sent; the outcome is taking longer than usual."));
+    else show(t("Error: {error}", { error: data.error || status }), "bad");
   });
   // Who else has this item open (collision warning), and live changes to it.
   const me = document.getElementById("who").dataset.username;
@@ -86,7 +87,7 @@
     const others = list.filter((x) => x.username !== me);
     // Never hidden (a hidden live region is not announced); empty, it takes no space.
     const c = document.getElementById("collision");
-    c.textContent = others.length ? `Also viewing now: ${others.map((x) => x.display_name).join(", ")}. Check before you act.` : "";
+    c.textContent = others.length ? t("Also viewing now: {names}. Check before you act.", { names: others.map((x) => x.display_name).join(", ") }) : "";
   }
   if (window.EventSource) {
     const live = new EventSource(`/api/stream?item=${encodeURIComponent(itemId)}`);
@@ -94,7 +95,7 @@
     live.addEventListener("item", (e) => {
       const ch = JSON.parse(e.data);
       if (ch.type === "created" && ch.priority === "P1") window.sd.alarmP1(ch);
-      if (ch.item_id === itemId && ch.actor !== me) show(`Changed by ${ch.actor}: ${ch.type}. Reload to see it.`, "bad");
+      if (ch.item_id === itemId && ch.actor !== me) show(t("Changed by {who}: {change}. Reload to see it.", { who: ch.actor, change: window.sdL(ch.type) }), "bad");
     });
   }
   count();
