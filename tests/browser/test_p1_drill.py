@@ -301,7 +301,7 @@ def test_a_p1_through_every_way_in_is_seen_claimed_escalated_and_handed_over(
     page.goto(p.console + f"/items/{ig['id']}")
     page.fill("#handover_reason", "threat to kill, offender present")
     page.click("button[data-cmd=hand_over]")
-    expect(page.locator("#outcome-msg")).to_contain_text("Done: handed_over", timeout=10_000)
+    expect(page.locator("#outcome-msg")).to_contain_text("Done: handed over", timeout=10_000)
 
     def incident_shown() -> bool:
         page.goto(p.console + f"/items/{ig['id']}")

@@ -243,6 +243,8 @@ def refused_everywhere(bases: list[str], cookie: str, item_id: str) -> None:
                 "/metrics",
                 "/openapi.json",
                 "/",
+                "/language",  # public: the language switch works on the sign-in page
+                "/accessibility",  # public: the accessibility statement
             ):
                 continue
             url = path.replace("{item_id}", item_id)
