@@ -21,6 +21,7 @@ from socialdesk.authors import (
     expired_indices,
     merge_documents,
 )
+from socialdesk.config import PlatformConfig, load_config
 from socialdesk.es import EsSink, VersionedDoc, alias, make_es
 from socialdesk.events import AuditEvent, ItemEvent, SlaEvent, utcnow
 from socialdesk.kafka import BatchResult, Meta, Output, StreamProcessor
@@ -35,6 +36,7 @@ from socialdesk_indexer.documents import (
     item_document,
     sla_document,
 )
+from socialdesk_indexer.sweeper import RetentionSweeper
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +51,27 @@ class IndexerProcessor(StreamProcessor):
         settings: BaseServiceSettings,
         es: AsyncElasticsearch,
         clock: Callable[[], datetime] = utcnow,
+        config: PlatformConfig | None = None,
     ) -> None:
         self.settings = settings
         self.es = es
         self.clock = clock
         self.sink = EsSink(es, settings)
         self._next_sweep = 0.0
+        # Without a config (some tests) there is no policy to sweep by.
+        self.sweeper = (
+            RetentionSweeper(es, settings, config, clock)
+            if config is not None and config.retention is not None
+            else None
+        )
+
+    async def tick(self) -> BatchResult:
+        """The retention sweep when due; its audit record goes to audit.events, where
+        this service indexes it like any other."""
+        if self.sweeper is None:
+            return BatchResult()
+        records = await self.sweeper.maybe_sweep()
+        return BatchResult(outputs=[Output(AUDIT_EVENTS, r.actor.id, r) for r in records])
 
     def _history_starts(self) -> date:
         return self.clock().date() - timedelta(days=self.settings.author_history_days)
@@ -151,7 +168,7 @@ class IndexerProcessor(StreamProcessor):
 def main() -> None:
     settings = BaseServiceSettings()
     es = make_es(settings)
-    proc = IndexerProcessor(settings, es)
+    proc = IndexerProcessor(settings, es, config=load_config(settings.config_dir))
     asyncio.run(
         serve_processor(settings, proc, {"elasticsearch": proc.sink.ready}, max_records=2000)
     )
