@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from aiokafka.structs import TopicPartition
 from elasticsearch import AsyncElasticsearch
 
 from socialdesk import indices
@@ -25,6 +26,7 @@ from socialdesk.config import PlatformConfig, load_config
 from socialdesk.es import EsSink, VersionedDoc, alias, make_es
 from socialdesk.events import AuditEvent, ItemEvent, SlaEvent, utcnow
 from socialdesk.kafka import BatchResult, Meta, Output, StreamProcessor
+from socialdesk.kafka.client import topic_name
 from socialdesk.kafka.outputs import dead_for
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.stream import serve_processor
@@ -64,11 +66,21 @@ class IndexerProcessor(StreamProcessor):
             if config is not None and config.retention is not None
             else None
         )
+        self.sweeps = False
+
+    async def on_assign(self, partitions: set[TopicPartition]) -> None:
+        # One instance sweeps: the one holding items.events partition 0 (every instance
+        # sweeping would only repeat the work and the audit record).
+        first = topic_name(self.settings, ITEMS_EVENTS)
+        self.sweeps = any(tp.topic == first and tp.partition == 0 for tp in partitions)
+
+    async def on_revoke(self, partitions: set[TopicPartition]) -> None:
+        self.sweeps = False
 
     async def tick(self) -> BatchResult:
         """The retention sweep when due; its audit record goes to audit.events, where
         this service indexes it like any other."""
-        if self.sweeper is None:
+        if self.sweeper is None or not self.sweeps:
             return BatchResult()
         records = await self.sweeper.maybe_sweep()
         return BatchResult(outputs=[Output(AUDIT_EVENTS, r.actor.id, r) for r in records])
