@@ -25,7 +25,14 @@ from socialdesk.retention import (
     sweep_due,
     sweep_targets,
 )
-from socialdesk.topics import MENTIONS_RAW, MENTIONS_TRIAGED, load_topic_specs
+from socialdesk.topics import (
+    AUDIT_EVENTS,
+    ITEMS_EVENTS,
+    MENTIONS_RAW,
+    MENTIONS_TRIAGED,
+    SLA_EVENTS,
+    load_topic_specs,
+)
 from tests.unit.conftest import CONFIG_DIR, FORCE
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -211,3 +218,25 @@ def test_last_sweep_counts_read_one_forces_part_of_the_record() -> None:
     assert last_sweep_counts(details, None) == {"items": 2, "author_history": 2}
     assert last_sweep_counts({}, FORCE) == {}
     assert last_sweep_counts({"deleted": "odd"}, FORCE) == {}
+
+
+def longest_allowed(config: PlatformConfig, data_class: DataClass) -> int:
+    """The longest any force may keep a class: the national period, or its maximum where
+    forces may lengthen."""
+    assert config.retention is not None
+    rule = config.retention.classes[data_class]
+    return rule.maximum_days if config.retention.force_may_lengthen else rule.days
+
+
+def test_the_log_of_record_is_kept_for_the_longest_period_a_force_may_have(
+    platform_config: PlatformConfig,
+) -> None:
+    specs = load_topic_specs()
+    want = {
+        ITEMS_EVENTS: DataClass.items,
+        SLA_EVENTS: DataClass.items,
+        AUDIT_EVENTS: DataClass.audit,
+    }
+    for topic, data_class in want.items():
+        days = longest_allowed(platform_config, data_class)
+        assert specs[topic].config["retention.ms"] == kafka_retention_ms(days), topic
