@@ -238,6 +238,7 @@ def test_every_page_and_state_has_no_wcag_violations(
     audit.check(page, "item, read only (national viewer)")
     page.goto(c + "/retention")
     expect(page.locator("#class-items")).to_be_visible()
+    expect(page.locator("#overrides")).to_be_visible()
     audit.check(page, "retention, national viewer")
     page.close()
     ctx.close()

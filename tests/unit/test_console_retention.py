@@ -71,3 +71,34 @@ def test_the_page_in_welsh_names_every_class_and_marks_the_reasons_english(
     assert "Cadw yn ôl dosbarth data" in page and "Ysgubiad diwethaf: 2026-12-07 10:00:00" in page
     assert "2,190 diwrnod" in page and "Eitemau a\u2019u digwyddiadau" in page
     assert page.count('<td lang="en">') == len(DataClass)
+
+
+def test_the_national_roles_see_each_forces_own_periods(
+    platform_config: PlatformConfig,
+) -> None:
+    from types import SimpleNamespace
+
+    from socialdesk.config import PlatformConfig as Config
+    from socialdesk.retention import RetentionOverride
+    from socialdesk_console.routers.retention import force_overrides
+
+    forces = dict(platform_config.forces)
+    over = RetentionOverride(days=400, reason="the PCC asked for 13 months")
+    forces["cheshire"] = forces["cheshire"].model_copy(
+        update={"retention": {DataClass.reports_rollups: over}}
+    )
+    config = Config(platform_config.national, forces, {}, platform_config.retention)
+    rows = force_overrides(SimpleNamespace(config=config))  # type: ignore[arg-type]
+    assert rows == [
+        {
+            "force": "Cheshire Constabulary",
+            "name": "Report rollups",
+            "data_class": "reports_rollups",
+            "days": 400,
+            "reason": "the PCC asked for 13 months",
+        }
+    ]
+    view = {"force": None, "last_sweep": None, "classes": [], "overrides": rows}
+    page = render_page("retention.html", "en", view=view, user=user("national_viewer", None))
+    assert "No sweep has run yet." in page
+    assert "Cheshire Constabulary</th><td>Report rollups</td><td>400 days</td>" in page

@@ -85,7 +85,23 @@ async def retention_view(ctx: ConsoleContext, user: User) -> dict[str, Any]:
         "force": force,
         "classes": classes,
         "last_sweep": sweep["at"] if sweep else None,
+        "overrides": None if force else force_overrides(ctx),
     }
+
+
+def force_overrides(ctx: ConsoleContext) -> list[dict[str, Any]]:
+    """For the national roles: every force's own (shorter) periods, with its reason."""
+    return [
+        {
+            "force": fc.name,
+            "name": CLASS_NAMES[dc],
+            "data_class": dc.value,
+            "days": over.days,
+            "reason": over.reason,
+        }
+        for fc in sorted(ctx.config.forces.values(), key=lambda f: f.name)
+        for dc, over in fc.retention.items()
+    ]
 
 
 @router.get("/retention", response_class=HTMLResponse, tags=["pages"])
