@@ -17,6 +17,7 @@ import holidays
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from socialdesk.retention import DataClass, RetentionOverride, RetentionPolicy
 from socialdesk.taxonomy import Flag, Intent, Platform, Priority
 
 
@@ -198,6 +199,9 @@ class ForceConfig(Strict):
     unclaimed: UnclaimedOverride = Field(default_factory=UnclaimedOverride)
     notifications: list[NotifyChannel] = Field(default_factory=list)
     control_room: ControlRoom | None = None
+    retention: dict[DataClass, RetentionOverride] = Field(
+        default_factory=dict, description="shorter periods than the national ones"
+    )
 
     @model_validator(mode="after")
     def _teams_ok(self) -> ForceConfig:
@@ -305,10 +309,12 @@ class PlatformConfig:
         national: National,
         forces: dict[str, ForceConfig],
         holidays: dict[str, frozenset[date]] | None = None,
+        retention: RetentionPolicy | None = None,
     ) -> None:
         self.national = national
         self.forces = forces
         self.holidays = holidays or {}
+        self.retention = retention
 
     @cached_property
     def account_index(self) -> dict[tuple[str, str], str]:
@@ -424,7 +430,27 @@ def load_config(config_dir: Path) -> PlatformConfig:
     for i, rule in enumerate(national.routing):
         if not re.match(r"^[a-z0-9-]+$", rule.team):
             raise ConfigError(national_path, f"routing.{i}.team", "bad team id")
-    return PlatformConfig(national, forces, load_holidays(config_dir / "calendars"))
+    retention = load_retention(config_dir / "national" / "retention.yaml")
+    check_retention_overrides(retention, force_dir, forces)
+    return PlatformConfig(national, forces, load_holidays(config_dir / "calendars"), retention)
+
+
+def load_retention(path: Path) -> RetentionPolicy:
+    policy: RetentionPolicy = _validate(RetentionPolicy, path, _load_yaml(path))
+    return policy
+
+
+def check_retention_overrides(
+    policy: RetentionPolicy, force_dir: Path, forces: dict[str, ForceConfig]
+) -> None:
+    """A force may shorten a period; lengthen it only up to the national maximum, and
+    only where the national file allows it; never set a class shared by all forces."""
+    for force in forces.values():
+        for data_class, over in force.retention.items():
+            problem = policy.override_problem(data_class, over.days)
+            if problem is not None:
+                path = force_dir / f"{force.id}.yaml"
+                raise ConfigError(path, f"retention.{data_class.value}.days", problem)
 
 
 # The `holidays` library's subdivision codes for the regions a calendar can name.

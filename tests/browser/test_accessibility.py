@@ -3,7 +3,7 @@ every console page in each state an operator, supervisor, administrator or natio
 viewer meets it (signed out, a failed sign-in, the inbox with and without a P1 banner and
 in an empty view, an item before and after claiming, a Welsh reply previewed, the
 shortcut dialog open, search with and without results, the error pages, the board live,
-reports with and without a period error, the audit trail, the national page), and every
+reports with and without a period error, the audit trail, retention, the national page), and every
 page must show zero violations of the WCAG 2.0, 2.1 and 2.2 A and AA rules. Then the
 things axe cannot see: Welsh text marked lang="cy", a skip link that moves focus to the
 main content, a visible focus outline, and a P1 banner that announces without moving
@@ -220,6 +220,9 @@ def test_every_page_and_state_has_no_wcag_violations(
     page.goto(f"{c}/audit?target_id={welsh['id']}")
     expect(page.locator("#audit tbody tr").first).to_be_visible()
     audit.check(page, "audit")
+    page.goto(c + "/retention")
+    expect(page.locator("#class-audit")).to_be_visible()
+    audit.check(page, "retention")
     page.close()
     ctx.close()
 
@@ -233,6 +236,10 @@ def test_every_page_and_state_has_no_wcag_violations(
     audit.check(page, "reports, national viewer")
     page.goto(f"{c}/items/{welsh['id']}")
     audit.check(page, "item, read only (national viewer)")
+    page.goto(c + "/retention")
+    expect(page.locator("#class-items")).to_be_visible()
+    expect(page.locator("#overrides")).to_be_visible()
+    audit.check(page, "retention, national viewer")
     page.close()
     ctx.close()
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from aiokafka.structs import TopicPartition
 from elasticsearch import AsyncElasticsearch
 
 from socialdesk import indices
@@ -21,9 +22,11 @@ from socialdesk.authors import (
     expired_indices,
     merge_documents,
 )
+from socialdesk.config import PlatformConfig, load_config
 from socialdesk.es import EsSink, VersionedDoc, alias, make_es
 from socialdesk.events import AuditEvent, ItemEvent, SlaEvent, utcnow
 from socialdesk.kafka import BatchResult, Meta, Output, StreamProcessor
+from socialdesk.kafka.client import topic_name
 from socialdesk.kafka.outputs import dead_for
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.stream import serve_processor
@@ -35,6 +38,7 @@ from socialdesk_indexer.documents import (
     item_document,
     sla_document,
 )
+from socialdesk_indexer.sweeper import RetentionSweeper
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +53,37 @@ class IndexerProcessor(StreamProcessor):
         settings: BaseServiceSettings,
         es: AsyncElasticsearch,
         clock: Callable[[], datetime] = utcnow,
+        config: PlatformConfig | None = None,
     ) -> None:
         self.settings = settings
         self.es = es
         self.clock = clock
         self.sink = EsSink(es, settings)
         self._next_sweep = 0.0
+        # Without a config (some tests) there is no policy to sweep by.
+        self.sweeper = (
+            RetentionSweeper(es, settings, config, clock)
+            if config is not None and config.retention is not None
+            else None
+        )
+        self.sweeps = False
+
+    async def on_assign(self, partitions: set[TopicPartition]) -> None:
+        # One instance sweeps: the one holding items.events partition 0 (every instance
+        # sweeping would only repeat the work and the audit record).
+        first = topic_name(self.settings, ITEMS_EVENTS)
+        self.sweeps = any(tp.topic == first and tp.partition == 0 for tp in partitions)
+
+    async def on_revoke(self, partitions: set[TopicPartition]) -> None:
+        self.sweeps = False
+
+    async def tick(self) -> BatchResult:
+        """The retention sweep when due; its audit record goes to audit.events, where
+        this service indexes it like any other."""
+        if self.sweeper is None or not self.sweeps:
+            return BatchResult()
+        records = await self.sweeper.maybe_sweep()
+        return BatchResult(outputs=[Output(AUDIT_EVENTS, r.actor.id, r) for r in records])
 
     def _history_starts(self) -> date:
         return self.clock().date() - timedelta(days=self.settings.author_history_days)
@@ -151,7 +180,7 @@ class IndexerProcessor(StreamProcessor):
 def main() -> None:
     settings = BaseServiceSettings()
     es = make_es(settings)
-    proc = IndexerProcessor(settings, es)
+    proc = IndexerProcessor(settings, es, config=load_config(settings.config_dir))
     asyncio.run(
         serve_processor(settings, proc, {"elasticsearch": proc.sink.ready}, max_records=2000)
     )

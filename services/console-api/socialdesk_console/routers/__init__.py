@@ -12,6 +12,7 @@ from socialdesk_console.routers import (
     presence,
     replies,
     reports,
+    retention,
     search,
     stream,
 )
@@ -29,4 +30,5 @@ ROUTERS = (
     board,
     reports,
     handover,
+    retention,
 )

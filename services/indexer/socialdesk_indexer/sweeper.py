@@ -1,0 +1,185 @@
+"""The retention sweeper: deletes the Elasticsearch documents past their period
+(socialdesk.retention, config/national/retention.yaml), per force and data class, and
+says what it did in one audit record per sweep. The indexer runs it from tick(): it owns
+the projection it deletes from. Kafka's own retention.ms deletes the raw mentions."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch
+from prometheus_client import Counter
+
+from socialdesk import indices
+from socialdesk.authors import AUTHOR_DAYS, expired_indices
+from socialdesk.config import PlatformConfig
+from socialdesk.es import alias
+from socialdesk.events import Actor, AuditEvent
+from socialdesk.retention import (
+    NO_FORCE,
+    SWEEP_ACTION,
+    DataClass,
+    SweepTarget,
+    periods_for,
+    sweep_due,
+    sweep_targets,
+)
+from socialdesk.settings import BaseServiceSettings
+
+log = logging.getLogger(__name__)
+
+DELETED = Counter(
+    "socialdesk_retention_deleted_total",
+    "Documents (author history: daily indices) deleted by the retention sweeper",
+    ["data_class"],
+)
+PAGE = 1000  # items looked up per round: their timelines are deleted with them
+ITEM_PARTS = (indices.EVENTS, indices.SLA, indices.CORRECTIONS)
+ROLLUP_INDICES = (
+    indices.ROLLUPS,
+    indices.ROLLUPS_TEAM,
+    indices.ROLLUPS_CHANNEL,
+    indices.ROLLUPS_TC,
+)
+RETRY_AFTER = timedelta(minutes=1)
+
+
+def _of_force(force: str | None) -> dict[str, Any]:
+    if force is None:
+        return {"bool": {"must_not": {"exists": {"field": "force"}}}}
+    return {"term": {"force": force}}
+
+
+class RetentionSweeper:
+    """One sweep every `sweep_interval_minutes`, the first on the first tick."""
+
+    def __init__(
+        self,
+        es: AsyncElasticsearch,
+        settings: BaseServiceSettings,
+        config: PlatformConfig,
+        clock: Callable[[], datetime],
+    ) -> None:
+        assert config.retention is not None
+        self.es = es
+        self.settings = settings
+        self.config = config
+        self.clock = clock
+        self.interval = config.retention.sweep_interval_minutes
+        self.last: datetime | None = None
+
+    def _index(self, name: str) -> str:
+        return alias(self.settings, name)
+
+    async def maybe_sweep(self) -> list[AuditEvent]:
+        """A sweep if one is due; a failed one is tried again a minute later."""
+        now = self.clock()
+        if not sweep_due(self.last, now, self.interval):
+            return []
+        try:
+            return [await self.sweep(now)]
+        except Exception as exc:
+            log.warning("retention sweep failed", extra={"error": repr(exc)})
+            self.last = now - timedelta(minutes=self.interval) + RETRY_AFTER
+            return []
+
+    async def sweep(self, now: datetime) -> AuditEvent:
+        """Delete everything past its period at `now`; the audit record of what went."""
+        deleted: dict[str, dict[str, int]] = {}
+        parts = [self._index(n) for n in (indices.ITEMS, indices.AUDIT, *ITEM_PARTS)]
+        await self.es.indices.refresh(index=",".join(parts + self._rollups()))
+        for target in sweep_targets(self.config, now):
+            n = await self._sweep_one(target)
+            counts = deleted.setdefault(target.force or NO_FORCE, {})
+            counts[target.data_class.value] = n
+            DELETED.labels(target.data_class.value).inc(n)
+        days = await self._expire_author_days(now)
+        DELETED.labels(DataClass.author_history.value).inc(days)
+        totals: dict[str, int] = {DataClass.author_history.value: days}
+        for counts in deleted.values():
+            for dc, n in counts.items():
+                totals[dc] = totals.get(dc, 0) + n
+        self.last = now
+        log.info("retention sweep", extra={"deleted": totals})
+        return AuditEvent(
+            event_id=f"ret_{uuid.uuid4().hex}",
+            at=now,
+            actor=Actor(kind="system", id="indexer"),
+            role="retention",
+            action=SWEEP_ACTION,
+            target_type="retention",
+            details={"totals": totals, "deleted": deleted},
+        )
+
+    def _rollups(self) -> list[str]:
+        return [self._index(n) for n in ROLLUP_INDICES]
+
+    async def _sweep_one(self, target: SweepTarget) -> int:
+        if target.data_class == DataClass.items:
+            return await self._sweep_items(target)
+        if target.data_class == DataClass.audit:
+            query = {"range": {"at": {"lt": target.before.isoformat()}}}
+            return await self._delete(self._index(indices.AUDIT), target.force, query)
+        day = {"range": {"day": {"lt": target.before.date().isoformat()}}}
+        return await self._delete(",".join(self._rollups()), target.force, day)
+
+    async def _delete(self, index: str, force: str | None, query: dict[str, Any]) -> int:
+        resp = await self.es.delete_by_query(
+            index=index,
+            query={"bool": {"filter": [_of_force(force), query]}},
+            conflicts="proceed",
+            refresh=True,
+        )
+        return int(resp.get("deleted", 0))
+
+    async def _sweep_items(self, target: SweepTarget) -> int:
+        """Closed items last changed before the cut-off, with their timelines, clocks and
+        corrections; an open item stays whatever its age."""
+        query = {
+            "bool": {
+                "filter": [
+                    _of_force(target.force),
+                    {"term": {"open": False}},
+                    {"range": {"updated_at": {"lt": target.before.isoformat()}}},
+                ]
+            }
+        }
+        total = 0
+        while True:
+            resp = await self.es.search(
+                index=self._index(indices.ITEMS), query=query, size=PAGE, source=False
+            )
+            ids = [h["_id"] for h in resp["hits"]["hits"]]
+            if not ids:
+                return total
+            for part in ITEM_PARTS:
+                await self.es.delete_by_query(
+                    index=self._index(part),
+                    query={"terms": {"item_id": ids}},
+                    conflicts="proceed",
+                    refresh=True,
+                )
+            resp = await self.es.delete_by_query(
+                index=self._index(indices.ITEMS),
+                query={"ids": {"values": ids}},
+                conflicts="proceed",
+                refresh=True,
+            )
+            n = int(resp.get("deleted", 0))
+            total += n
+            if len(ids) < PAGE or n == 0:  # n == 0: the same page again would never end
+                return total
+
+    async def _expire_author_days(self, now: datetime) -> int:
+        """Whole per-author days older than the author history period."""
+        keep = periods_for(self.config, None)[DataClass.author_history].days
+        stem = alias(self.settings, AUTHOR_DAYS)
+        found = await self.es.indices.get(index=f"{stem}-*", expand_wildcards="open")
+        old = expired_indices(stem, list(found.body), now.date(), keep)
+        if old:
+            await self.es.indices.delete(index=",".join(old))
+        return len(old)
