@@ -201,6 +201,9 @@ class ItemMessage(Model):
     # What the text is written in (detected, or the reply template's), so a page can mark
     # a Welsh message lang="cy" (WCAG 3.1.2); None on messages written before it was kept.
     language: str | None = Field(default=None, max_length=16)
+    # The force account an inbound message reached (its handle), so a reply goes out from
+    # that account with its own token; None on outbound/internal and older messages.
+    account: str | None = Field(default=None, max_length=200)
 
 
 class ControlRoomLink(Model):

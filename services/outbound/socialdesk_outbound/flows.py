@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 from prometheus_client import Counter
 
-from socialdesk.events import ItemEvent
+from socialdesk.config import load_config
+from socialdesk.events import ItemEvent, utcnow
 from socialdesk.health import make_server, ops_app, run_until_signalled
 from socialdesk.kafka import (
     BatchResult,
@@ -35,6 +36,7 @@ from socialdesk.logs import setup_logging
 from socialdesk.settings import OutboundSettings
 from socialdesk.statestore import ChangelogStore
 from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS, OUTBOUND_DELIVERIES
+from socialdesk_outbound.credentials import Credentials, publish_expiry
 from socialdesk_outbound.delivery import (
     Action,
     DeliveryRecord,
@@ -134,7 +136,10 @@ class OutboundProcessor(StreamProcessor):
 async def serve(settings: OutboundSettings) -> None:
     setup_logging("outbound", settings.log_level)
     http = httpx.AsyncClient(timeout=5.0)
-    proc = OutboundProcessor(settings, make_publisher(settings, http))
+    config = load_config(settings.config_dir)
+    publish_expiry(config, utcnow().date())
+    credentials = Credentials(config, settings)
+    proc = OutboundProcessor(settings, make_publisher(settings, http, credentials))
     runtime = KafkaRuntime(settings, proc, max_records=50)
 
     async def ready() -> dict[str, bool]:
