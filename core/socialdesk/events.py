@@ -151,6 +151,7 @@ class CommandType(StrEnum):
     absorb = "absorb"
     hand_over = "hand_over"
     control_room_update = "control_room_update"
+    sent_by_hand = "sent_by_hand"  # an operator posted a reply outbound could not send
 
 
 class ItemEventType(StrEnum):
@@ -174,6 +175,7 @@ class ItemEventType(StrEnum):
     absorbed = "absorbed"
     handed_over = "handed_over"
     control_room_updated = "control_room_updated"
+    sent_by_hand = "sent_by_hand"
     rejected = "rejected"
 
 

@@ -132,7 +132,9 @@ def delivery_audit(reply: OutboundReply, action: str, **details: Any) -> AuditEv
 def outcome_audit(reply: OutboundReply, result: Delivery) -> AuditEvent:
     """`reply.delivered` or `reply.undeliverable`, as the workspace shows them."""
     action = "reply.delivered" if result.status == "delivered" else "reply.undeliverable"
-    extra = {"reason": result.reason} if result.reason else {}
+    extra: dict[str, Any] = {"reason": result.reason} if result.reason else {}
+    if result.reason == "reply_by_hand":
+        extra["text"] = reply.text  # the item page offers it to copy and post by hand
     return delivery_audit(
         reply,
         action,

@@ -14,7 +14,7 @@ import httpx
 
 from socialdesk.events import utcnow
 from socialdesk.settings import OutboundSettings
-from socialdesk_outbound.credentials import Credentials
+from socialdesk_outbound.credentials import PUBLISHED, Credentials
 from socialdesk_outbound.reply import (
     CredentialsError,
     OutboundReply,
@@ -180,7 +180,9 @@ def make_publisher(
 ) -> Publisher:
     """The recorder, or the platforms' publishers with each account's token."""
     if settings.publisher_mode == "recorder":
-        return RecorderPublisher(settings.reply_recorder_path)
+        # Only the platforms production can post to: the rest are replied to by hand here too.
+        recorder = RecorderPublisher(settings.reply_recorder_path)
+        return PlatformRouter({p.value: recorder for p in PUBLISHED})
     meta = MetaPublisher(settings.meta_graph_base_url, credentials, http)
     return PlatformRouter(
         {
