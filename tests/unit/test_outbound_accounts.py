@@ -4,15 +4,16 @@ by hand), a refused token (401), and tokens about to expire."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY
 
 from socialdesk.config import PlatformConfig, load_config
-from socialdesk.events import ItemMessage
+from socialdesk.events import ItemMessage, utcnow
 from socialdesk.settings import OutboundSettings
 from socialdesk.taxonomy import Platform
 from socialdesk_outbound.credentials import (
@@ -22,6 +23,7 @@ from socialdesk_outbound.credentials import (
     check_credentials,
     expiring,
     publish_expiry,
+    watch_expiry,
 )
 from socialdesk_outbound.delivery import deliver, outcome_audit
 from socialdesk_outbound.publishers import PlatformRouter, XPublisher
@@ -160,3 +162,18 @@ def test_tokens_about_to_expire_are_flagged(
     assert (
         len(unset.problems) == 2 and "SOCIALDESK_TOKEN_NORTH_WALES_X_NWPOLICE" in unset.problems[0]
     )
+
+
+async def test_the_expiry_gauge_is_kept_current_and_warned_once_a_day(
+    config: PlatformConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    fc = config.forces["north-wales"]
+    soon = utcnow().date() + timedelta(days=5)
+    x = {h: c.model_copy(update={"expires": soon}) for h, c in fc.credentials[Platform.x].items()}
+    forces = {**config.forces, fc.id: fc.model_copy(update={"credentials": {Platform.x: x}})}
+    with caplog.at_level(logging.WARNING), pytest.raises(TimeoutError):
+        await asyncio.wait_for(watch_expiry(PlatformConfig(config.national, forces), 0.01), 0.1)
+    warned = [r for r in caplog.records if "expires soon" in r.getMessage()]
+    assert len(warned) == 2  # one per account, not one per pass
+    labels = {"force": "north-wales", "account": "x:HeddluGogCymru"}
+    assert REGISTRY.get_sample_value("socialdesk_outbound_token_expiry_days", labels) == 5

@@ -5,6 +5,7 @@ reference), else none: the reply is then for an operator to send by hand."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from enum import StrEnum
 from prometheus_client import Gauge
 
 from socialdesk.config import PlatformConfig
+from socialdesk.events import utcnow
 from socialdesk.settings import OutboundSettings
 from socialdesk.taxonomy import Platform
 from socialdesk_outbound.reply import OutboundReply
@@ -92,15 +94,25 @@ def expiring(config: PlatformConfig, today: date) -> list[ExpiryNotice]:
     return sorted(out, key=lambda n: n.days)
 
 
-def publish_expiry(config: PlatformConfig, today: date) -> None:
+def publish_expiry(config: PlatformConfig, today: date, warn: bool = True) -> None:
     """Set the expiry gauge per account; log a warning for each within the window."""
     for n in expiring(config, today):
         TOKEN_EXPIRY.labels(n.force, f"{n.platform}:{n.account}").set(n.days)
-        if n.days <= EXPIRY_WARNING_DAYS:
+        if warn and n.days <= EXPIRY_WARNING_DAYS:
             log.warning(
                 "account token expires soon; renew it",
                 extra={"force": n.force, "account": f"{n.platform}:{n.account}", "days": n.days},
             )
+
+
+async def watch_expiry(config: PlatformConfig, every_s: float = 3600.0) -> None:
+    """Keep the gauge current while outbound runs (it runs for weeks); warn once a day."""
+    warned: date | None = None
+    while True:
+        today = utcnow().date()
+        publish_expiry(config, today, warn=today != warned)
+        warned = today
+        await asyncio.sleep(every_s)
 
 
 # The platforms outbound has a publisher for: an account on any other is replied to by hand.
