@@ -53,6 +53,12 @@ def test_each_account_has_its_own_token_and_others_fall_back(config: PlatformCon
     assert creds.token(reply("north-wales", "@nwpolice")).value == "tok-nwp"  # as handles match
     other = creds.token(reply("merseyside", "MerseyPolice"))
     assert (other.value, other.source) == ("deployment", Source.deployment)
+    # A webhook names the account by its platform id: the same account, the same token.
+    fc = config.forces["north-wales"]
+    ids = {Platform.x: {"1234567": "HeddluGogCymru"}}
+    forces = {**config.forces, fc.id: fc.model_copy(update={"account_ids": ids})}
+    by_id = Credentials(PlatformConfig(config.national, forces), OutboundSettings(), ENV)
+    assert by_id.token(reply("north-wales", "1234567")).value == "tok-hgc"
     unset = Credentials(config, OutboundSettings(x_bearer_token="deployment"), {})
     assert unset.token(reply("north-wales", "NWPolice")).source == Source.deployment
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from prometheus_client import Gauge
 
-from socialdesk.config import PlatformConfig
+from socialdesk.config import AccountCredential, PlatformConfig
 from socialdesk.events import utcnow
 from socialdesk.settings import OutboundSettings
 from socialdesk.taxonomy import Platform
@@ -71,8 +71,7 @@ class Credentials:
 
     def token(self, reply: OutboundReply) -> Token:
         """The account's own token if its variable is set, else the deployment's."""
-        force = self.config.forces.get(reply.force) if self.config and reply.force else None
-        cred = force.credential(reply.platform, reply.account) if force and reply.account else None
+        cred = self._credential(reply)
         if cred is not None and self.environ.get(cred.env):
             return Token(self.environ[cred.env], Source.account, cred.env)
         kind = _FALLBACK_PLATFORMS.get(Platform(reply.platform))
@@ -80,6 +79,16 @@ class Credentials:
         if value:
             return Token(value, Source.deployment)
         return Token(None, Source.none, cred.env if cred else None)
+
+    def _credential(self, reply: OutboundReply) -> AccountCredential | None:
+        """The account's reference, by handle, or by platform id (a webhook's Page id
+        that ingest kept as the account reached)."""
+        config = self.config
+        force = config.forces.get(reply.force) if config and reply.force else None
+        if config is None or force is None or not reply.account:
+            return None
+        handle = config.account_id_index.get((reply.platform, reply.account), reply.account)
+        return force.credential(reply.platform, handle)
 
 
 def expiring(config: PlatformConfig, today: date) -> list[ExpiryNotice]:
