@@ -121,6 +121,14 @@ class ControlRoomUpdatePayload(Payload):
     note: str | None = None
 
 
+class SentByHandPayload(Payload):
+    """The reply an operator posted by hand (no publisher, or no token for the account):
+    the `replied` event's id, as its `reply.undeliverable` audit record names it."""
+
+    needs: ClassVar[str] = "sent_by_hand needs payload.reply_event_id, the reply's event id"
+    reply_event_id: StrictStr = Field(min_length=3, max_length=300)
+
+
 PAYLOADS: dict[CommandType, type[Payload]] = {
     CommandType.claim: Payload,
     CommandType.release: Payload,
@@ -137,6 +145,7 @@ PAYLOADS: dict[CommandType, type[Payload]] = {
     CommandType.absorb: AbsorbPayload,
     CommandType.hand_over: HandOverPayload,
     CommandType.control_room_update: ControlRoomUpdatePayload,
+    CommandType.sent_by_hand: SentByHandPayload,
 }
 
 
@@ -155,6 +164,7 @@ OPERATOR_COMMANDS: frozenset[CommandType] = frozenset(
         CommandType.resolve,
         CommandType.reopen,
         CommandType.merge,
+        CommandType.sent_by_hand,
     }
 )
 SUPERVISOR_COMMANDS: frozenset[CommandType] = frozenset({CommandType.assign})

@@ -176,6 +176,26 @@ class ControlRoom(Strict):
     )
 
 
+class AccountCredential(Strict):
+    """Where an account's API token is read from (never the token): an environment
+    variable, which in Kubernetes is a key of the force's Secret mounted as environment
+    (`forces.<id>.credentialsSecret` in the Helm chart). `expires` is when the platform
+    says the token stops working, so it can be renewed before replies start failing."""
+
+    env: str = Field(pattern=ENV_NAME, description="env var (or Secret key) holding the token")
+    expires: date | None = Field(default=None, description="YYYY-MM-DD, if the token expires")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_token_here(cls, data: Any) -> Any:
+        if isinstance(data, dict) and set(data) - {"env", "expires"}:
+            raise ValueError(
+                "only env and expires: a token never goes in config; put it in the force's "
+                "Secret (or the environment) and name its variable in env"
+            )
+        return data
+
+
 class ForceConfig(Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str
@@ -188,6 +208,10 @@ class ForceConfig(Strict):
         default_factory=dict,
         description="platform id -> handle, for webhooks that name the receiving account "
         "by id (a Facebook Page id, an Instagram account id, an X user id)",
+    )
+    credentials: dict[Platform, dict[str, AccountCredential]] = Field(
+        default_factory=dict,
+        description="platform -> handle -> where that account's token is read from",
     )
     teams: list[Team]
     calendars: dict[str, Calendar] = Field(default_factory=dict)
@@ -227,7 +251,25 @@ class ForceConfig(Strict):
                         f"account_ids.{platform.value}.{account_id}: {handle!r} is not one "
                         f"of the force's {platform.value} accounts"
                     )
+        for platform, creds in self.credentials.items():
+            own = {h.lower().lstrip("@") for h in self.accounts.get(platform, [])}
+            for handle in creds:
+                if handle.lower().lstrip("@") not in own:
+                    raise ValueError(
+                        f"credentials.{platform.value}.{handle}: not one of the force's "
+                        f"{platform.value} accounts"
+                    )
         return self
+
+    def credential(self, platform: str, handle: str) -> AccountCredential | None:
+        """The credential reference of one of this force's accounts, if it has one."""
+        want = handle.lower().lstrip("@")
+        for p, creds in self.credentials.items():
+            if p.value == platform:
+                for h, cred in creds.items():
+                    if h.lower().lstrip("@") == want:
+                        return cred
+        return None
 
 
 class SlaRow(Strict):

@@ -151,6 +151,7 @@ class CommandType(StrEnum):
     absorb = "absorb"
     hand_over = "hand_over"
     control_room_update = "control_room_update"
+    sent_by_hand = "sent_by_hand"  # an operator posted a reply outbound could not send
 
 
 class ItemEventType(StrEnum):
@@ -174,6 +175,7 @@ class ItemEventType(StrEnum):
     absorbed = "absorbed"
     handed_over = "handed_over"
     control_room_updated = "control_room_updated"
+    sent_by_hand = "sent_by_hand"
     rejected = "rejected"
 
 
@@ -201,6 +203,9 @@ class ItemMessage(Model):
     # What the text is written in (detected, or the reply template's), so a page can mark
     # a Welsh message lang="cy" (WCAG 3.1.2); None on messages written before it was kept.
     language: str | None = Field(default=None, max_length=16)
+    # The force account an inbound message reached (its handle), so a reply goes out from
+    # that account with its own token; None on outbound/internal and older messages.
+    account: str | None = Field(default=None, max_length=200)
 
 
 class ControlRoomLink(Model):

@@ -164,6 +164,7 @@ class FakePlatform:
 
     fail_first: int = 0
     hold: bool = False
+    refused_tokens: set[str] = field(default_factory=set)  # answered 401, as X an expired one
     calls: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -186,6 +187,9 @@ class FakePlatform:
                     self.fail_first -= 1
             while self.hold:  # noqa: ASYNC110 - released from the test's thread, not this loop
                 await asyncio.sleep(0.05)
+            bearer = (request.headers.get("authorization") or "").removeprefix("Bearer ")
+            if bearer in self.refused_tokens:
+                return JSONResponse({"title": "Unauthorized"}, status_code=401)
             if failing:
                 return JSONResponse({"title": "Service Unavailable"}, status_code=503)
             return JSONResponse(

@@ -281,6 +281,61 @@ def welsh_interface(
     ctx.close()
 
 
+def test_a_reply_on_a_channel_without_a_publisher_is_sent_by_hand(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    """TikTok has no publisher: the reply is not a failure but a task on the item page
+    (its text to copy, a "sent by hand" action recorded on the timeline), axe clean."""
+    r = platform.post_mentions(
+        [mention("8101", "is the road by the park closed today?", "merseysidepolice", "tiktok")]
+    )
+    assert r.status_code == 200
+    item = platform.wait_item("tiktok:8101")
+    audit = Audit()
+    ctx = new_context(browser)
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=platform.console)
+    page = ctx.new_page()
+    sign_in(page, platform, "op.merseyside")
+    page.goto(f"{platform.console}/items/{item['id']}")
+    page.fill("#text", "Yes, until 6pm: use Smithdown Road instead.")
+    page.click("button[data-cmd=reply]")
+    expect(page.locator("#outcome-msg")).to_contain_text("Done: replied", timeout=10_000)
+    task = page.locator("#deliveries .reply-by-hand")
+    for _ in range(40):  # the page lists deliveries as it is drawn: reload until it is there
+        page.goto(f"{platform.console}/items/{item['id']}")
+        if task.count():
+            break
+        time.sleep(0.5)
+    expect(task).to_contain_text("Reply by hand")
+    expect(task.locator("textarea")).to_have_value("Yes, until 6pm: use Smithdown Road instead.")
+    audit.check(page, "item, reply by hand")
+    task.locator("button[data-copy]").click()
+    expect(page.locator("#outcome-msg")).to_contain_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == "Yes, until 6pm: use Smithdown Road instead."
+    task.locator("button[data-cmd=sent_by_hand]").click()
+    expect(page.locator("#outcome-msg")).to_contain_text("Done: sent by hand", timeout=10_000)
+    for _ in range(40):  # the timeline is indexed a moment later
+        page.goto(f"{platform.console}/items/{item['id']}")
+        if page.locator("#deliveries .sent-by-hand").count():
+            break
+        time.sleep(0.5)
+    expect(page.locator("#deliveries .sent-by-hand")).to_have_text("Sent by hand")
+    expect(page.locator("#timeline .sent_by_hand")).to_contain_text("sent by hand")
+    audit.check(page, "item, sent by hand")
+    page.close()
+    ctx.close()
+    # Audited: the force administrator's trail names the command and who sent it.
+    ctx = new_context(browser)
+    page = ctx.new_page()
+    sign_in(page, platform, "admin.merseyside")
+    page.goto(f"{platform.console}/audit?target_id={item['id']}")
+    expect(page.locator("#audit tbody")).to_contain_text("item.sent_by_hand")
+    page.close()
+    ctx.close()
+    audit.assert_clean()
+
+
 def lambda_prefix(prefix: str) -> Any:
     import re
 

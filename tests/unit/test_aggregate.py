@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from socialdesk.commands import OPERATOR_COMMANDS
 from socialdesk.config import PlatformConfig
 from socialdesk.events import Actor, Item, ItemCommand, ItemEvent
 from socialdesk.taxonomy import Flag, Intent, ItemStatus, Outcome, Priority
@@ -569,3 +570,31 @@ def test_actor_in_rejection_is_the_commands_actor(platform_config: PlatformConfi
     state = new_item(platform_config).state
     _, events = run(platform_config, state, make_command("await_public", state.key, system))
     assert events[0].type == "rejected" and events[0].actor == system
+
+
+# ---- replies by hand, and the account a mention reached ---------------------------------
+def test_the_account_reached_is_kept_and_a_reply_sent_by_hand_is_recorded(
+    platform_config: PlatformConfig,
+) -> None:
+    """Outbound answers from the account the mention reached; a reply it could not send
+    (no publisher, no token) is posted by an operator and recorded against its event."""
+    applied = new_item(platform_config)
+    item = only_item(applied)
+    assert item.messages[0].account == make_mention().force_account.handle
+    state = applied.state
+    cmd = make_command("sent_by_hand", state.key, payload={"reply_event_id": f"{item.id}:1"})
+    assert "no reply" in rejection(run(platform_config, state, cmd)[1])
+    state, events = run(
+        platform_config, state, make_command("reply", state.key, payload={"text": "On it."})
+    )
+    reply_id = events[0].event_id
+    for bad in ("itm_other:2", f"{item.id}:99", "nonsense"):
+        wrong = make_command("sent_by_hand", state.key, payload={"reply_event_id": bad})
+        assert "not a reply on this item" in rejection(run(platform_config, state, wrong)[1])
+    theirs = make_command("sent_by_hand", state.key, BOB, payload={"reply_event_id": reply_id})
+    assert ALICE.id in rejection(run(platform_config, state, theirs)[1])
+    mine = make_command("sent_by_hand", state.key, payload={"reply_event_id": reply_id})
+    _, events = run(platform_config, state, mine)
+    assert [e.type for e in events] == ["sent_by_hand"]
+    assert events[0].data == {"reply_event_id": reply_id}
+    assert make_command("sent_by_hand", state.key).type in OPERATOR_COMMANDS

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -400,3 +401,53 @@ def test_triage_train_prints_its_stages_as_it_goes(
         "evaluating the new model on the held-out split",
         "done",
     ]
+
+
+def test_config_check_account_credentials(
+    cfg: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unset token variable is a warning outside production and a refusal in it; a
+    token expiring within 14 days is a warning; the token itself is never printed."""
+    soon = (date.today() + timedelta(days=3)).isoformat()
+
+    def creds(d: Any) -> None:
+        d["credentials"] = {
+            "x": {
+                "NWPolice": {"env": "SOCIALDESK_T_NWP", "expires": soon},
+                "HeddluGogCymru": {"env": "SOCIALDESK_T_HGC"},
+            }
+        }
+
+    edit(cfg / "forces" / "north-wales.yaml", creds)
+    monkeypatch.setenv("SOCIALDESK_T_NWP", "secret-token-value")
+    monkeypatch.delenv("SOCIALDESK_T_HGC", raising=False)
+    out, _ = check(cfg, capsys, rc=0)
+    path = cfg / "forces" / "north-wales.yaml"
+    assert f"warning: {path}: credentials.x.HeddluGogCymru.env: SOCIALDESK_T_HGC is not set" in out
+    assert f"warning: {path}: credentials.x.NWPolice.expires: expires in 3 days" in out
+    assert "secret-token-value" not in out
+    monkeypatch.setenv("SOCIALDESK_ENVIRONMENT", "production")
+    _, line = check(cfg, capsys)
+    assert "credentials.x.HeddluGogCymru.env: SOCIALDESK_T_HGC is not set" in line
+
+
+@pytest.mark.parametrize(
+    ("credentials", "field", "words"),
+    [
+        (
+            {"x": {"NoSuchAccount": {"env": "SOCIALDESK_T"}}},
+            "credentials.x.NoSuchAccount",
+            "not one",
+        ),
+        ({"x": {"NWPolice": {"env": "x_token"}}}, "credentials.x.NWPolice.env", "pattern"),
+        ({"x": {"NWPolice": {"token": "abc"}}}, "credentials.x.NWPolice", "never goes in config"),
+    ],
+)
+def test_config_refuses_bad_credentials(
+    cfg: Path, capsys: pytest.CaptureFixture[str], credentials: Any, field: str, words: str
+) -> None:
+    """A reference names one of the force's accounts and a variable, never a token."""
+    edit(cfg / "forces" / "north-wales.yaml", lambda d: d.update(credentials=credentials))
+    _, line = check(cfg, capsys)
+    assert str(cfg / "forces" / "north-wales.yaml") in line and field in line
+    assert words in line.lower()

@@ -221,6 +221,27 @@ def test_ingest_gets_the_platform_webhook_secrets_from_its_secret() -> None:
         assert not names & set(wanted), d["metadata"]["name"]
 
 
+def test_outbound_alone_gets_each_forces_account_secret() -> None:
+    """forces.<id>.credentialsSecret: one optional Secret per force, as environment, in
+    the outbound pod only (the console and notify keep just the force keys)."""
+    docs = render(CHART / "ci" / "strimzi-eck-values.yaml")
+    deployments = {
+        d["metadata"]["name"].removeprefix("sd-socialdesk-"): d["spec"]["template"]["spec"]
+        for d in docs
+        if d["kind"] == "Deployment"
+    }
+    outbound = deployments.pop("outbound")["containers"][0]["envFrom"]
+    assert outbound == [
+        {"secretRef": {"name": "socialdesk-merseyside-accounts", "optional": True}},
+        {"secretRef": {"name": "socialdesk-north-wales-accounts", "optional": True}},
+    ]
+    for name, spec in deployments.items():
+        refs = [e["secretRef"]["name"] for e in spec["containers"][0].get("envFrom", [])]
+        assert not [r for r in refs if r.endswith("-accounts")], name
+        if name in ("console", "notify"):
+            assert refs == ["socialdesk-force-keys"], name
+
+
 def test_indexer_and_triage_agree_on_the_author_history_kept() -> None:
     """The indexer deletes per-author days older than it; triage checks its window
     against the same figure, so both must get it from the one value."""

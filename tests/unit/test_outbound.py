@@ -15,6 +15,7 @@ from socialdesk.kafka import Meta, Output
 from socialdesk.settings import OutboundSettings
 from socialdesk.taxonomy import Channel, Intent, ItemStatus, Platform, Priority
 from socialdesk.topics import AUDIT_EVENTS, OUTBOUND_DELIVERIES
+from socialdesk_outbound.credentials import Credentials
 from socialdesk_outbound.delivery import (
     Action,
     DeliveryRecord,
@@ -222,17 +223,19 @@ async def test_platform_answers_are_classified_temporary_or_permanent() -> None:
         seen.append(request)
         return next(answers, httpx.Response(201, json={"id": "c77"}))
 
+    tokens = OutboundSettings(x_bearer_token="t", meta_page_token="p")
+    creds, none = Credentials(None, tokens, {}), Credentials(None, OutboundSettings(), {})
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
-        x = XPublisher("https://x.test/", "t", http)
+        x = XPublisher("https://x.test/", creds, http)
         with pytest.raises(TemporarySendError, match="503"):
             await x.send(REPLY)
         with pytest.raises(PermanentSendError, match="duplicate content"):
             await x.send(REPLY)
-        meta = MetaPublisher("https://graph.test", "p", http)
+        meta = MetaPublisher("https://graph.test", creds, http)
         fb = OutboundReply("i:4", "i", None, "facebook", "public_mention", "c1", "a", "ok")
         assert await meta.send(fb) == "c77"
-        with pytest.raises(PermanentSendError, match="no X credentials"):
-            await XPublisher("https://x.test", None, http).send(REPLY)
+        with pytest.raises(PermanentSendError, match=r"no credentials .*reply by hand"):
+            await XPublisher("https://x.test", none, http).send(REPLY)
     assert str(seen[0].url) == "https://x.test/2/tweets"
     assert str(seen[-1].url) == "https://graph.test/c1/comments?access_token=p"
     assert not x.idempotent(REPLY) and not meta.idempotent(fb)

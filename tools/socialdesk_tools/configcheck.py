@@ -7,6 +7,7 @@ gives it."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,6 +28,7 @@ from socialdesk.config import (
 from socialdesk_console.auth import ROLES
 from socialdesk_console.oidc import ClaimMapping
 from socialdesk_console.replies import TemplateEntry, TemplateIndex
+from socialdesk_outbound.credentials import check_credentials
 
 # What the console's template_variables gives a template (replies.py), with sample values.
 SAMPLE_VARIABLES = {
@@ -151,9 +153,21 @@ def run_checks(config_dir: Path, say: Callable[[str], None]) -> list[str]:
             say(check())
         except ConfigError as exc:
             problems.append(str(exc))
+    problems += _credentials(config_dir, cfg, say)
     for region, days in next_bank_holidays(cfg, date.today()).items():
         say(f"ok: bank holidays, {region}: next {', '.join(d.isoformat() for d in days)}")
     return problems
+
+
+def _credentials(config_dir: Path, cfg: PlatformConfig, say: Callable[[str], None]) -> list[str]:
+    """Each force account's token variable, read from this process's environment: run it
+    where outbound runs (an unset one is refused in production, else a warning)."""
+    production = os.environ.get("SOCIALDESK_ENVIRONMENT") == "production"
+    r = check_credentials(cfg, str(config_dir), os.environ, production, date.today())
+    for line in r.warnings:
+        say(f"warning: {line}")
+    say(f"ok: account credentials, {r.accounts} accounts name their own token")
+    return r.problems
 
 
 def _users(config_dir: Path, cfg: PlatformConfig) -> str:

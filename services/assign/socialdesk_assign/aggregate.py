@@ -105,6 +105,7 @@ def apply_mention(
         text=m.text,
         at=m.posted_at,
         language=tm.triage.language or m.language,
+        account=m.force_account.handle,
     )
     current = state.current_item()
     if current is not None and (

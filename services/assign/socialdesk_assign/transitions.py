@@ -21,6 +21,7 @@ from socialdesk.commands import (
     RecategorisePayload,
     RegradePayload,
     ResolvePayload,
+    SentByHandPayload,
     TextPayload,
     TransferPayload,
     parse_payload,
@@ -153,6 +154,21 @@ def _reply_or_note(c: Ctx) -> Transition:
         changes |= {"owner": item.owner or actor.id, "status": ItemStatus.in_progress}
     event = ItemEventType.replied if reply else ItemEventType.noted
     return bump(item, c.now, **changes), event, {}
+
+
+def _sent_by_hand(c: Ctx) -> Transition:
+    """An operator posted, by hand, a reply outbound could not send: recorded on the
+    item (its timeline) against the reply's event id."""
+    item, actor, p = c.item, c.cmd.actor, payload(c.cmd, SentByHandPayload)
+    if item.owner not in (None, actor.id):
+        raise Rejected(f"owned by {item.owner}; claim it first")
+    ref, _, seq = p.reply_event_id.rpartition(":")
+    if ref != item.id or not seq.isdigit() or not 0 < int(seq) <= item.seq:
+        raise Rejected(f"{p.reply_event_id} is not a reply on this item")
+    if not any(m.direction == "outbound" for m in item.messages):
+        raise Rejected("this item has no reply to send by hand")
+    data = {"reply_event_id": p.reply_event_id}
+    return bump(item, c.now, owner=item.owner or actor.id), ItemEventType.sent_by_hand, data
 
 
 def _await_public(c: Ctx) -> Transition:
@@ -388,4 +404,5 @@ HANDLERS: dict[CommandType, Callable[[Ctx], Transition]] = {
     CommandType.merge: _merge,
     CommandType.hand_over: _hand_over,
     CommandType.reopen: _reopen,
+    CommandType.sent_by_hand: _sent_by_hand,
 }

@@ -79,6 +79,7 @@ LABELS = {
     "absorbed": N_("absorbed"),
     "handed_over": N_("handed over"),
     "control_room_updated": N_("control room updated"),
+    "sent_by_hand": N_("sent by hand"),
     "rejected": N_("rejected"),
     # SLA clocks and their states
     "first_response": N_("first response"),

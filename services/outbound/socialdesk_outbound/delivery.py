@@ -74,6 +74,7 @@ class Delivery:
     attempts: int
     platform_id: str | None = None
     error: str | None = None
+    reason: str | None = None  # credentials | reply_by_hand, for the page and the alert
 
 
 async def _nothing(attempt: int) -> None:
@@ -99,7 +100,7 @@ async def deliver(
             pid = await publisher.send(reply)
             return Delivery("delivered", attempt, platform_id=pid)
         except PermanentSendError as exc:
-            return Delivery("undeliverable", attempt, error=str(exc))
+            return Delivery("undeliverable", attempt, error=str(exc), reason=exc.reason)
         except TemporarySendError as exc:
             delay = backoff(attempt - 1, max_delay)
             await on_failure(attempt, str(exc), delay)
@@ -119,19 +120,28 @@ def delivery_audit(reply: OutboundReply, action: str, **details: Any) -> AuditEv
         target_type="item",
         target_id=reply.item_id,
         force=reply.force,
-        details={"event_id": reply.event_id, "platform": reply.platform, **details},
+        details={
+            "event_id": reply.event_id,
+            "platform": reply.platform,
+            "account": reply.account,
+            **details,
+        },
     )
 
 
 def outcome_audit(reply: OutboundReply, result: Delivery) -> AuditEvent:
     """`reply.delivered` or `reply.undeliverable`, as the workspace shows them."""
     action = "reply.delivered" if result.status == "delivered" else "reply.undeliverable"
+    extra: dict[str, Any] = {"reason": result.reason} if result.reason else {}
+    if result.reason == "reply_by_hand":
+        extra["text"] = reply.text  # the item page offers it to copy and post by hand
     return delivery_audit(
         reply,
         action,
         attempts=result.attempts,
         platform_id=result.platform_id,
         error=result.error,
+        **extra,
     )
 
 

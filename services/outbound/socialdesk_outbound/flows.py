@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import httpx
 from prometheus_client import Counter
 
+from socialdesk.config import load_config
 from socialdesk.events import ItemEvent
 from socialdesk.health import make_server, ops_app, run_until_signalled
 from socialdesk.kafka import (
@@ -35,6 +36,7 @@ from socialdesk.logs import setup_logging
 from socialdesk.settings import OutboundSettings
 from socialdesk.statestore import ChangelogStore
 from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS, OUTBOUND_DELIVERIES
+from socialdesk_outbound.credentials import Credentials, watch_expiry
 from socialdesk_outbound.delivery import (
     Action,
     DeliveryRecord,
@@ -51,7 +53,7 @@ from socialdesk_outbound.reply import OutboundReply, outbound_from_event
 log = logging.getLogger(__name__)
 OUTCOMES = Counter(
     "socialdesk_outbound_replies_total",
-    "Replies by outcome (delivered, undeliverable, unconfirmed) and platform",
+    "Replies by outcome (delivered, undeliverable, unconfirmed, by_hand) and platform",
     ["outcome", "platform"],
 )
 
@@ -112,7 +114,9 @@ class OutboundProcessor(StreamProcessor):
         status: Status = "sent" if result.status == "delivered" else "undeliverable"
         record = DeliveryRecord(status, result.attempts, result.platform_id, result.error)
         await self._record(partition, reply, record, outcome_audit(reply, result))
-        OUTCOMES.labels(result.status, reply.platform).inc()
+        # A reply by hand is an operator's task, not a failure: kept out of the alert.
+        by_hand = result.reason == "reply_by_hand"
+        OUTCOMES.labels("by_hand" if by_hand else result.status, reply.platform).inc()
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
         for ev, meta in batch:
@@ -134,7 +138,9 @@ class OutboundProcessor(StreamProcessor):
 async def serve(settings: OutboundSettings) -> None:
     setup_logging("outbound", settings.log_level)
     http = httpx.AsyncClient(timeout=5.0)
-    proc = OutboundProcessor(settings, make_publisher(settings, http))
+    config = load_config(settings.config_dir)
+    credentials = Credentials(config, settings)
+    proc = OutboundProcessor(settings, make_publisher(settings, http, credentials))
     runtime = KafkaRuntime(settings, proc, max_records=50)
 
     async def ready() -> dict[str, bool]:
@@ -150,7 +156,8 @@ async def serve(settings: OutboundSettings) -> None:
         server.should_exit = True
 
     try:
-        await run_until_signalled("outbound", [runtime.run(), server.serve()], stop)
+        work: list[Awaitable[None]] = [runtime.run(), server.serve(), watch_expiry(config)]
+        await run_until_signalled("outbound", work, stop)
     finally:
         await proc.journal.close()
         await http.aclose()

@@ -14,7 +14,14 @@ import httpx
 
 from socialdesk.events import utcnow
 from socialdesk.settings import OutboundSettings
-from socialdesk_outbound.reply import OutboundReply, PermanentSendError, TemporarySendError
+from socialdesk_outbound.credentials import PUBLISHED, Credentials
+from socialdesk_outbound.reply import (
+    CredentialsError,
+    OutboundReply,
+    PermanentSendError,
+    ReplyByHand,
+    TemporarySendError,
+)
 
 
 class Publisher(Protocol):
@@ -26,13 +33,24 @@ class Publisher(Protocol):
 
 
 class HttpPublisher:
-    """A platform API over HTTP with a token. Neither X nor the Graph API takes an
-    idempotency key, so a resend is a second post."""
+    """A platform API over HTTP with the token of the account replying. Neither X nor the
+    Graph API takes an idempotency key, so a resend is a second post."""
 
-    def __init__(self, base_url: str, token: str | None, http: httpx.AsyncClient) -> None:
+    def __init__(self, base_url: str, credentials: Credentials, http: httpx.AsyncClient) -> None:
         self.base_url = base_url.rstrip("/")
-        self.token = token
+        self.credentials = credentials
         self.http = http
+
+    def _token(self, reply: OutboundReply) -> str:
+        """The account's token; none at all makes the reply a task for an operator."""
+        token = self.credentials.token(reply)
+        if token.value is None:
+            where = f" (set {token.variable})" if token.variable else ""
+            raise ReplyByHand(
+                f"no credentials for {reply.platform} account {_account(reply)}{where}: "
+                "reply by hand"
+            )
+        return token.value
 
     def idempotent(self, reply: OutboundReply) -> bool:
         return False
@@ -45,6 +63,12 @@ class HttpPublisher:
             raise TemporarySendError(f"{platform} unreachable: {exc!r}") from exc
         if resp.status_code == 429 or resp.status_code >= 500:
             raise TemporarySendError(f"{platform} answered {resp.status_code}")
+        if resp.status_code == 401:
+            # The body is not kept: the token is never logged, even echoed back.
+            raise CredentialsError(
+                f"undeliverable: credentials: {platform} refused the account's token (401); "
+                "renew it"
+            )
         if resp.status_code >= 400:
             raise PermanentSendError(
                 f"{platform} refused the reply ({resp.status_code}): {resp.text[:200]}"
@@ -57,9 +81,7 @@ class XPublisher(HttpPublisher):
     """X API v2: a reply to a post, or a direct message to the author."""
 
     async def send(self, reply: OutboundReply) -> str:
-        if not self.token:
-            raise PermanentSendError("no X credentials configured (SOCIALDESK_X_BEARER_TOKEN)")
-        headers = {"Authorization": f"Bearer {self.token}"}
+        headers = {"Authorization": f"Bearer {self._token(reply)}"}
         if reply.channel == "direct_message":
             url = f"{self.base_url}/2/dm_conversations/with/{reply.author_id}/messages"
             body: dict[str, Any] = {"text": reply.text}
@@ -76,9 +98,7 @@ class MetaPublisher(HttpPublisher):
     """Graph API for Facebook and Instagram: a comment reply, or a message."""
 
     async def send(self, reply: OutboundReply) -> str:
-        if not self.token:
-            raise PermanentSendError("no Meta credentials configured (SOCIALDESK_META_PAGE_TOKEN)")
-        params = {"access_token": self.token}
+        params = {"access_token": self._token(reply)}
         if reply.channel == "direct_message":
             url = f"{self.base_url}/me/messages"
             body: dict[str, Any] = {
@@ -147,20 +167,26 @@ class PlatformRouter:
     async def send(self, reply: OutboundReply) -> str:
         pub = self._for(reply)
         if pub is None:
-            raise PermanentSendError(f"no publisher for {reply.platform}: reply by hand")
+            raise ReplyByHand(f"no publisher for {reply.platform}: reply by hand")
         return await pub.send(reply)
 
 
-def make_publisher(settings: OutboundSettings, http: httpx.AsyncClient) -> Publisher:
-    """The recorder, or the platforms' publishers with their tokens (settings decide)."""
+def _account(reply: OutboundReply) -> str:
+    return f"@{reply.account.lstrip('@')}" if reply.account else "(unknown account)"
+
+
+def make_publisher(
+    settings: OutboundSettings, http: httpx.AsyncClient, credentials: Credentials
+) -> Publisher:
+    """The recorder, or the platforms' publishers with each account's token."""
     if settings.publisher_mode == "recorder":
-        return RecorderPublisher(settings.reply_recorder_path)
-    x_token = settings.x_bearer_token.get_secret_value() if settings.x_bearer_token else None
-    meta_token = settings.meta_page_token.get_secret_value() if settings.meta_page_token else None
-    meta = MetaPublisher(settings.meta_graph_base_url, meta_token, http)
+        # Only the platforms production can post to: the rest are replied to by hand here too.
+        recorder = RecorderPublisher(settings.reply_recorder_path)
+        return PlatformRouter({p.value: recorder for p in PUBLISHED})
+    meta = MetaPublisher(settings.meta_graph_base_url, credentials, http)
     return PlatformRouter(
         {
-            "x": XPublisher(settings.x_api_base_url, x_token, http),
+            "x": XPublisher(settings.x_api_base_url, credentials, http),
             "facebook": meta,
             "instagram": meta,
         }

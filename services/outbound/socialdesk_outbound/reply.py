@@ -14,6 +14,20 @@ class TemporarySendError(Exception):
 class PermanentSendError(Exception):
     """Retrying won't help (rejected content, deleted post, no publisher): an operator acts."""
 
+    reason: str | None = None  # what the audit record and the item page call it
+
+
+class CredentialsError(PermanentSendError):
+    """The platform refused the account's token (401): expired or revoked."""
+
+    reason = "credentials"
+
+
+class ReplyByHand(PermanentSendError):
+    """No publisher for the platform, or no token for the account: an operator sends it."""
+
+    reason = "reply_by_hand"
+
 
 @dataclass(frozen=True)
 class OutboundReply:
@@ -25,6 +39,7 @@ class OutboundReply:
     in_reply_to: str | None  # the platform's id of the message answered
     author_id: str
     text: str
+    account: str | None = None  # the force account the mention reached (its handle)
 
 
 def outbound_from_event(ev: ItemEvent) -> OutboundReply | None:
@@ -38,6 +53,7 @@ def outbound_from_event(ev: ItemEvent) -> OutboundReply | None:
         return None
     inbound = [m for m in item.messages if m.direction == "inbound" and m.mention_id]
     last_in = inbound[-1].mention_id if inbound else None
+    accounts = [m.account for m in inbound if m.account]
     return OutboundReply(
         event_id=ev.event_id,
         item_id=item.id,
@@ -47,4 +63,5 @@ def outbound_from_event(ev: ItemEvent) -> OutboundReply | None:
         in_reply_to=last_in.split(":", 1)[1] if last_in and ":" in last_in else last_in,
         author_id=item.author.id,
         text=outbound[-1].text,
+        account=accounts[-1] if accounts else None,
     )

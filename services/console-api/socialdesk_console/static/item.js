@@ -52,7 +52,7 @@
   if (pv) pv.addEventListener("click", preview);
   if (tpl) tpl.addEventListener("change", preview);
   const box = document.getElementById("actions");
-  if (box) box.addEventListener("click", async (e) => {
+  async function act(e) {
     const cmd = e.target.dataset && e.target.dataset.cmd;
     if (!cmd) return;
     e.preventDefault();
@@ -69,6 +69,7 @@
     if (cmd === "recategorise") body.payload = { intent: v("intent"), flags: [...document.getElementById("flags").selectedOptions].map((o) => o.value) };
     if (cmd === "transfer") body.payload = { force: v("transfer_force"), team: v("transfer_team") };
     if (cmd === "resolve") { body.payload.outcome = v("outcome"); if (v("crime_reference")) body.payload.crime_reference = v("crime_reference"); }
+    if (cmd === "sent_by_hand") body.payload.reply_event_id = e.target.dataset.reply;
     show(t("Sending…"));
     const started = performance.now();
     const { status, data } = await api(path, { method: "POST", body });
@@ -80,6 +81,17 @@
     else if (status === 409) show(t("Not done: {reason}", { reason: data.reason }), "bad");
     else if (status === 202) show(t("Sent; the outcome is taking longer than usual."));
     else show(t("Error: {error}", { error: data.error || status }), "bad");
+  }
+  if (box) box.addEventListener("click", act);
+  // A reply outbound cannot send: copy its text to post by hand, then record it.
+  const sent = document.getElementById("deliveries");
+  if (sent) sent.addEventListener("click", async (e) => {
+    const copy = e.target.dataset && e.target.dataset.copy;
+    if (!copy) return act(e);
+    const area = document.getElementById(copy);
+    area.select();
+    try { await navigator.clipboard.writeText(area.value); } catch (err) { document.execCommand("copy"); }
+    show(t("Copied: post it on the platform, then mark it as sent by hand."), "ok");
   });
   // Who else has this item open (collision warning), and live changes to it.
   const me = document.getElementById("who").dataset.username;
