@@ -4,6 +4,7 @@ validates every example against both and round-trips it)."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -410,6 +411,33 @@ class AuditEvent(Model):
     force: str | None = None
     source_ip: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def by_system(
+        cls,
+        service: str,
+        action: str,
+        *,
+        force: str | None,
+        target_id: str | None,
+        target_type: str = "item",
+        details: dict[str, Any] | None = None,
+        role: str | None = None,
+        at: datetime | None = None,
+    ) -> AuditEvent:
+        """A record of what a service did on its own (sent a reply, a notification,
+        swept expired data): the actor is the service, in the force it acted for."""
+        return cls(
+            event_id=str(uuid.uuid4()),
+            at=at or utcnow(),
+            actor=Actor(kind="system", id=service, force=force),
+            role=role,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            force=force,
+            details=details or {},
+        )
 
 
 class DeadLetterOrigin(Model):

@@ -6,7 +6,6 @@ the projection it deletes from. Kafka's own retention.ms deletes the raw mention
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +17,7 @@ from socialdesk import indices
 from socialdesk.authors import AUTHOR_DAYS, expired_indices
 from socialdesk.config import PlatformConfig
 from socialdesk.es import alias
-from socialdesk.events import Actor, AuditEvent
+from socialdesk.events import AuditEvent
 from socialdesk.retention import (
     NO_FORCE,
     SWEEP_ACTION,
@@ -105,14 +104,15 @@ class RetentionSweeper:
                 totals[dc] = totals.get(dc, 0) + n
         self.last = now
         log.info("retention sweep", extra={"deleted": totals})
-        return AuditEvent(
-            event_id=f"ret_{uuid.uuid4().hex}",
-            at=now,
-            actor=Actor(kind="system", id="indexer"),
-            role="retention",
-            action=SWEEP_ACTION,
+        return AuditEvent.by_system(
+            "indexer",
+            SWEEP_ACTION,
+            force=None,
+            target_id=None,
             target_type="retention",
             details={"totals": totals, "deleted": deleted},
+            role="retention",
+            at=now,
         )
 
     def _rollups(self) -> list[str]:

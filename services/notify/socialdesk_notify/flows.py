@@ -21,7 +21,6 @@ import heapq
 import json
 import logging
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from socialdesk.config import ConfigError, PlatformConfig, load_config
 from socialdesk.events import (
     Actor,
     AuditEvent,
+    CommandType,
     ItemCommand,
     ItemEvent,
     Notification,
@@ -297,14 +297,11 @@ class DispatchProcessor(StreamProcessor):
             "notification " + outcome,
             extra={"notification": n.notification_id, "attempts": rec.attempts},
         )
-        audit = AuditEvent(
-            event_id=str(uuid.uuid4()),
-            at=utcnow(),
-            actor=Actor(kind="system", id="notify", force=n.force),
-            action=f"notification.{outcome}",
-            target_type="item",
-            target_id=n.item_id,
+        audit = AuditEvent.by_system(
+            SYSTEM.id,
+            f"notification.{outcome}",
             force=n.force,
+            target_id=n.item_id,
             details={
                 "notification_id": n.notification_id,
                 "kind": n.kind,
@@ -325,7 +322,7 @@ class DispatchProcessor(StreamProcessor):
             cmd = ItemCommand(
                 command_id=f"handover-delivery:{hid}"[:100],
                 item_id=n.item_id,
-                type="control_room_update",
+                type=CommandType.control_room_update,
                 actor=SYSTEM,
                 issued_at=utcnow(),
                 payload={

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any, Literal
 
 from socialdesk.backoff import delay_for
-from socialdesk.events import Actor, AuditEvent, utcnow
+from socialdesk.events import Actor, AuditEvent
 from socialdesk_outbound.publishers import Publisher
 from socialdesk_outbound.reply import OutboundReply, PermanentSendError, TemporarySendError
 
@@ -111,15 +110,11 @@ async def deliver(
 
 def delivery_audit(reply: OutboundReply, action: str, **details: Any) -> AuditEvent:
     """The audit.events record of one attempt's outcome, on the item it answers."""
-    return AuditEvent(
-        event_id=str(uuid.uuid4()),
-        at=utcnow(),
-        actor=Actor(kind=SYSTEM.kind, id=SYSTEM.id, force=reply.force),
-        role=None,
-        action=action,
-        target_type="item",
-        target_id=reply.item_id,
+    return AuditEvent.by_system(
+        SYSTEM.id,
+        action,
         force=reply.force,
+        target_id=reply.item_id,
         details={
             "event_id": reply.event_id,
             "platform": reply.platform,
