@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from elasticsearch import Elasticsearch
@@ -23,6 +23,9 @@ from socialdesk.topics import load_topic_specs
 from socialdesk_tools.stack import SERVICES, Stack, StackPorts, free_port, kill_tree, wait_for
 
 from .fakes import FakeIssuer, FakePlatform, Served
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 INGEST_KEY = "dev-only-change-me"
 PASSWORD = "demo-password"
@@ -227,3 +230,12 @@ def console_platform(root: Path, publisher: str = "platforms") -> Iterator[Conso
         for log in sorted(root.glob("logs/*.log")):
             tail = log.read_text(errors="replace").splitlines()[-8:]
             print(f"--- {log.name}\n" + "\n".join(tail))
+
+
+def sign_in(page: Page, p: ConsolePlatform, username: str) -> None:
+    """Sign in through the login form and land on the inbox."""
+    page.goto(p.console + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/inbox")

@@ -17,16 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from socialdesk.events import item_key_of
 
-from .stack import PASSWORD, ConsolePlatform, console_platform, mention, sla_warning
+from .stack import ConsolePlatform, console_platform, mention, sign_in, sla_warning
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / ".tools" / "axe-core" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
 # axe-core's tags for the success criteria of WCAG 2.0, 2.1 and 2.2 at levels A and AA.
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 WELSH = "Mae rhywun wedi dwyn fy meic o'r tu allan i'r siop, beth ddylwn i ei wneud?"
@@ -39,13 +38,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsolePlatfo
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium: make tools"
+def browser(browser: Browser) -> Browser:
     assert AXE.exists(), "fetch axe-core first: make axe"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
+    return browser
 
 
 def new_context(browser: Browser) -> BrowserContext:
@@ -90,14 +85,6 @@ class Audit:
             print(f"  {len(found):3d}  {state}")
         bad = {s: v for s, v in self.results.items() if v}
         assert not bad, "\n".join(f"{s}:\n{describe(v)}" for s, v in bad.items())
-
-
-def sign_in(page: Page, p: ConsolePlatform, username: str) -> None:
-    page.goto(p.console + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/inbox")
 
 
 @pytest.fixture(scope="module")

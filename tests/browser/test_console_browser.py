@@ -12,39 +12,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from socialdesk.events import item_key_of
 
-from .stack import PASSWORD, ConsolePlatform, console_platform, mention, sla_warning
+from .stack import ConsolePlatform, console_platform, mention, sign_in, sla_warning
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsolePlatform]:
     with console_platform(Path(tmp_path_factory.mktemp("browser")), publisher="recorder") as p:
         yield p
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium: make tools"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
-
-
-def sign_in(page: Page, p: ConsolePlatform, username: str) -> None:
-    page.goto(p.console + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/inbox")
 
 
 def test_operator_claims_replies_in_welsh_resolves_and_admin_sees_the_audit(

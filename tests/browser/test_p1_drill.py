@@ -26,20 +26,19 @@ import yaml
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from socialdesk.settings import DEV_SECRET
 from socialdesk_ingest.signatures import meta_signature, x_signature
 from socialdesk_notify.receiver import ControlRoomState, control_room_app
 from socialdesk_tools.stack import free_port, http_ok, kill_tree, wait_for
 from tests.browser.fakes import Served
-from tests.browser.stack import PASSWORD, ConsolePlatform, console_platform, mention
+from tests.browser.stack import ConsolePlatform, console_platform, mention, sign_in
 from tests.integration.test_notify import Mailbox
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-CHROMIUM = "/usr/bin/chromium"
 UNCLAIMED_S = 45  # the force's unclaimed time in this drill (the supervisors' step)
 INSPECTOR_S = 6  # then the duty inspector
 
@@ -152,15 +151,6 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
         stream_srv.stop()
         room_srv.stop()
         smtp.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium: make tools"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def _fixture(name: str) -> dict[str, Any]:
@@ -281,11 +271,7 @@ def test_a_p1_through_every_way_in_is_seen_claimed_escalated_and_handed_over(
     }
 
     page = browser.new_page(viewport={"width": 1440, "height": 900})
-    page.goto(p.console + "/login")
-    page.fill("input[name=username]", "op.merseyside")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/inbox")
+    sign_in(page, p, "op.merseyside")
     for item in items.values():  # every one is in the operator's inbox
         expect(page.locator(f"a[href='/items/{item['id']}']").first).to_be_visible(timeout=15_000)
     # claim every one but the API's in the browser; hand the Instagram one over
