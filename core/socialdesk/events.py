@@ -95,6 +95,12 @@ class OutboundPost(Model):
     media: list[MediaRef] = Field(default_factory=list)
     links: list[str] = Field(default_factory=list)
     raw: dict[str, Any] = Field(default_factory=dict)
+    objective: str | None = Field(
+        default=None, max_length=40, description="publishing.Objective, for posts made here"
+    )
+    post_id: str | None = Field(
+        default=None, max_length=200, description="the publishing desk's post, if made here"
+    )
 
     def thread_key(self) -> str:
         """The thread this post answers, as Mention.thread_key() names it."""

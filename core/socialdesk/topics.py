@@ -26,6 +26,9 @@ NOTIFICATIONS = "notifications"
 NOTIFY_CHANGELOG = "notify.watch.changelog"
 NOTIFY_DELIVERIES = "notify.deliveries.changelog"
 OUTBOUND_DELIVERIES = "outbound.deliveries.changelog"
+POSTS_COMMANDS = "posts.commands"
+POSTS_EVENTS = "posts.events"
+OUTBOUND_POSTS = "outbound.posts.changelog"
 
 
 @dataclass(frozen=True)
