@@ -304,3 +304,20 @@ def test_impact_counts_thread_mentions_and_subject_contact_before_and_after() ->
         "merseyside": {o.value: int(o.value == "prevent") for o in Objective}
     }
     assert impact.published_on(p) == (day + timedelta(hours=0)).date()
+
+
+def test_config_check_names_the_file_and_field_of_a_bad_campaign(tmp_path: Path) -> None:
+    import shutil
+
+    from socialdesk_tools.configcheck import run_checks
+
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    bad = tmp_path / "config" / "campaigns" / "national" / "fraud-stop-challenge.yaml"
+    bad.write_text(bad.read_text(encoding="utf-8").replace("objective: prevent", "objective: x"))
+    said: list[str] = []
+    problems = run_checks(tmp_path / "config", said.append)
+    assert len(problems) == 1
+    assert "fraud-stop-challenge.yaml: objective:" in problems[0]
+    good: list[str] = []
+    assert run_checks(ROOT / "config", good.append) == []
+    assert any("5 post templates, 8 national campaigns" in line for line in good)
