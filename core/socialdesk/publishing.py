@@ -345,7 +345,9 @@ class Refused(Exception):
     """A command `apply` will not carry out: the reason is what the console shows."""
 
 
-def _event(post: Post, kind: PostEventType, at: datetime, actor: Actor, **extra: Any) -> PostEvent:
+def post_event(
+    post: Post, kind: PostEventType, at: datetime, actor: Actor, **extra: Any
+) -> PostEvent:
     """An event carrying the post after it; its id is the post's version, so a replayed
     command makes the same event again (the indexer keeps the newest version)."""
     return PostEvent(
@@ -520,7 +522,9 @@ def apply(
             approval_reasons=approval_reasons(cmd.draft, rule),
             version=1,
         )
-        return new, [_event(new, PostEventType.saved, now, cmd.actor, command_id=cmd.command_id)]
+        return new, [
+            post_event(new, PostEventType.saved, now, cmd.actor, command_id=cmd.command_id)
+        ]
     if t == PostCommandType.publish_now:
         return start_publishing(post, now, cmd.actor, cmd.command_id)
     changes: dict[str, Any] = {"updated_at": now, "version": post.version + 1}
@@ -547,7 +551,9 @@ def apply(
         changes["status"] = PostStatus.cancelled
         reason = cmd.reason.strip()
     after = post.model_copy(update=changes)
-    return after, [_event(after, kind, now, cmd.actor, command_id=cmd.command_id, reason=reason)]
+    return after, [
+        post_event(after, kind, now, cmd.actor, command_id=cmd.command_id, reason=reason)
+    ]
 
 
 _STEP_EVENTS: dict[PostCommandType, PostEventType] = {
@@ -576,4 +582,4 @@ def start_publishing(
             ],
         }
     )
-    return after, [_event(after, PostEventType.publishing, now, actor, command_id=command_id)]
+    return after, [post_event(after, PostEventType.publishing, now, actor, command_id=command_id)]
