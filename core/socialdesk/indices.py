@@ -15,4 +15,4 @@ ROLLUPS_TC = "rollups_tc"
 AUTHOR_DAYS = "author-days"  # the stem of daily indices: alias(settings, AUTHOR_DAYS)-YYYY.MM.DD
 CONSOLE_SESSIONS = "console-sessions"
 CONSOLE_GUARDS = "console-guards"
-POSTS = "posts"  # one document per post of the publishing desk (publishing.Post)
+POSTS = "posts"  # one document per force post (the Post), replaced by newer versions
