@@ -56,8 +56,12 @@ def test_a_complete_post_has_no_problems_and_publishing_sends_the_draft_then_the
     draft = draft_of(form())
     assert desk.problems_for(desk.Action.publish, draft, MERSEYSIDE) == []
     actor = Actor(kind="operator", id="comms.merseyside", force="merseyside")
-    cmds = desk.commands_for(desk.Action.publish, "pst_1", "merseyside", actor, draft, None, None)
+    roles = desk.roles_of("comms")
+    cmds = desk.commands_for(
+        desk.Action.publish, "pst_1", "merseyside", actor, draft, None, None, roles
+    )
     assert [c.type for c in cmds] == [PostCommandType.save_draft, PostCommandType.publish_now]
+    assert all(c.actor_roles == ["comms"] for c in cmds)
     assert {c.post_id for c in cmds} == {"pst_1"} and cmds[0].draft == draft
 
 
@@ -197,6 +201,8 @@ def test_only_publishing_roles_use_the_desk_and_only_approvers_approve() -> None
     assert user("approver").approves and user("force_admin").approves
     assert not user("operator").publishes and not user("supervisor").approves
     assert not user("approver", None).approves
+    assert "approver" in desk.roles_of("approver") and "approver" not in desk.roles_of("comms")
+    assert desk.roles_of("operator") == []
 
 
 def test_the_national_templates_and_campaigns_load_and_fit_x() -> None:
@@ -214,17 +220,31 @@ def test_the_national_templates_and_campaigns_load_and_fit_x() -> None:
     assert all(i.alt_text.en and i.alt_text.cy for c in national for i in c.images)
     prevent = lib.campaigns_for("merseyside", "prevent")
     assert prevent and all(c.objective == Objective.prevent for c in prevent)
+    mersey_x = [AccountRef(platform=Platform.x, handle="MerseyPolice")]
     for c in national:  # adopted as it is, every campaign can be posted to X
-        draft = desk.draft_from_campaign(c, NORTH_WALES)
-        assert draft.campaign_id == c.id
-        ok = draft.model_copy(
-            update={"accounts": [AccountRef(platform=Platform.x, handle="NWPolice")]}
-        )
-        problems = desk.problems_for(desk.Action.save, ok, NORTH_WALES)
-        assert problems == [], (c.id, problems)
+        draft = desk.draft_from_campaign(c, MERSEYSIDE)
+        assert draft.campaign_id == c.id and not draft.text_cy
+        ok = draft.model_copy(update={"accounts": mersey_x})
+        assert desk.problems_for(desk.Action.save, ok, MERSEYSIDE) == [], c.id
+        # A Welsh force gets the Welsh beside it; both go out in one message on X.
+        welsh = desk.draft_from_campaign(c, NORTH_WALES)
+        assert welsh.text_cy[Platform.x] == c.text[Platform.x].cy
     for t in lib.templates:
         draft = desk.draft_from_template(t, NORTH_WALES)
         assert draft.text_cy[Platform.x] and len(draft.text[Platform.x]) <= 280, t.id
+
+
+def test_welsh_and_english_too_long_together_for_x_say_so_on_the_welsh_text() -> None:
+    values = form(**{"text.x": "a" * 150, "text_cy.x": "b" * 150})
+    draft = draft_of(values, ["x:NWPolice"])
+    problems = desk.problems_for(desk.Action.publish, draft, NORTH_WALES)
+    assert fields(problems) == ["text_cy.x"]
+    token = CURRENT.set("cy")
+    try:
+        shown = pub_labels.message(problems[0].message)
+    finally:
+        CURRENT.reset(token)
+    assert "302" in shown and "280" in shown and shown != problems[0].message
 
 
 def test_a_bad_template_file_names_the_file_and_the_field(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from socialdesk.publishing import (
     PostMedia,
     PostStatus,
     Problem,
+    PublishingRole,
     approval_reasons,
     check_draft,
     checklist_complete,
@@ -82,9 +83,16 @@ def platforms_of(fc: ForceConfig) -> list[Platform]:
 
 
 def approval_rule(fc: ForceConfig) -> ApprovalRule:
-    """The force's `publishing:` rule when its config has one, else the national default."""
-    rule = getattr(fc, "publishing", None)
-    return rule if isinstance(rule, ApprovalRule) else ApprovalRule()
+    """The force's `publishing:` rule (the national default where its config has none)."""
+    return fc.publishing
+
+
+def roles_of(role: str) -> list[str]:
+    """The publishing roles a console role carries (PostCommand.actor_roles): outbound's
+    `apply` lets only an approver decide, and never on their own post."""
+    if role in ("approver", "force_admin"):
+        return [PublishingRole.comms.value, PublishingRole.approver.value]
+    return [PublishingRole.comms.value] if role == "comms" else []
 
 
 def draft_from_form(
@@ -215,9 +223,11 @@ def command(
     post_id: str,
     force: str,
     actor: Actor,
+    roles: list[str] | None = None,
     **fields: Any,
 ) -> PostCommand:
     return PostCommand(
+        actor_roles=roles or [],
         command_id=str(uuid.uuid4()),
         post_id=post_id,
         force=force,
@@ -236,6 +246,7 @@ def commands_for(
     draft: PostDraft,
     publish_at: datetime | None,
     expected_version: int | None,
+    roles: list[str] | None = None,
 ) -> list[PostCommand]:
     """What one press sends, in order on the post's partition: the draft saved, then the
     step asked for (outbound applies them in turn; the last one's outcome is shown)."""
@@ -245,16 +256,19 @@ def commands_for(
             post_id,
             force,
             actor,
+            roles,
             draft=draft,
             expected_version=expected_version,
         )
     ]
     if action is Action.submit:
-        out.append(command(PostCommandType.submit, post_id, force, actor))
+        out.append(command(PostCommandType.submit, post_id, force, actor, roles))
     elif action is Action.schedule:
-        out.append(command(PostCommandType.schedule, post_id, force, actor, publish_at=publish_at))
+        out.append(
+            command(PostCommandType.schedule, post_id, force, actor, roles, publish_at=publish_at)
+        )
     elif action is Action.publish:
-        out.append(command(PostCommandType.publish_now, post_id, force, actor))
+        out.append(command(PostCommandType.publish_now, post_id, force, actor, roles))
     return out
 
 

@@ -57,6 +57,7 @@ MESSAGES = {
     "give a date and time": N_("give a date and time"),
     "choose a time in the future": N_("choose a time in the future"),
 }
+TOGETHER = re.compile(r"^Welsh and English together are (\d+) characters; (\w+) allows (\d+)$")
 TOO_LONG = re.compile(r"^(\d+) characters; (\w+) allows (\d+)$")
 UNKNOWN_ACCOUNT = re.compile(r"^unknown account (.+?)( for this force)?$")
 NOT_A_LINK = re.compile(r"^not a web address: (.*)$")
@@ -83,6 +84,11 @@ def message(text: str) -> str:
     if m := TOO_LONG.match(text):
         return _(
             "%(n)s characters: %(platform)s allows %(limit)s. Shorten it: nothing was sent."
+        ) % {"n": m.group(1), "platform": m.group(2), "limit": m.group(3)}
+    if m := TOGETHER.match(text):
+        return _(
+            "Welsh and English go out together in one message: %(n)s characters, and "
+            "%(platform)s allows %(limit)s. Shorten them: nothing was sent."
         ) % {"n": m.group(1), "platform": m.group(2), "limit": m.group(3)}
     if m := UNKNOWN_ACCOUNT.match(text):
         return _("%(account)s is not one of this force's accounts") % {"account": m.group(1)}

@@ -49,6 +49,7 @@ from socialdesk_console.desk import (
     platforms_of,
     problems_for,
     publish_at_utc,
+    roles_of,
 )
 from socialdesk_console.i18n import N_
 from socialdesk_console.posts import get_post, list_posts, rejected, send
@@ -254,6 +255,7 @@ async def compose_submit(
         draft,
         publish_at,
         post.version if post else None,
+        roles_of(user.role),
     )
     if approved and action in (Action.schedule, Action.publish):
         cmds = cmds[1:]  # an approved post is sent as approved: no edit after approval
@@ -349,6 +351,7 @@ async def decide(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) 
         post_id,
         post.force,
         actor_of(user.username, user.force),
+        roles_of(user.role),
         reason=reason,
         checklist_seen=approve,
         expected_version=post.version,
@@ -396,6 +399,7 @@ async def api_new_post(
         body.draft,
         publish_at,
         None,
+        roles_of(user.role),
     )
     audit = [
         audit_event(
