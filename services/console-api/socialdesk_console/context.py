@@ -29,7 +29,7 @@ from socialdesk_console.guards import GuardStore
 from socialdesk_console.library import Library
 from socialdesk_console.oidc import ClaimMapping, OidcClient, load_mapping
 from socialdesk_console.outcomes import OutcomeWatcher, PostOutcomes
-from socialdesk_console.pub_labels import kind_label, pub_label
+from socialdesk_console.pub_labels import kind_label, platform_name, pub_label
 from socialdesk_console.pub_labels import message as problem_text
 from socialdesk_console.render_worker import TemplateRenderer
 from socialdesk_console.replies import Catalogue
@@ -174,6 +174,7 @@ def build_context(
     templates.env.globals["idle_s"] = settings.session_idle_s
     templates.env.globals["max_age_s"] = settings.session_max_age_s
     templates.env.globals["pub_label"] = pub_label
+    templates.env.globals["platform_name"] = platform_name
     templates.env.globals["kind_label"] = kind_label
     templates.env.filters["kind_label"] = kind_label
     templates.env.globals["problem_text"] = problem_text

@@ -28,6 +28,11 @@ OUTCOME_WAIT_S = 5
 DESK_SIZE = 500  # posts on the desk at once: a force's open work and recent posts
 
 
+def post_of(src: dict[str, Any]) -> Post:
+    """The Post in an index document (the indexer adds flat copies to filter on)."""
+    return Post.model_validate({k: v for k, v in src.items() if k in Post.model_fields})
+
+
 def parse_posts(hits: list[dict[str, Any]], force: str) -> list[Post]:
     """The force's posts among the hits (another force's never, whatever the index says);
     a document that is not a Post is skipped and logged, not shown half-read."""
@@ -37,7 +42,7 @@ def parse_posts(hits: list[dict[str, Any]], force: str) -> list[Post]:
         if src.get("force") != force:
             continue
         try:
-            out.append(Post.model_validate(src))
+            out.append(post_of(src))
         except ValidationError:
             log.warning("post document not readable", extra={"post_id": str(h.get("_id"))})
     return out
@@ -67,7 +72,7 @@ async def published_posts(ctx: ConsoleContext, force: str | None, since: str) ->
         if force is not None and src.get("force") != force:
             continue
         try:
-            posts.append(Post.model_validate(src))
+            posts.append(post_of(src))
         except ValidationError:
             continue
     return posts
@@ -89,7 +94,7 @@ async def get_post(ctx: ConsoleContext, user: User, post_id: str) -> Post:
     if not doc.get("found") or src.get("id") != post_id or src.get("force") != user.force:
         raise HTTPException(404, N_("no such post"))
     try:
-        return Post.model_validate(src)
+        return post_of(src)
     except ValidationError as exc:
         raise HTTPException(404, N_("no such post")) from exc
 

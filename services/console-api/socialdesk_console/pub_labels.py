@@ -57,11 +57,17 @@ MESSAGES = {
     "give a date and time": N_("give a date and time"),
     "choose a time in the future": N_("choose a time in the future"),
 }
+# The platforms' own names (brands: the same in Welsh).
+PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "tiktok": "TikTok"}
 TOGETHER = re.compile(r"^Welsh and English together are (\d+) characters; (\w+) allows (\d+)$")
 TOO_LONG = re.compile(r"^(\d+) characters; (\w+) allows (\d+)$")
 UNKNOWN_ACCOUNT = re.compile(r"^unknown account (.+?)( for this force)?$")
 NOT_A_LINK = re.compile(r"^not a web address: (.*)$")
 NEEDS_APPROVAL = re.compile(r"^needs approval first \((.*)\): submit it$")
+
+
+def platform_name(code: str) -> str:
+    return PLATFORM_NAMES.get(code, code)
 
 
 def pub_label(code: str | None) -> str:
@@ -84,12 +90,12 @@ def message(text: str) -> str:
     if m := TOO_LONG.match(text):
         return _(
             "%(n)s characters: %(platform)s allows %(limit)s. Shorten it: nothing was sent."
-        ) % {"n": m.group(1), "platform": m.group(2), "limit": m.group(3)}
+        ) % {"n": m.group(1), "platform": platform_name(m.group(2)), "limit": m.group(3)}
     if m := TOGETHER.match(text):
         return _(
             "Welsh and English go out together in one message: %(n)s characters, and "
             "%(platform)s allows %(limit)s. Shorten them: nothing was sent."
-        ) % {"n": m.group(1), "platform": m.group(2), "limit": m.group(3)}
+        ) % {"n": m.group(1), "platform": platform_name(m.group(2)), "limit": m.group(3)}
     if m := UNKNOWN_ACCOUNT.match(text):
         return _("%(account)s is not one of this force's accounts") % {"account": m.group(1)}
     if m := NOT_A_LINK.match(text):
