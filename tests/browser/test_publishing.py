@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from socialdesk.topics import POSTS_COMMANDS
 
-from .stack import ConsolePlatform, console_platform, sign_in
+from .stack import ConsolePlatform, console_platform, mention, sign_in
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -277,14 +277,76 @@ def test_templates_and_campaigns_prefill_compose_and_impact_shows_objectives(
         "An older woman at her front door, holding the phone away from her ear and frowning."
     )
 
+    # A post, then the public: a reply in its thread and a report on the same subject.
     advice = "Keep valuables out of sight in parked cars: most thefts from cars take seconds."
     compose(page, p, advice, objective="prevent", kind="prevention")
     page.click("#act-publish")
     sent(page, "publish")
-    wait_post(p, advice, "published", within=90)
+    post = wait_post(p, advice, "published", within=90)
+    tweet_id = post["deliveries"][0]["platform_id"]
+    reply = mention("9101", "someone stole my bike from outside the gym on Bold Street")
+    reply["conversation_id"] = reply["in_reply_to_id"] = tweet_id
+    other = mention("9102", "my car was broken into last night and my laptop stolen")
+    assert p.post_mentions([reply, other]).status_code == 200
+    api = p.login("comms.merseyside")
+
+    def followed() -> dict[str, Any] | None:
+        rows = {r["objective"]: r for r in api.get("/api/publishing/impact").json()["objectives"]}
+        row = rows["prevent"]
+        return row if row["thread_mentions"] >= 1 and row["contact_after"] >= 2 else None
+
+    row = wait_until(followed, 120, "the reply and the report counted after the post")
+    assert row["posts"] >= 1 and row["contact_before"] == 0
     page.goto(p.console + "/publishing/impact")
-    posts_cell = page.locator("#impact-prevent td").first
-    assert int(posts_cell.inner_text()) >= 1
-    expect(page.locator("figure.chart svg")).to_have_count(1)
+    expect(page.locator("#impact-prevent")).to_contain_text(str(row["thread_mentions"]))
+    expect(page.locator("figure.chart svg")).to_have_count(2)
     page.screenshot(path=str(SHOTS / "publishing-impact.png"), full_page=True)
     ctx.close()
+
+
+def test_the_api_refuses_bad_posts_with_every_problem_and_sends_nothing(
+    platform: ConsolePlatform,
+) -> None:
+    p = platform
+    api = p.login("comms.merseyside")
+    ok = {"objective": "engage", "accounts": [{"platform": "x", "handle": "MerseyPolice"}]}
+    saved = api.post("/api/posts", json={"action": "save", "draft": ok})
+    assert saved.status_code in (200, 202), saved.text
+    mine = saved.json()["post_id"]
+    wait_until(lambda: any(d["id"] == mine for d in posts(p)), 60, "the draft indexed")
+    before = commands_sent(p)
+    ticks = {
+        c: True for c in ("contempt_of_court", "victims_children", "sub_judice", "personal_data")
+    }
+    draft = {
+        "objective": "warn_inform",
+        "kind": "road_closure",
+        "accounts": [
+            {"platform": "x", "handle": "MerseyPolice"},
+            {"platform": "x", "handle": "NWPolice"},
+        ],
+        "text": {"x": "Road closed. " * 30},
+        "media": [{"url": "https://www.merseyside.police.uk/a.jpg", "alt_text": ""}],
+        "checklist": ticks,
+    }
+    r = api.post("/api/posts", json={"action": "publish", "draft": draft})
+    assert r.status_code == 422
+    body = r.json()
+    assert "nothing was sent" in body["error"]
+    problems = {(x["field"], x["message"]) for x in body["problems"]}
+    assert ("accounts", "unknown account x:NWPolice for this force") in problems
+    assert ("text.x", "389 characters; x allows 280") in problems
+    assert ("media.0.alt_text", "add alt text") in problems
+    # No CSRF header: refused before anything is read; an operator has no desk.
+    no_csrf = api.post(
+        "/api/posts", json={"action": "save", "draft": draft}, headers={"X-CSRF-Token": ""}
+    )
+    assert no_csrf.status_code == 403
+    operator = p.login("op.merseyside")
+    assert operator.get("/api/posts").status_code == 403
+    assert operator.get("/publishing").status_code == 403
+    # Another force's post answers as a missing one.
+    welsh = p.login("comms.north-wales")
+    assert welsh.get(f"/publishing/posts/{mine}").status_code == 404
+    assert api.get(f"/publishing/posts/{mine}").status_code == 200
+    assert commands_sent(p) == before

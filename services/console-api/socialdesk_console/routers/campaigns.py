@@ -15,7 +15,7 @@ from socialdesk import indices
 from socialdesk.publishing import Objective
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
-from socialdesk_console.charts import Series, bars
+from socialdesk_console.charts import Series, bars, hbars
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import Ctx, api_user, page_user
 from socialdesk_console.i18n import N_, _
@@ -158,18 +158,30 @@ async def impact_view(
     }
 
 
-def impact_chart(view: dict[str, Any]) -> Any:
+def impact_charts(view: dict[str, Any]) -> list[Any]:
+    """Posts per objective, then what followed them: contact before and after."""
     rows = view["objectives"]
-    return bars(
-        _("Contact on the posts' subjects: 7 days before and 7 days after, per objective"),
+    posted = hbars(
+        _("Posts published per objective"),
         [pub_label(r["objective"]) for r in rows],
-        [
-            Series(_("7 days before"), [r["contact_before"] for r in rows], "s1"),
-            Series(_("7 days after"), [r["contact_after"] for r in rows], "s2"),
-        ],
-        desc=_("Items from the public on the same subject as the posts, summed over the posts."),
+        [Series(_("Posts published"), [r["posts"] for r in rows], "s1")],
         empty_message=_("No posts published in this period"),
     )
+    return [
+        posted,
+        bars(
+            _("Contact on the posts' subjects: 7 days before and 7 days after, per objective"),
+            [pub_label(r["objective"]) for r in rows],
+            [
+                Series(_("7 days before"), [r["contact_before"] for r in rows], "s1"),
+                Series(_("7 days after"), [r["contact_after"] for r in rows], "s2"),
+            ],
+            desc=_(
+                "Items from the public on the same subject as the posts, summed over the posts."
+            ),
+            empty_message=_("No contact from the public on these subjects around the posts"),
+        ),
+    ]
 
 
 @router.get("/publishing/impact", response_class=HTMLResponse, tags=["pages"])
@@ -189,7 +201,7 @@ async def impact_page(
         "impact.html",
         user,
         view=view,
-        chart=impact_chart(view),
+        charts=impact_charts(view),
         force_names={f: ctx.force_name(f) for f in (view["by_force"] or {})},
         objectives=[o.value for o in Objective],
     )
