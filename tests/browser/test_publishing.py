@@ -167,6 +167,15 @@ def test_compose_approve_schedule_and_publish(platform: ConsolePlatform, browser
     author.goto(p.console + "/publishing")
     expect(author.locator("#posts-published")).to_contain_text("Lock your bike")
     author.screenshot(path=str(SHOTS / "publishing-desk.png"), full_page=True)
+
+    # The scheduled appeal is withdrawn: it never goes out.
+    open_post(author, p, doc["id"])
+    author.click("#act-cancel")
+    sent(author, "cancel")
+    wait_post(p, appeal, "cancelled")
+    author.goto(p.console + "/publishing")
+    expect(author.locator("#posts-scheduled")).to_have_count(0)
+    assert not any("red bike" in c["body"]["text"] for c in p.x_api.calls)
     author_ctx.close()
     approver_ctx.close()
 

@@ -160,6 +160,14 @@ def test_the_author_cannot_approve_their_own_post_and_a_refusal_needs_a_reason()
     assert desk.decision_problem(post(PostStatus.draft), "approver.merseyside", True, True, "")
 
 
+def test_only_the_author_or_an_approver_cancels_and_only_before_it_goes_out() -> None:
+    scheduled = post(PostStatus.scheduled)
+    assert desk.cancel_problem(scheduled, "comms.merseyside", False) is None
+    assert desk.cancel_problem(scheduled, "approver.merseyside", True) is None
+    assert desk.cancel_problem(scheduled, "comms.other", False) is not None
+    assert desk.cancel_problem(post(PostStatus.published), "comms.merseyside", False)
+
+
 def test_the_desk_puts_each_status_in_its_column() -> None:
     posts = [
         post(PostStatus.draft, id="pst_d"),

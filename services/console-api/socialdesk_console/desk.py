@@ -287,6 +287,20 @@ def decision_problem(
     return None
 
 
+CANCELLABLE = frozenset(
+    {PostStatus.draft, PostStatus.awaiting_approval, PostStatus.approved, PostStatus.scheduled}
+)
+
+
+def cancel_problem(post: Post, username: str, approver: bool) -> str | None:
+    """Why this user cannot withdraw the post (None: they can)."""
+    if post.status not in CANCELLABLE:
+        return N_("this post has gone out or was withdrawn: it cannot be cancelled")
+    if post.author.id != username and not approver:
+        return N_("only the author or an approver can cancel this post")
+    return None
+
+
 def columns(posts: list[Post]) -> dict[Column, list[Post]]:
     """The desk's columns, newest change first in each."""
     out: dict[Column, list[Post]] = {c: [] for c in Column}

@@ -36,6 +36,7 @@ from socialdesk_console.desk import (
     Column,
     actor_of,
     approval_rule,
+    cancel_problem,
     columns,
     command,
     commands_for,
@@ -365,6 +366,31 @@ async def decide(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) 
     if why is not None:
         return approval_page(ctx, request, user, post, why, reason, status_code=409)
     return RedirectResponse(f"/publishing?sent={type_.value}", status_code=303)
+
+
+@router.post("/publishing/posts/{post_id}/cancel", tags=["pages"])
+async def cancel(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) -> Response:
+    """Withdraw a post that has not gone out (a draft, awaiting approval, approved or
+    scheduled): its author or an approver. Outbound has the last word."""
+    form = await read_form(request, user)
+    post = await get_post(ctx, user, post_id)
+    problem = cancel_problem(post, user.username, user.approves)
+    if problem is not None:
+        raise HTTPException(409, problem)
+    cmd = command(
+        PostCommandType.cancel,
+        post_id,
+        post.force,
+        actor_of(user.username, user.force),
+        roles_of(user.role),
+        reason=str(form.get("reason") or "")[:2000],
+        expected_version=post.version,
+    )
+    audit = [audit_event(user, request, "post.cancel", "post", post_id, command_id=cmd.command_id)]
+    why = rejected(await send(ctx, ctx.post_outcomes, [cmd], audit))
+    if why is not None:
+        raise HTTPException(409, why)
+    return RedirectResponse("/publishing?sent=cancel", status_code=303)
 
 
 class DraftRequest(BaseModel):
