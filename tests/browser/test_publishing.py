@@ -274,6 +274,10 @@ def test_templates_and_campaigns_prefill_compose_and_impact_shows_objectives(
     )
     expect(page.locator("#f-objective")).to_have_value("warn_inform")
     expect(page.locator("#f-kind")).to_have_value("road_closure")
+    expect(page.locator("#rule-hint")).to_have_text(
+        "In this force an approver must approve: appeal posts; court result posts; "
+        "posts that name a person; posts marked sensitive."
+    )
 
     page.goto(p.console + "/publishing/campaigns?objective=prevent")
     expect(page.locator("#campaigns > li")).to_have_count(4)
@@ -309,6 +313,8 @@ def test_templates_and_campaigns_prefill_compose_and_impact_shows_objectives(
     page.goto(p.console + "/publishing/impact")
     expect(page.locator("#impact-prevent")).to_contain_text(str(row["thread_mentions"]))
     expect(page.locator("figure.chart svg")).to_have_count(2)
+    national = p.login("national.viewer").get("/api/publishing/impact").json()
+    assert national["by_force"]["merseyside"]["prevent"] >= 1
     page.screenshot(path=str(SHOTS / "publishing-impact.png"), full_page=True)
     ctx.close()
 

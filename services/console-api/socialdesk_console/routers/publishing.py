@@ -52,8 +52,9 @@ from socialdesk_console.desk import (
     publish_at_utc,
     roles_of,
 )
-from socialdesk_console.i18n import N_
+from socialdesk_console.i18n import N_, _
 from socialdesk_console.posts import get_post, list_posts, rejected, send
+from socialdesk_console.pub_labels import kind_label
 
 router = APIRouter()
 FIELD_MAX = 70_000  # the longest form field the desk reads (Facebook's limit and some)
@@ -131,9 +132,25 @@ def compose_page(
         media_rows=range(MEDIA_ROWS),
         templates=ctx.library.templates,
         rule=approval_rule(fc),
+        rule_text=rule_text(fc),
     )
     resp.status_code = status_code
     return resp
+
+
+def rule_text(fc: ForceConfig) -> str:
+    """The force's approval rule in words, for the author before they choose."""
+    rule = approval_rule(fc)
+    if rule.all_posts:
+        return _("Every post needs approval in this force.")
+    parts = [_("%(kind)s posts") % {"kind": kind_label(k.value)} for k in rule.kinds]
+    if rule.names_person:
+        parts.append(_("posts that name a person"))
+    if rule.sensitive:
+        parts.append(_("posts marked sensitive"))
+    if not parts:
+        return _("No post needs approval in this force.")
+    return _("In this force an approver must approve: %(what)s.") % {"what": "; ".join(parts)}
 
 
 def problems_by_field(problems: list[Problem]) -> dict[str, list[str]]:
