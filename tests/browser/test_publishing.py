@@ -365,3 +365,35 @@ def test_the_api_refuses_bad_posts_with_every_problem_and_sends_nothing(
     assert welsh.get(f"/publishing/posts/{mine}").status_code == 404
     assert api.get(f"/publishing/posts/{mine}").status_code == 200
     assert commands_sent(p) == before
+
+
+def test_a_welsh_force_posts_welsh_and_english_together(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    p = platform
+    ctx, page = as_user(browser, p, "comms.north-wales")
+    page.goto(p.console + "/publishing/new")
+    expect(page.locator("html")).to_have_attribute("lang", "cy")  # the force's language
+    page.check("input[name=accounts][value='x:NWPolice']")
+    page.select_option("#f-objective", "prevent")
+    page.select_option("#f-kind", "prevention")
+    english = "Lock your bike, even for a minute. Register it for free."
+    welsh = "Cloiwch eich beic, hyd yn oed am funud. Cofrestrwch ef am ddim."
+    page.fill("#f-text-x", english)
+    page.click("#act-publish")  # no Welsh yet: refused next to the Welsh field
+    expect(page.locator("#err-text_cy-x")).to_be_visible()
+    expect(page.locator("#f-text_cy-x")).to_have_attribute("lang", "cy")
+    page.fill("#f-text_cy-x", welsh)
+    together = len(welsh) + 2 + len(english)  # one message: Welsh, a blank line, English
+    expect(page.locator("#count-text-x")).to_have_text(
+        f"{together} o 280 nod, y Gymraeg a'r Saesneg gyda'i gilydd"
+    )
+    for box in page.locator("#f-checklist input[type=checkbox]").all():
+        box.check()
+    page.screenshot(path=str(SHOTS / "publishing-compose-welsh.png"), full_page=True)
+    page.click("#act-publish")
+    sent(page, "publish")
+    wait_post(p, english, "published", within=90)
+    texts = [c["body"]["text"] for c in p.x_api.calls]
+    assert f"{welsh}\n\n{english}" in texts  # one message, Welsh first
+    ctx.close()
