@@ -120,6 +120,9 @@ def test_compose_approve_schedule_and_publish(platform: ConsolePlatform, browser
     )
     compose(author, p, appeal, image=True, alt="A red mountain bike against railings")
     expect(author.locator("#count-text-x")).to_contain_text("of 280 characters")
+    # Only the ticked platforms' texts are shown (Merseyside also has Facebook).
+    expect(author.locator("fieldset.texts[data-platform=facebook]")).to_be_hidden()
+    expect(author.locator("fieldset.texts[data-platform=x]")).to_be_visible()
     author.screenshot(path=str(SHOTS / "publishing-compose.png"), full_page=True)
     author.click("#act-submit")
     sent(author, "submit")

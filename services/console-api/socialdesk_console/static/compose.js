@@ -38,6 +38,17 @@
     area.addEventListener("input", function () { count(area); });
     count(area);
   });
+  // Only the texts of the platforms ticked (all while none is); a text already written stays.
+  const boxes = Array.prototype.slice.call(document.querySelectorAll("input[name=accounts]"));
+  function showTexts() {
+    const ticked = boxes.filter(function (b) { return b.checked; }).map(function (b) { return b.dataset.platform; });
+    document.querySelectorAll("fieldset.texts").forEach(function (set) {
+      const written = Array.prototype.some.call(set.querySelectorAll("textarea"), function (a) { return a.value.trim() !== ""; });
+      set.hidden = ticked.length > 0 && ticked.indexOf(set.dataset.platform) < 0 && !written;
+    });
+  }
+  boxes.forEach(function (b) { b.addEventListener("change", showTexts); });
+  showTexts();
   const summary = document.getElementById("problems");
   if (summary) summary.focus();
 })();
