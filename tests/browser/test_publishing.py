@@ -146,6 +146,10 @@ def test_compose_approve_schedule_and_publish(platform: ConsolePlatform, browser
     # The author schedules it for tomorrow 09:30 UK time: stored in UTC, shown in UK time.
     when = (datetime.now(LONDON) + timedelta(days=1)).replace(hour=9, minute=30)
     open_post(author, p, doc["id"])
+    author.fill("#f-text-x", appeal + " Thank you.")  # not what was approved: refused
+    author.click("#act-publish")
+    expect(author.locator("#f-approval")).to_contain_text("approved as it was")
+    author.fill("#f-text-x", appeal)
     author.fill("#f-publish_at", when.strftime("%Y-%m-%dT%H:%M"))
     author.click("#act-schedule")
     sent(author, "schedule")

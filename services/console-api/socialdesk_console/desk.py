@@ -69,6 +69,8 @@ COLUMNS: dict[Column, frozenset[PostStatus]] = {
         {PostStatus.published, PostStatus.partly_published, PostStatus.failed}
     ),
 }
+# An approved post goes out as approved: a changed text would skip the approver.
+CHANGED_AFTER_APPROVAL = "approved as it was: to change it, cancel it and write it again"
 # Problems a draft may still have when only saved: it is not going anywhere yet.
 UNFINISHED = ("write the text", "choose at least one account")
 

@@ -31,6 +31,7 @@ from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import Ctx, api_user, csrf_user, page_user
 from socialdesk_console.desk import (
+    CHANGED_AFTER_APPROVAL,
     MEDIA_ROWS,
     Action,
     Column,
@@ -253,6 +254,8 @@ async def compose_submit(
     )
     approved = post is not None and post.status == PostStatus.approved
     problems += problems_for(action, draft, fc, publish_at, approved)
+    if approved and post is not None and draft != post.draft:
+        problems.append(Problem(field="approval", message=CHANGED_AFTER_APPROVAL))
     if problems:
         await audited(
             ctx,
