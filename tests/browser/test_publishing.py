@@ -205,8 +205,16 @@ def test_a_refused_approval_goes_back_to_the_author_with_the_reason(
     approver.click("#refuse")  # no reason: refused on the page, nothing sent
     expect(approver.locator("#decision-error")).to_contain_text("say why you refuse it")
     assert commands_sent(p) == before
-    approver.fill("#refuse-reason", "Charged, not convicted: say 'charged' and drop the age.")
-    approver.click("#refuse")
+    # By keyboard, in the page's order: the checklist box, the reason, Approve, Refuse.
+    approver.focus("#checklist-seen")
+    approver.keyboard.press("Tab")
+    expect(approver.locator("#refuse-reason")).to_be_focused()
+    approver.keyboard.type("Charged, not convicted: say 'charged' and drop the age.")
+    approver.keyboard.press("Tab")
+    expect(approver.locator("#approve")).to_be_focused()
+    approver.keyboard.press("Tab")
+    expect(approver.locator("#refuse")).to_be_focused()
+    approver.keyboard.press("Enter")
     sent(approver, "refuse")
     back = wait_post(p, text, "draft")
     assert back["approvals"][-1]["decision"] == "refused"
