@@ -73,6 +73,7 @@ POSTS = Counter(
     ["outcome", "platform"],
 )
 SCAN_EVERY_S = 1.0  # how often tick looks for posts come due
+TICK_BUDGET_S = 1.0
 
 
 class PublishingProcessor(StreamProcessor):
@@ -155,12 +156,17 @@ class PublishingProcessor(StreamProcessor):
         return after, self._outputs(partition, after, events)
 
     async def tick(self) -> BatchResult:
-        """Start what has come due; finish what a restart caught half published."""
+        """Start what has come due; finish what a restart caught half published. A second
+        of work at most per call, so commands keep flowing while a backlog goes out."""
         if time.monotonic() < self._next_scan:
             return BatchResult()
         self._next_scan = time.monotonic() + SCAN_EVERY_S
+        until = time.monotonic() + TICK_BUDGET_S
         now = self.clock()
         for partition, _, state in list(self.store.items()):
+            if time.monotonic() > until:
+                self._next_scan = 0.0  # more to do: come back on the next poll
+                break
             if due(state.post, now):
                 post, events = start_publishing(state.post, now)
                 state = PostState(post, state.records, state.commands, state.welsh)
