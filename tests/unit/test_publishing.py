@@ -32,6 +32,7 @@ from socialdesk.publishing import (
     message_text,
 )
 from socialdesk.taxonomy import Platform
+from socialdesk_tools.configcheck import run_checks
 from tests.unit.conftest import CONFIG_DIR
 
 T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -303,3 +304,5 @@ def test_a_mistyped_rule_stops_start_up_naming_the_file_and_field(tmp_path: Path
     with pytest.raises(ConfigError) as exc:
         load_config(root)
     assert exc.value.path.endswith("kent.yaml") and exc.value.field == "publishing.kinds.0"
+    (problem,) = run_checks(root, lambda line: None)  # `socialdesk config-check` says so too
+    assert "kent.yaml: publishing.kinds.0:" in problem

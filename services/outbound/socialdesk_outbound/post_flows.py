@@ -26,6 +26,7 @@ from prometheus_client import Counter
 from socialdesk.config import PlatformConfig
 from socialdesk.events import utcnow
 from socialdesk.kafka import BatchResult, DurableWriter, Meta, Output, Stopped, StreamProcessor
+from socialdesk.kafka.outputs import dead_for
 from socialdesk.publishing import (
     PostCommand,
     PostEvent,
@@ -123,7 +124,12 @@ class PublishingProcessor(StreamProcessor):
         for cmd, meta in batch:
             state = self.store.get(meta.partition, cmd.post_id)
             if state is None or not state.seen(cmd.command_id):
-                state, outputs = self._apply(meta.partition, state, cmd)
+                try:
+                    state, outputs = self._apply(meta.partition, state, cmd)
+                except Exception as exc:  # a bug, not the person: keep the command, go on
+                    log.exception("post command failed", extra={"post": cmd.post_id})
+                    pending.append(dead_for(self.service, "processing_error", repr(exc), cmd, meta))
+                    continue
                 pending += outputs
             if state is not None and state.post.status == PostStatus.publishing:
                 await self.journal.write(pending)  # the post's state is kept before sending
