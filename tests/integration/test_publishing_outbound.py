@@ -100,7 +100,9 @@ async def test_bad_input_sends_nothing_and_a_good_post_goes_out_audited(
         *commands("pst_kent", (SAVE, {"draft": draft(accounts=kent)}), (NOW, {})),
     ]
     good = commands("pst_good", (SAVE, {"draft": draft()}), (NOW, {}))
-    records = [(c.post_id, c.model_dump_json().encode()) for c in bad]
+    records: list[tuple[str | None, bytes]] = [
+        (c.post_id, c.model_dump_json().encode()) for c in bad
+    ]
     records.append(("pst_poison", b"{not json"))
     records += [(c.post_id, c.model_dump_json().encode()) for c in good]
 
