@@ -306,3 +306,34 @@ def test_a_mistyped_rule_stops_start_up_naming_the_file_and_field(tmp_path: Path
     assert exc.value.path.endswith("kent.yaml") and exc.value.field == "publishing.kinds.0"
     (problem,) = run_checks(root, lambda line: None)  # `socialdesk config-check` says so too
     assert "kent.yaml: publishing.kinds.0:" in problem
+
+
+# ---- the topics' examples -----------------------------------------------------------
+def test_the_command_examples_tell_one_posts_story_and_every_event_example_indexes() -> None:
+    """schemas/examples/posts.commands, applied in order under North Wales's rule: the
+    author's own approval is refused, the second person's accepted; each posts.events
+    example makes the posts index document of its post at its version (a rejection
+    changes nothing, so it writes nothing)."""
+    from socialdesk.publishing import PostEvent
+    from socialdesk.settings import BaseServiceSettings
+    from socialdesk.topics import schemas_dir
+    from socialdesk_indexer.posts import post_docs
+
+    config = load_config(CONFIG_DIR)
+    nw = config.forces["north-wales"]
+    accounts = {p.value: list(h) for p, h in nw.accounts.items()}
+    examples = schemas_dir() / "examples"
+    order = ["save-draft-appeal", "submit", "approve-by-the-author", "approve", "schedule"]
+    post, seen = None, []
+    for name in order:
+        cmd = PostCommand.model_validate_json(
+            (examples / "posts.commands" / "1" / f"{name}.json").read_bytes()
+        )
+        post, (ev,) = apply(post, cmd, cmd.at, nw.publishing, accounts, welsh=True)
+        seen.append(ev.type.value)
+    assert seen == ["saved", "submitted", "rejected", "approved", "scheduled"]
+    for path in sorted((examples / "posts.events" / "1").glob("*.json")):
+        ev = PostEvent.model_validate_json(path.read_bytes())
+        docs = post_docs(BaseServiceSettings(index_prefix="sd"), ev)
+        want = [] if ev.type == "rejected" else [(ev.post_id, ev.post and ev.post.version)]
+        assert [(d.id, d.version) for d in docs] == want, path.name
