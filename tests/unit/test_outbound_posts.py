@@ -210,10 +210,12 @@ async def test_a_refused_command_is_rejected_with_its_reason_and_nothing_is_sent
     approve = command(4, PostCommandType.approve, AUTHOR, checklist_seen=True)
     approve = approve.model_copy(update={"actor_roles": [PublishingRole.approver]})
     await proc.handle([(approve, meta(3))])
+    elsewhere = command(5, PostCommandType.save_draft, draft=appeal)
+    await proc.handle([(elsewhere.model_copy(update={"force": "atlantis"}), meta(4))])
     events = [v for k, v in written if k == "event"]
-    assert events == ["saved", "rejected", "submitted", "rejected"]
+    assert events == ["saved", "rejected", "submitted", "rejected", "rejected"]
     audits = [v for k, v in written if k == "audit"]
-    assert audits == ["post.saved", "post.rejected", "post.submitted", "post.rejected"]
+    assert audits == ["post.saved", "post.rejected", "post.submitted"] + ["post.rejected"] * 2
     assert pub.calls == []
     state = proc.store.get(0, "pst_1")
     assert state is not None and state.post.status == PostStatus.awaiting_approval

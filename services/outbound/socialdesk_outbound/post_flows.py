@@ -141,23 +141,26 @@ class PublishingProcessor(StreamProcessor):
     def _apply(
         self, partition: int, state: PostState | None, cmd: PostCommand
     ) -> tuple[PostState | None, list[Output]]:
+        """The command under its force's rule; a refusal keeps nothing but its events."""
         force = self.config.forces.get(cmd.force)
-        accounts = {p.value: list(h) for p, h in force.accounts.items()} if force else {}
-        rule = force.publishing if force else None
         now = self.clock()
         before = state.post if state else None
-        if rule is None or force is None:
-            ev = rejected(before, cmd, now, f"unknown force {cmd.force!r}")
-            return state, [Output(POSTS_EVENTS, ev.post_id, ev)]
-        post, events = apply(before, cmd, now, rule, accounts, force.welsh_language_standards)
-        if post is None or post is before:  # refused: nothing kept, the reason goes back
-            return state, [Output(POSTS_EVENTS, e.post_id, e) for e in events] + [
-                Output(AUDIT_EVENTS, e.actor.id, post_audit(e)) for e in events
-            ]
+        if force is None:
+            events = [rejected(before, cmd, now, f"unknown force {cmd.force!r}")]
+            post = before
+        else:
+            accounts = {p.value: list(h) for p, h in force.accounts.items()}
+            welsh = force.welsh_language_standards
+            post, events = apply(before, cmd, now, force.publishing, accounts, welsh)
+        if force is None or post is None or post is before:
+            audit = [Output(AUDIT_EVENTS, e.actor.id, post_audit(e)) for e in events]
+            return state, [Output(POSTS_EVENTS, e.post_id, e) for e in events] + audit
         after = PostState(
-            post, dict(state.records) if state else {}, list(state.commands) if state else []
+            post,
+            dict(state.records) if state else {},
+            list(state.commands) if state else [],
+            force.welsh_language_standards,
         )
-        after.welsh = force.welsh_language_standards
         after.remember(cmd.command_id)
         return after, self._outputs(partition, after, events)
 
