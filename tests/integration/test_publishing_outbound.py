@@ -133,7 +133,7 @@ async def test_bad_input_sends_nothing_and_a_good_post_goes_out_audited(
     assert "media.0.alt_text: add alt text" in reasons["pst_alt"]
     assert "unknown account x:kent_police for this force" in reasons["pst_kent"]
     ((_, letter),) = dead
-    assert letter["service"] == "outbound" and letter["reason"] == "invalid_payload"
+    assert letter["service"] == "outbound-posts" and letter["reason"] == "invalid_payload"
     assert letter["origin"]["key"] == "pst_poison"
 
     # Only the good post reached the platform, once, with the account's token.

@@ -80,7 +80,7 @@ TICK_BUDGET_S = 1.0
 class PublishingProcessor(StreamProcessor):
     """Processor for KafkaRuntime over posts.commands: applies each command, publishes."""
 
-    service = "outbound"
+    service = "outbound-posts"  # its own label on the runtime's metrics and dead letters
     group_id = "socialdesk-outbound-posts"
     topics: Sequence[str] = (POSTS_COMMANDS,)
 
