@@ -345,3 +345,26 @@ def test_the_posts_index_keeps_the_whole_post_at_its_version() -> None:
     assert Post.model_validate({k: v for k, v in doc.doc.items() if k in Post.model_fields}) == post
     rejected = ev.model_copy(update={"post": None, "type": "rejected"})
     assert post_docs(BaseServiceSettings(index_prefix="sd"), rejected) == []
+
+
+async def test_a_429_is_waited_out_for_as_long_as_the_platform_asks() -> None:
+    from socialdesk_outbound.delivery import deliver
+
+    answers: list[Exception | str] = [TemporarySendError("X answered 429", retry_after=900), "t1"]
+    slept: list[float] = []
+
+    async def send() -> str:
+        got = answers.pop(0)
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    async def on_failure(attempt: int, error: str, delay: float) -> None:
+        return None
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+
+    result = await deliver(send, 60, on_failure, sleep=sleep)
+    assert result is not None and result.platform_id == "t1"
+    assert slept == [900]  # X's window, not our 0.5 s backoff (nor its 60 s cap)
