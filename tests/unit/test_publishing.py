@@ -31,6 +31,7 @@ from socialdesk.publishing import (
     check_draft,
     message_text,
 )
+from socialdesk.refusals import Refusal
 from socialdesk.taxonomy import Platform
 from socialdesk_tools.configcheck import run_checks
 from tests.unit.conftest import CONFIG_DIR
@@ -62,6 +63,7 @@ class Desk:
     def __init__(self, rule: ApprovalRule = RULE, welsh: bool = False) -> None:
         self.post: Post | None = None
         self.rule, self.welsh, self.n = rule, welsh, 0
+        self.code: Refusal | None = None
         self.accounts = dict(ACCOUNTS)
 
     def do(
@@ -90,6 +92,8 @@ class Desk:
         (ev,) = events
         if ev.type == PostEventType.rejected:
             assert self.post is before  # a refused command changes nothing
+            assert ev.reason_code is not None  # the console can say it in Welsh too
+            self.code = ev.reason_code
         return ev.type, ev.reason
 
     def approve(self, actor: Actor = APPROVER) -> tuple[PostEventType, str]:
@@ -138,6 +142,7 @@ def test_the_author_cannot_approve_their_own_post_even_as_an_approver() -> None:
     desk.do(PostCommandType.submit)
     ev, reason = desk.approve(actor=AUTHOR)
     assert ev == REJECTED and reason == "you wrote this post: another approver must decide on it"
+    assert desk.code == Refusal.own_post
     assert desk.status == PostStatus.awaiting_approval
 
 

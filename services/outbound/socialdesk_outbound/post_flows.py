@@ -36,6 +36,7 @@ from socialdesk.publishing import (
     rejected,
     start_publishing,
 )
+from socialdesk.refusals import Refusal, Refused
 from socialdesk.settings import OutboundSettings
 from socialdesk.statestore import ChangelogStore
 from socialdesk.topics import (
@@ -146,7 +147,8 @@ class PublishingProcessor(StreamProcessor):
         now = self.clock()
         before = state.post if state else None
         if force is None:
-            events = [rejected(before, cmd, now, f"unknown force {cmd.force!r}")]
+            unknown = Refused(Refusal.unknown_force, force=cmd.force)
+            events = [rejected(before, cmd, now, str(unknown), unknown.code)]
             post = before
         else:
             accounts = {p.value: list(h) for p, h in force.accounts.items()}
