@@ -7,6 +7,7 @@ test_publishing_drill.py runs the real thing."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from socialdesk.publishing import (
     AccountRef,
     ChecklistItem,
     Objective,
+    Post,
     PostCommand,
     PostCommandType,
     PostDraft,
@@ -28,13 +30,14 @@ from socialdesk.publishing import (
     PostMedia,
     PostStatus,
     PublishingRole,
+    start_publishing,
 )
 from socialdesk.settings import BaseServiceSettings, OutboundSettings
 from socialdesk.taxonomy import Platform
 from socialdesk.topics import AUDIT_EVENTS, OUTBOUND_POSTS, POSTS_EVENTS, POSTS_OUTBOUND
 from socialdesk_indexer.posts import post_docs
 from socialdesk_outbound.credentials import Credentials
-from socialdesk_outbound.delivery import DeliveryRecord
+from socialdesk_outbound.delivery import DeliveryRecord, deliver
 from socialdesk_outbound.post_flows import PublishingProcessor
 from socialdesk_outbound.posting import PostDelivery, PostState
 from socialdesk_outbound.publishers import MetaPublisher, PlatformRouter, XPublisher
@@ -65,11 +68,13 @@ class Platforms:
     """Publisher fake: answers from a script per call and notes what the post's state
     said about the delivery at the moment of each call."""
 
-    def __init__(self, proc: PublishingProcessor, results: list[Exception | str]) -> None:
-        self.proc, self.results = proc, results
+    def __init__(self, results: list[Exception | str]) -> None:
+        self.results = results
+        self.proc: PublishingProcessor | None = None  # set once the processor exists
         self.calls: list[tuple[str, str | None]] = []
 
     async def publish(self, post: PostDelivery) -> str:
+        assert self.proc is not None
         state = self.proc.store.get(0, post.post_id)
         record = state.records.get(post.delivery_id) if state else None
         self.calls.append((post.delivery_id, record.status if record else None))
@@ -101,9 +106,9 @@ def processor(
 ) -> tuple[PublishingProcessor, Platforms, list[tuple[str, Any]], Clock]:
     clock = Clock()
     settings = OutboundSettings(reply_retry_max_delay_s=0.01)
-    proc = PublishingProcessor(settings, Platforms.__new__(Platforms), config, clock=clock)
-    pub = Platforms(proc, results)
-    proc.publisher = pub
+    pub = Platforms(results)
+    proc = PublishingProcessor(settings, pub, config, clock=clock)
+    pub.proc = proc
     proc.store.restored = {0}
     written: list[tuple[str, Any]] = []
 
@@ -186,8 +191,6 @@ async def test_a_post_caught_in_flight_is_flagged_and_the_next_account_still_goe
     # Killed after `sending` for X was acknowledged, before X answered: restart and replay.
     state = proc.store.get(0, "pst_1")
     assert state is not None
-    from socialdesk.publishing import start_publishing
-
     post, _ = start_publishing(state.post, T0)
     proc.store.put(0, "pst_1", PostState(post, {X_ID: DeliveryRecord("sending", 1)}, ["c1", "c2"]))
     await proc.handle([(command(2, PostCommandType.publish_now), meta(1))])
@@ -306,8 +309,6 @@ async def test_publishers_post_from_the_account_and_honour_retry_after(
     assert seen[1].headers["authorization"] == "Bearer tx"
     assert str(seen[2].url) == "https://graph.test/me/photos?access_token=tm"
     assert str(seen[3].url) == "https://graph.test/me/feed?access_token=tm"
-    import json
-
     body = json.loads(seen[3].content)
     assert body == {
         "message": "Lock your car.",
@@ -317,8 +318,6 @@ async def test_publishers_post_from_the_account_and_honour_retry_after(
 
 
 def test_the_posts_index_keeps_the_whole_post_at_its_version() -> None:
-    from socialdesk.publishing import Post
-
     post = Post(
         id="pst_1",
         force="merseyside",
@@ -348,8 +347,6 @@ def test_the_posts_index_keeps_the_whole_post_at_its_version() -> None:
 
 
 async def test_a_429_is_waited_out_for_as_long_as_the_platform_asks() -> None:
-    from socialdesk_outbound.delivery import deliver
-
     answers: list[Exception | str] = [TemporarySendError("X answered 429", retry_after=900), "t1"]
     slept: list[float] = []
 

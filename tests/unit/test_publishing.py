@@ -22,6 +22,7 @@ from socialdesk.publishing import (
     PostCommand,
     PostCommandType,
     PostDraft,
+    PostEvent,
     PostEventType,
     PostKind,
     PostMedia,
@@ -32,7 +33,10 @@ from socialdesk.publishing import (
     message_text,
 )
 from socialdesk.refusals import Refusal
+from socialdesk.settings import BaseServiceSettings
 from socialdesk.taxonomy import Platform
+from socialdesk.topics import schemas_dir
+from socialdesk_indexer.posts import post_docs
 from socialdesk_tools.configcheck import run_checks
 from tests.unit.conftest import CONFIG_DIR
 
@@ -319,11 +323,6 @@ def test_the_command_examples_tell_one_posts_story_and_every_event_example_index
     author's own approval is refused, the second person's accepted; each posts.events
     example makes the posts index document of its post at its version (a rejection
     changes nothing, so it writes nothing)."""
-    from socialdesk.publishing import PostEvent
-    from socialdesk.settings import BaseServiceSettings
-    from socialdesk.topics import schemas_dir
-    from socialdesk_indexer.posts import post_docs
-
     config = load_config(CONFIG_DIR)
     nw = config.forces["north-wales"]
     accounts = {p.value: list(h) for p, h in nw.accounts.items()}
