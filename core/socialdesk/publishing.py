@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, Field
 
 from socialdesk.events import Actor, Model
+from socialdesk.refusals import Refusal, Refused
 from socialdesk.taxonomy import Platform
 
 
@@ -212,6 +213,7 @@ class PostEvent(Model):
     post: Post | None = None  # absent only on `rejected` for an unknown post
     account: AccountRef | None = None  # delivered / undeliverable
     reason: str = ""  # rejected, refused, undeliverable
+    reason_code: Refusal | None = None  # rejected: the reason as a code, to translate
     command_id: str | None = None
 
 
@@ -341,10 +343,6 @@ _CANCELLABLE = OPEN_POST_STATUSES | {PostStatus.awaiting_approval}
 _SCHEDULABLE = frozenset({PostStatus.draft, PostStatus.approved, PostStatus.scheduled})
 
 
-class Refused(Exception):
-    """A command `apply` will not carry out: the reason is what the console shows."""
-
-
 def post_event(
     post: Post, kind: PostEventType, at: datetime, actor: Actor, **extra: Any
 ) -> PostEvent:
@@ -362,7 +360,13 @@ def post_event(
     )
 
 
-def rejected(post: Post | None, cmd: PostCommand, now: datetime, reason: str) -> PostEvent:
+def rejected(
+    post: Post | None,
+    cmd: PostCommand,
+    now: datetime,
+    reason: str,
+    code: Refusal | None = None,
+) -> PostEvent:
     """A refused command: the post is unchanged and the reason goes back to the console."""
     return PostEvent(
         event_id=f"{cmd.post_id}:rejected:{cmd.command_id}",
@@ -373,6 +377,7 @@ def rejected(post: Post | None, cmd: PostCommand, now: datetime, reason: str) ->
         actor=cmd.actor,
         post=post,
         reason=reason,
+        reason_code=code,
         command_id=cmd.command_id,
     )
 
@@ -406,15 +411,15 @@ def _ready_to_publish(
     """Schedule and publish_now: the author or an approver; a clean draft; approval
     first where the rule (or an earlier submission) asks for it."""
     if post.status not in _SCHEDULABLE:
-        raise Refused(f"a post that is {post.status.value.replace('_', ' ')} cannot be published")
+        raise Refused(Refusal.not_publishable, status=post.status.value.replace("_", " "))
     if cmd.actor.id != post.author.id and not _is_approver(cmd):
-        raise Refused("only the author or an approver can schedule or publish this post")
+        raise Refused(Refusal.not_author_or_approver, what="schedule or publish")
     problems = check_draft(post.draft, force_accounts, welsh)
     if problems:
-        raise Refused("fix the post first: " + _problems_text(problems))
+        raise Refused(Refusal.draft_problems, problems=_problems_text(problems))
     reasons = sorted(set(approval_reasons(post.draft, rule)) | set(post.approval_reasons))
     if reasons and not _approved(post):
-        raise Refused("it needs approval first: " + "; ".join(reasons))
+        raise Refused(Refusal.needs_approval, reasons="; ".join(reasons))
 
 
 def _check(
@@ -427,20 +432,17 @@ def _check(
 ) -> None:
     """Raise Refused with the reason a person would be given, or return to go ahead."""
     if cmd.actor.force is not None and cmd.actor.force != cmd.force:
-        raise Refused("you can act only on your own force's posts")
+        raise Refused(Refusal.wrong_force)
     if post is None:
         if cmd.type != PostCommandType.save_draft:
-            raise Refused("no such post")
+            raise Refused(Refusal.no_such_post)
         if cmd.draft is None:
-            raise Refused("nothing to save")
+            raise Refused(Refusal.nothing_to_save)
         return
-    if post.force != cmd.force:
-        raise Refused("no such post")  # another force's post is answered as a missing one
+    if post.force != cmd.force:  # another force's post is answered as a missing one
+        raise Refused(Refusal.no_such_post)
     if cmd.expected_version is not None and cmd.expected_version != post.version:
-        raise Refused(
-            f"this post has changed since you opened it (now version {post.version}): "
-            "reload it and try again"
-        )
+        raise Refused(Refusal.stale, version=post.version)
     _check_step(post, cmd, now, rule, force_accounts, welsh)
 
 
@@ -455,41 +457,41 @@ def _check_step(
     t, status, is_author = cmd.type, post.status, cmd.actor.id == post.author.id
     if t == PostCommandType.save_draft:
         if cmd.draft is None:
-            raise Refused("nothing to save")
+            raise Refused(Refusal.nothing_to_save)
         if not is_author:
-            raise Refused("only the author can edit this draft")
+            raise Refused(Refusal.not_author, what="edit this draft")
         if status != PostStatus.draft:
-            raise Refused(f"only a draft can be edited; this post is {status.value}")
+            raise Refused(Refusal.not_a_draft, what="edited", status=status.value)
     elif t == PostCommandType.submit:
         if not is_author:
-            raise Refused("only the author can submit this post for approval")
+            raise Refused(Refusal.not_author, what="submit this post for approval")
         if status != PostStatus.draft:
-            raise Refused(f"only a draft can be submitted; this post is {status.value}")
+            raise Refused(Refusal.not_a_draft, what="submitted", status=status.value)
         problems = check_draft(post.draft, force_accounts, welsh)
         if problems:
-            raise Refused("fix the post first: " + _problems_text(problems))
+            raise Refused(Refusal.draft_problems, problems=_problems_text(problems))
         if not checklist_complete(post.draft):
-            raise Refused("tick every item of the legal checklist before asking for approval")
+            raise Refused(Refusal.checklist_incomplete)
     elif t in (PostCommandType.approve, PostCommandType.refuse):
         if status != PostStatus.awaiting_approval:
-            raise Refused(f"this post is not awaiting approval; it is {status.value}")
+            raise Refused(Refusal.not_awaiting_approval, status=status.value)
         if not _is_approver(cmd):
-            raise Refused("only an approver can approve or refuse a post")
+            raise Refused(Refusal.not_an_approver)
         if is_author:
-            raise Refused("you wrote this post: another approver must decide on it")
+            raise Refused(Refusal.own_post)
         if t == PostCommandType.approve and not cmd.checklist_seen:
-            raise Refused("confirm you have read the author's legal checklist")
+            raise Refused(Refusal.checklist_not_seen)
         if t == PostCommandType.refuse and not cmd.reason.strip():
-            raise Refused("say why you refuse it, so the author can put it right")
+            raise Refused(Refusal.reason_missing)
     elif t in (PostCommandType.schedule, PostCommandType.publish_now):
         if t == PostCommandType.schedule and (cmd.publish_at is None or cmd.publish_at <= now):
-            raise Refused("choose a time in the future to publish it")
+            raise Refused(Refusal.time_in_past)
         _ready_to_publish(post, cmd, rule, force_accounts, welsh)
     elif t == PostCommandType.cancel:
         if status not in _CANCELLABLE:
-            raise Refused(f"a post that is {status.value} cannot be cancelled")
+            raise Refused(Refusal.not_cancellable, status=status.value)
         if not is_author and not _is_approver(cmd):
-            raise Refused("only the author or an approver can cancel this post")
+            raise Refused(Refusal.not_author_or_approver, what="cancel")
 
 
 def apply(
@@ -508,7 +510,7 @@ def apply(
     try:
         _check(post, cmd, now, rule, force_accounts, welsh)
     except Refused as exc:
-        return post, [rejected(post, cmd, now, str(exc))]
+        return post, [rejected(post, cmd, now, str(exc), exc.code)]
     t = cmd.type
     if post is None:
         assert cmd.draft is not None

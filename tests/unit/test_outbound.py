@@ -24,6 +24,7 @@ from socialdesk_outbound.delivery import (
     deliver,
 )
 from socialdesk_outbound.flows import OutboundProcessor
+from socialdesk_outbound.posting import PostDelivery
 from socialdesk_outbound.publishers import MetaPublisher, XPublisher
 from socialdesk_outbound.reply import (
     OutboundReply,
@@ -49,6 +50,12 @@ class Flaky:
         return "sent-1"
 
     def idempotent(self, reply: OutboundReply) -> bool:
+        return False
+
+    async def publish(self, post: PostDelivery) -> str:
+        raise AssertionError("replies only")
+
+    def idempotent_post(self, post: PostDelivery) -> bool:
         return False
 
 
@@ -150,6 +157,12 @@ class Recording:
 
     def idempotent(self, reply: OutboundReply) -> bool:
         return self.idem
+
+    async def publish(self, post: PostDelivery) -> str:
+        raise AssertionError("replies only")
+
+    def idempotent_post(self, post: PostDelivery) -> bool:
+        return False
 
 
 def processor(

@@ -7,6 +7,7 @@ test_publishing_drill.py runs the real thing."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from socialdesk.publishing import (
     AccountRef,
     ChecklistItem,
     Objective,
+    Post,
     PostCommand,
     PostCommandType,
     PostDraft,
@@ -28,13 +30,14 @@ from socialdesk.publishing import (
     PostMedia,
     PostStatus,
     PublishingRole,
+    start_publishing,
 )
 from socialdesk.settings import BaseServiceSettings, OutboundSettings
 from socialdesk.taxonomy import Platform
 from socialdesk.topics import AUDIT_EVENTS, OUTBOUND_POSTS, POSTS_EVENTS, POSTS_OUTBOUND
 from socialdesk_indexer.posts import post_docs
 from socialdesk_outbound.credentials import Credentials
-from socialdesk_outbound.delivery import DeliveryRecord
+from socialdesk_outbound.delivery import DeliveryRecord, deliver
 from socialdesk_outbound.post_flows import PublishingProcessor
 from socialdesk_outbound.posting import PostDelivery, PostState
 from socialdesk_outbound.publishers import MetaPublisher, PlatformRouter, XPublisher
@@ -65,11 +68,13 @@ class Platforms:
     """Publisher fake: answers from a script per call and notes what the post's state
     said about the delivery at the moment of each call."""
 
-    def __init__(self, proc: PublishingProcessor, results: list[Exception | str]) -> None:
-        self.proc, self.results = proc, results
+    def __init__(self, results: list[Exception | str]) -> None:
+        self.results = results
+        self.proc: PublishingProcessor | None = None  # set once the processor exists
         self.calls: list[tuple[str, str | None]] = []
 
     async def publish(self, post: PostDelivery) -> str:
+        assert self.proc is not None
         state = self.proc.store.get(0, post.post_id)
         record = state.records.get(post.delivery_id) if state else None
         self.calls.append((post.delivery_id, record.status if record else None))
@@ -101,9 +106,9 @@ def processor(
 ) -> tuple[PublishingProcessor, Platforms, list[tuple[str, Any]], Clock]:
     clock = Clock()
     settings = OutboundSettings(reply_retry_max_delay_s=0.01)
-    proc = PublishingProcessor(settings, Platforms.__new__(Platforms), config, clock=clock)
-    pub = Platforms(proc, results)
-    proc.publisher = pub
+    pub = Platforms(results)
+    proc = PublishingProcessor(settings, pub, config, clock=clock)
+    pub.proc = proc
     proc.store.restored = {0}
     written: list[tuple[str, Any]] = []
 
@@ -186,8 +191,6 @@ async def test_a_post_caught_in_flight_is_flagged_and_the_next_account_still_goe
     # Killed after `sending` for X was acknowledged, before X answered: restart and replay.
     state = proc.store.get(0, "pst_1")
     assert state is not None
-    from socialdesk.publishing import start_publishing
-
     post, _ = start_publishing(state.post, T0)
     proc.store.put(0, "pst_1", PostState(post, {X_ID: DeliveryRecord("sending", 1)}, ["c1", "c2"]))
     await proc.handle([(command(2, PostCommandType.publish_now), meta(1))])
@@ -210,10 +213,12 @@ async def test_a_refused_command_is_rejected_with_its_reason_and_nothing_is_sent
     approve = command(4, PostCommandType.approve, AUTHOR, checklist_seen=True)
     approve = approve.model_copy(update={"actor_roles": [PublishingRole.approver]})
     await proc.handle([(approve, meta(3))])
+    elsewhere = command(5, PostCommandType.save_draft, draft=appeal)
+    await proc.handle([(elsewhere.model_copy(update={"force": "atlantis"}), meta(4))])
     events = [v for k, v in written if k == "event"]
-    assert events == ["saved", "rejected", "submitted", "rejected"]
+    assert events == ["saved", "rejected", "submitted", "rejected", "rejected"]
     audits = [v for k, v in written if k == "audit"]
-    assert audits == ["post.saved", "post.rejected", "post.submitted", "post.rejected"]
+    assert audits == ["post.saved", "post.rejected", "post.submitted"] + ["post.rejected"] * 2
     assert pub.calls == []
     state = proc.store.get(0, "pst_1")
     assert state is not None and state.post.status == PostStatus.awaiting_approval
@@ -304,8 +309,6 @@ async def test_publishers_post_from_the_account_and_honour_retry_after(
     assert seen[1].headers["authorization"] == "Bearer tx"
     assert str(seen[2].url) == "https://graph.test/me/photos?access_token=tm"
     assert str(seen[3].url) == "https://graph.test/me/feed?access_token=tm"
-    import json
-
     body = json.loads(seen[3].content)
     assert body == {
         "message": "Lock your car.",
@@ -315,8 +318,6 @@ async def test_publishers_post_from_the_account_and_honour_retry_after(
 
 
 def test_the_posts_index_keeps_the_whole_post_at_its_version() -> None:
-    from socialdesk.publishing import Post
-
     post = Post(
         id="pst_1",
         force="merseyside",
@@ -343,3 +344,24 @@ def test_the_posts_index_keeps_the_whole_post_at_its_version() -> None:
     assert Post.model_validate({k: v for k, v in doc.doc.items() if k in Post.model_fields}) == post
     rejected = ev.model_copy(update={"post": None, "type": "rejected"})
     assert post_docs(BaseServiceSettings(index_prefix="sd"), rejected) == []
+
+
+async def test_a_429_is_waited_out_for_as_long_as_the_platform_asks() -> None:
+    answers: list[Exception | str] = [TemporarySendError("X answered 429", retry_after=900), "t1"]
+    slept: list[float] = []
+
+    async def send() -> str:
+        got = answers.pop(0)
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    async def on_failure(attempt: int, error: str, delay: float) -> None:
+        return None
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+
+    result = await deliver(send, 60, on_failure, sleep=sleep)
+    assert result is not None and result.platform_id == "t1"
+    assert slept == [900]  # X's window, not our 0.5 s backoff (nor its 60 s cap)

@@ -22,6 +22,7 @@ from socialdesk.publishing import (
     PostCommand,
     PostCommandType,
     PostDraft,
+    PostEvent,
     PostEventType,
     PostKind,
     PostMedia,
@@ -31,7 +32,12 @@ from socialdesk.publishing import (
     check_draft,
     message_text,
 )
+from socialdesk.refusals import Refusal
+from socialdesk.settings import BaseServiceSettings
 from socialdesk.taxonomy import Platform
+from socialdesk.topics import schemas_dir
+from socialdesk_indexer.posts import post_docs
+from socialdesk_tools.configcheck import run_checks
 from tests.unit.conftest import CONFIG_DIR
 
 T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
@@ -61,6 +67,7 @@ class Desk:
     def __init__(self, rule: ApprovalRule = RULE, welsh: bool = False) -> None:
         self.post: Post | None = None
         self.rule, self.welsh, self.n = rule, welsh, 0
+        self.code: Refusal | None = None
         self.accounts = dict(ACCOUNTS)
 
     def do(
@@ -89,6 +96,8 @@ class Desk:
         (ev,) = events
         if ev.type == PostEventType.rejected:
             assert self.post is before  # a refused command changes nothing
+            assert ev.reason_code is not None  # the console can say it in Welsh too
+            self.code = ev.reason_code
         return ev.type, ev.reason
 
     def approve(self, actor: Actor = APPROVER) -> tuple[PostEventType, str]:
@@ -137,6 +146,7 @@ def test_the_author_cannot_approve_their_own_post_even_as_an_approver() -> None:
     desk.do(PostCommandType.submit)
     ev, reason = desk.approve(actor=AUTHOR)
     assert ev == REJECTED and reason == "you wrote this post: another approver must decide on it"
+    assert desk.code == Refusal.own_post
     assert desk.status == PostStatus.awaiting_approval
 
 
@@ -303,3 +313,31 @@ def test_a_mistyped_rule_stops_start_up_naming_the_file_and_field(tmp_path: Path
     with pytest.raises(ConfigError) as exc:
         load_config(root)
     assert exc.value.path.endswith("kent.yaml") and exc.value.field == "publishing.kinds.0"
+    (problem,) = run_checks(root, lambda line: None)  # `socialdesk config-check` says so too
+    assert "kent.yaml: publishing.kinds.0:" in problem
+
+
+# ---- the topics' examples -----------------------------------------------------------
+def test_the_command_examples_tell_one_posts_story_and_every_event_example_indexes() -> None:
+    """schemas/examples/posts.commands, applied in order under North Wales's rule: the
+    author's own approval is refused, the second person's accepted; each posts.events
+    example makes the posts index document of its post at its version (a rejection
+    changes nothing, so it writes nothing)."""
+    config = load_config(CONFIG_DIR)
+    nw = config.forces["north-wales"]
+    accounts = {p.value: list(h) for p, h in nw.accounts.items()}
+    examples = schemas_dir() / "examples"
+    order = ["save-draft-appeal", "submit", "approve-by-the-author", "approve", "schedule"]
+    post, seen = None, []
+    for name in order:
+        cmd = PostCommand.model_validate_json(
+            (examples / "posts.commands" / "1" / f"{name}.json").read_bytes()
+        )
+        post, (ev,) = apply(post, cmd, cmd.at, nw.publishing, accounts, welsh=True)
+        seen.append(ev.type.value)
+    assert seen == ["saved", "submitted", "rejected", "approved", "scheduled"]
+    for path in sorted((examples / "posts.events" / "1").glob("*.json")):
+        ev = PostEvent.model_validate_json(path.read_bytes())
+        docs = post_docs(BaseServiceSettings(index_prefix="sd"), ev)
+        want = [] if ev.type == "rejected" else [(ev.post_id, ev.post and ev.post.version)]
+        assert [(d.id, d.version) for d in docs] == want, path.name

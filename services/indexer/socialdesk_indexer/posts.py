@@ -8,15 +8,15 @@ from typing import Any
 
 from socialdesk import indices
 from socialdesk.es import VersionedDoc, alias
-from socialdesk.publishing import PostEvent
+from socialdesk.publishing import PostEvent, PostEventType
 from socialdesk.settings import BaseServiceSettings
 
 
 def post_document(ev: PostEvent) -> dict[str, Any] | None:
     """The Post JSON, with flat copies of the fields the console filters and sorts on
-    (the mapping indexes only those); None for a command rejected on an unknown post."""
+    (the mapping indexes only those); None for a rejected command, which changes nothing."""
     post = ev.post
-    if post is None:
+    if post is None or ev.type == PostEventType.rejected:
         return None
     doc = post.model_dump(mode="json")
     doc |= {

@@ -26,6 +26,7 @@ from prometheus_client import Counter
 from socialdesk.config import PlatformConfig
 from socialdesk.events import utcnow
 from socialdesk.kafka import BatchResult, DurableWriter, Meta, Output, Stopped, StreamProcessor
+from socialdesk.kafka.outputs import dead_for
 from socialdesk.publishing import (
     PostCommand,
     PostEvent,
@@ -35,6 +36,7 @@ from socialdesk.publishing import (
     rejected,
     start_publishing,
 )
+from socialdesk.refusals import Refusal, Refused
 from socialdesk.settings import OutboundSettings
 from socialdesk.statestore import ChangelogStore
 from socialdesk.topics import (
@@ -73,12 +75,13 @@ POSTS = Counter(
     ["outcome", "platform"],
 )
 SCAN_EVERY_S = 1.0  # how often tick looks for posts come due
+TICK_BUDGET_S = 1.0
 
 
 class PublishingProcessor(StreamProcessor):
     """Processor for KafkaRuntime over posts.commands: applies each command, publishes."""
 
-    service = "outbound"
+    service = "outbound-posts"  # its own label on the runtime's metrics and dead letters
     group_id = "socialdesk-outbound-posts"
     topics: Sequence[str] = (POSTS_COMMANDS,)
 
@@ -122,7 +125,12 @@ class PublishingProcessor(StreamProcessor):
         for cmd, meta in batch:
             state = self.store.get(meta.partition, cmd.post_id)
             if state is None or not state.seen(cmd.command_id):
-                state, outputs = self._apply(meta.partition, state, cmd)
+                try:
+                    state, outputs = self._apply(meta.partition, state, cmd)
+                except Exception as exc:  # a bug, not the person: keep the command, go on
+                    log.exception("post command failed", extra={"post": cmd.post_id})
+                    pending.append(dead_for(self.service, "processing_error", repr(exc), cmd, meta))
+                    continue
                 pending += outputs
             if state is not None and state.post.status == PostStatus.publishing:
                 await self.journal.write(pending)  # the post's state is kept before sending
@@ -134,33 +142,42 @@ class PublishingProcessor(StreamProcessor):
     def _apply(
         self, partition: int, state: PostState | None, cmd: PostCommand
     ) -> tuple[PostState | None, list[Output]]:
+        """The command under its force's rule; a refusal keeps nothing but its events."""
         force = self.config.forces.get(cmd.force)
-        accounts = {p.value: list(h) for p, h in force.accounts.items()} if force else {}
-        rule = force.publishing if force else None
         now = self.clock()
         before = state.post if state else None
-        if rule is None or force is None:
-            ev = rejected(before, cmd, now, f"unknown force {cmd.force!r}")
-            return state, [Output(POSTS_EVENTS, ev.post_id, ev)]
-        post, events = apply(before, cmd, now, rule, accounts, force.welsh_language_standards)
-        if post is None or post is before:  # refused: nothing kept, the reason goes back
-            return state, [Output(POSTS_EVENTS, e.post_id, e) for e in events] + [
-                Output(AUDIT_EVENTS, e.actor.id, post_audit(e)) for e in events
-            ]
+        if force is None:
+            unknown = Refused(Refusal.unknown_force, force=cmd.force)
+            events = [rejected(before, cmd, now, str(unknown), unknown.code)]
+            post = before
+        else:
+            accounts = {p.value: list(h) for p, h in force.accounts.items()}
+            welsh = force.welsh_language_standards
+            post, events = apply(before, cmd, now, force.publishing, accounts, welsh)
+        if force is None or post is None or post is before:
+            audit = [Output(AUDIT_EVENTS, e.actor.id, post_audit(e)) for e in events]
+            return state, [Output(POSTS_EVENTS, e.post_id, e) for e in events] + audit
         after = PostState(
-            post, dict(state.records) if state else {}, list(state.commands) if state else []
+            post,
+            dict(state.records) if state else {},
+            list(state.commands) if state else [],
+            force.welsh_language_standards,
         )
-        after.welsh = force.welsh_language_standards
         after.remember(cmd.command_id)
         return after, self._outputs(partition, after, events)
 
     async def tick(self) -> BatchResult:
-        """Start what has come due; finish what a restart caught half published."""
+        """Start what has come due; finish what a restart caught half published. A second
+        of work at most per call, so commands keep flowing while a backlog goes out."""
         if time.monotonic() < self._next_scan:
             return BatchResult()
         self._next_scan = time.monotonic() + SCAN_EVERY_S
+        until = time.monotonic() + TICK_BUDGET_S
         now = self.clock()
         for partition, _, state in list(self.store.items()):
+            if time.monotonic() > until:
+                self._next_scan = 0.0  # more to do: come back on the next poll
+                break
             if due(state.post, now):
                 post, events = start_publishing(state.post, now)
                 state = PostState(post, state.records, state.commands, state.welsh)

@@ -36,7 +36,7 @@ class PostState:
     """The changelog value for one post (outbound.posts.changelog, keyed by post id)."""
 
     post: Post
-    records: dict[str, DeliveryRecord] = field(default_factory=dict)  # by account key
+    records: dict[str, DeliveryRecord] = field(default_factory=dict)  # by delivery id
     commands: list[str] = field(default_factory=list)  # recent command ids, oldest first
     welsh: bool = False  # the force's Welsh Language Standards, when it was published
 
