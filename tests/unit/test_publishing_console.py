@@ -349,3 +349,22 @@ def test_config_check_names_the_file_and_field_of_a_bad_campaign(tmp_path: Path)
     good: list[str] = []
     assert run_checks(ROOT / "config", good.append) == []
     assert any("5 post templates, 8 national campaigns" in line for line in good)
+
+
+def test_outbound_refusals_are_said_in_the_pages_language() -> None:
+    from socialdesk.refusals import Refusal
+
+    assert set(pub_labels.REFUSALS) == set(Refusal)  # every code outbound can give
+    english = "this post has changed since you opened it (now version 4): reload it"
+    token = CURRENT.set("en")
+    try:
+        assert pub_labels.refusal("stale", english) == english
+    finally:
+        CURRENT.reset(token)
+    token = CURRENT.set("cy")
+    try:
+        welsh = pub_labels.refusal("stale", english)
+        assert welsh != english and "ail-lwythwch" in welsh
+        assert pub_labels.refusal("a_new_code", "as it came") == "as it came"
+    finally:
+        CURRENT.reset(token)

@@ -21,6 +21,7 @@ from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.i18n import N_
 from socialdesk_console.outcomes import PostOutcomes
+from socialdesk_console.pub_labels import refusal
 from socialdesk_console.timing import waiting_on
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ async def send(
 
 
 def rejected(ev: dict[str, Any] | None) -> str | None:
-    """The reason outbound refused the command, if it did."""
+    """Why outbound refused the command (in the page's language), if it did."""
     if ev is not None and ev.get("type") == PostEventType.rejected:
-        return str(ev.get("reason") or "refused")
+        return refusal(ev.get("reason_code"), str(ev.get("reason") or "refused"))
     return None

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import re
 
-from socialdesk_console.i18n import N_, _
+from socialdesk.refusals import Refusal
+from socialdesk_console.i18n import N_, _, current
 
 PUB_LABELS = {
     # Objectives (the national list)
@@ -108,3 +109,36 @@ def message(text: str) -> str:
             "reasons": m.group(1)
         }
     return text
+
+
+# Why outbound refused a command (PostEvent.reason_code), said without its particulars
+# where the page is not in English (the English reason carries them).
+REFUSALS = {
+    Refusal.wrong_force: N_("you can act only on your own force's posts"),
+    Refusal.no_such_post: N_("no such post"),
+    Refusal.nothing_to_save: N_("nothing to save"),
+    Refusal.stale: N_("this post has changed since you opened it: reload it and try again"),
+    Refusal.not_author: N_("only the author can do that"),
+    Refusal.not_a_draft: N_("only a draft can be changed"),
+    Refusal.draft_problems: N_("fix the post first"),
+    Refusal.checklist_incomplete: N_("tick every item of the legal checklist"),
+    Refusal.not_awaiting_approval: N_("this post is not awaiting approval"),
+    Refusal.not_an_approver: N_("only an approver can approve or refuse a post"),
+    Refusal.own_post: N_("you wrote this post: another approver must decide on it"),
+    Refusal.checklist_not_seen: N_("confirm you have read the author's checklist"),
+    Refusal.reason_missing: N_("say why you refuse it, so the author can put it right"),
+    Refusal.time_in_past: N_("choose a time in the future"),
+    Refusal.not_publishable: N_("this post cannot be published now"),
+    Refusal.not_author_or_approver: N_("only the author or an approver can do that"),
+    Refusal.needs_approval: N_("it needs approval first: submit it for approval"),
+    Refusal.not_cancellable: N_("this post has gone out or was withdrawn: it cannot be cancelled"),
+    Refusal.unknown_force: N_("unknown force"),
+}
+
+
+def refusal(code: str | None, reason: str) -> str:
+    """Outbound's refusal in the page's language: its English reason in English (with
+    the particulars), else the code's translation; an unknown code, the reason."""
+    if current() == "en" or code not in {r.value for r in Refusal}:
+        return reason
+    return _(REFUSALS[Refusal(code)])
