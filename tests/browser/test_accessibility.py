@@ -482,6 +482,22 @@ def test_the_publishing_desk_has_no_wcag_violations(
     audit.check(approver, "post, refusal without a reason")
     approver_ctx.close()
 
+    # A scheduled post (prevention advice needs no approval), with its new-time form.
+    page.goto(c + "/publishing/new?template=prevention-advice")
+    page.check("input[name=accounts][value='x:MerseyPolice']")
+    page.fill("#f-text-x", "Bike thefts are rising: lock it to something solid.")
+    for box in page.locator("#f-checklist input[type=checkbox]").all():
+        box.check()
+    page.fill("#f-publish_at", "2099-01-15T09:30")
+    page.click("#act-schedule")
+    page.wait_for_url("**/publishing?sent=schedule")
+    deadline = time.monotonic() + 60
+    while not (scheduled := platform.search("posts", {"term": {"status": "scheduled"}})):
+        assert time.monotonic() < deadline, "the post was never scheduled"
+        time.sleep(0.5)
+    page.goto(f"{c}/publishing/posts/{scheduled[0]['id']}")
+    audit.check(page, "post scheduled (author)")
+
     # A Welsh force: English and Welsh side by side, in the Welsh interface.
     welsh_ctx = new_context(browser)
     welsh = welsh_ctx.new_page()

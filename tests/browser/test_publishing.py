@@ -175,6 +175,25 @@ def test_compose_approve_schedule_and_publish(platform: ConsolePlatform, browser
     expect(author.locator("#posts-published")).to_contain_text("Lock your bike")
     author.screenshot(path=str(SHOTS / "publishing-desk.png"), full_page=True)
 
+    # A new time: one in the past is refused on the page; a later one is kept.
+    open_post(author, p, doc["id"])
+    author.fill("#f-publish_at", "2020-01-01T09:00")
+    author.click("#act-reschedule")
+    expect(author.locator("#when-error")).to_contain_text("choose a time in the future")
+    later = when + timedelta(days=1, hours=1)
+    author.fill("#f-publish_at", later.strftime("%Y-%m-%dT%H:%M"))
+    author.click("#act-reschedule")
+    sent(author, "schedule")
+
+    def moved() -> bool:
+        doc_now = post_with(p, appeal) or {}
+        at = doc_now.get("publish_at")
+        return bool(at) and datetime.fromisoformat(at) == later.replace(
+            second=0, microsecond=0
+        ).astimezone(UTC)
+
+    wait_until(moved, 60, "the appeal rescheduled")
+
     # The scheduled appeal is withdrawn: it never goes out.
     open_post(author, p, doc["id"])
     author.click("#act-cancel")

@@ -177,11 +177,13 @@ def test_the_desk_puts_each_status_in_its_column() -> None:
         post(PostStatus.published, id="pst_p"),
         post(PostStatus.cancelled, id="pst_c"),
     ]
+    later = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
+    posts.append(post(PostStatus.scheduled, id="pst_s0", publish_at=later - timedelta(days=1)))
     cols = {c: [p.id for p in ps] for c, ps in desk.columns(posts).items()}
     assert cols == {
         desk.Column.drafts: ["pst_d"],
         desk.Column.awaiting: ["pst_a"],
-        desk.Column.scheduled: ["pst_ok", "pst_s"],
+        desk.Column.scheduled: ["pst_s0", "pst_ok", "pst_s"],  # the next to go out first
         desk.Column.published: ["pst_p"],
     }
 

@@ -304,12 +304,15 @@ def cancel_problem(post: Post, username: str, approver: bool) -> str | None:
 
 
 def columns(posts: list[Post]) -> dict[Column, list[Post]]:
-    """The desk's columns, newest change first in each."""
+    """The desk's columns, newest change first in each; scheduled posts by their time."""
     out: dict[Column, list[Post]] = {c: [] for c in Column}
     for post in sorted(posts, key=lambda p: p.updated_at, reverse=True):
         for col, statuses in COLUMNS.items():
             if post.status in statuses:
                 out[col].append(post)
+    # What goes out next comes first (unscheduled approved posts after).
+    far = datetime.max.replace(tzinfo=UTC)
+    out[Column.scheduled].sort(key=lambda p: p.publish_at or far)
     return out
 
 

@@ -388,6 +388,39 @@ async def decide(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) 
     return RedirectResponse(f"/publishing?sent={type_.value}", status_code=303)
 
 
+@router.post("/publishing/posts/{post_id}/schedule", tags=["pages"])
+async def reschedule(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) -> Response:
+    """A new time for a scheduled post (UK time), by its author or an approver."""
+    form = await read_form(request, user)
+    post = await get_post(ctx, user, post_id)
+    problem = cancel_problem(post, user.username, user.approves)
+    if problem is not None or post.status != PostStatus.scheduled:
+        raise HTTPException(409, problem or N_("only a scheduled post can be rescheduled"))
+    raw = str(form.get("publish_at") or "")
+    publish_at = publish_at_utc(raw) if raw else None
+    found = problems_for(Action.schedule, post.draft, force_of(ctx, user), publish_at, True)
+    when = [p for p in found if p.field == "publish_at"]
+    if when:
+        await audited(ctx, request, user, "post.decision_refused", post_id, problem="publish_at")
+        return approval_page(ctx, request, user, post, when[0].message, status_code=422)
+    cmd = command(
+        PostCommandType.schedule,
+        post_id,
+        post.force,
+        actor_of(user.username, user.force),
+        roles_of(user.role),
+        publish_at=publish_at,
+        expected_version=post.version,
+    )
+    audit = [
+        audit_event(user, request, "post.schedule", "post", post_id, command_id=cmd.command_id)
+    ]
+    why = rejected(await send(ctx, ctx.post_outcomes, [cmd], audit))
+    if why is not None:
+        return approval_page(ctx, request, user, post, why, status_code=409)
+    return RedirectResponse("/publishing?sent=schedule", status_code=303)
+
+
 @router.post("/publishing/posts/{post_id}/cancel", tags=["pages"])
 async def cancel(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) -> Response:
     """Withdraw a post that has not gone out (a draft, awaiting approval, approved or
