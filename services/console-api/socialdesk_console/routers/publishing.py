@@ -132,7 +132,6 @@ def compose_page(
         checklist=[c.value for c in ChecklistItem],
         media_rows=range(MEDIA_ROWS),
         templates=ctx.library.templates,
-        rule=approval_rule(fc),
         rule_text=rule_text(fc),
     )
     resp.status_code = status_code
@@ -358,7 +357,7 @@ async def decide(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) 
     post = await get_post(ctx, user, post_id)
     if not user.approves:
         raise HTTPException(403, N_("only an approver can approve or refuse a post"))
-    approve = form.get("decision") == "approve"
+    approve = form.get("decision") == PostCommandType.approve.value
     reason = str(form.get("reason") or "")[:2000]
     problem = decision_problem(
         post, user.username, approve, bool(form.get("checklist_seen")), reason
