@@ -225,7 +225,13 @@ def test_the_national_templates_and_campaigns_load_and_fit_x() -> None:
         PostKind.prevention,
     }
     national = lib.campaigns_for("merseyside")
-    assert len(national) >= 8
+    assert len(national) >= 8 and all(c.force is None for c in national)
+    own = [c for c in lib.campaigns_for("north-wales") if c.force == "north-wales"]
+    assert [c.id for c in own] == ["rural-crime-mark-it"]  # a force's own, for it alone
+    nw = desk.draft_from_campaign(own[0], NORTH_WALES).model_copy(
+        update={"accounts": [AccountRef(platform=Platform.x, handle="NWPolice")]}
+    )
+    assert desk.problems_for(desk.Action.save, nw, NORTH_WALES) == []  # fits X in both
     assert all(r.illustrative for c in national for r in c.results)
     assert all(i.alt_text.en and i.alt_text.cy for c in national for i in c.images)
     prevent = lib.campaigns_for("merseyside", "prevent")
