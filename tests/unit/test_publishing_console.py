@@ -334,6 +334,13 @@ def test_impact_counts_thread_mentions_and_subject_contact_before_and_after() ->
     assert (by["prevent"].contact_before, by["prevent"].contact_after) == (4, 9)
     assert by["prevent"].change_pct == 125.0
     assert by["appeal"].posts == 0 and by["appeal"].change_pct is None
+    # A second post on the same subject two days later: the days they share count once.
+    p2 = published("prevent", day + timedelta(days=2), text, "1002")
+    both = impact.impact_by_objective(
+        [p, p2], cells, {thread: 3}, date(2026, 11, 1), date(2026, 11, 30)
+    )
+    prevent = {r.objective: r for r in both}["prevent"]
+    assert (prevent.posts, prevent.contact_before, prevent.contact_after) == (2, 4, 9)
     outside = impact.impact_by_objective([p], cells, {}, date(2026, 11, 11), date(2026, 11, 30))
     assert sum(r.posts for r in outside) == 0
     assert impact.per_force([p], date(2026, 11, 1), date(2026, 11, 30)) == {

@@ -1,7 +1,8 @@
 """What followed a force's posts, per objective (no I/O): for each post published in the
 period, the public's mentions in the threads the post started, and contact on the post's
 subject in the 7 days before against the 7 days from its publication (the report cells'
-`s:<subject>` counts, socialdesk.subjects), beside the period's listening gap."""
+`s:<subject>` counts, socialdesk.subjects; a day's contact counted once however many posts
+of the objective it follows), beside the period's listening gap."""
 
 from __future__ import annotations
 
@@ -87,18 +88,10 @@ def subject_by_day(cells: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, s
     return out
 
 
-def contact_around(
-    by_day: Mapping[tuple[str, str, str], int], force: str, subject: str, day: date
-) -> tuple[int, int]:
-    """Contact on the subject in the WINDOW_DAYS before the day, and from the day on."""
-    before = sum(
-        by_day.get((force, (day - timedelta(days=i)).isoformat(), subject), 0)
-        for i in range(1, WINDOW_DAYS + 1)
-    )
-    after = sum(
-        by_day.get((force, (day + timedelta(days=i)).isoformat(), subject), 0)
-        for i in range(WINDOW_DAYS)
-    )
+def window_days(day: date) -> tuple[list[str], list[str]]:
+    """The WINDOW_DAYS before the day, and the WINDOW_DAYS from it, as ISO days."""
+    before = [(day - timedelta(days=i)).isoformat() for i in range(1, WINDOW_DAYS + 1)]
+    after = [(day + timedelta(days=i)).isoformat() for i in range(WINDOW_DAYS)]
     return before, after
 
 
@@ -114,6 +107,11 @@ def impact_by_objective(
     threads that exist)."""
     by_day = subject_by_day(cells)
     out = {o.value: ObjectiveImpact(o.value) for o in Objective}
+    # Each (force, day, subject) counted once per objective and side, however many of
+    # its posts share that subject and week.
+    seen: dict[str, tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]] = {
+        o.value: (set(), set()) for o in Objective
+    }
     for post in posts:
         if post.status not in PUBLISHED:
             continue
@@ -124,10 +122,14 @@ def impact_by_objective(
         row.posts += 1
         row.thread_mentions += sum(thread_mentions.get(i, 0) for i in thread_item_ids(post))
         subject = subject_of(post)
-        before, after = contact_around(by_day, post.force, subject, day)
-        row.contact_before += before
-        row.contact_after += after
         row.subjects[subject] = row.subjects.get(subject, 0) + 1
+        before, after = window_days(day)
+        seen_before, seen_after = seen[row.objective]
+        seen_before.update((post.force, d, subject) for d in before)
+        seen_after.update((post.force, d, subject) for d in after)
+    for objective, (seen_before, seen_after) in seen.items():
+        out[objective].contact_before = sum(by_day.get(k, 0) for k in seen_before)
+        out[objective].contact_after = sum(by_day.get(k, 0) for k in seen_after)
     return list(out.values())
 
 

@@ -177,7 +177,7 @@ def impact_charts(view: dict[str, Any]) -> list[Any]:
                 Series(_("7 days after"), [r["contact_after"] for r in rows], "s2"),
             ],
             desc=_(
-                "Items from the public on the same subject as the posts, summed over the posts."
+                "Items from the public on the same subject as the posts, each day counted once."
             ),
             empty_message=_("No contact from the public on these subjects around the posts"),
         ),
