@@ -204,6 +204,7 @@ class Stack:
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.killpg(int(pid_file.read_text()), signal.SIGTERM)
         pid_file.unlink(missing_ok=True)
+        wait_for(lambda: not port_open(self.ports.objectstore), 15, "object store to stop")
 
     # ---- services ------------------------------------------------------------------
     def service_cmd(self, service: str) -> list[str]:

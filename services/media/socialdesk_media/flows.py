@@ -197,7 +197,7 @@ async def serve(settings: MediaSettings) -> None:
     runtime = KafkaRuntime(settings, proc, max_records=50)
 
     async def ready() -> dict[str, bool]:
-        return {"kafka": runtime.ready, "object_store": proc.store_ok and await store.ping()}
+        return {"kafka": runtime.ready, "object_store": await store.ping()}
 
     server = make_server(
         ops_app("media", ready, settings.environment), settings.http_host, settings.http_port

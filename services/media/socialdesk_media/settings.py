@@ -16,7 +16,7 @@ DEFAULT_HOSTS = (
 )
 
 
-class MediaSettings(BaseServiceSettings, ObjectStoreSettings):  # type: ignore[misc]
+class MediaSettings(BaseServiceSettings, ObjectStoreSettings):
     media_max_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024, description="larger is refused"
     )

@@ -98,7 +98,10 @@ class AttachmentSweeper:
         total = 0
         while True:
             resp = await self.es.search(
-                index=self.index, query=query, size=PAGE, source=["object_key", "thumbnail_key"]
+                index=self.index,
+                query=query,
+                size=PAGE,
+                source_includes=["object_key", "thumbnail_key"],
             )
             hits = resp["hits"]["hits"]
             if not hits:
