@@ -240,6 +240,8 @@ def test_the_store_down_for_a_minute_loses_nothing_and_stores_each_once(
         for d in docs:
             got = asyncio.run(store.get(d["object_key"]))
             assert got is not None and hashlib.sha256(got.body).hexdigest() == d["sha256"]
+    # Fetched once each, held while the store was away, not fetched again on every retry.
+    assert [c["name"] for c in p.cdn.calls].count("photo4.jpg") == 3
     assert len(attachments(p, early["id"])) == 1
     kept = asyncio.run(store.get(early_doc["object_key"]))
     assert kept is not None and kept.body == PHOTOS["photo3.jpg"]

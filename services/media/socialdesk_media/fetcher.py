@@ -55,7 +55,7 @@ class Fetcher:
         if token and (urlsplit(url).hostname or "") in self.token_hosts:
             headers["Authorization"] = f"Bearer {token}"
         async with self.http.stream("GET", url, headers=headers) as resp:
-            if resp.status_code in (403, 404, 410):
+            if resp.status_code in (404, 410):  # what platforms answer for a dead link
                 return Refused(Reason.expired, f"HTTP {resp.status_code}")
             if resp.status_code >= 400:
                 return Refused(Reason.fetch_failed, f"HTTP {resp.status_code}")

@@ -3,10 +3,11 @@ CDN): force isolation through the item, an audit record (`media.viewed`) per ope
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from elasticsearch import NotFoundError
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from socialdesk import indices
@@ -20,20 +21,22 @@ from socialdesk_console.media import object_store, serving_headers
 from socialdesk_console.timing import waiting_on
 
 router = APIRouter()
-MediaId = Annotated[str, Path(pattern=r"^med_[0-9a-f]{24}$")]
+MEDIA_ID = re.compile(r"med_[0-9a-f]{24}")
 
 
 @router.get("/items/{item_id}/media/{media_id}", tags=["pages"])
 async def media(
     request: Request,
     item_id: str,
-    media_id: MediaId,
+    media_id: str,
     user: ApiUser,
     ctx: Ctx,
     size: Annotated[str, Query(pattern="^(full|thumb)$")] = "full",
 ) -> Response:
     """The stored file (or its thumbnail, size=thumb) of an item the user may see."""
     await fetch_item(ctx, user, item_id)  # 404 for another force's item, as for none
+    if not MEDIA_ID.fullmatch(media_id):
+        raise HTTPException(404, N_("no such attachment"))
     doc = await _attachment(ctx, item_id, media_id)
     key = doc.get("thumbnail_key") if size == "thumb" else doc.get("object_key")
     if doc.get("status") != "stored" or not key:
