@@ -25,9 +25,12 @@ from socialdesk.events import utcnow
 from socialdesk.objectstore import ObjectStore, ObjectStoreSettings
 from socialdesk.personal import author_key
 from socialdesk.settings import BaseServiceSettings
+from socialdesk.topics import DEADLETTER, ITEMS_EVENTS
 from socialdesk_media.sweeper import AttachmentSweeper
 from socialdesk_tools.stack import wait_for
 from tests.browser.stack import ConsolePlatform, console_platform, mention
+
+from .helpers import produce, read_all
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,6 +168,33 @@ def test_the_console_serves_the_stored_bytes_safely_to_the_items_force_only(
         return len(mine) >= 2
 
     wait_for(viewed, 60, "media.viewed audit records")
+
+
+def test_a_poison_item_event_goes_to_the_dead_letter_topic_with_its_reason(
+    platform: ConsolePlatform,
+) -> None:
+    """An items.events record media cannot read is a dead letter naming media and why;
+    the attachments after it are still kept."""
+    p = platform
+    poison = [("itm_poison", b'{"item_id": "itm_poison", "not": "an item event"}')]
+    asyncio.run(produce(p.stack.kafka, p.prefix + ITEMS_EVENTS, poison))
+
+    def dead() -> list[dict[str, Any]]:
+        records = asyncio.run(read_all(p.stack.kafka, p.prefix + DEADLETTER))
+        return [v for k, v in records if k == "itm_poison" and v.get("service") == "media"]
+
+    wait_for(lambda: bool(dead()), 60, "media's dead letter")
+    (letter,) = dead()
+    assert letter["reason"] == "invalid_payload" and letter["origin"]["topic"] == ITEMS_EVENTS
+    m = mention(
+        "7401",
+        "after the bad record: a photo of the damage",
+        author="after",
+        media=[photo(p, "photo1.jpg")],
+    )
+    assert p.post_mentions([m]).status_code == 200
+    (doc,) = wait_attachments(p, p.wait_item("x:7401")["id"], 1)
+    assert doc["status"] == "stored"
 
 
 def test_a_platform_token_is_sent_where_the_host_needs_it(platform: ConsolePlatform) -> None:

@@ -145,6 +145,10 @@ def test_the_fetcher_keeps_an_image_and_refuses_markup_and_other_hosts() -> None
     assert asyncio.run(fetcher_for(svg).fetch("https://cdn.example/a.jpg", None)) == Refused(
         Reason.forbidden_type
     )
+    edge = asyncio.run(fetcher_for(jpg).fetch("https://lhr8-1.cdn.example/a.jpg", None))
+    assert edge == Fetched(jpg, ContentType.jpeg)  # a CDN's regional host
+    lookalike = asyncio.run(fetcher_for(jpg).fetch("https://evilcdn.example/a.jpg", None))
+    assert isinstance(lookalike, Refused) and lookalike.reason is Reason.not_allowed_host
     inside = asyncio.run(fetcher_for(jpg).fetch("http://10.0.0.5/admin", None))
     assert isinstance(inside, Refused) and inside.reason is Reason.not_allowed_host
     big = asyncio.run(

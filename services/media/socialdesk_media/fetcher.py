@@ -43,8 +43,13 @@ class Fetcher:
         self.max_bytes = max_bytes
 
     def host_allowed(self, url: str) -> bool:
+        """A listed host or a subdomain of one (CDNs name regional hosts:
+        scontent-lhr8-1.cdninstagram.com)."""
         parts = urlsplit(url)
-        return parts.scheme in ("https", "http") and (parts.hostname or "") in self.allowed_hosts
+        host = (parts.hostname or "").lower()
+        return parts.scheme in ("https", "http") and any(
+            host == h or host.endswith("." + h) for h in self.allowed_hosts
+        )
 
     async def fetch(self, url: str, token: str | None) -> Fetched | Refused:
         """The bytes and their sniffed type, or why they are not kept. A network error
