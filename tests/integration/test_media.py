@@ -218,6 +218,24 @@ def test_a_platform_token_is_sent_where_the_host_needs_it(platform: ConsolePlatf
     }
 
 
+def test_a_link_past_the_platforms_lifetime_is_recorded_as_expired_not_fetched(
+    platform: ConsolePlatform,
+) -> None:
+    p = platform
+    p.cdn.files["old.jpg"] = (PHOTOS["photo1.jpg"], "image/jpeg")
+    m = mention(
+        "7501",
+        "found this photo from last week of the van that hit my wall",
+        author="late",
+        media=[photo(p, "old.jpg")],
+    )
+    m["posted_at"] = (utcnow() - timedelta(days=2)).isoformat()
+    assert p.post_mentions([m]).status_code == 200
+    (doc,) = wait_attachments(p, p.wait_item("x:7501")["id"], 1)
+    assert doc["status"] == "failed" and doc["reason"].startswith("expired")
+    assert "old.jpg" not in [c["name"] for c in p.cdn.calls]
+
+
 def test_the_store_down_for_a_minute_loses_nothing_and_stores_each_once(
     platform: ConsolePlatform,
 ) -> None:

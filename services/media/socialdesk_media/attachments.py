@@ -55,10 +55,6 @@ def thumbnail_key(original_key: str) -> str:
     return f"{original_key}.thumb"
 
 
-def author_prefix(author: str) -> str:
-    return f"{PREFIX}/{author}/"
-
-
 def pending_of(ev: ItemEvent) -> list[Pending]:
     """Every attachment on the item's inbound messages (the caller skips the ones done)."""
     item = ev.item

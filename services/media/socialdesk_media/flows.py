@@ -207,7 +207,8 @@ async def serve(settings: MediaSettings) -> None:
     runtime = KafkaRuntime(settings, proc, max_records=50)
 
     async def ready() -> dict[str, bool]:
-        return {"kafka": runtime.ready, "object_store": await store.ping()}
+        # store_ok is false only while a write is being retried, so it cannot stick.
+        return {"kafka": runtime.ready, "object_store": proc.store_ok and await store.ping()}
 
     server = make_server(
         ops_app("media", ready, settings.environment), settings.http_host, settings.http_port
