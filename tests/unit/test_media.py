@@ -103,6 +103,9 @@ def test_a_thumbnail_is_a_small_png_and_a_broken_image_has_none() -> None:
     with Image.open(io.BytesIO(small)) as img:
         assert img.format == "PNG" and max(img.size) == THUMB_PX
     assert thumbnail(b"\xff\xd8\xff\xe0 not really a jpeg") is None
+    # 8,000 x 8,000 of one colour: a small PNG that would decode to 64 megapixels.
+    assert len(bomb := image("PNG", (8000, 8000))) < 1_000_000
+    assert thumbnail(bomb) is None
 
 
 def fetcher_for(body: AsyncIterator[bytes] | bytes, *, length: bool = False) -> Fetcher:
