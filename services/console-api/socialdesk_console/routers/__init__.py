@@ -9,6 +9,7 @@ from socialdesk_console.routers import (
     handover,
     inbox,
     language,
+    media,
     presence,
     replies,
     reports,
@@ -31,4 +32,5 @@ ROUTERS = (
     reports,
     handover,
     retention,
+    media,
 )
