@@ -15,4 +15,5 @@ ROLLUPS_TC = "rollups_tc"
 AUTHOR_DAYS = "author-days"  # the stem of daily indices: alias(settings, AUTHOR_DAYS)-YYYY.MM.DD
 CONSOLE_SESSIONS = "console-sessions"
 CONSOLE_GUARDS = "console-guards"
+ATTACHMENTS = "attachments"  # one document per attachment the media service kept or refused
 POSTS = "posts"  # one document per force post (the Post), replaced by newer versions

@@ -148,7 +148,11 @@ async def test_bad_input_sends_nothing_and_a_good_post_goes_out_audited(
     assert [(o["post_id"], o["objective"], o["kind"]) for o in outbound] == [
         ("pst_good", "warn_inform", "post")
     ]
-    audit = [v for _, v in await read_all(noida.kafka, prefix + AUDIT_EVENTS)]
+    # audit.events is keyed by actor (the author, or outbound itself): order by time.
+    audit = sorted(
+        (v for _, v in await read_all(noida.kafka, prefix + AUDIT_EVENTS)),
+        key=lambda a: str(a["at"]),
+    )
     good_steps = [a["action"] for a in audit if a["target_id"] == "pst_good"]
     assert good_steps == ["post.saved", "post.publishing", "post.delivered", "post.published"]
     assert [a["action"] for a in audit if a["target_id"] == "pst_own"][-1] == "post.rejected"

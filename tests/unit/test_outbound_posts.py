@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,7 +41,12 @@ from socialdesk_outbound.credentials import Credentials
 from socialdesk_outbound.delivery import DeliveryRecord, deliver
 from socialdesk_outbound.post_flows import PublishingProcessor
 from socialdesk_outbound.posting import PostDelivery, PostState
-from socialdesk_outbound.publishers import MetaPublisher, PlatformRouter, XPublisher
+from socialdesk_outbound.publishers import (
+    MetaPublisher,
+    PlatformRouter,
+    RecorderPublisher,
+    XPublisher,
+)
 from socialdesk_outbound.ratelimits import RateLimits, Window
 from socialdesk_outbound.reply import PermanentSendError, TemporarySendError
 
@@ -365,3 +371,47 @@ async def test_a_429_is_waited_out_for_as_long_as_the_platform_asks() -> None:
     result = await deliver(send, 60, on_failure, sleep=sleep)
     assert result is not None and result.platform_id == "t1"
     assert slept == [900]  # X's window, not our 0.5 s backoff (nor its 60 s cap)
+
+
+async def test_instagram_takes_one_image_from_the_accounts_id_and_the_recorder_once(
+    platform_config: PlatformConfig, tmp_path: Path
+) -> None:
+    seen: list[httpx.Request] = []
+    answers = iter([httpx.Response(200, json={"id": "c1"}), httpx.Response(200, json={"id": "m1"})])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return next(answers)
+
+    creds = Credentials(platform_config, OutboundSettings(meta_page_token="tm"), {})
+    image = (("https://img.test/a.jpg", "Officers at a community event"),)
+    post = PostDelivery(
+        "p|instagram:merseypolice",
+        "p",
+        "merseyside",
+        "instagram",
+        "merseypolice",
+        "Come and meet us",
+        (),
+        image,
+        "17841400000000001",
+    )
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        meta_pub = MetaPublisher("https://graph.test", creds, http)
+        assert await meta_pub.publish(post) == "m1"
+        no_id = PostDelivery("q", "q", "merseyside", "instagram", "merseypolice", "t", (), image)
+        with pytest.raises(PermanentSendError, match="post it from the Instagram app"):
+            await meta_pub.publish(no_id)
+    assert [str(r.url).split("?")[0] for r in seen] == [
+        "https://graph.test/17841400000000001/media",
+        "https://graph.test/17841400000000001/media_publish",
+    ]
+    assert json.loads(seen[0].content)["alt_text"] == "Officers at a community event"
+    assert json.loads(seen[1].content) == {"creation_id": "c1"}
+
+    recorder = RecorderPublisher(tmp_path / "outbox.jsonl")
+    assert recorder.idempotent_post(post)
+    assert await recorder.publish(post) == await recorder.publish(post)
+    again = RecorderPublisher(tmp_path / "outbox.jsonl")  # after a restart
+    await again.publish(post)
+    assert len((tmp_path / "outbox.jsonl").read_text().splitlines()) == 1

@@ -10,6 +10,7 @@ from socialdesk_console.routers import (
     handover,
     inbox,
     language,
+    media,
     presence,
     publishing,
     replies,
@@ -33,6 +34,7 @@ ROUTERS = (
     reports,
     handover,
     retention,
+    media,
     publishing,
     campaigns,
 )

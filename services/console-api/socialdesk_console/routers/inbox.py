@@ -26,6 +26,7 @@ from socialdesk_console.items import (
     timeline,
     validate_payload,
 )
+from socialdesk_console.media import item_attachments, sensitive
 from socialdesk_console.queries import VIEWS, inbox_filters
 from socialdesk_console.replies import PLATFORM_LIMITS, default_language
 from socialdesk_console.timing import waiting_on
@@ -94,7 +95,7 @@ async def item_page(request: Request, item_id: str, user: PageUser, ctx: Ctx) ->
     # The item by id first, then everything else at once.
     async with waiting_on():
         item = await fetch_item(ctx, user, item_id)
-        _, hist, events, sent, _ = await asyncio.gather(
+        _, hist, events, sent, _, media = await asyncio.gather(
             attach_sla(ctx, [item]),
             history(ctx, user, item),
             timeline(ctx, user, item),
@@ -102,6 +103,7 @@ async def item_page(request: Request, item_id: str, user: PageUser, ctx: Ctx) ->
             ctx.audit.write(
                 [audit_event(user, request, "item.opened", "item", item_id, via="page")]
             ),
+            item_attachments(ctx, item),
         )
     config = ctx.config
     fc = config.forces.get(item.get("force") or "")
@@ -113,6 +115,8 @@ async def item_page(request: Request, item_id: str, user: PageUser, ctx: Ctx) ->
         history=hist,
         timeline=events,
         deliveries=sent,
+        attachments=media,
+        blur_images=sensitive(item),
         item_force_name=(
             ctx.force_name(item["force"]) if item.get("force") else config.national.duty_queue.name
         ),
