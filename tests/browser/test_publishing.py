@@ -143,6 +143,20 @@ def test_compose_approve_schedule_and_publish(platform: ConsolePlatform, browser
     sent(approver, "approve")
     wait_post(p, appeal, "approved")
 
+    # Every view and step is in the audit trail, by whom, on which post.
+    def audited() -> bool:
+        found = {
+            (a["actor_id"], a["action"])
+            for a in p.search("audit", {"term": {"target_id": doc["id"]}}, size=200)
+        }
+        return {
+            ("comms.merseyside", "post.submit"),
+            ("approver.merseyside", "post.viewed"),
+            ("approver.merseyside", "post.approve"),
+        } <= found
+
+    wait_until(audited, 60, "the submission, the approver's view and approval audited")
+
     # The author schedules it for tomorrow 09:30 UK time: stored in UTC, shown in UK time.
     when = (datetime.now(LONDON) + timedelta(days=1)).replace(hour=9, minute=30)
     open_post(author, p, doc["id"])
