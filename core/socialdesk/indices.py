@@ -15,3 +15,4 @@ ROLLUPS_TC = "rollups_tc"
 AUTHOR_DAYS = "author-days"  # the stem of daily indices: alias(settings, AUTHOR_DAYS)-YYYY.MM.DD
 CONSOLE_SESSIONS = "console-sessions"
 CONSOLE_GUARDS = "console-guards"
+AUTHOR_KEYS = "author-keys"  # per-author data keys, wrapped (socialdesk.vault)
