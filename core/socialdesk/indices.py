@@ -16,3 +16,4 @@ AUTHOR_DAYS = "author-days"  # the stem of daily indices: alias(settings, AUTHOR
 CONSOLE_SESSIONS = "console-sessions"
 CONSOLE_GUARDS = "console-guards"
 AUTHOR_KEYS = "author-keys"  # per-author data keys, wrapped (socialdesk.vault)
+AUTHOR_ERASURES = "author-erasures"  # which author keys were destroyed, when (socialdesk.vault)
