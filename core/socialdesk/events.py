@@ -213,6 +213,9 @@ class ItemMessage(Model):
     # The force account an inbound message reached (its handle), so a reply goes out from
     # that account with its own token; None on outbound/internal and older messages.
     account: str | None = Field(default=None, max_length=200)
+    # Who wrote an inbound message (socialdesk.personal.author_key): on Kafka a message
+    # by someone other than the item's author is sealed under their own key.
+    author_key: str | None = Field(default=None, max_length=64)
 
 
 class ControlRoomLink(Model):
