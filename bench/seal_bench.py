@@ -1,7 +1,8 @@
 """Sealing cost: CPU per 1,000 records sealed and opened (socialdesk.kafka.sealing),
 beside the unsealed baseline (encode and decode only) in the same run, for the two
 personal payloads services handle most: a mention (mentions.raw) and an item event
-(items.events, the item carried whole). Keys come from an in-memory store here: this
+(items.events, the item carried whole), and an item event holding a second person's
+message (sealed again under that person's key inside). Keys come from an in-memory store here: this
 measures the CPU each record costs; key look-ups are one mget per batch (counted).
 
     .venv/bin/python bench/seal_bench.py
@@ -24,6 +25,7 @@ from pydantic import BaseModel
 from socialdesk.events import ItemEvent, Mention
 from socialdesk.kafka.outputs import Output, encode
 from socialdesk.kafka.sealing import Sealer
+from socialdesk.personal import author_key
 from socialdesk.topics import ITEMS_EVENTS, MENTIONS_RAW
 from socialdesk.vault import Vault
 
@@ -58,7 +60,7 @@ class MemoryStore:
         return [(k, at) for k, at in self.erasures if at >= since]
 
 
-def records(kind: type[BaseModel], example: str) -> list[BaseModel]:
+def records(kind: type[BaseModel], example: str, joined: bool = False) -> list[BaseModel]:
     """The example, 1,000 times, each with a demo mention's author and text (so a gzip
     batch compresses as real traffic does, not as 1,000 copies)."""
     doc = json.loads((ROOT / "schemas/examples" / example).read_text())
@@ -71,7 +73,12 @@ def records(kind: type[BaseModel], example: str) -> list[BaseModel]:
         holder = d["item"] if "item" in d else d
         holder["author"] = {**m["author"], "id": f"{m['author']['id']}{i % AUTHORS}"}
         if "item" in d:
-            holder["messages"][0]["text"] = m["text"]
+            first = holder["messages"][0]
+            first["text"] = m["text"]
+            first["author_key"] = author_key(holder["platform"], holder["author"]["id"])
+            if joined:  # someone else has replied in the thread: sealed under their key
+                other = {**first, "author_key": author_key("x", f"other{i}"), "text": "me too"}
+                holder["messages"].append(other)
         else:
             holder["text"] = m["text"]
         out.append(kind.model_validate(d))
@@ -109,11 +116,13 @@ async def sealed(
 
 async def main() -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    for name, kind, topic, example in (
-        ("mention", Mention, MENTIONS_RAW, "mentions.raw/1/x-public-mention-knife.json"),
-        ("item_event", ItemEvent, ITEMS_EVENTS, "items.events/1/created.json"),
+    created = "items.events/1/created.json"
+    for name, kind, topic, example, joined in (
+        ("mention", Mention, MENTIONS_RAW, "mentions.raw/1/x-public-mention-knife.json", False),
+        ("item_event", ItemEvent, ITEMS_EVENTS, created, False),
+        ("item_2people", ItemEvent, ITEMS_EVENTS, created, True),
     ):
-        values = records(kind, example)
+        values = records(kind, example, joined)
         store = MemoryStore()
         await sealed(kind, topic, values, store)  # warm up, and create the keys
         base = [await baseline(kind, topic, values) for _ in range(RUNS)]
