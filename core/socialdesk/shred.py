@@ -68,6 +68,7 @@ async def erase_author_kafka(
     tombstones = await _write_tombstones(settings, tombstone_keys(item_ids))
     return {
         "author_key": author_key,
+        "sealing": settings.sealing,  # off: nothing was sealed, the tombstones are all
         "key_destroyed": destroyed,
         "tombstones": tombstones,
         "tombstones_total": sum(tombstones.values()),
