@@ -18,6 +18,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from elasticsearch import AsyncElasticsearch
+from prometheus_client import REGISTRY
 
 from socialdesk.config import load_config
 from socialdesk.es import ensure_indices
@@ -260,11 +261,20 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
 
     # A restart restores assign's state from its changelog: Joanna's old threads are
     # gone (tombstoned, and their sealed states unreadable), Samuel's are back.
+    skipped_before = erased_count(ASSIGN_CHANGELOG)
     async with Running(settings, AssignProcessor(settings, CONFIG)) as restarted:
         await wait_until(lambda: _restored(restarted), within=60)
         assert B_PUBLIC in held(restarted) and A_AGAIN in held(restarted)
         assert A_DM not in held(restarted) and A_PUBLIC not in held(restarted)
+        assert A_REPLY not in held(restarted)
+    # her old thread states were read, skipped as erased and counted, not dead-lettered
+    assert erased_count(ASSIGN_CHANGELOG) > skipped_before
     await es.close()
+
+
+def erased_count(topic: str) -> float:
+    value = REGISTRY.get_sample_value("socialdesk_kafka_erased_records_total", {"topic": topic})
+    return value or 0.0
 
 
 def held(assign: Running) -> str:

@@ -259,3 +259,23 @@ def test_a_store_takes_an_erased_persons_messages_out_of_anothers_thread() -> No
     assert held is not None and [m["text"] for m in held["item"]["messages"]] == ["A asks"]
     (rewritten,) = store.take_changes()
     assert isinstance(rewritten.value, bytes) and b"B adds" not in rewritten.value
+
+
+async def test_a_dead_letter_is_sealed_under_the_person_its_record_was_about() -> None:
+    from socialdesk.kafka.outputs import Meta, PoisonMessage, process_each
+    from socialdesk.topics import DEADLETTER
+
+    def fails(_value: Any, _meta: Meta) -> list[Output]:
+        raise PoisonMessage("unreadable", "no")
+
+    kid = author_key("x", "111")
+    m = mention("111", "my address is 4 Quarry Lane")
+    (dead,) = process_each("assign", [(m, Meta(MENTIONS_RAW, 0, 7, "k", 0, kid))], fails)
+    assert dead.topic == DEADLETTER and dead.subject == kid
+    store = MemoryStore()
+    v = vault(store)
+    (sealed,) = await Sealer(v, frozenset({DEADLETTER})).seal([dead])
+    assert isinstance(sealed.value, bytes) and b"Quarry Lane" not in sealed.value
+    await v.destroy(kid)
+    ((opened, _),) = await Sealer(v, frozenset()).open([record(sealed.value, DEADLETTER)])
+    assert opened.value is None
