@@ -123,9 +123,13 @@ class ChangelogStore(Generic[T]):
         cleaned = [pk for pk, found in self.authors.items() if found & kids]
         for partition, key in cleaned:
             value = self.get(partition, key)
-            if value is not None:
-                raw = drop_authors(self._encode(value), kids)
-                self.put(partition, key, self._decode(raw))
+            if value is None:
+                continue
+            try:
+                self.put(partition, key, self._decode(drop_authors(self._encode(value), kids)))
+            except ValueError:  # what is left does not make a state: the person comes first
+                log.warning("state dropped whole on erasure", extra={"changelog": self.changelog})
+                self.delete(partition, key)
         return {partition for partition, _ in gone + cleaned}
 
     def _track(self, partition: int, key: str, out: Output, tracked: bool) -> None:
