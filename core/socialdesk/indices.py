@@ -17,3 +17,5 @@ CONSOLE_SESSIONS = "console-sessions"
 CONSOLE_GUARDS = "console-guards"
 ATTACHMENTS = "attachments"  # one document per attachment the media service kept or refused
 POSTS = "posts"  # one document per force post (the Post), replaced by newer versions
+AUTHOR_KEYS = "author-keys"  # per-author data keys, wrapped (socialdesk.vault)
+AUTHOR_ERASURES = "author-erasures"  # which author keys were destroyed, when (socialdesk.vault)

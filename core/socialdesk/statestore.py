@@ -22,7 +22,8 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from socialdesk.backoff import Backoff
 from socialdesk.kafka.client import start_reader, topic_name
 from socialdesk.kafka.outputs import Output
-from socialdesk.kafka.reading import follow, partitions_of, read_to_end, reconnecting
+from socialdesk.kafka.reading import Opener, follow, partitions_of, read_to_end, reconnecting
+from socialdesk.kafka.sealing import Sealer, authors_in, drop_authors, opener_for, sealer_for
 from socialdesk.settings import BaseServiceSettings
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ class ChangelogStore(Generic[T]):
         self.partitions: dict[int, dict[str, T]] = {}
         self.restored: set[int] = set()
         self._changed: dict[tuple[int, str], Output] = {}
+        # whom each sealed value is about (author key), and whose messages it holds, for
+        # dropping an erased person
+        self.subjects: dict[tuple[int, str], str] = {}
+        self.authors: dict[tuple[int, str], set[str]] = {}
         # Restores run one at a time: two overlapping restores of a partition would let
         # the later one wipe state applied since the earlier one finished.
         self._restoring = asyncio.Lock()
@@ -82,15 +87,50 @@ class ChangelogStore(Generic[T]):
         """Change the state now; the change reaches the changelog with the batch
         (tracked=False: the caller writes the returned record itself, at once)."""
         self.partitions.setdefault(partition, {})[key] = value
-        out = Output(self.changelog, key, self._encode(value), partition=partition)
+        raw = self._encode(value)
+        self._note_authors(partition, key, raw)
+        out = Output(self.changelog, key, raw, partition=partition)
         self._track(partition, key, out, tracked)
         return out
 
+    def _note_authors(self, partition: int, key: str, raw: bytes | None) -> None:
+        found = authors_in(raw) if raw else set()
+        if found:
+            self.authors[(partition, key)] = found
+        else:
+            self.authors.pop((partition, key), None)
+
     def delete(self, partition: int, key: str, *, tracked: bool = True) -> Output:
         self.partitions.setdefault(partition, {}).pop(key, None)
+        self.subjects.pop((partition, key), None)
+        self.authors.pop((partition, key), None)
         out = Output(self.changelog, key, None, partition=partition)
         self._track(partition, key, out, tracked)
         return out
+
+    def note_subject(self, partition: int, key: str, kid: str) -> None:
+        """The value last written for this key was sealed under this author's key."""
+        if key in self.partitions.get(partition, {}):
+            self.subjects[(partition, key)] = kid
+
+    def drop_subjects(self, kids: set[str]) -> set[int]:
+        """Delete (with a tombstone) every value about one of these erased people, and
+        take their messages out of other people's values; the partitions touched, whose
+        derived state the service rebuilds."""
+        gone = [pk for pk, kid in self.subjects.items() if kid in kids]
+        for partition, key in gone:
+            self.delete(partition, key)
+        cleaned = [pk for pk, found in self.authors.items() if found & kids]
+        for partition, key in cleaned:
+            value = self.get(partition, key)
+            if value is None:
+                continue
+            try:
+                self.put(partition, key, self._decode(drop_authors(self._encode(value), kids)))
+            except ValueError:  # what is left does not make a state: the person comes first
+                log.warning("state dropped whole on erasure", extra={"changelog": self.changelog})
+                self.delete(partition, key)
+        return {partition for partition, _ in gone + cleaned}
 
     def _track(self, partition: int, key: str, out: Output, tracked: bool) -> None:
         if tracked:
@@ -115,6 +155,8 @@ class ChangelogStore(Generic[T]):
         for p in partitions:
             self.partitions.pop(p, None)
             self.restored.discard(p)
+        self.subjects = {k: v for k, v in self.subjects.items() if k[0] not in partitions}
+        self.authors = {k: v for k, v in self.authors.items() if k[0] not in partitions}
         self._changed = {k: v for k, v in self._changed.items() if k[0] not in partitions}
 
     async def restore(self, partitions: set[int]) -> int:
@@ -138,7 +180,12 @@ class ChangelogStore(Generic[T]):
             await consumer.seek_to_beginning(*tps)
             for tp in tps:
                 self.partitions[tp.partition] = {}
-            await read_to_end(consumer, tps, apply)
+            self.subjects = {k: v for k, v in self.subjects.items() if k[0] not in partitions}
+            self.authors = {k: v for k, v in self.authors.items() if k[0] not in partitions}
+            sealer = sealer_for(self.settings)
+            # an erased record reads as a deletion: the state about that person is gone
+            opener = None if sealer is None else self._tracking(sealer)
+            await read_to_end(consumer, tps, apply, opener=opener)
         finally:
             await consumer.stop()
         self.restored |= partitions
@@ -147,6 +194,22 @@ class ChangelogStore(Generic[T]):
             extra={"changelog": self.changelog, "records": restored, "keys": len(self)},
         )
         return restored
+
+    def _tracking(self, sealer: Sealer) -> Opener:
+        async def open_records(records: list[ConsumerRecord]) -> list[ConsumerRecord]:
+            out = []
+            for rec, kid in await sealer.open(records):
+                if rec.key is not None:
+                    key = (rec.partition, rec.key.decode())
+                    if kid is None or rec.value is None:
+                        self.subjects.pop(key, None)
+                    else:
+                        self.subjects[key] = kid
+                    self._note_authors(key[0], key[1], rec.value)
+                out.append(rec)
+            return out
+
+        return open_records
 
 
 class GlobalTable(Generic[T]):
@@ -192,9 +255,10 @@ class GlobalTable(Generic[T]):
                 consumer.assign(tps)
                 await consumer.seek_to_beginning(*tps)
                 backoff.reset()
-                await read_to_end(consumer, tps, self._apply)
+                opener = opener_for(self.settings)
+                await read_to_end(consumer, tps, self._apply, opener=opener)
                 self.caught_up.set()
-                await follow(consumer, tps, self._apply, poll_ms=300)
+                await follow(consumer, tps, self._apply, poll_ms=300, opener=opener)
             finally:
                 await consumer.stop()
 

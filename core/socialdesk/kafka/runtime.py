@@ -27,8 +27,9 @@ from socialdesk.events import DeadLetterOrigin
 from socialdesk.kafka.admin import evict_stale_members
 from socialdesk.kafka.client import make_consumer, make_producer, topic_name
 from socialdesk.kafka.outputs import BatchResult, Meta, Output, dead_letter, short_error
-from socialdesk.kafka.processor import Processor
+from socialdesk.kafka.processor import Processor, SubjectTracking
 from socialdesk.kafka.producer import send_output
+from socialdesk.kafka.sealing import Sealer, sealer_for
 from socialdesk.metrics import (
     BATCH_SECONDS,
     CONSUMED,
@@ -42,6 +43,7 @@ from socialdesk.settings import BaseServiceSettings
 log = logging.getLogger(__name__)
 
 Batches = dict[TopicPartition, list[ConsumerRecord]]
+Opened = dict[TopicPartition, list[tuple[ConsumerRecord, str | None]]]
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -92,6 +94,8 @@ class KafkaRuntime:
         # assigned partitions while on_assign is still restoring their state; they wait.
         self._settled = asyncio.Event()
         self.last_error: str | None = None
+        self.sealer: Sealer | None = None
+        self._erased_seen = 0  # how far into sealer.erased this runtime has acted
 
     @property
     def group_id(self) -> str:
@@ -104,6 +108,7 @@ class KafkaRuntime:
 
     async def start(self) -> None:
         """Connect, retrying with backoff while the broker is unreachable."""
+        self.sealer = sealer_for(self.settings)  # refuses a development vault key in production
         backoff = Backoff(0.5, 10)
         while not self._stopping.is_set():
             try:
@@ -183,12 +188,35 @@ class KafkaRuntime:
             self._set_ready(False)
 
     async def _tick(self) -> None:
+        await self._drop_erased()
         timed = await self.proc.tick()
         changelog = self._store_changes()
         if timed.outputs or changelog:
             await self._drain_tail()  # keep changelog writes in order
             await self._send_all(timed.outputs)
             await self._send_all(changelog)
+
+    async def _drop_erased(self) -> None:
+        """People erased while this service runs: the state held about them goes (with
+        tombstones), and the service rebuilds what it derives from the stores."""
+        if self.sealer is None:
+            return
+        await self.sealer.refresh()
+        kids = set(self.sealer.erased[self._erased_seen :])
+        self._erased_seen = len(self.sealer.erased)
+        touched: set[int] = set()
+        for store in self.proc.stores:
+            if kids and isinstance(store, SubjectTracking):
+                touched |= store.drop_subjects(kids)
+        if touched:
+            await self.proc.on_restored(touched)
+
+    def _note_subjects(self, sealed: list[Output]) -> None:
+        stores = {s.changelog: s for s in self.proc.stores if isinstance(s, SubjectTracking)}
+        for out in sealed:
+            store = stores.get(out.topic)
+            if store is not None and out.subject and out.key and out.partition is not None:
+                store.note_subject(out.partition, out.key, out.subject)
 
     async def _until_settled(self) -> None:
         """Wait for on_assign to finish, or for a stop (a rejoin can take long)."""
@@ -218,8 +246,34 @@ class KafkaRuntime:
     def _store_changes(self) -> list[Output]:
         return [out for store in self.proc.stores for out in store.take_changes()]
 
-    def _decode(self, batches: Batches) -> tuple[list[tuple[Any, Meta]], list[Output]]:
-        """Decoded messages in partition order, and dead letters for the undecodable."""
+    async def _open(self, batches: Batches) -> Opened:
+        """Sealed records in clear (one key look-up for the batch), retried while the key
+        store is away; an erased record comes back with value None."""
+        if self.sealer is None:
+            return {tp: [(rec, None) for rec in records] for tp, records in batches.items()}
+        everything = [rec for records in batches.values() for rec in records]
+        opened = await self._with_vault(lambda s: s.open(everything))
+        out: Opened = {}
+        for rec, kid in opened:
+            out.setdefault(TopicPartition(rec.topic, rec.partition), []).append((rec, kid))
+        return out
+
+    async def _with_vault(self, step: Any) -> Any:
+        backoff = Backoff(0.2, 10)
+        while True:
+            try:
+                return await step(self.sealer)
+            except Exception as exc:
+                self.last_error = repr(exc)
+                self._set_ready(False)
+                log.warning("author keys unavailable, retrying", extra={"error": repr(exc)})
+                if self._stopping.is_set():
+                    raise
+                await backoff.wait()
+
+    def _decode(self, batches: Opened) -> tuple[list[tuple[Any, Meta]], list[Output]]:
+        """Decoded messages in partition order, and dead letters for the undecodable;
+        erased records (their author's key destroyed) are skipped."""
         service = self.proc.service
         decoded: list[tuple[Any, Meta]] = []
         dead: list[Output] = []
@@ -227,9 +281,11 @@ class KafkaRuntime:
         for tp, records in batches.items():
             logical = tp.topic[len(prefix) :] if prefix else tp.topic
             CONSUMED.labels(service, logical).inc(len(records))
-            for rec in records:
+            for rec, kid in records:
+                if kid is not None and rec.value is None:
+                    continue
                 key = rec.key.decode("utf-8", "replace") if rec.key is not None else None
-                meta = Meta(logical, rec.partition, rec.offset, key, rec.timestamp)
+                meta = Meta(logical, rec.partition, rec.offset, key, rec.timestamp, kid)
                 try:
                     decoded.append((self.proc.decode(logical, rec.value or b""), meta))
                 except (ValueError, ValidationError) as exc:
@@ -238,12 +294,14 @@ class KafkaRuntime:
                     )
                     reason = short_error(exc)
                     dead.append(
-                        dead_letter(service, "invalid_payload", reason, rec.value or b"", origin)
+                        dead_letter(
+                            service, "invalid_payload", reason, rec.value or b"", origin, kid
+                        )
                     )
         return decoded, dead
 
     async def _process(self, batches: Batches) -> None:
-        decoded, outputs = self._decode(batches)
+        decoded, outputs = self._decode(await self._open(batches))
         offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
         result = BatchResult()
         if decoded:
@@ -279,6 +337,9 @@ class KafkaRuntime:
     async def _send_all(self, outputs: list[Output]) -> None:
         """Send and wait for every acknowledgement; on failure retry the unacknowledged."""
         remaining = outputs
+        if self.sealer is not None and outputs:
+            remaining = await self._with_vault(lambda s: s.seal(outputs))
+            self._note_subjects(remaining)
         backoff = Backoff(0.2, 10)
         while remaining:
             if self.producer is None:
