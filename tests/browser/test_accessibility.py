@@ -479,3 +479,92 @@ def test_the_live_board_keeps_focus_on_a_reassign_control_as_it_redraws(
     assert focused == ["SELECT", first["id"]], focused
     page.close()
     ctx.close()
+
+
+def test_the_publishing_desk_has_no_wcag_violations(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    """The publishing desk (issue 22) in each state a communications officer or approver
+    meets it: the desk, compose (empty, from a template, refused with problems next to
+    the fields, a Welsh force's side-by-side texts), the approval page with a refused
+    decision, the campaign library and the impact report."""
+    audit = Audit()
+    ctx = new_context(browser)
+    page = ctx.new_page()
+    c = platform.console
+    sign_in(page, platform, "comms.merseyside")
+    page.goto(c + "/publishing")
+    audit.check(page, "publishing desk")
+    page.goto(c + "/publishing/new")
+    audit.check(page, "compose")
+    page.goto(c + "/publishing/new?template=appeal-for-information")
+    audit.check(page, "compose, from a template")
+    page.check("input[name=accounts][value='x:MerseyPolice']")
+    page.fill("#f-text-x", "APPEAL " * 60)
+    page.fill("#f-media-0-url", "https://www.merseyside.police.uk/appeal.jpg")
+    page.click("#act-publish")
+    expect(page.locator("#problems")).to_be_visible()
+    audit.check(page, "compose, problems next to the fields")
+    page.goto(c + "/publishing/campaigns?objective=prevent")
+    audit.check(page, "campaign library, filtered")
+    page.goto(c + "/publishing/impact")
+    audit.check(page, "impact report")
+
+    # An appeal for approval, then the approver's page with a refusal lacking its reason.
+    page.goto(c + "/publishing/new?template=appeal-for-information")
+    page.check("input[name=accounts][value='x:MerseyPolice']")
+    page.fill("#f-text-x", "APPEAL | Witnesses sought after a collision on Queens Drive.")
+    for box in page.locator("#f-checklist input[type=checkbox]").all():
+        box.check()
+    page.click("#act-submit")
+    page.wait_for_url("**/publishing?sent=submit")
+    found: list[dict[str, Any]] = []
+
+    def awaiting() -> bool:
+        found[:] = [
+            d
+            for d in platform.search("posts", {"term": {"status": "awaiting_approval"}})
+            if d["force"] == "merseyside"
+        ]
+        return bool(found)
+
+    deadline = time.monotonic() + 60
+    while not awaiting():
+        assert time.monotonic() < deadline, "the post never reached awaiting approval"
+        time.sleep(0.5)
+    approver_ctx = new_context(browser)
+    approver = approver_ctx.new_page()
+    sign_in(approver, platform, "approver.merseyside")
+    approver.goto(f"{c}/publishing/posts/{found[0]['id']}")
+    audit.check(approver, "post awaiting approval (approver)")
+    approver.click("#refuse")
+    expect(approver.locator("#decision-error")).to_be_visible()
+    audit.check(approver, "post, refusal without a reason")
+    approver_ctx.close()
+
+    # A scheduled post (prevention advice needs no approval), with its new-time form.
+    page.goto(c + "/publishing/new?template=prevention-advice")
+    page.check("input[name=accounts][value='x:MerseyPolice']")
+    page.fill("#f-text-x", "Bike thefts are rising: lock it to something solid.")
+    for box in page.locator("#f-checklist input[type=checkbox]").all():
+        box.check()
+    page.fill("#f-publish_at", "2099-01-15T09:30")
+    page.click("#act-schedule")
+    page.wait_for_url("**/publishing?sent=schedule")
+    deadline = time.monotonic() + 60
+    while not (scheduled := platform.search("posts", {"term": {"status": "scheduled"}})):
+        assert time.monotonic() < deadline, "the post was never scheduled"
+        time.sleep(0.5)
+    page.goto(f"{c}/publishing/posts/{scheduled[0]['id']}")
+    audit.check(page, "post scheduled (author)")
+
+    # A Welsh force: English and Welsh side by side, in the Welsh interface.
+    welsh_ctx = new_context(browser)
+    welsh = welsh_ctx.new_page()
+    sign_in(welsh, platform, "comms.north-wales")
+    welsh.goto(c + "/publishing/new?template=road-closure")
+    expect(welsh.locator("html")).to_have_attribute("lang", "cy")
+    audit.check(welsh, "compose, Welsh force (Welsh interface)")
+    welsh_ctx.close()
+    ctx.close()
+    audit.assert_clean()

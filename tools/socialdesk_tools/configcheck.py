@@ -26,6 +26,7 @@ from socialdesk.config import (
     load_demo_users,
 )
 from socialdesk_console.auth import ROLES
+from socialdesk_console.library import Library
 from socialdesk_console.oidc import ClaimMapping
 from socialdesk_console.replies import TemplateEntry, TemplateIndex
 from socialdesk_outbound.credentials import check_credentials
@@ -147,6 +148,7 @@ def run_checks(config_dir: Path, say: Callable[[str], None]) -> list[str]:
         ("demo users", lambda: _users(config_dir, cfg)),
         ("oidc", lambda: _oidc(config_dir, cfg)),
         ("reply templates", lambda: _templates(config_dir, cfg)),
+        ("publishing", lambda: _publishing(config_dir, cfg)),
     ]
     for _, check in checks:
         try:
@@ -187,3 +189,14 @@ def _templates(config_dir: Path, cfg: PlatformConfig) -> str:
     r = check_templates(config_dir / "templates" / "replies", cfg)
     own = ", ".join(f"{f} {n}" for f, n in r.forces.items()) or "none"
     return f"ok: reply templates, {r.national} national, per force: {own}"
+
+
+def _publishing(config_dir: Path, cfg: PlatformConfig) -> str:
+    """The publishing desk's post templates and campaign library, as the console reads them."""
+    lib = Library.load(config_dir, set(cfg.forces))
+    own = sum(len(cs) for f, cs in lib.campaigns.items() if f is not None)
+    national = len(lib.campaigns.get(None, []))
+    return (
+        f"ok: publishing, {len(lib.templates)} post templates, "
+        f"{national} national campaigns, {own} force campaigns"
+    )

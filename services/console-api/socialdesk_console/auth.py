@@ -18,7 +18,18 @@ from elasticsearch import AsyncElasticsearch, NotFoundError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 COOKIE = "sd_session"  # the session cookie: a signed session id
-ROLES = ("operator", "supervisor", "force_admin", "national_viewer", "national_duty")
+ROLES = (
+    "operator",
+    "supervisor",
+    "force_admin",
+    "national_viewer",
+    "national_duty",
+    "comms",  # a communications officer: composes the force's posts
+    "approver",  # composes, and approves or refuses others' posts
+)
+# Who may use the publishing desk, and who may approve a post (never their own).
+PUBLISHING_ROLES = ("comms", "approver", "force_admin")
+APPROVER_ROLES = ("approver", "force_admin")
 
 
 class Identity(Protocol):
@@ -78,6 +89,14 @@ class User:
         if self.duty:
             return True
         return self.role in ("operator", "supervisor", "force_admin") and self.force is not None
+
+    @property
+    def publishes(self) -> bool:
+        return self.role in PUBLISHING_ROLES and self.force is not None
+
+    @property
+    def approves(self) -> bool:
+        return self.role in APPROVER_ROLES and self.force is not None
 
     @property
     def is_admin(self) -> bool:

@@ -26,8 +26,11 @@ from socialdesk_console.audit import AuditWriter
 from socialdesk_console.auth import SessionRules, Sessions, User, dummy_hash
 from socialdesk_console.board import BoardFeed
 from socialdesk_console.guards import GuardStore
+from socialdesk_console.library import Library
 from socialdesk_console.oidc import ClaimMapping, OidcClient, load_mapping
-from socialdesk_console.outcomes import OutcomeWatcher
+from socialdesk_console.outcomes import OutcomeWatcher, PostOutcomes
+from socialdesk_console.pub_labels import kind_label, platform_name, pub_label
+from socialdesk_console.pub_labels import message as problem_text
 from socialdesk_console.render_worker import TemplateRenderer
 from socialdesk_console.replies import Catalogue
 from socialdesk_console.timing import waiting_on
@@ -66,6 +69,8 @@ class ConsoleContext:
     board_feed: BoardFeed
     sign_in: SignIn
     http: httpx.AsyncClient
+    post_outcomes: PostOutcomes
+    library: Library
 
     def index(self, name: str) -> str:
         """The alias of one of the platform's indices (items, sla, audit, events...)."""
@@ -168,6 +173,11 @@ def build_context(
     i18n.install(templates.env)
     templates.env.globals["idle_s"] = settings.session_idle_s
     templates.env.globals["max_age_s"] = settings.session_max_age_s
+    templates.env.globals["pub_label"] = pub_label
+    templates.env.globals["platform_name"] = platform_name
+    templates.env.globals["kind_label"] = kind_label
+    templates.env.filters["kind_label"] = kind_label
+    templates.env.globals["problem_text"] = problem_text
     return ConsoleContext(
         settings=settings,
         config=config,
@@ -189,4 +199,7 @@ def build_context(
         board_feed=BoardFeed(settings),
         sign_in=sign_in,
         http=http,
+        post_outcomes=PostOutcomes(settings),
+        # Post templates and campaigns: a bad file stops start-up, naming file and field.
+        library=Library.load(settings.config_dir, set(config.forces)),
     )

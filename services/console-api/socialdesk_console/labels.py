@@ -59,6 +59,8 @@ LABELS = {
     "force_admin": N_("force admin"),
     "national_viewer": N_("national viewer"),
     "national_duty": N_("national duty"),
+    "comms": N_("communications officer"),
+    "approver": N_("publishing approver"),
     # An operator's presence
     "online": N_("online"),
     "busy": N_("busy"),

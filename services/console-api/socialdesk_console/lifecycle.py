@@ -39,6 +39,7 @@ async def finish(task: asyncio.Task[None]) -> None:
 async def running(ctx: ConsoleContext) -> AsyncIterator[None]:
     """Everything the console runs beside its requests, for the app's lifespan."""
     ctx.outcomes.start()
+    ctx.post_outcomes.start()
     ctx.board_feed.start()
     purger = asyncio.create_task(purge_security_state(ctx))
     warm_up = asyncio.create_task(ctx.renderer.warm())
@@ -47,6 +48,7 @@ async def running(ctx: ConsoleContext) -> AsyncIterator[None]:
     finally:
         purger.cancel()
         await ctx.outcomes.stop()
+        await ctx.post_outcomes.stop()
         await ctx.board_feed.stop()
         await finish(warm_up)
         await ctx.audit.close()

@@ -29,8 +29,10 @@ ROLE_ORDER = {
     "national_viewer": 0,
     "national_duty": 1,
     "operator": 2,
-    "supervisor": 3,
-    "force_admin": 4,
+    "comms": 3,
+    "approver": 4,
+    "supervisor": 5,
+    "force_admin": 6,
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from socialdesk.events import ItemEventType
 from socialdesk.settings import BaseServiceSettings
-from socialdesk.topics import ITEMS_EVENTS
+from socialdesk.topics import ITEMS_EVENTS, POSTS_EVENTS
 from socialdesk_console.sse import TopicFollower, offer
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,42 @@ class OutcomeWatcher(TopicFollower):
     def seen(self, ev: dict[str, Any]) -> None:
         if self.streams:
             self._publish(ev)
+        command_id = ev.get("command_id")
+        if not command_id:
+            return
+        self.recent[command_id] = ev
+        while len(self.recent) > self.keep:
+            self.recent.popitem(last=False)
+        fut = self.waiters.pop(command_id, None)
+        if fut is not None and not fut.done():
+            fut.set_result(ev)
+
+    def expect(self, command_id: str) -> asyncio.Future[dict[str, Any]]:
+        """Register interest before sending, so a fast answer is never missed."""
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if command_id in self.recent:
+            fut.set_result(self.recent[command_id])
+        else:
+            self.waiters[command_id] = fut
+        return fut
+
+    def forget(self, command_id: str) -> None:
+        self.waiters.pop(command_id, None)
+
+
+class PostOutcomes(TopicFollower):
+    """posts.events in this process: resolves a request waiting for its command's
+    outcome (outbound answers every command with an event carrying its id)."""
+
+    topic = POSTS_EVENTS
+
+    def __init__(self, settings: BaseServiceSettings, keep: int = 2_000) -> None:
+        super().__init__(settings)
+        self.keep = keep
+        self.recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    def seen(self, ev: dict[str, Any]) -> None:
         command_id = ev.get("command_id")
         if not command_id:
             return
