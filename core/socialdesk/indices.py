@@ -15,3 +15,6 @@ ROLLUPS_TC = "rollups_tc"
 AUTHOR_DAYS = "author-days"  # the stem of daily indices: alias(settings, AUTHOR_DAYS)-YYYY.MM.DD
 CONSOLE_SESSIONS = "console-sessions"
 CONSOLE_GUARDS = "console-guards"
+LEGAL_HOLDS = "legal-holds"  # items or authors kept from retention and erasure
+RESTRICTIONS = "restrictions"  # authors whose processing is restricted (GDPR Art. 18)
+ERASURES = "erasures"  # erasure requests: progress while running, then the report
