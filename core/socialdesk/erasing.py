@@ -25,6 +25,7 @@ from socialdesk.erasure import (
     holds_their_messages,
     is_own_item,
     redact_item,
+    their_events_query,
 )
 from socialdesk.es import alias
 from socialdesk.events import utcnow
@@ -251,6 +252,9 @@ class Eraser:
         report.add(Store.items_redacted, len(found.others))
         for store, index in ITEM_PARTS.items():
             report.add(store, await self._count(self._ix(index), {"terms": {"item_id": ids}}))
+        if found.others:
+            q = their_events_query([str(d["id"]) for d in found.others], person)
+            report.add(Store.events, await self._count(self._ix(indices.EVENTS), q))
         corrections = [*ids, *(str(d["id"]) for d in found.others)]
         q = {"terms": {"item_id": corrections}}
         report.add(Store.corrections, await self._count(self._ix(indices.CORRECTIONS), q))
@@ -274,6 +278,9 @@ class Eraser:
         await self._step(report, "redacting")
         for doc in found.others:
             await self._redact(doc, person, report)
+        if found.others:
+            q = their_events_query([str(d["id"]) for d in found.others], person)
+            report.add(Store.events, await self._delete(self._ix(indices.EVENTS), q))
         await self._step(report, "author_history")
         days = f"{self._ix(indices.AUTHOR_DAYS)}-*"
         report.add(Store.author_days, await self._delete(days, self._history_query(person)))

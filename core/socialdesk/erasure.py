@@ -100,7 +100,8 @@ def holds_their_messages(doc: Mapping[str, Any], person: Person) -> bool:
 
 def redact_item(doc: Mapping[str, Any], person: Person) -> tuple[dict[str, Any], int]:
     """An item of several people without the person's messages (and their mention ids,
-    and the search text rebuilt from the messages left): (new doc, messages removed)."""
+    the search text rebuilt from the messages left, and their name as the last actor):
+    (new doc, messages removed)."""
     kept: list[Mapping[str, Any]] = []
     gone: list[Mapping[str, Any]] = []
     for m in doc.get("messages") or []:
@@ -110,6 +111,8 @@ def redact_item(doc: Mapping[str, Any], person: Person) -> tuple[dict[str, Any],
     out["messages"] = kept
     out["mention_ids"] = [i for i in doc.get("mention_ids") or [] if i not in gone_ids]
     out["text"] = "\n".join(str(m.get("text", "")) for m in kept if m.get("direction") == "inbound")
+    if out.get("last_actor") in person.names:
+        out["last_actor"] = "public"
     return out, len(gone)
 
 
@@ -172,6 +175,18 @@ class Hold:
             until=datetime.fromisoformat(str(until)) if until else None,
             released=bool(doc.get("released")),
         )
+
+
+def their_events_query(item_ids: list[str], person: Person) -> dict[str, Any]:
+    """The timeline entries of others' items that the person's own messages made."""
+    return {
+        "bool": {
+            "filter": [
+                {"terms": {"item_id": item_ids}},
+                {"terms": {"actor_id": sorted(person.names)}},
+            ]
+        }
+    }
 
 
 def hold_query(holds: Iterable[Hold], now: datetime) -> dict[str, Any] | None:

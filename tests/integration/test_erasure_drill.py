@@ -1,0 +1,206 @@
+"""The erasure drill (issue 24's floor) on the local stack: one member of the public with
+50 items across 3 forces, attachments, 8 days of author history and messages in other
+people's threads, beside other authors; one of their items under legal hold. After
+`socialdesk erase`: nothing in any Elasticsearch index names them except the held item,
+the other people's items keep their own messages, the other authors' counts are
+unchanged, and the audit trail records the erasure without their personal data."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import AsyncElasticsearch
+
+from socialdesk import indices
+from socialdesk.config import load_config
+from socialdesk.erasing import ATTACHMENTS, place_hold, scan
+from socialdesk.erasure import ERASED_ACTION, Hold, HoldScope, Person, Store
+from socialdesk.es import alias, ensure_indices
+from socialdesk.events import Author, ForceAccount, ItemEvent, Mention, utcnow
+from socialdesk.topics import ITEMS_EVENTS
+from socialdesk_assign.aggregate import ThreadState, apply_mention
+from socialdesk_indexer.flows import IndexerProcessor
+from socialdesk_tools.erasure import erase
+from tests.unit.conftest import make_triaged
+
+from .conftest import Backend
+from .helpers import Running, create_topics, produce, settings_for, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+SUBJECT_ID, SUBJECT_HANDLE, MARK = "subject-31337", "erase_me_please", "SUBJECT-MARK"
+FORCES = {"merseyside": "MerseyPolice", "cheshire": "cheshirepolice", "lancashire": "LancsPolice"}
+OTHERS = ("other-1", "other-2", "other-3", "other-4")
+
+
+def mention(n: str, author: str, handle: str, force: str, at: datetime, conv: str) -> Mention:
+    text = (
+        f"{MARK} my car was scratched again, number {n}"
+        if author == SUBJECT_ID
+        else (f"someone keeps leaving rubbish by the bins, note {n}")
+    )
+    return Mention(
+        id=f"x:{n}",
+        platform="x",
+        native_id=n,
+        channel="public_mention",
+        author=Author(id=author, handle=handle),
+        text=text,
+        posted_at=at,
+        received_at=at,
+        force_account=ForceAccount(platform="x", handle=FORCES[force]),
+        conversation_id=conv,
+    )
+
+
+def world(now: datetime) -> tuple[list[ItemEvent], list[str], list[str]]:
+    """Item events for the subject's 50 items (3 forces, 8 days), 20 items of others, 3
+    of which the subject also wrote in: (events, subject's item ids, shared item ids)."""
+    config = load_config(ROOT / "config")
+    states: dict[str, ThreadState] = {}
+    events: list[ItemEvent] = []
+    forces = list(FORCES)
+
+    def apply(m: Mention, force: str) -> str:
+        tm = make_triaged(m, force=force)
+        applied = apply_mention(states.get(tm.item_key), tm, config, m.posted_at)
+        states[tm.item_key] = applied.state
+        events.extend(applied.events)
+        return applied.events[-1].item_id
+
+    mine = []
+    for i in range(50):
+        at = now - timedelta(days=i % 8, minutes=i)
+        force = forces[i % 3]
+        mine.append(apply(mention(f"s{i}", SUBJECT_ID, SUBJECT_HANDLE, force, at, f"cs{i}"), force))
+    shared = []
+    for j in range(20):
+        at = now - timedelta(hours=j + 1)
+        author = OTHERS[j % 4]
+        force = forces[j % 3]
+        item_id = apply(mention(f"o{j}", author, f"h_{author}", force, at, f"co{j}"), force)
+        if j < 3:  # the subject joins the thread: an item of several people
+            m = mention(
+                f"f{j}", SUBJECT_ID, SUBJECT_HANDLE, force, at + timedelta(minutes=5), f"co{j}"
+            )
+            apply(m, force)
+            shared.append(item_id)
+    return events, mine, shared
+
+
+async def every_doc(es: AsyncElasticsearch, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+    """(index, source) of every document under the test's prefix."""
+    await es.indices.refresh(index=f"{prefix}-*")
+    names = (await es.indices.get(index=f"{prefix}-*")).body
+    out = []
+    for name in sorted(names):
+        out.extend([(name, h["_source"]) async for h in scan(es, name, {"match_all": {}})])
+    return out
+
+
+def names_subject(doc: dict[str, Any], key: str) -> bool:
+    text = json.dumps(doc)
+    return any(s in text for s in (SUBJECT_ID, SUBJECT_HANDLE, MARK, key))
+
+
+def per_author(docs: list[tuple[str, dict[str, Any]]], items_index: str) -> Counter[str]:
+    return Counter(str(d.get("author_id")) for ix, d in docs if ix.startswith(items_index))
+
+
+def test_an_erased_person_leaves_nothing_but_held_items_and_others_are_untouched(
+    noida: Backend, prefix: str
+) -> None:
+    settings = settings_for(noida.kafka, prefix, noida.es_url)
+    create_topics(settings)
+    now = utcnow()
+    events, mine, shared = world(now)
+    subject = Person("x", SUBJECT_ID)
+    held_item = mine[1]  # a Cheshire item
+    ix_prefix = settings.index_prefix
+
+    async def run() -> None:
+        es = AsyncElasticsearch(settings.elasticsearch_url)
+        items = alias(settings, indices.ITEMS)
+        try:
+            await ensure_indices(es, settings)
+            await produce(
+                noida.kafka,
+                prefix + ITEMS_EVENTS,
+                [(e.item_id, e.model_dump_json().encode()) for e in events],
+            )
+            for n, item_id in enumerate([*mine[:10], *shared]):  # an attachment each
+                doc = {"item_id": item_id, "author_key": subject.key, "sha256": f"{n:064x}"}
+                doc["object_key"] = f"attachments/{subject.key}/{item_id}/{doc['sha256']}"
+                await es.index(index=alias(settings, ATTACHMENTS), document=doc)
+            other_key = Person("x", OTHERS[0]).key
+            await es.index(
+                index=alias(settings, ATTACHMENTS),
+                document={"item_id": "someone-else", "author_key": other_key, "sha256": "ab"},
+            )
+            await place_hold(
+                es,
+                settings,
+                Hold(
+                    hold_id="hold-1",
+                    scope=HoldScope.item,
+                    force="cheshire",
+                    reason="evidence in a live prosecution",
+                    by="sup.cheshire",
+                    at=now,
+                    item_id=held_item,
+                ),
+            )
+            async with Running(settings, IndexerProcessor(settings, es)):
+
+                async def indexed() -> bool:
+                    await es.indices.refresh(index=items)
+                    got = (await es.count(index=items))["count"]
+                    days = await es.indices.get(index=f"{ix_prefix}-author-days-*")
+                    return bool(got == 70 and len(days.body) == 8)
+
+                await wait_until(indexed, within=90)
+                before = await every_doc(es, ix_prefix)
+                dry = await erase(settings, subject, "dpo.drill", "DPO-REQ-1", dry_run=True)
+                assert dry["counts"][Store.items] == 49 and dry["counts"][Store.items_redacted] == 3
+                assert await every_doc(es, ix_prefix) == before  # a dry run changes nothing
+                report = await erase(settings, subject, "dpo.drill", "DPO-REQ-1", dry_run=False)
+
+                async def audited() -> list[dict[str, Any]]:
+                    audit = alias(settings, indices.AUDIT)
+                    await es.indices.refresh(index=audit)
+                    q = {"term": {"action": ERASED_ACTION}}
+                    return [h["_source"] async for h in scan(es, audit, q)]
+
+                [record] = await wait_until(audited, within=60)
+            after = await every_doc(es, ix_prefix)
+        finally:
+            await es.close()
+
+        assert report["status"] == "done", report
+        assert report["counts"][Store.items] == 49
+        assert report["counts"][Store.items_redacted] == 3
+        assert report["counts"][Store.author_days] == 8  # one per day of history
+        assert report["counts"][Store.attachments] == 12  # the held item's stays
+        assert [h["item_id"] for h in report["held"]] == [held_item]
+        # Nothing names them but the held item and what belongs to it.
+        left = [(ix, d) for ix, d in after if names_subject(d, subject.key)]
+        assert {d.get("id") or d.get("item_id") for _, d in left} == {held_item}, [
+            (ix, d.get("id") or d.get("item_id"), d.get("type")) for ix, d in left
+        ]
+        # The shared items keep their own author's message and lose the subject's.
+        shared_docs = [d for ix, d in after if ix.startswith(items) and d.get("id") in shared]
+        assert len(shared_docs) == 3
+        assert all(len(d["messages"]) == 1 and "rubbish" in d["text"] for d in shared_docs)
+        # Other authors: the same items as before.
+        assert {a: n for a, n in per_author(after, items).items() if a != SUBJECT_ID} == {
+            a: n for a, n in per_author(before, items).items() if a != SUBJECT_ID
+        }
+        assert record["actor_id"] == "dpo.drill" and record["target_id"] == report["request_id"]
+        assert record["details"]["counts"][Store.items] == 49
+        assert not names_subject(record, subject.key)  # the record holds no personal data
+
+    asyncio.run(run())
