@@ -337,7 +337,9 @@ class DemoUser(Strict):
     username: str = Field(pattern=r"^[a-z0-9._-]+$")
     display_name: str
     force: str | None
-    role: Literal["operator", "supervisor", "force_admin", "national_viewer", "national_duty"]
+    role: Literal[
+        "operator", "supervisor", "force_admin", "national_viewer", "national_duty", "dpo"
+    ]
     teams: list[str] = Field(default_factory=list)
     skills: list[str] = Field(default_factory=list)
     password_hash: str

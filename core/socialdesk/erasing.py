@@ -72,6 +72,7 @@ class Found:
     own: list[dict[str, Any]] = field(default_factory=list)  # to delete
     others: list[dict[str, Any]] = field(default_factory=list)  # to redact
     held: list[tuple[dict[str, Any], list[Hold]]] = field(default_factory=list)
+    elsewhere: int = 0  # items outside the force the erasure is for: left alone
 
     @property
     def own_ids(self) -> list[str]:
@@ -126,10 +127,15 @@ async def active_holds(
 
 
 async def find(
-    es: AsyncElasticsearch, settings: BaseServiceSettings, person: Person, now: datetime
+    es: AsyncElasticsearch,
+    settings: BaseServiceSettings,
+    person: Person,
+    now: datetime,
+    force: str | None = None,
 ) -> Found:
     """The person's own items (by platform and author id), then every other item on
-    the platform with a message of theirs (by the handles their own items show)."""
+    the platform with a message of theirs (by the handles their own items show). With a
+    force, only that force's items are to go; the others are counted as elsewhere."""
     holds = await active_holds(es, settings, now)
     items = alias(settings, indices.ITEMS)
     await es.indices.refresh(index=items)
@@ -149,13 +155,19 @@ async def find(
     for hit in [*own, *[h async for h in others if holds_their_messages(h["_source"], person)]]:
         doc = {**hit["_source"], "id": hit["_id"], "_version": hit.get("_version")}
         keep = held_by(doc, holds, now)
-        if keep:
+        if force is not None and doc.get("force") != force:
+            found.elsewhere += 1
+        elif keep:
             found.held.append((doc, keep))
         elif is_own_item(doc, person):
             found.own.append(doc)
         else:
             found.others.append(doc)
     return found
+
+
+def new_request_id() -> str:
+    return f"era_{uuid.uuid4().hex[:16]}"
 
 
 class Eraser:
@@ -170,7 +182,9 @@ class Eraser:
         kafka: KafkaEraser | None,
         progress: Progress | None = None,
         clock: Callable[[], datetime] = utcnow,
+        force: str | None = None,
     ) -> None:
+        self.force = force  # a force's DPO erases that force's copies only
         self.es = es
         self.settings = settings
         self.objects = objects
@@ -187,22 +201,34 @@ class Eraser:
             await self.progress(report)
 
     async def run(
-        self, person: Person, *, requested_by: str, reason: str, dry_run: bool
+        self,
+        person: Person,
+        *,
+        requested_by: str,
+        reason: str,
+        dry_run: bool,
+        request_id: str | None = None,
     ) -> ErasureReport:
         """Find, then (unless dry_run) erase; the report says what went and what stayed."""
         now = self.clock()
         report = ErasureReport(
-            request_id=f"era_{uuid.uuid4().hex[:16]}",
+            request_id=request_id or new_request_id(),
             author_key=person.key,
             platform=person.platform,
             requested_by=requested_by,
             reason=reason,
             requested_at=now,
             dry_run=dry_run,
+            force=self.force,
         )
         try:
             await self._step(report, "finding")
-            found = await find(self.es, self.settings, person, now)
+            found = await find(self.es, self.settings, person, now, self.force)
+            if found.elsewhere:
+                report.problems.append(
+                    f"{found.elsewhere} items in other forces left: a national erasure "
+                    "(socialdesk erase) or their forces' DPOs erase those"
+                )
             report.held = [
                 {"item_id": str(d["id"]), "hold_id": hs[0].hold_id, "force": str(d.get("force"))}
                 for d, hs in found.held
@@ -240,6 +266,8 @@ class Eraser:
 
     def _attachments_query(self, person: Person, held: list[str]) -> dict[str, Any]:
         query: dict[str, Any] = {"bool": {"filter": [{"term": {"author_key": person.key}}]}}
+        if self.force is not None:
+            query["bool"]["filter"].append({"term": {"force": self.force}})
         if held:
             query["bool"]["must_not"] = [{"terms": {"item_id": held}}]
         return query
@@ -283,13 +311,15 @@ class Eraser:
             report.add(Store.events, await self._delete(self._ix(indices.EVENTS), q))
         await self._step(report, "author_history")
         days = f"{self._ix(indices.AUTHOR_DAYS)}-*"
-        report.add(Store.author_days, await self._delete(days, self._history_query(person)))
+        if not found.elsewhere:  # the history is one per person, across forces
+            report.add(Store.author_days, await self._delete(days, self._history_query(person)))
         await self._step(report, "attachments")
         q = self._attachments_query(person, held)
         report.add(Store.attachments, await self._delete(self._ix(ATTACHMENTS), q))
         await self._erase_objects(found, report, held)
         await self._step(report, "kafka")
-        await self._erase_kafka(found, report)
+        if not found.elsewhere:  # one key per person: not while another force keeps items
+            await self._erase_kafka(found, report)
 
     async def _redact(self, doc: dict[str, Any], person: Person, report: ErasureReport) -> None:
         version = doc.pop("_version", None)
@@ -309,7 +339,7 @@ class Eraser:
             report.problems.append("object store not configured: attachment objects not erased")
             return
         person = found.person
-        if not held:
+        if not held and self.force is None:
             report.add(Store.objects, await self.objects.delete_prefix(object_prefix(person)))
             return
         for item_id in [*found.own_ids, *(str(d["id"]) for d in found.others)]:
@@ -339,17 +369,18 @@ async def place_hold(es: AsyncElasticsearch, settings: BaseServiceSettings, hold
     )
 
 
-async def release_hold(es: AsyncElasticsearch, settings: BaseServiceSettings, hold_id: str) -> bool:
-    """End a hold early; False if there is no such hold."""
+async def release_hold(
+    es: AsyncElasticsearch, settings: BaseServiceSettings, hold_id: str, force: str | None
+) -> bool:
+    """End a hold early; False if there is no such hold in that force."""
+    index = alias(settings, indices.LEGAL_HOLDS)
     try:
-        await es.update(
-            index=alias(settings, indices.LEGAL_HOLDS),
-            id=hold_id,
-            doc={"released": True},
-            refresh=True,
-        )
+        doc = await es.get(index=index, id=hold_id)
     except NotFoundError:
         return False
+    if doc["_source"].get("force") != force:
+        return False
+    await es.update(index=index, id=hold_id, doc={"released": True}, refresh=True)
     return True
 
 

@@ -228,6 +228,7 @@ class ErasureReport:
     reason: str
     requested_at: datetime
     dry_run: bool
+    force: str | None = None  # a force DPO's erasure; None: national
     status: JobStatus = JobStatus.running
     step: str = ""
     counts: dict[Store, int] = field(default_factory=dict)
@@ -248,6 +249,7 @@ class ErasureReport:
             "reason": self.reason,
             "at": self.requested_at.isoformat(),
             "dry_run": self.dry_run,
+            "force": self.force,
             "status": self.status.value,
             "step": self.step,
             "counts": {s.value: self.counts.get(s, 0) for s in Store},

@@ -160,7 +160,13 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     },
     "erasures": {
         "dynamic": False,
-        "properties": {"request_id": _KW, "status": _KW, "at": _DATE, "author_key": _KW},
+        "properties": {
+            "request_id": _KW,
+            "status": _KW,
+            "at": _DATE,
+            "author_key": _KW,
+            "force": _KW,
+        },
     },
 }
 

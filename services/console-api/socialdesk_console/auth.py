@@ -18,7 +18,7 @@ from elasticsearch import AsyncElasticsearch, NotFoundError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 COOKIE = "sd_session"  # the session cookie: a signed session id
-ROLES = ("operator", "supervisor", "force_admin", "national_viewer", "national_duty")
+ROLES = ("operator", "supervisor", "force_admin", "national_viewer", "national_duty", "dpo")
 
 
 class Identity(Protocol):

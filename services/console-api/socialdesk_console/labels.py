@@ -59,6 +59,7 @@ LABELS = {
     "force_admin": N_("force admin"),
     "national_viewer": N_("national viewer"),
     "national_duty": N_("national duty"),
+    "dpo": N_("data protection officer"),
     # An operator's presence
     "online": N_("online"),
     "busy": N_("busy"),

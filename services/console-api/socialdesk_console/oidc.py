@@ -31,6 +31,7 @@ ROLE_ORDER = {
     "operator": 2,
     "supervisor": 3,
     "force_admin": 4,
+    "dpo": 5,  # data protection officer: erasure, restriction, subject access
 }
 
 

@@ -6,6 +6,7 @@ from socialdesk_console.routers import (
     audit,
     auth,
     board,
+    dataprotection,
     handover,
     inbox,
     language,
@@ -31,4 +32,5 @@ ROUTERS = (
     reports,
     handover,
     retention,
+    dataprotection,
 )
