@@ -168,6 +168,26 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "force": _KW,
         },
     },
+    # Attachments kept as evidence (services/media, docs/media.md): found by item for the
+    # console, by author_key for erasure and subject access, by age for retention.
+    "attachments": {
+        "dynamic": False,
+        "properties": {
+            "media_id": _KW,
+            "item_id": _KW,
+            "mention_id": _KW,
+            "force": _KW,
+            "author_key": _KW,
+            "platform": _KW,
+            "object_key": _KW,
+            "sha256": _KW,
+            "size": {"type": "long"},
+            "content_type": _KW,
+            "fetched_at": _DATE,
+            "status": _KW,
+            "reason": _KW,
+        },
+    },
 }
 
 

@@ -43,6 +43,8 @@ class ForceAccount(Model):
 class MediaRef(Model):
     type: str = Field(max_length=40)
     url: str = Field(max_length=2000)
+    # What the platform (or the sender) says the picture shows, for the console's alt text.
+    alt_text: str | None = Field(default=None, max_length=2000)
 
 
 class Mention(Model):
@@ -213,6 +215,12 @@ class ItemMessage(Model):
     # The force account an inbound message reached (its handle), so a reply goes out from
     # that account with its own token; None on outbound/internal and older messages.
     account: str | None = Field(default=None, max_length=200)
+    # Attachments sent with an inbound message, as the platform named them: the media
+    # service keeps them as evidence (docs/media.md); empty on other and older messages.
+    media: list[MediaRef] = Field(default_factory=list)
+    # The sender's platform id: in a public thread a reply may come from someone other
+    # than the item's author, and their attachments are filed (and erased) under them.
+    author_id: str | None = Field(default=None, max_length=200)
 
 
 class ControlRoomLink(Model):

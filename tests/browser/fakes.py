@@ -19,7 +19,7 @@ import jwt
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
 from socialdesk_tools.stack import free_port, port_open, wait_for
 
@@ -197,3 +197,41 @@ class FakePlatform:
             )
 
         return app
+
+
+@dataclass
+class FakeCdn:
+    """A platform's media host (docs/media.md): serves `files` by name with the type the
+    platform would claim; `huge.jpg` is a JPEG of `huge_bytes` sent in chunks with no
+    length, counting what it has sent; names starting `dm-` need `Bearer <token>`."""
+
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    token: str = "cdn-token"
+    huge_bytes: int = 64 * 1024 * 1024
+    huge_sent: int = 0
+    calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/media/{name}")
+        async def media(name: str, request: Request) -> Response:
+            auth = request.headers.get("authorization")
+            self.calls.append({"name": name, "auth": auth})
+            if name == "huge.jpg":
+                return StreamingResponse(self._huge(), media_type="image/jpeg")
+            if name.startswith("dm-") and auth != f"Bearer {self.token}":
+                return Response(status_code=403)
+            if name not in self.files:
+                return Response(status_code=404)
+            body, content_type = self.files[name]
+            return Response(body, media_type=content_type)
+
+        return app
+
+    async def _huge(self) -> Any:
+        chunk = b"\xff\xd8\xff\xe0" + bytes(256 * 1024 - 4)
+        while self.huge_sent < self.huge_bytes:
+            self.huge_sent += len(chunk)
+            yield chunk
+            chunk = bytes(256 * 1024)

@@ -22,7 +22,7 @@ from socialdesk.settings import BaseServiceSettings
 from socialdesk.topics import load_topic_specs
 from socialdesk_tools.stack import SERVICES, Stack, StackPorts, free_port, kill_tree, wait_for
 
-from .fakes import FakeIssuer, FakePlatform, Served
+from .fakes import FakeCdn, FakeIssuer, FakePlatform, Served
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -40,6 +40,8 @@ class ConsolePlatform:
     recorder: Path
     procs: dict[str, Any] = field(default_factory=dict)
     console_env: dict[str, str] = field(default_factory=dict)
+    cdn: FakeCdn = field(default_factory=FakeCdn)  # the platforms' media host
+    cdn_url: str = ""
 
     @property
     def console(self) -> str:
@@ -127,6 +129,7 @@ def mention(
     platform: str = "x",
     author: str | None = None,
     language: str | None = None,
+    media: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return {
@@ -142,7 +145,7 @@ def mention(
         "force_account": {"platform": platform, "handle": handle},
         "conversation_id": None,
         "in_reply_to_id": None,
-        "media": [],
+        "media": media or [],
         "links": [],
         "raw": {},
     }
@@ -175,6 +178,7 @@ def console_platform(root: Path, publisher: str = "platforms") -> Iterator[Conso
     """Start noida-db, the fakes and every service; stop them all afterwards."""
     stack = Stack(root, ports=StackPorts.free())
     stack.start_noida()
+    stack.start_objectstore()
     issuer = FakeIssuer()
     issuer_srv = Served(issuer.app())
     issuer.issuer = issuer_srv.url
@@ -182,6 +186,8 @@ def console_platform(root: Path, publisher: str = "platforms") -> Iterator[Conso
     x_srv = Served(x_api.app())
     issuer_srv.start()
     x_srv.start()
+    cdn = FakeCdn()
+    cdn_srv = Served(cdn.app()).start()
     prefix = f"c{free_port()}."
     settings = BaseServiceSettings(
         kafka_bootstrap=stack.kafka,
@@ -192,7 +198,7 @@ def console_platform(root: Path, publisher: str = "platforms") -> Iterator[Conso
     )
     ensure_topics(settings, load_topic_specs().values())
     recorder = root / "outbox" / "replies.jsonl"
-    p = ConsolePlatform(stack, prefix, issuer, x_api, recorder)
+    p = ConsolePlatform(stack, prefix, issuer, x_api, recorder, cdn=cdn, cdn_url=cdn_srv.url)
     env = {
         "SOCIALDESK_TOPIC_PREFIX": prefix,
         "SOCIALDESK_INDEX_PREFIX": prefix.rstrip("."),
@@ -214,7 +220,13 @@ def console_platform(root: Path, publisher: str = "platforms") -> Iterator[Conso
         "SOCIALDESK_X_BEARER_TOKEN": "test-token",
     }
     p.console_env = console_env
-    own_env = {"console": console_env, "outbound": outbound_env}
+    media_env = {
+        **env,
+        "SOCIALDESK_MEDIA_ALLOWED_HOSTS": "127.0.0.1",
+        "SOCIALDESK_MEDIA_TOKEN_HOSTS": "127.0.0.1",
+        "SOCIALDESK_TOKEN_NORTH_WALES_X_NWPOLICE": cdn.token,
+    }
+    own_env = {"console": console_env, "outbound": outbound_env, "media": media_env}
     try:
         for svc in SERVICES:
             p.procs[svc] = stack.spawn(svc, extra_env=own_env.get(svc, env))
@@ -226,7 +238,9 @@ def console_platform(root: Path, publisher: str = "platforms") -> Iterator[Conso
             kill_tree(proc)
         issuer_srv.stop()
         x_srv.stop()
+        cdn_srv.stop()
         stack.stop_noida()
+        stack.stop_objectstore()
         for log in sorted(root.glob("logs/*.log")):
             tail = log.read_text(errors="replace").splitlines()[-8:]
             print(f"--- {log.name}\n" + "\n".join(tail))

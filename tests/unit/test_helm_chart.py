@@ -92,6 +92,7 @@ def test_every_service_is_probed_and_reachable_for_metrics(values: Path) -> None
         "notify",
         "console",
         "outbound",
+        "media",
     }
     services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
     for d in deployments:
@@ -118,6 +119,7 @@ def test_network_policies_allow_only_what_each_service_needs() -> None:
         "notify",
         "console",
         "outbound",
+        "media",
     }
     for name, pol in pols.items():
         assert set(pol["spec"]["policyTypes"]) == {"Ingress", "Egress"}
@@ -221,16 +223,19 @@ def test_ingest_gets_the_platform_webhook_secrets_from_its_secret() -> None:
         assert not names & set(wanted), d["metadata"]["name"]
 
 
-def test_outbound_alone_gets_each_forces_account_secret() -> None:
+def test_outbound_and_media_alone_get_each_forces_account_secret() -> None:
     """forces.<id>.credentialsSecret: one optional Secret per force, as environment, in
-    the outbound pod only (the console and notify keep just the force keys)."""
+    the outbound pod (replies) and the media pod (attachments behind the account's token)
+    only; the console and notify keep just the force keys."""
     docs = render(CHART / "ci" / "strimzi-eck-values.yaml")
     deployments = {
         d["metadata"]["name"].removeprefix("sd-socialdesk-"): d["spec"]["template"]["spec"]
         for d in docs
         if d["kind"] == "Deployment"
     }
+    media = deployments.pop("media")["containers"][0]["envFrom"]
     outbound = deployments.pop("outbound")["containers"][0]["envFrom"]
+    assert media == outbound
     assert outbound == [
         {"secretRef": {"name": "socialdesk-merseyside-accounts", "optional": True}},
         {"secretRef": {"name": "socialdesk-north-wales-accounts", "optional": True}},

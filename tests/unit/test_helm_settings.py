@@ -14,6 +14,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from socialdesk.objectstore import ObjectStoreSettings
 from socialdesk.settings import (
     BaseServiceSettings,
     ConsoleSettings,
@@ -23,6 +24,7 @@ from socialdesk.settings import (
     OutboundSettings,
     TriageSettings,
 )
+from socialdesk_media.settings import MediaSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy/helm/socialdesk"
@@ -41,6 +43,7 @@ SETTINGS: dict[str, type[BaseServiceSettings]] = {
     "console": ConsoleSettings,
     "notify": NotifySettings,
     "outbound": OutboundSettings,
+    "media": MediaSettings,
 }
 
 
@@ -176,6 +179,10 @@ def test_every_workload_accepts_what_the_chart_renders(
             secrets(load_config(ROOT / "config"), settings.environment)
         if service == "notify":
             assert settings.public_url.startswith("https://")
+        if service in ("console", "media"):
+            # both reach the object store, whose keys must be real in production
+            store = build(ObjectStoreSettings, env, monkeypatch)
+            assert store.s3_endpoint_url and store.s3_bucket
     assert {
         "console",
         "ingest",
@@ -186,6 +193,7 @@ def test_every_workload_accepts_what_the_chart_renders(
         "metrics",
         "notify",
         "outbound",
+        "media",
     } <= seen
 
 
@@ -403,7 +411,7 @@ def test_console_and_ingest_may_reach_the_listed_https_destinations_only() -> No
             if "ipBlock" in to
             for p in rule["ports"]
         }
-        if name in ("console", "ingest", "notify", "outbound"):
+        if name in ("console", "ingest", "notify", "outbound", "media"):
             assert blocks == {("0.0.0.0/0", 443), ("10.20.0.0/16", 8443)}, name
         else:
             assert not blocks, name

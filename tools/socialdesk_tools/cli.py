@@ -58,6 +58,10 @@ def _run_service(name: str) -> None:
         from socialdesk_outbound.flows import main as outbound_main
 
         outbound_main()
+    elif name == "media":
+        from socialdesk_media.flows import main as media_main
+
+        media_main()
 
 
 def cmd_bootstrap(args: argparse.Namespace) -> int:
@@ -286,7 +290,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from socialdesk_tools.stack import Stack
+    from socialdesk_tools.stack import SERVICES, Stack
 
     stack = Stack(Path(args.data_dir).resolve())
     started = time.monotonic()
@@ -296,6 +300,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return 0
     print("starting noida-db (Kafka and Elasticsearch protocols) ...")
     stack.start_noida()
+    stack.start_objectstore()
     env = stack.env()
     boot = subprocess.run(
         [sys.executable, "-m", "socialdesk_tools.cli", "bootstrap"],
@@ -324,7 +329,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         start_new_session=True,
     )
     stack.write_state(sup.pid)
-    services = ("ingest", "triage", "assign", "sla", "indexer", "metrics", "console", "outbound")
+    services = SERVICES
     print(f"starting services: {', '.join(services)}, notify ...")
     for svc in (*services, "notify"):
         stack.wait_ready(svc, 120)
@@ -367,6 +372,7 @@ def cmd_down(args: argparse.Namespace) -> int:
                 time.sleep(0.5)
         (stack.run_dir / "stack.json").unlink(missing_ok=True)
     stack.stop_noida()
+    stack.stop_objectstore()
     print("stopped (data kept under", stack.root, ")")
     return 0
 
@@ -463,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("console", "run the operator console (console-api)"),
         ("notify", "run notifications (unclaimed P1s) and control-room handovers"),
         ("outbound", "run outbound (sends operators' replies to the platforms)"),
+        ("media", "run media (keeps the attachments sent with messages as evidence)"),
     ]:
         sub.add_parser(name, help=help_).set_defaults(service=name)
     from socialdesk_triage.commands import add_arguments as triage_arguments

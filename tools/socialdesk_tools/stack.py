@@ -21,7 +21,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SERVICES = ("ingest", "triage", "assign", "sla", "indexer", "metrics", "console", "outbound")
+SERVICES = (
+    "ingest",
+    "triage",
+    "assign",
+    "sla",
+    "indexer",
+    "metrics",
+    "console",
+    "outbound",
+    "media",
+)
 # Started by `socialdesk up` beside SERVICES: notifications and control-room handovers, and
 # the reference control room with an SMTP sink standing in for the force's systems
 # (docs/notifications.md, docs/control-room.md). The tests start notify themselves.
@@ -43,6 +53,8 @@ class StackPorts:
     notify: int = 8097
     outbound: int = 8098
     smtp: int = 8025
+    media: int = 8099
+    objectstore: int = 9000  # moto's S3 server (docs/media.md)
 
     @classmethod
     def from_env(cls) -> StackPorts:
@@ -104,6 +116,7 @@ class Stack:
                 "SOCIALDESK_KAFKA_EVICT_STALE_MEMBERS": "true",
                 "SOCIALDESK_KAFKA_SESSION_TIMEOUT_MS": "6000",
                 "PYTHONUNBUFFERED": "1",
+                "SOCIALDESK_S3_ENDPOINT_URL": self.objectstore_url,
             }
         )
         if service is not None:
@@ -145,6 +158,53 @@ class Stack:
 
     def stop_noida(self) -> None:
         subprocess.run(self.noida_cmd("down"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # ---- object store (moto's S3 server) --------------------------------------------
+    @property
+    def objectstore_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.objectstore}"
+
+    @property
+    def objectstore_dir(self) -> Path:
+        return self.root / "objectstore"
+
+    def start_objectstore(self, timeout: float = 30) -> subprocess.Popen[bytes] | None:
+        """moto's S3 server, which keeps objects in memory: every request is recorded to
+        objectstore/recording.jsonl and replayed at start, so `socialdesk down` and `up`
+        keep the attachments (docs/media.md says what this costs). None if already up."""
+        if port_open(self.ports.objectstore):
+            return None
+        self.objectstore_dir.mkdir(parents=True, exist_ok=True)
+        recording = self.objectstore_dir / "recording.jsonl"
+        exe = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+        env = dict(os.environ)
+        env.update({"MOTO_ENABLE_RECORDING": "True", "MOTO_RECORDER_FILEPATH": str(recording)})
+        self.logs.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.Popen(
+            [exe, "-H", "127.0.0.1", "-p", str(self.ports.objectstore)],
+            env=env,
+            stdout=(self.logs / "objectstore.log").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(lambda: port_open(self.ports.objectstore), timeout, "object store (moto)")
+        if recording.exists() and recording.stat().st_size:
+            replay = f"{self.objectstore_url}/moto-api/recorder/replay-recording"
+            request = urllib.request.Request(replay, method="POST")  # noqa: S310 - local
+            with urllib.request.urlopen(request, timeout=600):  # noqa: S310 - local URL
+                pass
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "objectstore.pid").write_text(str(proc.pid))
+        return proc
+
+    def stop_objectstore(self) -> None:
+        pid_file = self.run_dir / "objectstore.pid"
+        if not pid_file.exists():
+            return
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.killpg(int(pid_file.read_text()), signal.SIGTERM)
+        pid_file.unlink(missing_ok=True)
+        wait_for(lambda: not port_open(self.ports.objectstore), 15, "object store to stop")
 
     # ---- services ------------------------------------------------------------------
     def service_cmd(self, service: str) -> list[str]:

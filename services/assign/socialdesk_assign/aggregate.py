@@ -106,6 +106,8 @@ def apply_mention(
         at=m.posted_at,
         language=tm.triage.language or m.language,
         account=m.force_account.handle,
+        media=m.media,
+        author_id=m.author.id,
     )
     current = state.current_item()
     if current is not None and (

@@ -236,4 +236,7 @@ app.kubernetes.io/component: {{ .name }}
 {{- if and $prod $v.services.ingest.enabled (not $v.ingest.existingSecret) }}
 {{- fail "ingest.existingSecret is required in production: a Secret with the generic endpoints' API keys (key ingest.apiKeysKey) and the platforms' webhook secrets" }}
 {{- end }}
+{{- if and $prod (or $v.services.media.enabled $v.services.console.enabled) (not $v.objectStore.existingSecret) }}
+{{- fail "objectStore.existingSecret is required in production: the Secret holding the object store's keys (objectStore.accessKeyIdKey, objectStore.secretAccessKeyKey) for media and console" }}
+{{- end }}
 {{- end }}

@@ -10,6 +10,7 @@ from socialdesk_console.routers import (
     handover,
     inbox,
     language,
+    media,
     presence,
     replies,
     reports,
@@ -33,4 +34,5 @@ ROUTERS = (
     handover,
     retention,
     dataprotection,
+    media,
 )

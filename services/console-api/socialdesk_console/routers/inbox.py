@@ -27,6 +27,7 @@ from socialdesk_console.items import (
     validate_payload,
 )
 from socialdesk_console.protection import item_protection
+from socialdesk_console.media import item_attachments, sensitive
 from socialdesk_console.queries import VIEWS, inbox_filters
 from socialdesk_console.replies import PLATFORM_LIMITS, default_language
 from socialdesk_console.timing import waiting_on
@@ -96,7 +97,7 @@ async def item_page(request: Request, item_id: str, user: PageUser, ctx: Ctx) ->
     async with waiting_on():
         item = await fetch_item(ctx, user, item_id)
         protection = await item_protection(ctx, user, item)
-        _, hist, events, sent, _ = await asyncio.gather(
+        _, hist, events, sent, _, media = await asyncio.gather(
             attach_sla(ctx, [item]),
             history(ctx, user, item),
             timeline(ctx, user, item),
@@ -104,6 +105,7 @@ async def item_page(request: Request, item_id: str, user: PageUser, ctx: Ctx) ->
             ctx.audit.write(
                 [audit_event(user, request, "item.opened", "item", item_id, via="page")]
             ),
+            item_attachments(ctx, item),
         )
     config = ctx.config
     fc = config.forces.get(item.get("force") or "")
@@ -115,6 +117,8 @@ async def item_page(request: Request, item_id: str, user: PageUser, ctx: Ctx) ->
         history=hist,
         timeline=events,
         deliveries=sent,
+        attachments=media,
+        blur_images=sensitive(item),
         item_force_name=(
             ctx.force_name(item["force"]) if item.get("force") else config.national.duty_queue.name
         ),

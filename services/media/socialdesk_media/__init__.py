@@ -1,0 +1,1 @@
+"""media: keeps the attachments sent with messages as evidence (docs/media.md)."""

@@ -1,0 +1,35 @@
+"""The media service's settings (SOCIALDESK_*): where attachments may come from, how big
+they may be, and the object store's (socialdesk.objectstore.ObjectStoreSettings)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from socialdesk.objectstore import ObjectStoreSettings
+from socialdesk.settings import BaseServiceSettings
+
+# The platforms' media hosts (their CDNs): an attachment link anywhere else is refused,
+# so a crafted message cannot make the service fetch from inside the force's network.
+DEFAULT_HOSTS = (
+    "pbs.twimg.com,video.twimg.com,ton.twitter.com,"
+    "scontent.xx.fbcdn.net,lookaside.fbsbx.com,cdninstagram.com,scontent.cdninstagram.com"
+)
+
+
+class MediaSettings(BaseServiceSettings, ObjectStoreSettings):
+    media_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024, description="larger is refused"
+    )
+    media_allowed_hosts: str = Field(DEFAULT_HOSTS, description="comma-separated hosts")
+    media_token_hosts: str = Field(
+        "ton.twitter.com", description="hosts sent the account's token (comma-separated)"
+    )
+    media_fetch_window_hours: float = Field(
+        24.0, gt=0, le=24 * 90, description="older links are recorded as expired, not fetched"
+    )
+    media_fetch_timeout_s: float = Field(30.0, gt=0, le=600)
+    media_fetch_attempts: int = Field(3, ge=1, le=20, description="tries before 'failed'")
+
+    @staticmethod
+    def hosts(value: str) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in value.split(",") if h.strip())
