@@ -19,3 +19,4 @@ LEGAL_HOLDS = "legal-holds"  # items or authors kept from retention and erasure
 RESTRICTIONS = "restrictions"  # authors whose processing is restricted (GDPR Art. 18)
 ERASURES = "erasures"  # erasure requests: progress while running, then the report
 ATTACHMENTS = "attachments"  # one document per attachment the media service kept or refused
+AUTHOR_KEYS = "author-keys"  # per-author data keys, wrapped (socialdesk.vault)

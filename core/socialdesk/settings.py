@@ -70,6 +70,19 @@ class BaseServiceSettings(BaseSettings):
     http_port: int = 0
     log_level: str = "INFO"
     instance: str = Field("0", description="instance id, used in client ids and logs")
+    # Per-author keys sealing personal topics (socialdesk.vault): on in production always,
+    # elsewhere when asked, so tests and tools reading topics in clear keep working.
+    vault_key: SecretStr = SecretStr(DEV_SECRET)
+    vault_seal: bool | None = Field(None, description="seal personal topics (production: on)")
+    vault_cache_ttl_s: float = Field(
+        60.0, gt=0, le=900, description="how long a fetched key is used before asking again"
+    )
+    vault_cache_entries: int = Field(50_000, ge=100, le=5_000_000)
+
+    @property
+    def sealing(self) -> bool:
+        """Whether personal topics are sealed: never off in production."""
+        return self.environment == "production" or bool(self.vault_seal)
 
 
 class ConsoleSettings(BaseServiceSettings):

@@ -23,6 +23,7 @@ from socialdesk.backoff import Backoff
 from socialdesk.kafka.client import start_reader, topic_name
 from socialdesk.kafka.outputs import Output
 from socialdesk.kafka.reading import follow, partitions_of, read_to_end, reconnecting
+from socialdesk.kafka.sealing import opener_for
 from socialdesk.settings import BaseServiceSettings
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,8 @@ class ChangelogStore(Generic[T]):
             await consumer.seek_to_beginning(*tps)
             for tp in tps:
                 self.partitions[tp.partition] = {}
-            await read_to_end(consumer, tps, apply)
+            # an erased record reads as a deletion: the state about that person is gone
+            await read_to_end(consumer, tps, apply, opener=opener_for(self.settings))
         finally:
             await consumer.stop()
         self.restored |= partitions
@@ -192,9 +194,10 @@ class GlobalTable(Generic[T]):
                 consumer.assign(tps)
                 await consumer.seek_to_beginning(*tps)
                 backoff.reset()
-                await read_to_end(consumer, tps, self._apply)
+                opener = opener_for(self.settings)
+                await read_to_end(consumer, tps, self._apply, opener=opener)
                 self.caught_up.set()
-                await follow(consumer, tps, self._apply, poll_ms=300)
+                await follow(consumer, tps, self._apply, poll_ms=300, opener=opener)
             finally:
                 await consumer.stop()
 

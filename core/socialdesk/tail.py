@@ -11,6 +11,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from socialdesk.backoff import Backoff
 from socialdesk.kafka.client import start_reader, topic_name
 from socialdesk.kafka.reading import follow, partitions_of, reconnecting
+from socialdesk.kafka.sealing import opener_for
 from socialdesk.settings import BaseServiceSettings
 
 
@@ -41,7 +42,7 @@ async def follow_from_end(
             if started is not None:
                 started.set()
             backoff.reset()
-            await follow(consumer, tps, each, poll_ms=poll_ms)
+            await follow(consumer, tps, each, poll_ms=poll_ms, opener=opener_for(settings))
         finally:
             await consumer.stop()
 

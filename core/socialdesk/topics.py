@@ -40,6 +40,7 @@ class TopicSpec:
     schema: str | None = None
     producers: tuple[str, ...] = ()
     consumers: tuple[str, ...] = ()
+    personal: bool = False  # carries the public's personal data: sealed (socialdesk.vault)
 
 
 def schemas_dir() -> Path:
@@ -69,5 +70,6 @@ def load_topic_specs(directory: Path | None = None) -> dict[str, TopicSpec]:
             schema=doc.get("schema"),
             producers=tuple(doc.get("producers") or ()),
             consumers=tuple(doc.get("consumers") or ()),
+            personal=bool(doc.get("personal", False)),
         )
     return specs

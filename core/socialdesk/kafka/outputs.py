@@ -27,6 +27,9 @@ class Output:
     key: str | None
     value: BaseModel | dict[str, Any] | bytes | None
     partition: int | None = None
+    # The member of the public it is about (author key), when the value does not say:
+    # the key a personal topic's record is sealed under (socialdesk.kafka.sealing).
+    subject: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Meta:
     offset: int
     key: str | None
     timestamp_ms: int
+    kid: str | None = None  # the author key it was sealed under, if it was
 
 
 @dataclass
@@ -54,7 +58,12 @@ def encode(value: BaseModel | dict[str, Any] | bytes | None) -> bytes | None:
 
 
 def dead_letter(
-    service: str, reason: str, error: str | None, payload: bytes | str, origin: DeadLetterOrigin
+    service: str,
+    reason: str,
+    error: str | None,
+    payload: bytes | str,
+    origin: DeadLetterOrigin,
+    subject: str | None = None,
 ) -> Output:
     text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
     dl = DeadLetter(
@@ -66,7 +75,7 @@ def dead_letter(
         payload=text[:1_000_000],
     )
     DEAD_LETTERS.labels(service, reason).inc()
-    return Output(DEADLETTER, origin.key, dl)
+    return Output(DEADLETTER, origin.key, dl, subject=subject)
 
 
 def origin_of(meta: Meta) -> DeadLetterOrigin:
@@ -106,7 +115,7 @@ def process_each(
 def dead_for(service: str, reason: str, detail: str, value: Any, meta: Meta) -> Output:
     """The dead letter for a decoded message (its JSON form is what is kept)."""
     payload = json.dumps(_jsonable(value), default=str)
-    return dead_letter(service, reason, detail, payload, origin_of(meta))
+    return dead_letter(service, reason, detail, payload, origin_of(meta), meta.kid)
 
 
 def short_error(exc: Exception) -> str:

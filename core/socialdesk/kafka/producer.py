@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from socialdesk.backoff import Backoff
 from socialdesk.kafka.client import make_producer
 from socialdesk.kafka.outputs import Output, encode
+from socialdesk.kafka.sealing import sealer_for
 from socialdesk.settings import BaseServiceSettings
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,19 @@ async def send_output(producer: AIOKafkaProducer, prefix: str, out: Output) -> a
     )
 
 
-async def produce_and_wait(producer: AIOKafkaProducer, prefix: str, outputs: list[Output]) -> None:
+async def produce_and_wait(
+    producer: AIOKafkaProducer,
+    prefix: str,
+    outputs: list[Output],
+    *,
+    settings: BaseServiceSettings | None = None,
+) -> None:
     """Send a handful of records, then wait for every acknowledgement. (Most HTTP paths
-    send one record: that one is awaited directly, with no gather and no extra task.)"""
+    send one record: that one is awaited directly, with no gather and no extra task.)
+    With `settings`, records for personal topics are sealed first (socialdesk.vault)."""
+    sealer = sealer_for(settings) if settings is not None else None
+    if sealer is not None:
+        outputs = await sealer.seal(outputs)
     futures = [await send_output(producer, prefix, out) for out in outputs]
     if len(futures) == 1:
         await futures[0]
@@ -93,7 +104,9 @@ class DurableWriter:
         while True:
             try:
                 producer = await self.producer.get()
-                await produce_and_wait(producer, self.settings.topic_prefix, outputs)
+                await produce_and_wait(
+                    producer, self.settings.topic_prefix, outputs, settings=self.settings
+                )
                 return
             except Exception as exc:
                 log.warning("durable write failed, retrying", extra={"error": repr(exc)})

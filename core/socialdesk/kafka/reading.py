@@ -17,6 +17,8 @@ from socialdesk.backoff import Backoff
 log = logging.getLogger(__name__)
 
 RecordsSink = Callable[[TopicPartition, list[ConsumerRecord]], None]
+# Turns sealed records into clear ones (socialdesk.kafka.sealing.opener_for).
+Opener = Callable[[list[ConsumerRecord]], Awaitable[list[ConsumerRecord]]]
 
 
 async def partitions_of(
@@ -37,6 +39,7 @@ async def read_to_end(
     ends: dict[TopicPartition, int] | None = None,
     within_s: float | None = None,
     max_records: int = 5000,
+    opener: Opener | None = None,
 ) -> None:
     """Hand every record from each partition's current position up to its end offset (as
     of the call, or `ends`) to `sink`, partition by partition in offset order. Gives up
@@ -50,7 +53,7 @@ async def read_to_end(
     while todo and (deadline is None or time.monotonic() < deadline):
         batch = await consumer.getmany(*todo, timeout_ms=500, max_records=max_records)
         for tp, records in batch.items():
-            sink(tp, records)
+            sink(tp, records if opener is None else await opener(records))
         for tp in list(todo):
             if await consumer.position(tp) >= ends[tp]:
                 todo.discard(tp)
@@ -63,6 +66,7 @@ async def follow(
     *,
     poll_ms: int = 500,
     max_records: int = 5000,
+    opener: Opener | None = None,
 ) -> None:
     """Hand every record from the current positions on to `sink`, for as long as the
     task runs (with no partitions it waits, as a consumer with none assigned would)."""
@@ -71,7 +75,7 @@ async def follow(
     while True:
         batch = await consumer.getmany(*tps, timeout_ms=poll_ms, max_records=max_records)
         for tp, records in batch.items():
-            sink(tp, records)
+            sink(tp, records if opener is None else await opener(records))
 
 
 async def reconnecting(

@@ -29,6 +29,7 @@ from socialdesk.kafka.client import make_consumer, make_producer, topic_name
 from socialdesk.kafka.outputs import BatchResult, Meta, Output, dead_letter, short_error
 from socialdesk.kafka.processor import Processor
 from socialdesk.kafka.producer import send_output
+from socialdesk.kafka.sealing import Sealer, sealer_for
 from socialdesk.metrics import (
     BATCH_SECONDS,
     CONSUMED,
@@ -42,6 +43,7 @@ from socialdesk.settings import BaseServiceSettings
 log = logging.getLogger(__name__)
 
 Batches = dict[TopicPartition, list[ConsumerRecord]]
+Opened = dict[TopicPartition, list[tuple[ConsumerRecord, str | None]]]
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -92,6 +94,7 @@ class KafkaRuntime:
         # assigned partitions while on_assign is still restoring their state; they wait.
         self._settled = asyncio.Event()
         self.last_error: str | None = None
+        self.sealer: Sealer | None = None
 
     @property
     def group_id(self) -> str:
@@ -104,6 +107,7 @@ class KafkaRuntime:
 
     async def start(self) -> None:
         """Connect, retrying with backoff while the broker is unreachable."""
+        self.sealer = sealer_for(self.settings)  # refuses a development vault key in production
         backoff = Backoff(0.5, 10)
         while not self._stopping.is_set():
             try:
@@ -218,8 +222,34 @@ class KafkaRuntime:
     def _store_changes(self) -> list[Output]:
         return [out for store in self.proc.stores for out in store.take_changes()]
 
-    def _decode(self, batches: Batches) -> tuple[list[tuple[Any, Meta]], list[Output]]:
-        """Decoded messages in partition order, and dead letters for the undecodable."""
+    async def _open(self, batches: Batches) -> Opened:
+        """Sealed records in clear (one key look-up for the batch), retried while the key
+        store is away; an erased record comes back with value None."""
+        if self.sealer is None:
+            return {tp: [(rec, None) for rec in records] for tp, records in batches.items()}
+        everything = [rec for records in batches.values() for rec in records]
+        opened = await self._with_vault(lambda s: s.open(everything))
+        out: Opened = {}
+        for rec, kid in opened:
+            out.setdefault(TopicPartition(rec.topic, rec.partition), []).append((rec, kid))
+        return out
+
+    async def _with_vault(self, step: Any) -> Any:
+        backoff = Backoff(0.2, 10)
+        while True:
+            try:
+                return await step(self.sealer)
+            except Exception as exc:
+                self.last_error = repr(exc)
+                self._set_ready(False)
+                log.warning("author keys unavailable, retrying", extra={"error": repr(exc)})
+                if self._stopping.is_set():
+                    raise
+                await backoff.wait()
+
+    def _decode(self, batches: Opened) -> tuple[list[tuple[Any, Meta]], list[Output]]:
+        """Decoded messages in partition order, and dead letters for the undecodable;
+        erased records (their author's key destroyed) are skipped."""
         service = self.proc.service
         decoded: list[tuple[Any, Meta]] = []
         dead: list[Output] = []
@@ -227,9 +257,11 @@ class KafkaRuntime:
         for tp, records in batches.items():
             logical = tp.topic[len(prefix) :] if prefix else tp.topic
             CONSUMED.labels(service, logical).inc(len(records))
-            for rec in records:
+            for rec, kid in records:
+                if kid is not None and rec.value is None:
+                    continue
                 key = rec.key.decode("utf-8", "replace") if rec.key is not None else None
-                meta = Meta(logical, rec.partition, rec.offset, key, rec.timestamp)
+                meta = Meta(logical, rec.partition, rec.offset, key, rec.timestamp, kid)
                 try:
                     decoded.append((self.proc.decode(logical, rec.value or b""), meta))
                 except (ValueError, ValidationError) as exc:
@@ -238,12 +270,14 @@ class KafkaRuntime:
                     )
                     reason = short_error(exc)
                     dead.append(
-                        dead_letter(service, "invalid_payload", reason, rec.value or b"", origin)
+                        dead_letter(
+                            service, "invalid_payload", reason, rec.value or b"", origin, kid
+                        )
                     )
         return decoded, dead
 
     async def _process(self, batches: Batches) -> None:
-        decoded, outputs = self._decode(batches)
+        decoded, outputs = self._decode(await self._open(batches))
         offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
         result = BatchResult()
         if decoded:
@@ -279,6 +313,8 @@ class KafkaRuntime:
     async def _send_all(self, outputs: list[Output]) -> None:
         """Send and wait for every acknowledgement; on failure retry the unacknowledged."""
         remaining = outputs
+        if self.sealer is not None and outputs:
+            remaining = await self._with_vault(lambda s: s.seal(outputs))
         backoff = Backoff(0.2, 10)
         while remaining:
             if self.producer is None:

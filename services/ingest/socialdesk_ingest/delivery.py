@@ -81,7 +81,9 @@ class Deliverer:
         try:
             producer = await self.holder.get()
             async with asyncio.timeout(timeout):  # no extra task per delivery (wait_for has one)
-                await produce_and_wait(producer, self.settings.topic_prefix, todo)
+                await produce_and_wait(
+                    producer, self.settings.topic_prefix, todo, settings=self.settings
+                )
             ok = True
             self.seen.add(fresh_keys)
         finally:

@@ -1,0 +1,243 @@
+"""Crypto-shredding on the real local stack (noida-db: Kafka and Elasticsearch): two
+members of the public write in through ingest, their mentions run through triage,
+assign, sla and the indexer; one of them is erased (erase_author_kafka). Then every
+record of every topic, read from the beginning with a plain consumer and opened with
+the vault itself, shows nothing of the erased person, while the other's records open,
+and the services go on processing both (the erased person, writing again, is a new
+person with a new key)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from elasticsearch import AsyncElasticsearch
+
+from socialdesk.config import load_config
+from socialdesk.es import ensure_indices
+from socialdesk.kafka.sealing import Sealer, personal_topics
+from socialdesk.personal import author_key
+from socialdesk.settings import BaseServiceSettings, IngestSettings
+from socialdesk.shred import erase_author_kafka
+from socialdesk.topics import ASSIGN_CHANGELOG, DEADLETTER, ITEMS_EVENTS, MENTIONS_RAW
+from socialdesk.vault import make_vault
+from socialdesk_assign.flows import AssignProcessor
+from socialdesk_indexer.flows import IndexerProcessor
+from socialdesk_ingest.views import create_app
+from socialdesk_sla.flows import SlaProcessor
+from socialdesk_triage.flows import TriageProcessor
+
+from .conftest import Backend
+from .helpers import Running, create_topics, settings_for, wait_until
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = load_config(ROOT / "config")
+TTL = 2.0  # how long a running service may still use a destroyed key
+
+A = {"id": "7100000001", "handle": "jo_erase_me", "display_name": "Joanna Erasable"}
+B = {"id": "7200000002", "handle": "sam_keep_me", "display_name": "Samuel Keepable"}
+A_DM = "my ex keeps turning up at my flat on Quarry Lane, I'm scared"
+A_PUBLIC = "@MerseyPolice someone smashed the window of my car on Ivy Terrace"
+A_MEDIA = "https://pbs.example/media/jo-flat-door-9f1c.jpg"
+A_BAD = "this line from Joanna names a field ingest does not know"
+B_PUBLIC = "@MerseyPolice bike stolen outside Lime Street station this morning"
+B_AGAIN = "@MerseyPolice it was a red Raleigh, frame number starts WX"
+A_AGAIN = "@MerseyPolice different matter: lost wallet near Sefton Park"
+
+
+def mention(n: int, who: dict[str, str], text: str, **kw: Any) -> dict[str, Any]:
+    native = f"18600000000{n:04d}"  # a post id, not the author's id
+    body: dict[str, Any] = {
+        "id": f"x:{native}",
+        "platform": "x",
+        "native_id": native,
+        "channel": "public_mention",
+        "author": who,
+        "text": text,
+        "language": None,
+        "posted_at": "2026-12-07T10:00:00Z",
+        "received_at": "2026-12-07T10:00:01Z",
+        "force_account": {"platform": "x", "handle": "MerseyPolice"},
+        "conversation_id": native,
+        "in_reply_to_id": None,
+        "media": [],
+        "links": [],
+        "raw": {"source": "test"},
+    }
+    body.update(kw)
+    return body
+
+
+def sealing(settings: BaseServiceSettings) -> BaseServiceSettings:
+    return settings.model_copy(update={"vault_seal": True, "vault_cache_ttl_s": TTL})
+
+
+@pytest.fixture
+async def ingest(noida: Backend, prefix: str) -> AsyncIterator[httpx.AsyncClient]:
+    settings = IngestSettings(
+        environment="test",
+        kafka_bootstrap=noida.kafka,
+        topic_prefix=prefix,
+        index_prefix=prefix.rstrip("."),
+        elasticsearch_url=noida.es_url or "",
+        ingest_api_keys="tests:k1",  # type: ignore[arg-type]
+        vault_seal=True,
+        vault_cache_ttl_s=TTL,
+    )
+    app = create_app(settings, CONFIG)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
+        yield client
+    await app.state.ingest.close()
+
+
+async def post(client: httpx.AsyncClient, *bodies: dict[str, Any]) -> httpx.Response:
+    lines = "\n".join(json.dumps(b) for b in bodies)
+    return await client.post("/v1/mentions", content=lines, headers={"X-Api-Key": "k1"})
+
+
+async def every_record(kafka: str, prefix: str) -> list[ConsumerRecord]:
+    """Every record of every topic of this test, from the beginning, as stored."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    out: list[ConsumerRecord] = []
+    try:
+        topics = sorted(t for t in await consumer.topics() if t.startswith(prefix))
+        tps = [
+            TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t))
+        ]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        todo = {tp for tp in tps if ends[tp] > 0}
+        while todo:
+            for recs in (await consumer.getmany(*todo, timeout_ms=500)).values():
+                out.extend(recs)
+            todo = {tp for tp in todo if await consumer.position(tp) < ends[tp]}
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def opened(settings: BaseServiceSettings, records: list[ConsumerRecord]) -> list[bytes]:
+    """Each record's key and value as anyone holding the vault key would read them."""
+    es = AsyncElasticsearch(settings.elasticsearch_url)
+    try:
+        sealer = Sealer(make_vault(settings, es), personal_topics(), settings.topic_prefix)
+        recs = await sealer.open(records)
+    finally:
+        await es.close()
+    return [(r.key or b"") + b" " + (r.value or b"") for r, _ in recs]
+
+
+def readable(texts: list[bytes], *secrets: str) -> list[str]:
+    return [s for s in secrets if any(s.encode() in t for t in texts)]
+
+
+async def created_texts(settings: BaseServiceSettings) -> dict[str, dict[str, Any]]:
+    """Each created item's first message text -> the item, from items.events opened."""
+    topic = settings.topic_prefix + ITEMS_EVENTS
+    records = [r for r in await every_record(settings.kafka_bootstrap, settings.topic_prefix)]
+    values = await opened(settings, [r for r in records if r.topic == topic])
+    out: dict[str, dict[str, Any]] = {}
+    for raw in values:
+        ev = json.loads(raw.split(b" ", 1)[1] or b"{}")
+        if ev.get("type") == "created":
+            out[ev["item"]["messages"][0]["text"]] = ev["item"]
+    return out
+
+
+async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
+    noida: Backend, prefix: str, ingest: httpx.AsyncClient
+) -> None:
+    settings = sealing(settings_for(noida.kafka, prefix, noida.es_url))
+    create_topics(settings)
+    es = AsyncElasticsearch(settings.elasticsearch_url)
+    await ensure_indices(es, settings)
+    a_dm = mention(1, A, A_DM, channel="direct_message", conversation_id=None)
+    a_dm["media"] = [{"type": "image", "url": A_MEDIA}]
+    r = await post(ingest, a_dm, mention(2, A, A_PUBLIC), mention(3, B, B_PUBLIC))
+    assert r.status_code == 200 and r.json()["accepted"] == 3
+    bad = await post(ingest, mention(4, A, A_BAD, unknown_field=1))
+    assert bad.status_code == 400  # refused, and dead-lettered with Joanna's data in it
+
+    async with (
+        Running(settings, TriageProcessor(CONFIG)),
+        Running(settings, AssignProcessor(settings, CONFIG)),
+        Running(settings, SlaProcessor(settings, CONFIG)),
+        Running(settings, IndexerProcessor(settings, es, config=CONFIG)),
+    ):
+
+        async def three() -> dict[str, dict[str, Any]]:
+            items = await created_texts(settings)
+            return items if len(items) >= 3 else {}
+
+        items = await wait_until(three, within=120)
+        a_items = [items[A_DM]["id"], items[A_PUBLIC]["id"]]
+
+        stored = await every_record(noida.kafka, prefix)
+        assert {r.topic[len(prefix) :] for r in stored} >= {
+            MENTIONS_RAW,
+            ITEMS_EVENTS,
+            ASSIGN_CHANGELOG,
+            DEADLETTER,
+        }
+        secrets = (A["id"], A["handle"], A["display_name"], A_DM, A_PUBLIC, A_MEDIA, A_BAD)
+        raw = [(r.key or b"") + b" " + (r.value or b"") for r in stored]
+        assert readable(raw, *secrets) == []  # at rest, sealed
+        assert set(readable(await opened(settings, stored), *secrets)) == set(secrets)
+
+        report = await erase_author_kafka(settings, author_key("x", A["id"]), a_items)
+        assert report["key_destroyed"] is True
+        assert report["tombstones"][ASSIGN_CHANGELOG] == 2
+
+        after = await every_record(noida.kafka, prefix)
+        clear = await opened(settings, after)
+        assert readable(clear, *secrets) == []
+        assert readable(clear, B["id"], B["handle"], B["display_name"], B_PUBLIC) == [
+            B["id"],
+            B["handle"],
+            B["display_name"],
+            B_PUBLIC,
+        ]
+
+        # The running services carry on: Samuel writes again, and Joanna, writing again
+        # after her erasure, is a new person to them (a new key) once the services'
+        # caches have let the destroyed key go (docs/data-protection.md, Kafka).
+        await asyncio.sleep(TTL * 1.5)
+        again = await post(
+            ingest, mention(5, B, B_AGAIN), mention(6, A, A_AGAIN, conversation_id=None)
+        )
+        assert again.json()["accepted"] == 2
+
+        async def both() -> dict[str, dict[str, Any]]:
+            got = await created_texts(settings)
+            return got if {B_AGAIN, A_AGAIN} <= set(got) else {}
+
+        items = await wait_until(both, within=90)
+        assert items[A_AGAIN]["author"]["handle"] == A["handle"]
+
+    # A restart restores assign's state from its changelog: Joanna's old threads are
+    # gone (tombstoned, and their sealed states unreadable), Samuel's are back.
+    async with Running(settings, AssignProcessor(settings, CONFIG)) as assign:
+        proc = assign.runtime.proc
+        await wait_until(lambda: _restored(proc), within=60)
+        held = json.dumps([v.model_dump(mode="json") for _, _, v in proc.store.items()])
+        assert B_PUBLIC in held and A_AGAIN in held
+        assert A_DM not in held and A_PUBLIC not in held
+    final = await opened(settings, await every_record(noida.kafka, prefix))
+    assert readable(final, A_DM, A_PUBLIC, A_MEDIA, A_BAD) == []
+    await es.close()
+
+
+async def _restored(proc: Any) -> bool:
+    return len(proc.store.restored) == 6
