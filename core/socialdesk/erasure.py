@@ -38,7 +38,7 @@ class Store(StrEnum):
     author_days = "author_days"
     attachments = "attachments"  # the attachments index
     objects = "objects"  # attachment bytes in the object store
-    kafka = "kafka"  # records made unreadable (per-author key destroyed)
+    kafka = "kafka"  # tombstones on compacted topics (the per-author key is destroyed too)
 
 
 class HoldScope(StrEnum):
@@ -235,6 +235,7 @@ class ErasureReport:
     held: list[dict[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     finished_at: datetime | None = None
+    kafka_key_destroyed: bool | None = None  # None: not attempted
 
     def add(self, store: Store, n: int) -> None:
         self.counts[store] = self.counts.get(store, 0) + n
@@ -255,13 +256,15 @@ class ErasureReport:
             "counts": {s.value: self.counts.get(s, 0) for s in Store},
             "held": self.held,
             "problems": self.problems,
+            "kafka_key_destroyed": self.kafka_key_destroyed,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
         }
 
     def audit_details(self) -> dict[str, Any]:
         """The audit record's details: counts and held item ids, no personal data."""
         doc = self.document()
-        return {k: doc[k] for k in ("request_id", "dry_run", "status", "counts", "problems")} | {
+        keep = ("request_id", "dry_run", "status", "counts", "problems", "kafka_key_destroyed")
+        return {k: doc[k] for k in keep} | {
             "held_items": [h["item_id"] for h in self.held],
             "reason": self.reason,
             "requested_by": self.requested_by,
