@@ -26,8 +26,8 @@ from socialdesk_console.items import (
     timeline,
     validate_payload,
 )
-from socialdesk_console.protection import item_protection
 from socialdesk_console.media import item_attachments, sensitive
+from socialdesk_console.protection import item_protection
 from socialdesk_console.queries import VIEWS, inbox_filters
 from socialdesk_console.replies import PLATFORM_LIMITS, default_language
 from socialdesk_console.timing import waiting_on
