@@ -20,7 +20,15 @@ from elasticsearch import Elasticsearch
 from socialdesk.kafka import ensure_topics
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.topics import load_topic_specs
-from socialdesk_tools.stack import SERVICES, Stack, StackPorts, free_port, kill_tree, wait_for
+from socialdesk_tools.stack import (
+    SERVICES,
+    STORE_SERVICES,
+    Stack,
+    StackPorts,
+    free_port,
+    kill_tree,
+    wait_for,
+)
 
 from .fakes import FakeCdn, FakeIssuer, FakePlatform, Served
 
@@ -228,9 +236,9 @@ def console_platform(root: Path, publisher: str = "platforms") -> Iterator[Conso
     }
     own_env = {"console": console_env, "outbound": outbound_env, "media": media_env}
     try:
-        for svc in SERVICES:
+        for svc in (*SERVICES, *STORE_SERVICES):
             p.procs[svc] = stack.spawn(svc, extra_env=own_env.get(svc, env))
-        for svc in SERVICES:
+        for svc in (*SERVICES, *STORE_SERVICES):
             stack.wait_ready(svc, 120)
         yield p
     finally:

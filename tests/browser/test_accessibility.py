@@ -1,7 +1,8 @@
 """WCAG 2.2 AA in Chromium (issue 25): axe-core, fetched by `make axe`, is injected into
 every console page in each state an operator, supervisor, administrator or national
 viewer meets it (signed out, a failed sign-in, the inbox with and without a P1 banner and
-in an empty view, an item before and after claiming, a Welsh reply previewed, the
+in an empty view, an item before and after claiming, an item with a stored and a refused
+attachment, a sensitive item's blurred image shown by keyboard, a Welsh reply previewed, the
 shortcut dialog open, search with and without results, the error pages, the board live,
 reports with and without a period error, the audit trail, retention, the national page), and every
 page must show zero violations of the WCAG 2.0, 2.1 and 2.2 A and AA rules. Then the
@@ -11,12 +12,14 @@ focus. The statement this backs is docs/accessibility.md."""
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from socialdesk.events import item_key_of
@@ -87,10 +90,33 @@ class Audit:
         assert not bad, "\n".join(f"{s}:\n{describe(v)}" for s, v in bad.items())
 
 
+def photo(platform: ConsolePlatform, name: str, alt: str | None = None) -> dict[str, Any]:
+    """An attachment on the stand-in platform CDN (docs/media.md)."""
+    body = io.BytesIO()
+    Image.new("RGB", (640, 480), (30, 120, 200)).save(body, format="JPEG")
+    platform.cdn.files[name] = (body.getvalue(), "image/jpeg")
+    return {"type": "photo", "url": f"{platform.cdn_url}/media/{name}", "alt_text": alt}
+
+
 @pytest.fixture(scope="module")
 def items(platform: ConsolePlatform) -> dict[str, dict[str, Any]]:
+    platform.cdn.files["evil.svg"] = (b"<svg><script>alert(1)</script></svg>", "image/svg+xml")
+    svg = {"type": "image/svg+xml", "url": f"{platform.cdn_url}/media/evil.svg"}
     r = platform.post_mentions(
         [
+            mention(
+                "8007",
+                "someone keyed my car on Smithdown Road overnight, photo attached",
+                author="keyed_car",
+                media=[photo(platform, "car.jpg", "A scratch along a blue car door"), svg],
+            ),
+            # child_at_risk: its pictures are blurred until an operator chooses to look.
+            mention(
+                "8008",
+                "there is a child alone on the edge of the canal by the lock, photo attached",
+                author="canal_walker",
+                media=[photo(platform, "canal.jpg", "A canal lock seen from the towpath")],
+            ),
             mention("8001", WELSH, author="gwen_cymru", language="cy"),
             mention("8002", "someone smashed my car window on Lark Lane, can I get a ref"),
             mention("8003", "worried about my neighbour, not seen her for 3 days"),
@@ -100,7 +126,8 @@ def items(platform: ConsolePlatform) -> dict[str, dict[str, Any]]:
         ]
     )
     assert r.status_code == 200
-    return {n: platform.wait_item(f"x:{n}") for n in ("8001", "8002", "8003", "8004", "8006")}
+    wanted = ("8001", "8002", "8003", "8004", "8006", "8007", "8008")
+    return {n: platform.wait_item(f"x:{n}") for n in wanted}
 
 
 def test_every_page_and_state_has_no_wcag_violations(
@@ -157,6 +184,37 @@ def test_every_page_and_state_has_no_wcag_violations(
     expect(page.locator("#shortcuts")).to_be_visible()
     audit.check(page, "item, shortcuts dialog")
     page.keyboard.press("Escape")
+
+    # Attachments: a stored photo (thumbnail, alt text) and a refused SVG with its reason;
+    # a child-at-risk item's photo blurred until "Show image" is pressed from the keyboard.
+    page.goto(f"{c}/items/{items['8007']['id']}")
+    for _ in range(60):
+        if (
+            page.locator(".attachments img.thumb").count()
+            and page.locator(".attachment-refused").count()
+        ):
+            break
+        time.sleep(0.5)
+        page.reload()
+    expect(page.locator(".attachments img.thumb")).to_have_attribute(
+        "alt", "A scratch along a blue car door"
+    )
+    expect(page.locator(".attachment-refused")).to_contain_text("attachment refused")
+    audit.check(page, "item with a stored and a refused attachment")
+    page.goto(f"{c}/items/{items['8008']['id']}")
+    for _ in range(60):
+        if page.locator(".attachments img.thumb").count():
+            break
+        time.sleep(0.5)
+        page.reload()
+    image = page.locator(".attachments img.thumb")
+    expect(image).to_have_class("thumb blurred")
+    show = page.locator("button.show-image")
+    show.focus()
+    page.keyboard.press("Enter")
+    expect(show).to_have_attribute("aria-pressed", "true")
+    expect(image).to_have_class("thumb")
+    audit.check(page, "item, sensitive image shown")
 
     # Search: the empty form, then results with highlighted fragments.
     page.goto(c + "/search")

@@ -177,6 +177,9 @@ class FakeStack:
     def start_noida(self) -> None:
         pass
 
+    def start_objectstore(self) -> None:
+        pass
+
     def env(self) -> dict[str, str]:
         return {}
 
@@ -204,7 +207,7 @@ def test_up_prints_each_service_as_it_becomes_ready(
     monkeypatch.setattr(cli.subprocess, "Popen", lambda *a, **k: argparse.Namespace(pid=1))
     assert main(["up", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert len(stacks[0].waited) >= 8
+    assert len(stacks[0].waited) >= 8 and "media" in stacks[0].waited
     for svc in stacks[0].waited:
         assert any(x.split()[:2] == [svc, "ready"] and x.endswith("s)") for x in out.splitlines())
 

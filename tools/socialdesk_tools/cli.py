@@ -241,7 +241,7 @@ def cmd_demo_feed(args: argparse.Namespace) -> int:
 
 def cmd_supervise(args: argparse.Namespace) -> int:
     """Run every service and the demo feed; restart any that dies. Stops on SIGTERM."""
-    from socialdesk_tools.stack import DEMO_SERVICES, SERVICES, Stack, kill_tree
+    from socialdesk_tools.stack import DEMO_SERVICES, SERVICES, STORE_SERVICES, Stack, kill_tree
 
     stack = Stack(Path(args.data_dir).resolve())
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -277,7 +277,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
         str(stack.root / "outbox" / "mail.jsonl"),
     ]
     cmds = {"demo-feed": feed_cmd, "control-room": room_cmd}
-    wanted = [*SERVICES, *DEMO_SERVICES] + (["demo-feed"] if args.rate > 0 else [])
+    wanted = [*SERVICES, *STORE_SERVICES, *DEMO_SERVICES] + (["demo-feed"] if args.rate > 0 else [])
     while running:
         for name in wanted:
             p = procs.get(name)
@@ -290,7 +290,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from socialdesk_tools.stack import SERVICES, Stack
+    from socialdesk_tools.stack import SERVICES, STORE_SERVICES, Stack
 
     stack = Stack(Path(args.data_dir).resolve())
     started = time.monotonic()
@@ -329,7 +329,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         start_new_session=True,
     )
     stack.write_state(sup.pid)
-    services = SERVICES
+    services = (*SERVICES, *STORE_SERVICES)
     print(f"starting services: {', '.join(services)}, notify ...")
     for svc in (*services, "notify"):
         stack.wait_ready(svc, 120)
