@@ -20,3 +20,4 @@ RESTRICTIONS = "restrictions"  # authors whose processing is restricted (GDPR Ar
 ERASURES = "erasures"  # erasure requests: progress while running, then the report
 ATTACHMENTS = "attachments"  # one document per attachment the media service kept or refused
 AUTHOR_KEYS = "author-keys"  # per-author data keys, wrapped (socialdesk.vault)
+AUTHOR_ERASURES = "author-erasures"  # which author keys were destroyed, when (socialdesk.vault)

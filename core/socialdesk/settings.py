@@ -78,6 +78,9 @@ class BaseServiceSettings(BaseSettings):
         60.0, gt=0, le=900, description="how long a fetched key is used before asking again"
     )
     vault_cache_entries: int = Field(50_000, ge=100, le=5_000_000)
+    vault_erasure_poll_s: float = Field(
+        5.0, gt=0, le=300, description="how often a service asks which authors were erased"
+    )
 
     @property
     def sealing(self) -> bool:

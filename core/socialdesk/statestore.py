@@ -22,8 +22,8 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from socialdesk.backoff import Backoff
 from socialdesk.kafka.client import start_reader, topic_name
 from socialdesk.kafka.outputs import Output
-from socialdesk.kafka.reading import follow, partitions_of, read_to_end, reconnecting
-from socialdesk.kafka.sealing import opener_for
+from socialdesk.kafka.reading import Opener, follow, partitions_of, read_to_end, reconnecting
+from socialdesk.kafka.sealing import Sealer, opener_for, sealer_for
 from socialdesk.settings import BaseServiceSettings
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ class ChangelogStore(Generic[T]):
         self.partitions: dict[int, dict[str, T]] = {}
         self.restored: set[int] = set()
         self._changed: dict[tuple[int, str], Output] = {}
+        # whom each sealed value is about (author key), for dropping an erased person
+        self.subjects: dict[tuple[int, str], str] = {}
         # Restores run one at a time: two overlapping restores of a partition would let
         # the later one wipe state applied since the earlier one finished.
         self._restoring = asyncio.Lock()
@@ -89,9 +91,23 @@ class ChangelogStore(Generic[T]):
 
     def delete(self, partition: int, key: str, *, tracked: bool = True) -> Output:
         self.partitions.setdefault(partition, {}).pop(key, None)
+        self.subjects.pop((partition, key), None)
         out = Output(self.changelog, key, None, partition=partition)
         self._track(partition, key, out, tracked)
         return out
+
+    def note_subject(self, partition: int, key: str, kid: str) -> None:
+        """The value last written for this key was sealed under this author's key."""
+        if key in self.partitions.get(partition, {}):
+            self.subjects[(partition, key)] = kid
+
+    def drop_subjects(self, kids: set[str]) -> set[int]:
+        """Delete (with a tombstone) every value about one of these erased people; the
+        partitions touched, whose derived state the service rebuilds."""
+        hit = [pk for pk, kid in self.subjects.items() if kid in kids]
+        for partition, key in hit:
+            self.delete(partition, key)
+        return {partition for partition, _ in hit}
 
     def _track(self, partition: int, key: str, out: Output, tracked: bool) -> None:
         if tracked:
@@ -116,6 +132,7 @@ class ChangelogStore(Generic[T]):
         for p in partitions:
             self.partitions.pop(p, None)
             self.restored.discard(p)
+        self.subjects = {k: v for k, v in self.subjects.items() if k[0] not in partitions}
         self._changed = {k: v for k, v in self._changed.items() if k[0] not in partitions}
 
     async def restore(self, partitions: set[int]) -> int:
@@ -139,8 +156,11 @@ class ChangelogStore(Generic[T]):
             await consumer.seek_to_beginning(*tps)
             for tp in tps:
                 self.partitions[tp.partition] = {}
+            self.subjects = {k: v for k, v in self.subjects.items() if k[0] not in partitions}
+            sealer = sealer_for(self.settings)
             # an erased record reads as a deletion: the state about that person is gone
-            await read_to_end(consumer, tps, apply, opener=opener_for(self.settings))
+            opener = None if sealer is None else self._tracking(sealer)
+            await read_to_end(consumer, tps, apply, opener=opener)
         finally:
             await consumer.stop()
         self.restored |= partitions
@@ -149,6 +169,21 @@ class ChangelogStore(Generic[T]):
             extra={"changelog": self.changelog, "records": restored, "keys": len(self)},
         )
         return restored
+
+    def _tracking(self, sealer: Sealer) -> Opener:
+        async def open_records(records: list[ConsumerRecord]) -> list[ConsumerRecord]:
+            out = []
+            for rec, kid in await sealer.open(records):
+                if rec.key is not None:
+                    key = (rec.partition, rec.key.decode())
+                    if kid is None or rec.value is None:
+                        self.subjects.pop(key, None)
+                    else:
+                        self.subjects[key] = kid
+                out.append(rec)
+            return out
+
+        return open_records
 
 
 class GlobalTable(Generic[T]):

@@ -55,6 +55,12 @@ class KeyStore(Protocol):
 
     async def delete(self, kid: str) -> bool: ...
 
+    async def mark_erased(self, kid: str, at: datetime) -> None:
+        """Record that this author's key was destroyed, for running services to see."""
+
+    async def erased_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        """(author key, when) of every erasure recorded at or after `since`."""
+
 
 def master_key(settings: BaseServiceSettings) -> bytes:
     """The 256-bit key-wrapping key, derived from SOCIALDESK_VAULT_KEY."""
@@ -142,12 +148,22 @@ class Vault:
         return out
 
     async def destroy(self, kid: str) -> bool:
-        """Forget the author's data key: everything sealed under it is unreadable."""
+        """Forget the author's data key: everything sealed under it is unreadable. The
+        erasure is recorded so running services drop their cached copy of the key (and
+        any state about the person) within `vault_erasure_poll_s`, not the cache TTL."""
         self.cache.drop(kid)
         gone = await self.store.delete(kid)
+        await self.store.mark_erased(kid, datetime.now(UTC))
         if gone:
             KEYS_DESTROYED.inc()
         return gone
+
+    async def erased_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        """Erasures recorded since `since`; their keys leave this vault's cache."""
+        found = await self.store.erased_since(since)
+        for kid, _ in found:
+            self.cache.drop(kid)
+        return found
 
     def _wrapped(self, kid: str, key: bytes) -> dict[str, Any]:
         nonce = os.urandom(_NONCE)
@@ -163,37 +179,42 @@ class Vault:
 
 
 def seal(kid: str, key: bytes, clear: bytes) -> bytes:
-    """The wire form of a sealed value: which author's key, the nonce, the ciphertext."""
+    """The wire form of a sealed value: which author's key, the nonce, the ciphertext
+    (bound to the key id). Built by hand: json.dumps of the long base64 costs 4x."""
     nonce = os.urandom(_NONCE)
     ct = AESGCM(key).encrypt(nonce, clear, kid.encode())
-    return json.dumps(
-        {"sealed": 1, "kid": kid, "n": _b64(nonce), "ct": _b64(ct)}, separators=(",", ":")
-    ).encode()
+    parts = (SEALED_PREFIX, b'"kid":', json.dumps(kid).encode(), b',"n":"', base64.b64encode(nonce))
+    return b"".join((*parts, b'","ct":"', base64.b64encode(ct), b'"}'))
 
 
-def envelope_kid(raw: bytes | None) -> str | None:
-    """The author a sealed value is about; None for a value in clear."""
+def envelope(raw: bytes | None) -> dict[str, Any] | None:
+    """A sealed value's envelope; None for a value in clear."""
     if not raw or not raw.startswith(SEALED_PREFIX):
         return None
     try:
-        kid = json.loads(raw)["kid"]
-    except (ValueError, KeyError, TypeError):
+        env = json.loads(raw)
+    except ValueError:
         return None
-    return kid if isinstance(kid, str) else None
+    return env if isinstance(env, dict) and isinstance(env.get("kid"), str) else None
 
 
-def open_sealed(raw: bytes, key: bytes | None) -> bytes | None:
+def open_envelope(env: dict[str, Any], key: bytes | None) -> bytes | None:
     """The clear value, or None when the key is gone (or is a later one: the author was
     erased and has been seen again since)."""
     if key is None:
         return None
-    env = json.loads(raw)
     try:
         return AESGCM(key).decrypt(
             base64.b64decode(env["n"]), base64.b64decode(env["ct"]), env["kid"].encode()
         )
-    except InvalidTag:
+    except (InvalidTag, KeyError, ValueError):
         return None
+
+
+def open_sealed(raw: bytes, key: bytes | None) -> bytes | None:
+    """open_envelope for a raw value."""
+    env = envelope(raw)
+    return None if env is None else open_envelope(env, key)
 
 
 def _b64(data: bytes) -> str:
@@ -201,11 +222,13 @@ def _b64(data: bytes) -> str:
 
 
 class EsKeyStore:
-    """Wrapped keys as documents of the `author-keys` index, id = author key."""
+    """Wrapped keys as documents of the `author-keys` index, id = author key; erasures
+    (author key and time, no key material) in `author-erasures`."""
 
-    def __init__(self, es: Any, index: str) -> None:
+    def __init__(self, es: Any, index: str, erasures: str) -> None:
         self.es = es
         self.index = index
+        self.erasures = erasures
         self._ready = False
 
     async def get_many(self, kids: list[str]) -> dict[str, dict[str, Any]]:
@@ -241,6 +264,38 @@ class EsKeyStore:
         )
         return bool(resp.get("result") == "deleted")
 
+    async def mark_erased(self, kid: str, at: datetime) -> None:
+        if not await self.es.indices.exists(index=self.erasures):
+            await self.es.options(ignore_status=400).indices.create(
+                index=self.erasures,
+                settings={"number_of_shards": 1},
+                mappings={
+                    "properties": {
+                        "author_key": {"type": "keyword"},
+                        "erased_at": {"type": "date"},
+                    }
+                },
+            )
+        await self.es.index(
+            index=self.erasures,
+            id=f"{kid}:{at.isoformat()}",
+            document={"author_key": kid, "erased_at": at.isoformat()},
+            refresh=True,
+        )
+
+    async def erased_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        resp = await self.es.options(ignore_status=404).search(
+            index=self.erasures,
+            query={"range": {"erased_at": {"gte": since.isoformat()}}},
+            size=10_000,
+            sort=[{"erased_at": "asc"}],
+        )
+        hits = resp.get("hits", {}).get("hits", []) if "hits" in resp else []
+        return [
+            (h["_source"]["author_key"], datetime.fromisoformat(h["_source"]["erased_at"]))
+            for h in hits
+        ]
+
     async def expunge(self) -> None:
         """Rewrite segments holding deleted keys, so a destroyed key leaves the disk."""
         await self.es.options(ignore_status=404).indices.forcemerge(
@@ -263,9 +318,11 @@ class EsKeyStore:
 def make_vault(settings: BaseServiceSettings, es: Any | None = None) -> Vault:
     """The vault a service uses: keys in `<index prefix>-author-keys`."""
     from socialdesk.es import alias, make_es
-    from socialdesk.indices import AUTHOR_KEYS
+    from socialdesk.indices import AUTHOR_ERASURES, AUTHOR_KEYS
 
-    store = EsKeyStore(es or make_es(settings), alias(settings, AUTHOR_KEYS))
+    store = EsKeyStore(
+        es or make_es(settings), alias(settings, AUTHOR_KEYS), alias(settings, AUTHOR_ERASURES)
+    )
     return Vault(
         store,
         master_key(settings),

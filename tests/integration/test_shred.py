@@ -8,7 +8,6 @@ person with a new key)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -41,7 +40,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = load_config(ROOT / "config")
-TTL = 2.0  # how long a running service may still use a destroyed key
+POLL = 1.0  # how often a service asks which authors were erased (the cache: 60 s)
 
 A = {"id": "7100000001", "handle": "jo_erase_me", "display_name": "Joanna Erasable"}
 B = {"id": "7200000002", "handle": "sam_keep_me", "display_name": "Samuel Keepable"}
@@ -51,7 +50,7 @@ A_MEDIA = "https://pbs.example/media/jo-flat-door-9f1c.jpg"
 A_BAD = "this line from Joanna names a field ingest does not know"
 B_PUBLIC = "@MerseyPolice bike stolen outside Lime Street station this morning"
 B_AGAIN = "@MerseyPolice it was a red Raleigh, frame number starts WX"
-A_AGAIN = "@MerseyPolice different matter: lost wallet near Sefton Park"
+A_AGAIN = "sorry, one more thing: he has a key to the building"
 
 
 def mention(n: int, who: dict[str, str], text: str, **kw: Any) -> dict[str, Any]:
@@ -78,7 +77,7 @@ def mention(n: int, who: dict[str, str], text: str, **kw: Any) -> dict[str, Any]
 
 
 def sealing(settings: BaseServiceSettings) -> BaseServiceSettings:
-    return settings.model_copy(update={"vault_seal": True, "vault_cache_ttl_s": TTL})
+    return settings.model_copy(update={"vault_seal": True, "vault_erasure_poll_s": POLL})
 
 
 @pytest.fixture
@@ -91,7 +90,7 @@ async def ingest(noida: Backend, prefix: str) -> AsyncIterator[httpx.AsyncClient
         elasticsearch_url=noida.es_url or "",
         ingest_api_keys="tests:k1",  # type: ignore[arg-type]
         vault_seal=True,
-        vault_cache_ttl_s=TTL,
+        vault_erasure_poll_s=POLL,
     )
     app = create_app(settings, CONFIG)
     transport = httpx.ASGITransport(app=app)
@@ -172,7 +171,7 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
 
     async with (
         Running(settings, TriageProcessor(CONFIG)),
-        Running(settings, AssignProcessor(settings, CONFIG)),
+        Running(settings, AssignProcessor(settings, CONFIG)) as assign,
         Running(settings, SlaProcessor(settings, CONFIG)),
         Running(settings, IndexerProcessor(settings, es, config=CONFIG)),
     ):
@@ -183,6 +182,7 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
 
         items = await wait_until(three, within=120)
         a_items = [items[A_DM]["id"], items[A_PUBLIC]["id"]]
+        a_dm_key = items[A_DM]["key"]
 
         stored = await every_record(noida.kafka, prefix)
         assert {r.topic[len(prefix) :] for r in stored} >= {
@@ -210,13 +210,18 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
             B_PUBLIC,
         ]
 
+        # The running assign lets go of what it held about Joanna (it learns of the
+        # erasure within POLL, long before its 60 s key cache would have).
+        async def forgotten() -> bool:
+            return A_DM not in held(assign) and B_PUBLIC in held(assign)
+
+        await wait_until(forgotten, within=30)
+
         # The running services carry on: Samuel writes again, and Joanna, writing again
-        # after her erasure, is a new person to them (a new key) once the services'
-        # caches have let the destroyed key go (docs/data-protection.md, Kafka).
-        await asyncio.sleep(TTL * 1.5)
-        again = await post(
-            ingest, mention(5, B, B_AGAIN), mention(6, A, A_AGAIN, conversation_id=None)
-        )
+        # in the same direct-message thread, is a new person to them: a new key, and the
+        # thread begins again with none of her old messages.
+        a_dm_again = mention(6, A, A_AGAIN, channel="direct_message", conversation_id=None)
+        again = await post(ingest, mention(5, B, B_AGAIN), a_dm_again)
         assert again.json()["accepted"] == 2
 
         async def both() -> dict[str, dict[str, Any]]:
@@ -224,20 +229,26 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
             return got if {B_AGAIN, A_AGAIN} <= set(got) else {}
 
         items = await wait_until(both, within=90)
-        assert items[A_AGAIN]["author"]["handle"] == A["handle"]
+        assert [m["text"] for m in items[A_AGAIN]["messages"]] == [A_AGAIN]
+        assert items[A_AGAIN]["key"] == a_dm_key  # the same thread
+        assert items[A_AGAIN]["seq"] == 1  # begun afresh: nothing of the erased thread
+        final = await opened(settings, await every_record(noida.kafka, prefix))
+        assert readable(final, A_DM, A_PUBLIC, A_MEDIA, A_BAD) == []
 
     # A restart restores assign's state from its changelog: Joanna's old threads are
     # gone (tombstoned, and their sealed states unreadable), Samuel's are back.
-    async with Running(settings, AssignProcessor(settings, CONFIG)) as assign:
-        proc = assign.runtime.proc
-        await wait_until(lambda: _restored(proc), within=60)
-        held = json.dumps([v.model_dump(mode="json") for _, _, v in proc.store.items()])
-        assert B_PUBLIC in held and A_AGAIN in held
-        assert A_DM not in held and A_PUBLIC not in held
-    final = await opened(settings, await every_record(noida.kafka, prefix))
-    assert readable(final, A_DM, A_PUBLIC, A_MEDIA, A_BAD) == []
+    async with Running(settings, AssignProcessor(settings, CONFIG)) as restarted:
+        await wait_until(lambda: _restored(restarted), within=60)
+        assert B_PUBLIC in held(restarted) and A_AGAIN in held(restarted)
+        assert A_DM not in held(restarted) and A_PUBLIC not in held(restarted)
     await es.close()
 
 
-async def _restored(proc: Any) -> bool:
-    return len(proc.store.restored) == 6
+def held(assign: Running) -> str:
+    """Everything assign holds in its state store, as text."""
+    store = assign.runtime.proc.store  # type: ignore[attr-defined]
+    return json.dumps([v.model_dump(mode="json") for _, _, v in store.items()])
+
+
+async def _restored(assign: Running) -> bool:
+    return len(assign.runtime.proc.store.restored) == 6  # type: ignore[attr-defined]

@@ -27,6 +27,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, Any]] = {}
         self.lookups = 0
+        self.erasures: list[tuple[str, datetime]] = []
 
     async def get_many(self, kids: list[str]) -> dict[str, dict[str, Any]]:
         self.lookups += 1
@@ -39,6 +40,12 @@ class MemoryStore:
 
     async def delete(self, kid: str) -> bool:
         return self.docs.pop(kid, None) is not None
+
+    async def mark_erased(self, kid: str, at: datetime) -> None:
+        self.erasures.append((kid, at))
+
+    async def erased_since(self, since: datetime) -> list[tuple[str, datetime]]:
+        return [(k, at) for k, at in self.erasures if at >= since]
 
 
 class Clock:
@@ -171,3 +178,37 @@ def test_development_vault_key_is_refused_in_production() -> None:
     assert len(master_key(BaseServiceSettings(environment="production", vault_key="k" * 40))) == 32
     assert BaseServiceSettings(environment="production", vault_seal=False).sealing
     assert not BaseServiceSettings(environment="test").sealing
+
+
+async def test_a_running_service_learns_of_an_erasure_before_its_cache_would_expire() -> None:
+    store, clock = MemoryStore(), Clock()
+    service = Sealer(vault(store, clock), frozenset({MENTIONS_RAW}), poll_s=5, clock=clock)
+    eraser = vault(store, clock)
+    a = mention("111", "from A")
+    (sealed,) = await service.seal([Output(MENTIONS_RAW, a.id, a)])
+    await eraser.destroy(author_key("x", "111"))
+    clock.now += 6  # the next poll, well inside the 60 s cache life
+    ((opened, kid),) = await service.open([record(sealed.value)])  # type: ignore[arg-type]
+    assert opened.value is None and kid == author_key("x", "111")
+    assert service.erased == [author_key("x", "111")]
+    # writing again, A is sealed under a new key that opens
+    (again,) = await service.seal([Output(MENTIONS_RAW, a.id, a)])
+    ((reopened, _),) = await service.open([record(again.value)])  # type: ignore[arg-type]
+    assert reopened.value is not None and b"from A" in reopened.value
+
+
+def test_a_store_drops_and_tombstones_what_it_holds_about_an_erased_person() -> None:
+    from socialdesk.statestore import ChangelogStore
+
+    store: ChangelogStore[bytes] = ChangelogStore(
+        BaseServiceSettings(), "assign.items.changelog", bytes, bytes
+    )
+    store.put(0, "itm_a", b"A's thread")
+    store.put(3, "itm_b", b"B's thread")
+    store.take_changes()
+    store.note_subject(0, "itm_a", "kid-a")
+    store.note_subject(3, "itm_b", "kid-b")
+    assert store.drop_subjects({"kid-a"}) == {0}
+    assert store.get(0, "itm_a") is None and store.get(3, "itm_b") == b"B's thread"
+    (tombstone,) = store.take_changes()
+    assert (tombstone.key, tombstone.value, tombstone.partition) == ("itm_a", None, 0)

@@ -5,7 +5,7 @@ stores the runtime restores, forgets and writes back for it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from aiokafka.structs import TopicPartition
 
@@ -22,6 +22,18 @@ class StateStore(Protocol):
     def forget(self, partitions: set[int]) -> None: ...
 
     def take_changes(self) -> list[Output]: ...
+
+
+@runtime_checkable
+class SubjectTracking(Protocol):
+    """A store that knows whom each sealed value is about (socialdesk.kafka.sealing), so
+    the runtime can drop what it holds about a person erased while it runs."""
+
+    changelog: str
+
+    def note_subject(self, partition: int, key: str, kid: str) -> None: ...
+
+    def drop_subjects(self, kids: set[str]) -> set[int]: ...
 
 
 class Processor(Protocol):

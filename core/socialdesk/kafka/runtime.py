@@ -27,7 +27,7 @@ from socialdesk.events import DeadLetterOrigin
 from socialdesk.kafka.admin import evict_stale_members
 from socialdesk.kafka.client import make_consumer, make_producer, topic_name
 from socialdesk.kafka.outputs import BatchResult, Meta, Output, dead_letter, short_error
-from socialdesk.kafka.processor import Processor
+from socialdesk.kafka.processor import Processor, SubjectTracking
 from socialdesk.kafka.producer import send_output
 from socialdesk.kafka.sealing import Sealer, sealer_for
 from socialdesk.metrics import (
@@ -95,6 +95,7 @@ class KafkaRuntime:
         self._settled = asyncio.Event()
         self.last_error: str | None = None
         self.sealer: Sealer | None = None
+        self._erased_seen = 0  # how far into sealer.erased this runtime has acted
 
     @property
     def group_id(self) -> str:
@@ -187,12 +188,35 @@ class KafkaRuntime:
             self._set_ready(False)
 
     async def _tick(self) -> None:
+        await self._drop_erased()
         timed = await self.proc.tick()
         changelog = self._store_changes()
         if timed.outputs or changelog:
             await self._drain_tail()  # keep changelog writes in order
             await self._send_all(timed.outputs)
             await self._send_all(changelog)
+
+    async def _drop_erased(self) -> None:
+        """People erased while this service runs: the state held about them goes (with
+        tombstones), and the service rebuilds what it derives from the stores."""
+        if self.sealer is None:
+            return
+        await self.sealer.refresh()
+        kids = set(self.sealer.erased[self._erased_seen :])
+        self._erased_seen = len(self.sealer.erased)
+        touched: set[int] = set()
+        for store in self.proc.stores:
+            if kids and isinstance(store, SubjectTracking):
+                touched |= store.drop_subjects(kids)
+        if touched:
+            await self.proc.on_restored(touched)
+
+    def _note_subjects(self, sealed: list[Output]) -> None:
+        stores = {s.changelog: s for s in self.proc.stores if isinstance(s, SubjectTracking)}
+        for out in sealed:
+            store = stores.get(out.topic)
+            if store is not None and out.subject and out.key and out.partition is not None:
+                store.note_subject(out.partition, out.key, out.subject)
 
     async def _until_settled(self) -> None:
         """Wait for on_assign to finish, or for a stop (a rejoin can take long)."""
@@ -315,6 +339,7 @@ class KafkaRuntime:
         remaining = outputs
         if self.sealer is not None and outputs:
             remaining = await self._with_vault(lambda s: s.seal(outputs))
+            self._note_subjects(remaining)
         backoff = Backoff(0.2, 10)
         while remaining:
             if self.producer is None:

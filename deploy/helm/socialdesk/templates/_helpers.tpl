@@ -74,6 +74,10 @@ app.kubernetes.io/component: {{ .name }}
 - {name: PYTHONDONTWRITEBYTECODE, value: "1"}
 - name: SOCIALDESK_INSTANCE
   valueFrom: {fieldRef: {fieldPath: metadata.name}}
+{{- if .Values.vault.existingSecret }}
+- name: SOCIALDESK_VAULT_KEY
+  valueFrom: {secretKeyRef: {name: {{ .Values.vault.existingSecret | quote }}, key: {{ .Values.vault.keyKey | quote }}}}
+{{- end }}
 {{- if .Values.kafka.sasl.mechanism }}
 - {name: SOCIALDESK_KAFKA_SASL_MECHANISM, value: {{ .Values.kafka.sasl.mechanism | quote }}}
 - name: SOCIALDESK_KAFKA_SASL_USERNAME
@@ -208,6 +212,9 @@ app.kubernetes.io/component: {{ .name }}
 {{- fail (printf "console.publicUrl must be https:// in production (got %q; with the Ingress, enable ingress.tls)" $url) }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- if and $prod (not $v.vault.existingSecret) }}
+{{- fail "vault.existingSecret is required in production: the Secret holding the master key that wraps the per-author keys (key vault.keyKey, 32+ random characters)" }}
 {{- end }}
 {{- if $v.strimzi.enabled }}
 {{- if not $v.strimzi.cluster }}
