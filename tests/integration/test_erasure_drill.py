@@ -223,8 +223,14 @@ def test_an_erased_person_leaves_nothing_but_held_items_and_others_are_untouched
         assert report["counts"][Store.author_days] == 8  # one per day of history
         assert report["counts"][Store.attachments] == 12  # the held item's stays
         assert [h["item_id"] for h in report["held"]] == [held_item]
-        # Nothing names them but the held item and what belongs to it.
-        left = [(ix, d) for ix, d in after if names_subject(d, subject.key)]
+        # Nothing names them but the held item and what belongs to it, and the vault's
+        # register of destroyed keys (their author key and when: how services learn it).
+        register = alias(settings, indices.AUTHOR_ERASURES)
+        erased_keys = [d for ix, d in after if ix == register]
+        assert erased_keys == [
+            {"author_key": subject.key, "erased_at": erased_keys[0]["erased_at"]}
+        ]
+        left = [(ix, d) for ix, d in after if names_subject(d, subject.key) and ix != register]
         assert {d.get("id") or d.get("item_id") for _, d in left} == {held_item}, [
             (ix, d.get("id") or d.get("item_id"), d.get("type")) for ix, d in left
         ]
