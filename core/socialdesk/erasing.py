@@ -223,6 +223,7 @@ class Eraser:
         )
         try:
             await self._step(report, "finding")
+            await self._refresh()
             found = await find(self.es, self.settings, person, now, self.force)
             if found.elsewhere:
                 report.problems.append(
@@ -245,6 +246,14 @@ class Eraser:
         report.finished_at = self.clock()
         await self._step(report, "finished")
         return report
+
+    async def _refresh(self) -> None:
+        """Make every recent write searchable: a message indexed a second ago is found."""
+        names = [indices.ITEMS, indices.EVENTS, indices.SLA, indices.CORRECTIONS, ATTACHMENTS]
+        patterns = [*(self._ix(n) for n in names), f"{self._ix(indices.AUTHOR_DAYS)}-*"]
+        await self.es.indices.refresh(
+            index=",".join(patterns), ignore_unavailable=True, allow_no_indices=True
+        )
 
     async def _count(self, index: str, query: dict[str, Any]) -> int:
         try:

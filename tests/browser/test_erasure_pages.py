@@ -81,6 +81,7 @@ def test_the_data_protection_pages_are_accessible_and_say_what_happened(
     expect(page.locator("#status-value")).to_have_text("done", timeout=30_000)
     expect(page.locator("#held")).to_contain_text(held)
     expect(page.locator("[data-store=items]")).to_have_text("1")
+    expect(page.locator("[data-store=author_days]")).to_have_text("1")  # one day, both items
     audit.check(page, "erasure report")
     page.screenshot(path="docs/screenshots/erasure-report.png", full_page=True)
     ctx.close()
