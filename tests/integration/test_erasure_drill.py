@@ -136,7 +136,7 @@ def per_author(docs: list[tuple[str, dict[str, Any]]], items_index: str) -> Coun
 
 
 def test_an_erased_person_leaves_nothing_but_held_items_and_others_are_untouched(
-    noida: Backend, prefix: str, monkeypatch: pytest.MonkeyPatch
+    noida: Backend, prefix: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     settings = settings_for(noida.kafka, prefix, noida.es_url).model_copy(
         update={"vault_seal": True, "vault_cache_ttl_s": 2.0}
@@ -144,6 +144,7 @@ def test_an_erased_person_leaves_nothing_but_held_items_and_others_are_untouched
     create_topics(settings)
     assert noida.stack is not None  # the object store runs beside the local stack
     noida.stack.start_objectstore()
+    request.addfinalizer(noida.stack.stop_objectstore)  # the session's stack outlives this test
     bucket = f"drill-{prefix.rstrip('.')}"
     monkeypatch.setenv("SOCIALDESK_S3_ENDPOINT_URL", noida.stack.objectstore_url)
     monkeypatch.setenv("SOCIALDESK_S3_BUCKET", bucket)

@@ -23,12 +23,13 @@ from socialdesk.es import make_es
 from socialdesk.events import Actor, AuditEvent, utcnow
 from socialdesk.kafka import Output, ProducerHolder, produce_and_wait
 from socialdesk.settings import BaseServiceSettings
+from socialdesk.taxonomy import Platform
 from socialdesk.topics import AUDIT_EVENTS
 
 
 def person_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments naming one person and who asks, shared with `socialdesk sar`."""
-    p.add_argument("--platform", required=True, help="x, facebook, instagram...")
+    p.add_argument("--platform", required=True, choices=[p.value for p in Platform])
     p.add_argument("--author", required=True, help="the author's id on that platform")
     p.add_argument("--requested-by", required=True, help="the DPO's user name (audited)")
 
