@@ -47,6 +47,17 @@ def form(client: httpx.Client, **fields: Any) -> dict[str, Any]:
     return {"csrf": client.headers["X-CSRF-Token"], **fields}
 
 
+def listed(client: httpx.Client, item_id: str, present: bool, within: float = 15) -> bool:
+    """Whether the item is (or is not) in the user's inbox list, within a few seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        ids = {i["id"] for i in client.get("/api/items", params={"size": 200}).json()["items"]}
+        if (item_id in ids) == present:
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def audit_actions(p: ConsolePlatform, within: float = 30) -> set[str]:
     deadline = time.monotonic() + within
     wanted = {"legal_hold.placed", "person.restricted", "person.access_exported", "person.erased"}
@@ -86,12 +97,16 @@ def test_the_dpo_holds_restricts_exports_and_erases_within_the_force(
     assert r.status_code == 200 and 'id="done"' in r.text
     assert op.get(f"/items/{gone}").status_code == 403
     assert op.get(f"/items/{other}").status_code == 200
+    # Their rows leave the operators' lists and search (within the lists' few seconds).
+    assert listed(op, gone, present=False) and listed(dpo, gone, present=True)
+    assert gone not in op.get("/api/search", params={"q": "van"}).text
     assert "restricted" in dpo.get(f"/items/{gone}").text
     dpo.post(
         "/data-protection/restrict",
         data=form(dpo, platform="x", author="subj", reason="REQ-RESTRICT-1", lift="true"),
     )
     assert op.get(f"/items/{gone}").status_code == 200
+    assert listed(op, gone, present=True)
 
     # Subject access: every force's items, who opened them, each file's SHA-256.
     opened = {
