@@ -48,6 +48,7 @@ class AccessBundle:
     attachments: list[dict[str, Any]] = field(default_factory=list)
     blobs: dict[str, bytes] = field(default_factory=dict)  # object key -> bytes
     problems: list[str] = field(default_factory=list)
+    force: str | None = None  # a force DPO's export: that force's records only
 
 
 def _theirs(doc: dict[str, Any], person: Person) -> list[dict[str, Any]]:
@@ -84,11 +85,13 @@ async def collect(
     requested_by: str,
     at: datetime,
     blobs: Blobs | None,
+    force: str | None = None,
 ) -> AccessBundle:
-    """Read every store for the person (holds do not matter here: access is to all)."""
+    """Read every store for the person (holds do not matter here: access is to all).
+    With a force, only that force's items: each force answers for its own records."""
     items = alias(settings, indices.ITEMS)
     await es.indices.refresh(index=items)
-    own_q = {
+    own_q: dict[str, Any] = {
         "bool": {
             "filter": [
                 {"term": {"platform": person.platform}},
@@ -96,13 +99,17 @@ async def collect(
             ]
         }
     }
+    if force is not None:
+        own_q["bool"]["filter"].append({"term": {"force": force}})
     own = [{**h["_source"], "id": h["_id"]} async for h in scan(es, items, own_q)]
     person = person.with_handles(d.get("author_handle") for d in own)
-    bundle = AccessBundle(person, requested_by, at)
+    bundle = AccessBundle(person, requested_by, at, force=force)
     for doc in own:
         add_item(bundle, doc)
     async for h in scan(es, items, {"term": {"platform": person.platform}}):
         doc = {**h["_source"], "id": h["_id"]}
+        if force is not None and doc.get("force") != force:
+            continue
         if holds_their_messages(doc, person):
             add_item(bundle, doc)
     ids = sorted({m["item_id"] for m in bundle.messages} | {i["id"] for i in bundle.items})
@@ -111,7 +118,9 @@ async def collect(
         async for h in scan(es, alias(settings, indices.AUDIT), q):
             bundle.views.append({k: h["_source"].get(k) for k in VIEW_FIELDS})
     bundle.views.sort(key=lambda v: str(v.get("at")))
-    aq = {"term": {"author_key": person.key}}
+    aq: dict[str, Any] = {"bool": {"filter": [{"term": {"author_key": person.key}}]}}
+    if force is not None:
+        aq["bool"]["filter"].append({"term": {"force": force}})
     async for h in scan(es, alias(settings, ATTACHMENTS), aq):
         bundle.attachments.append(dict(h["_source"]))
     await _fetch_blobs(bundle, blobs)
@@ -203,6 +212,7 @@ def build_zip(bundle: AccessBundle) -> bytes:
     files["summary.html"] = (summary_html(bundle).encode(), "made from the files above")
     manifest = {
         "subject": {"platform": bundle.person.platform, "author_key": bundle.person.key},
+        "force": bundle.force or "all forces",
         "prepared_at": bundle.at.isoformat(),
         "prepared_by": bundle.requested_by,
         "problems": bundle.problems,

@@ -363,6 +363,11 @@ class Eraser:
             report.problems.append(
                 "held items keep their Elasticsearch record; their Kafka copies are unreadable"
             )
+        if not self.settings.sealing:
+            report.problems.append(
+                "Kafka's personal topics are not sealed here (SOCIALDESK_VAULT_SEAL off): "
+                "their records stay readable until each topic's retention ends"
+            )
         result = await self.kafka(self.settings, found.person.key, found.own_ids)
         report.kafka_key_destroyed = bool(result.get("key_destroyed"))
         report.add(Store.kafka, int(result.get("tombstones_total", 0)))

@@ -284,7 +284,8 @@ async def subject_access(
     platform: Text = "",
     author: Text = "",
 ) -> Response:
-    """A subject access export as a ZIP (items of every force: the request is the person's)."""
+    """A subject access export as a ZIP of the DPO's force's records (each force answers
+    for its own; `socialdesk sar` exports every force's)."""
     _check_csrf(user, csrf)
     form = {"platform": platform, "author": author.strip()}
     errors = person_errors(platform, author, None)
@@ -299,6 +300,7 @@ async def subject_access(
         requested_by=user.username,
         at=utcnow(),
         blobs=object_store(ctx.settings),
+        force=user.force,
     )
     return Response(
         build_zip(bundle),
