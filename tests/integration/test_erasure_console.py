@@ -68,6 +68,36 @@ def audit_actions(p: ConsolePlatform, within: float = 30) -> set[str]:
     return found
 
 
+DP_ROUTES = [
+    ("GET", "/data-protection"),
+    ("POST", "/data-protection/erase"),
+    ("POST", "/data-protection/restrict"),
+    ("POST", "/data-protection/access"),
+    ("GET", "/data-protection/erasures/era_x"),
+    ("GET", "/api/data-protection/erasures/era_x"),
+    ("GET", "/api/data-protection/erasures/era_x/progress"),
+    ("GET", "/items/{item}/hold"),
+    ("POST", "/items/{item}/hold"),
+    ("POST", "/items/{item}/holds/hold_x/release"),
+]
+
+
+def test_the_data_protection_routes_refuse_nobody_other_roles_and_other_forces(
+    platform: ConsolePlatform, items: dict[str, Any]
+) -> None:
+    nobody = httpx.Client(base_url=platform.console, timeout=30)
+    met = platform.login("op.metropolitan")
+    op = platform.login("op.merseyside")
+    for method, path in DP_ROUTES:
+        url = path.replace("{item}", items["7101"]["id"])
+        r = nobody.request(method, url, data={"csrf": "x"})
+        assert r.status_code in (401, 303), (method, path, r.status_code)
+        for client in (met, op):
+            r = client.request(method, url, data=form(client, reason="held for a case"))
+            assert r.status_code in (403, 404), (method, path, r.status_code)
+            assert "shed was broken into" not in r.text
+
+
 def test_the_dpo_holds_restricts_exports_and_erases_within_the_force(
     platform: ConsolePlatform, items: dict[str, Any]
 ) -> None:
