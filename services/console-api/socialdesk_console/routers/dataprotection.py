@@ -40,6 +40,7 @@ from socialdesk.erasure import (
     Hold,
     HoldScope,
     Person,
+    Store,
 )
 from socialdesk.events import utcnow
 from socialdesk.taxonomy import Platform
@@ -47,13 +48,34 @@ from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import Ctx, api_user, page_user
-from socialdesk_console.i18n import N_
+from socialdesk_console.i18n import N_, _
 from socialdesk_console.items import fetch_item
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 RUNNING: set[asyncio.Task[None]] = set()  # referenced until done, so none is collected
 JOB_STATUS_NAMES = (N_("running"), N_("done"), N_("failed"))  # the report page's statuses
+STORE_NAMES = {
+    Store.items: N_("their items, deleted"),
+    Store.items_redacted: N_("other people's items, their messages removed"),
+    Store.events: N_("timeline entries"),
+    Store.sla: N_("SLA clocks"),
+    Store.corrections: N_("operators' corrections"),
+    Store.author_days: N_("author history (days)"),
+    Store.attachments: N_("attachment records"),
+    Store.objects: N_("attachment files"),
+    Store.kafka: N_("Kafka tombstones"),
+}
+STEP_NAMES = {
+    "": N_("starting"),
+    "finding": N_("finding their data"),
+    "items": N_("deleting their items"),
+    "redacting": N_("removing their messages from other items"),
+    "author_history": N_("deleting author history"),
+    "attachments": N_("deleting attachments"),
+    "kafka": N_("making Kafka copies unreadable"),
+    "finished": N_("finished"),
+}
 
 
 def _dpo(user: User) -> User:
@@ -219,7 +241,7 @@ async def _report(ctx: ConsoleContext, user: User, request_id: str) -> dict[str,
 @router.get("/data-protection/erasures/{request_id}", response_class=HTMLResponse, tags=["pages"])
 async def erasure_page(request: Request, request_id: str, user: DpoPageUser, ctx: Ctx) -> Response:
     # Saved as the first step runs: a page opened at once may find it a moment later.
-    for _ in range(20):
+    for _attempt in range(20):
         try:
             report = await _report(ctx, user, request_id)
             break
@@ -228,7 +250,14 @@ async def erasure_page(request: Request, request_id: str, user: DpoPageUser, ctx
     else:
         report = await _report(ctx, user, request_id)
     await ctx.audit.write([audit_event(user, request, "erasure.viewed", "erasure", request_id)])
-    return ctx.page(request, "erasure.html", user, report=report)
+    return ctx.page(
+        request,
+        "erasure.html",
+        user,
+        report=report,
+        store_names={s.value: _(n) for s, n in STORE_NAMES.items()},
+        step_names={k: _(n) for k, n in STEP_NAMES.items()},
+    )
 
 
 @router.get("/api/data-protection/erasures/{request_id}", tags=["api"])

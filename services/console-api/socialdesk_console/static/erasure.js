@@ -4,6 +4,7 @@
   "use strict";
   var box = document.getElementById("erasure");
   if (!box || box.dataset.status !== "running") return;
+  var names = JSON.parse(document.getElementById("step-names").textContent || "{}");
   var url = "/api/data-protection/erasures/" + encodeURIComponent(box.dataset.request) + "/progress";
   function poll() {
     fetch(url, { credentials: "same-origin" })
@@ -12,7 +13,7 @@
         if (!p) return;
         if (p.status !== "running") { window.location.reload(); return; }
         var step = document.getElementById("step-value");
-        if (step) step.textContent = p.step;
+        if (step) step.textContent = names[p.step] || p.step;
         Object.keys(p.counts || {}).forEach(function (k) {
           var cell = document.querySelector('[data-store="' + k + '"]');
           if (cell) cell.textContent = p.counts[k];
