@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from elasticsearch import AsyncElasticsearch, NotFoundError
+from prometheus_client import Counter
 
 from socialdesk import indices
 from socialdesk.erasure import (
@@ -32,6 +33,11 @@ from socialdesk.events import utcnow
 from socialdesk.settings import BaseServiceSettings
 
 log = logging.getLogger(__name__)
+
+ERASURES = Counter("socialdesk_erasures_total", "Erasure requests run, by outcome", ["status"])
+ERASED = Counter(
+    "socialdesk_erased_total", "Documents, objects and tombstones an erasure removed", ["store"]
+)
 
 PAGE = 500
 ITEM_PARTS = {Store.events: indices.EVENTS, Store.sla: indices.SLA}
@@ -244,6 +250,10 @@ class Eraser:
             report.problems.append(f"{type(exc).__name__}: stopped at step {report.step}")
             log.warning("erasure failed", extra={"request_id": report.request_id})
         report.finished_at = self.clock()
+        if not dry_run:
+            ERASURES.labels(report.status.value).inc()
+            for store, n in report.counts.items():
+                ERASED.labels(store.value).inc(n)
         await self._step(report, "finished")
         return report
 

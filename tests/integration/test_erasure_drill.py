@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from elasticsearch import AsyncElasticsearch
+from prometheus_client import REGISTRY
 
 from socialdesk import indices
 from socialdesk.config import load_config
@@ -222,6 +223,8 @@ def test_an_erased_person_leaves_nothing_but_held_items_and_others_are_untouched
         took = datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["at"])
         print(f"\nerasure of the subject (70 items indexed): {took.total_seconds():.2f} s")
         assert report["counts"][Store.items] == 49
+        erased = REGISTRY.get_sample_value("socialdesk_erased_total", {"store": "items"})
+        assert erased is not None and erased >= 49  # the metric counts what went
         assert report["counts"][Store.items_redacted] == 3
         assert report["counts"][Store.author_days] == 8  # one per day of history
         assert report["counts"][Store.attachments] == 12  # the held item's stays
