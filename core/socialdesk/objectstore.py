@@ -11,6 +11,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
 import boto3
@@ -22,6 +23,32 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from socialdesk.settings import DEV_SECRET
 
 R = TypeVar("R")
+
+
+class ContentType(StrEnum):
+    """What the store holds (the media service keeps nothing else), by the file's own
+    magic bytes: the type it is served back with."""
+
+    jpeg = "image/jpeg"
+    png = "image/png"
+    gif = "image/gif"
+    webp = "image/webp"
+    mp4 = "video/mp4"
+    pdf = "application/pdf"
+
+
+# Shown in a page (as a thumbnail) and served inline; anything else is a download.
+RASTER = frozenset({ContentType.jpeg, ContentType.png, ContentType.gif, ContentType.webp})
+
+
+class AttachmentStatus(StrEnum):
+    """The attachments index's `status`: written by media, read by console and erasure."""
+
+    stored = "stored"  # the bytes are in the store, their SHA-256 recorded
+    refused = "refused"  # not kept, by rule: type, size, host (reason says which)
+    failed = "failed"  # could not be fetched: the link had expired or the platform failed
+
+
 _MISSING = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 _DELETE_PAGE = 1000  # the most keys one DeleteObjects request takes
 

@@ -200,6 +200,8 @@ def test_every_page_and_state_has_no_wcag_violations(
         "alt", "A scratch along a blue car door"
     )
     expect(page.locator(".attachment-refused")).to_contain_text("attachment refused")
+    # The thumbnail really loads through the console's route (sandboxed, nosniff).
+    page.wait_for_function("document.querySelector('.attachments img.thumb').naturalWidth > 0")
     audit.check(page, "item with a stored and a refused attachment")
     page.goto(f"{c}/items/{items['8008']['id']}")
     for _ in range(60):

@@ -25,9 +25,12 @@ from socialdesk.events import utcnow
 from socialdesk.objectstore import ObjectStore, ObjectStoreSettings
 from socialdesk.personal import author_key
 from socialdesk.settings import BaseServiceSettings
+from socialdesk.topics import DEADLETTER, ITEMS_EVENTS
 from socialdesk_media.sweeper import AttachmentSweeper
 from socialdesk_tools.stack import wait_for
 from tests.browser.stack import ConsolePlatform, console_platform, mention
+
+from .helpers import produce, read_all
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,6 +170,33 @@ def test_the_console_serves_the_stored_bytes_safely_to_the_items_force_only(
     wait_for(viewed, 60, "media.viewed audit records")
 
 
+def test_a_poison_item_event_goes_to_the_dead_letter_topic_with_its_reason(
+    platform: ConsolePlatform,
+) -> None:
+    """An items.events record media cannot read is a dead letter naming media and why;
+    the attachments after it are still kept."""
+    p = platform
+    poison = [("itm_poison", b'{"item_id": "itm_poison", "not": "an item event"}')]
+    asyncio.run(produce(p.stack.kafka, p.prefix + ITEMS_EVENTS, poison))
+
+    def dead() -> list[dict[str, Any]]:
+        records = asyncio.run(read_all(p.stack.kafka, p.prefix + DEADLETTER))
+        return [v for k, v in records if k == "itm_poison" and v.get("service") == "media"]
+
+    wait_for(lambda: bool(dead()), 60, "media's dead letter")
+    (letter,) = dead()
+    assert letter["reason"] == "invalid_payload" and letter["origin"]["topic"] == ITEMS_EVENTS
+    m = mention(
+        "7401",
+        "after the bad record: a photo of the damage",
+        author="after",
+        media=[photo(p, "photo1.jpg")],
+    )
+    assert p.post_mentions([m]).status_code == 200
+    (doc,) = wait_attachments(p, p.wait_item("x:7401")["id"], 1)
+    assert doc["status"] == "stored"
+
+
 def test_a_platform_token_is_sent_where_the_host_needs_it(platform: ConsolePlatform) -> None:
     """A direct message's file behind the account's token (North Wales's NWPolice): fetched
     with that token, read-only from the variable config/forces names."""
@@ -186,6 +216,24 @@ def test_a_platform_token_is_sent_where_the_host_needs_it(platform: ConsolePlatf
     assert {c["auth"] for c in p.cdn.calls if c["name"] == "dm-photo.jpg"} == {
         f"Bearer {p.cdn.token}"
     }
+
+
+def test_a_link_past_the_platforms_lifetime_is_recorded_as_expired_not_fetched(
+    platform: ConsolePlatform,
+) -> None:
+    p = platform
+    p.cdn.files["old.jpg"] = (PHOTOS["photo1.jpg"], "image/jpeg")
+    m = mention(
+        "7501",
+        "found this photo from last week of the van that hit my wall",
+        author="late",
+        media=[photo(p, "old.jpg")],
+    )
+    m["posted_at"] = (utcnow() - timedelta(days=2)).isoformat()
+    assert p.post_mentions([m]).status_code == 200
+    (doc,) = wait_attachments(p, p.wait_item("x:7501")["id"], 1)
+    assert doc["status"] == "failed" and doc["reason"].startswith("expired")
+    assert "old.jpg" not in [c["name"] for c in p.cdn.calls]
 
 
 def test_the_store_down_for_a_minute_loses_nothing_and_stores_each_once(
@@ -240,6 +288,8 @@ def test_the_store_down_for_a_minute_loses_nothing_and_stores_each_once(
         for d in docs:
             got = asyncio.run(store.get(d["object_key"]))
             assert got is not None and hashlib.sha256(got.body).hexdigest() == d["sha256"]
+    # Fetched once each, held while the store was away, not fetched again on every retry.
+    assert [c["name"] for c in p.cdn.calls].count("photo4.jpg") == 3
     assert len(attachments(p, early["id"])) == 1
     kept = asyncio.run(store.get(early_doc["object_key"]))
     assert kept is not None and kept.body == PHOTOS["photo3.jpg"]

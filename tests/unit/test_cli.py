@@ -180,6 +180,8 @@ class FakeStack:
     def start_objectstore(self) -> None:
         pass
 
+    objectstore_url = "http://127.0.0.1:9000"
+
     def env(self) -> dict[str, str]:
         return {}
 

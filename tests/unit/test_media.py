@@ -103,6 +103,9 @@ def test_a_thumbnail_is_a_small_png_and_a_broken_image_has_none() -> None:
     with Image.open(io.BytesIO(small)) as img:
         assert img.format == "PNG" and max(img.size) == THUMB_PX
     assert thumbnail(b"\xff\xd8\xff\xe0 not really a jpeg") is None
+    # 8,000 x 8,000 of one colour: a small PNG that would decode to 64 megapixels.
+    assert len(bomb := image("PNG", (8000, 8000))) < 1_000_000
+    assert thumbnail(bomb) is None
 
 
 def fetcher_for(body: AsyncIterator[bytes] | bytes, *, length: bool = False) -> Fetcher:
@@ -145,6 +148,10 @@ def test_the_fetcher_keeps_an_image_and_refuses_markup_and_other_hosts() -> None
     assert asyncio.run(fetcher_for(svg).fetch("https://cdn.example/a.jpg", None)) == Refused(
         Reason.forbidden_type
     )
+    edge = asyncio.run(fetcher_for(jpg).fetch("https://lhr8-1.cdn.example/a.jpg", None))
+    assert edge == Fetched(jpg, ContentType.jpeg)  # a CDN's regional host
+    lookalike = asyncio.run(fetcher_for(jpg).fetch("https://evilcdn.example/a.jpg", None))
+    assert isinstance(lookalike, Refused) and lookalike.reason is Reason.not_allowed_host
     inside = asyncio.run(fetcher_for(jpg).fetch("http://10.0.0.5/admin", None))
     assert isinstance(inside, Refused) and inside.reason is Reason.not_allowed_host
     big = asyncio.run(

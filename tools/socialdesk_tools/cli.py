@@ -344,6 +344,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     print("            duty.national / demo-password     (national duty queue: items of no force)")
     room = f"http://127.0.0.1:{stack.ports.control_room}"
     print(f"  control room (reference receiver): {room}/received   mail: {stack.root}/outbox/")
+    print(f"  objects:  {stack.objectstore_url}  (moto's S3 server; attachments, docs/media.md)")
     print(f"  logs:     {stack.logs}/   data: {stack.root}/")
     print("  stop:     socialdesk down   (data is kept; socialdesk up resumes)")
     return 0

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Request
 
 from socialdesk import indices
-from socialdesk.objectstore import ObjectStore, ObjectStoreSettings
+from socialdesk.objectstore import RASTER, ObjectStore, ObjectStoreSettings
 from socialdesk.taxonomy import Flag
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.timing import waiting_on
@@ -17,8 +17,6 @@ from socialdesk_console.timing import waiting_on
 # Items whose pictures are blurred until an operator chooses to look: a child at risk,
 # a sexual offence or self-harm may come with images nobody should meet unwarned.
 SENSITIVE_FLAGS = frozenset({Flag.child_at_risk, Flag.sexual_offence, Flag.self_harm})
-# Shown in the page; anything else (video, PDF) is a download only.
-RASTER = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 MAX_ATTACHMENTS = 200
 
 

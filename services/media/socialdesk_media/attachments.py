@@ -12,19 +12,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from socialdesk.events import ItemEvent, MediaRef
+from socialdesk.objectstore import AttachmentStatus
 from socialdesk.personal import author_key
 
 PREFIX = "attachments"
 
 
-class Status(StrEnum):
-    stored = "stored"  # the bytes are in the object store, their SHA-256 recorded
-    refused = "refused"  # not kept, by rule: type, size, host or age (reason says which)
-    failed = "failed"  # could not be fetched: the platform answered with an error
+Status = AttachmentStatus  # the index's vocabulary, shared through core
 
 
 @dataclass(frozen=True)
@@ -56,10 +53,6 @@ def object_key(author: str, item_id: str, sha256: str) -> str:
 def thumbnail_key(original_key: str) -> str:
     """Beside the original, so erasing the author's prefix removes it too."""
     return f"{original_key}.thumb"
-
-
-def author_prefix(author: str) -> str:
-    return f"{PREFIX}/{author}/"
 
 
 def pending_of(ev: ItemEvent) -> list[Pending]:

@@ -43,8 +43,13 @@ class Fetcher:
         self.max_bytes = max_bytes
 
     def host_allowed(self, url: str) -> bool:
+        """A listed host or a subdomain of one (CDNs name regional hosts:
+        scontent-lhr8-1.cdninstagram.com)."""
         parts = urlsplit(url)
-        return parts.scheme in ("https", "http") and (parts.hostname or "") in self.allowed_hosts
+        host = (parts.hostname or "").lower()
+        return parts.scheme in ("https", "http") and any(
+            host == h or host.endswith("." + h) for h in self.allowed_hosts
+        )
 
     async def fetch(self, url: str, token: str | None) -> Fetched | Refused:
         """The bytes and their sniffed type, or why they are not kept. A network error
@@ -55,7 +60,7 @@ class Fetcher:
         if token and (urlsplit(url).hostname or "") in self.token_hosts:
             headers["Authorization"] = f"Bearer {token}"
         async with self.http.stream("GET", url, headers=headers) as resp:
-            if resp.status_code in (403, 404, 410):
+            if resp.status_code in (404, 410):  # what platforms answer for a dead link
                 return Refused(Reason.expired, f"HTTP {resp.status_code}")
             if resp.status_code >= 400:
                 return Refused(Reason.fetch_failed, f"HTTP {resp.status_code}")

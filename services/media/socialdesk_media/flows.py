@@ -35,6 +35,7 @@ from socialdesk.kafka import (
     Stopped,
     StreamProcessor,
 )
+from socialdesk.kafka.outputs import dead_for
 from socialdesk.logs import setup_logging
 from socialdesk.objectstore import ObjectStore, StoreUnavailable
 from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS
@@ -88,20 +89,29 @@ class MediaProcessor(StreamProcessor):
         return BatchResult([Output(AUDIT_EVENTS, e.actor.id, e) for e in audit])
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
-        todo: dict[str, Pending] = {}
-        for ev, _meta in batch:
-            for p in pending_of(ev):
-                if p.media_id not in self._seen:
-                    todo.setdefault(p.media_id, p)
+        """Each event's new attachments; an event whose attachment cannot be recorded for
+        a reason waiting will not cure goes to the dead-letter topic, the rest go on."""
+        outputs: list[Output] = []
+        for ev, meta in batch:
+            try:
+                await self._keep_all(ev)
+            except Stopped:
+                raise
+            except Exception as exc:
+                log.exception("attachment could not be recorded", extra={"offset": meta.offset})
+                outputs.append(dead_for(self.service, "attachment_error", repr(exc), ev, meta))
+        return BatchResult(outputs)
+
+    async def _keep_all(self, ev: ItemEvent) -> None:
+        todo = {p.media_id: p for p in pending_of(ev) if p.media_id not in self._seen}
         if not todo:
-            return BatchResult()
+            return
         done = await self._recorded(list(todo))
         for media_id, p in todo.items():
             if media_id not in done:
                 kept = await self._keep_until_stored(p)
                 await self._record(kept)
             self._remember(media_id)
-        return BatchResult()
 
     async def _recorded(self, media_ids: list[str]) -> set[str]:
         """The attachments already in the index (kept before a restart or replay)."""
@@ -197,7 +207,8 @@ async def serve(settings: MediaSettings) -> None:
     runtime = KafkaRuntime(settings, proc, max_records=50)
 
     async def ready() -> dict[str, bool]:
-        return {"kafka": runtime.ready, "object_store": await store.ping()}
+        # store_ok is false only while a write is being retried, so it cannot stick.
+        return {"kafka": runtime.ready, "object_store": proc.store_ok and await store.ping()}
 
     server = make_server(
         ops_app("media", ready, settings.environment), settings.http_host, settings.http_port

@@ -41,6 +41,8 @@ class Keeper:
         self.window = window
         self.clock = clock
         self.attempts = attempts
+        # Fetched but not yet stored (the store was away): not fetched again on the retry.
+        self._fetched: dict[str, tuple[datetime, Fetched]] = {}
 
     def _not_kept(self, p: Pending, reason: Reason, detail: str = "") -> Kept:
         status = Status.failed if reason in FAILURES else Status.refused
@@ -53,12 +55,15 @@ class Keeper:
         refusal = declared_refusal(p.ref.type)
         if refusal is not None:
             return self._not_kept(p, refusal, p.ref.type)
-        if self.clock() - p.posted_at > self.window:
-            return self._not_kept(p, Reason.expired, "past the platform's link lifetime")
-        got = await self._fetch(p)
-        if isinstance(got, Refused):
-            return self._not_kept(p, got.reason, got.detail)
-        fetched_at = self.clock()
+        held = self._fetched.get(p.media_id)
+        if held is None:
+            if self.clock() - p.posted_at > self.window:
+                return self._not_kept(p, Reason.expired, "past the platform's link lifetime")
+            got = await self._fetch(p)
+            if isinstance(got, Refused):
+                return self._not_kept(p, got.reason, got.detail)
+            held = self._fetched[p.media_id] = (self.clock(), got)
+        fetched_at, got = held
         sha = hashlib.sha256(got.body).hexdigest()
         key = object_key(p.author_key, p.item_id, sha)
         meta = {"sha256": sha, "media-id": p.media_id, "fetched-at": fetched_at.isoformat()}
@@ -72,6 +77,7 @@ class Keeper:
             if small is not None:
                 thumb = thumbnail_key(key)
                 await self.store.put(thumb, small, "image/png", {"sha256-of": sha})
+        del self._fetched[p.media_id]
         return Kept(
             p,
             Status.stored,

@@ -9,18 +9,18 @@ from socialdesk.objectstore import ObjectStoreSettings
 from socialdesk.settings import BaseServiceSettings
 
 # The platforms' media hosts (their CDNs): an attachment link anywhere else is refused,
-# so a crafted message cannot make the service fetch from inside the force's network.
-DEFAULT_HOSTS = (
-    "pbs.twimg.com,video.twimg.com,ton.twitter.com,"
-    "scontent.xx.fbcdn.net,lookaside.fbsbx.com,cdninstagram.com,scontent.cdninstagram.com"
-)
+# so a crafted message cannot make the service fetch from inside the force's network
+# (a host's subdomains are allowed: CDNs name regional hosts).
+DEFAULT_HOSTS = "twimg.com,ton.twitter.com,fbcdn.net,fbsbx.com,cdninstagram.com"
 
 
 class MediaSettings(BaseServiceSettings, ObjectStoreSettings):
     media_max_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024, description="larger is refused"
     )
-    media_allowed_hosts: str = Field(DEFAULT_HOSTS, description="comma-separated hosts")
+    media_allowed_hosts: str = Field(
+        DEFAULT_HOSTS, description="comma-separated hosts; their subdomains too"
+    )
     media_token_hosts: str = Field(
         "ton.twitter.com", description="hosts sent the account's token (comma-separated)"
     )

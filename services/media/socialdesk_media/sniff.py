@@ -9,21 +9,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from socialdesk.objectstore import RASTER, ContentType
+
+__all__ = ["RASTER", "SNIFF_BYTES", "ContentType", "Reason", "declared_refusal", "sniff"]
+
 SNIFF_BYTES = 512  # enough for every signature below and for an SVG/HTML prologue
-
-
-class ContentType(StrEnum):
-    """The types kept, as served back to the console (always the sniffed one)."""
-
-    jpeg = "image/jpeg"
-    png = "image/png"
-    gif = "image/gif"
-    webp = "image/webp"
-    mp4 = "video/mp4"
-    pdf = "application/pdf"
-
-
-RASTER = frozenset({ContentType.jpeg, ContentType.png, ContentType.gif, ContentType.webp})
 
 
 class Reason(StrEnum):

@@ -3,14 +3,16 @@ CDN): force isolation through the item, an audit record (`media.viewed`) per ope
 
 from __future__ import annotations
 
+import re
+from enum import StrEnum
 from typing import Annotated, Any
 
 from elasticsearch import NotFoundError
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
 from socialdesk import indices
-from socialdesk.objectstore import StoreUnavailable
+from socialdesk.objectstore import AttachmentStatus, ContentType, StoreUnavailable
 from socialdesk_console.audit import audit_event
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import ApiUser, Ctx
@@ -20,23 +22,30 @@ from socialdesk_console.media import object_store, serving_headers
 from socialdesk_console.timing import waiting_on
 
 router = APIRouter()
-MediaId = Annotated[str, Path(pattern=r"^med_[0-9a-f]{24}$")]
+MEDIA_ID = re.compile(r"med_[0-9a-f]{24}")
+
+
+class Size(StrEnum):
+    full = "full"  # the file as received
+    thumb = "thumb"  # the small PNG the item page shows
 
 
 @router.get("/items/{item_id}/media/{media_id}", tags=["pages"])
 async def media(
     request: Request,
     item_id: str,
-    media_id: MediaId,
+    media_id: str,
     user: ApiUser,
     ctx: Ctx,
-    size: Annotated[str, Query(pattern="^(full|thumb)$")] = "full",
+    size: Annotated[Size, Query()] = Size.full,
 ) -> Response:
     """The stored file (or its thumbnail, size=thumb) of an item the user may see."""
     await fetch_item(ctx, user, item_id)  # 404 for another force's item, as for none
+    if not MEDIA_ID.fullmatch(media_id):
+        raise HTTPException(404, N_("no such attachment"))
     doc = await _attachment(ctx, item_id, media_id)
-    key = doc.get("thumbnail_key") if size == "thumb" else doc.get("object_key")
-    if doc.get("status") != "stored" or not key:
+    key = doc.get("thumbnail_key") if size is Size.thumb else doc.get("object_key")
+    if doc.get("status") != AttachmentStatus.stored or not key:
         raise HTTPException(404, N_("no such attachment"))
     try:
         stored = await object_store(request).get(key)
@@ -44,7 +53,7 @@ async def media(
         raise HTTPException(503, N_("attachments are unavailable; try again shortly")) from exc
     if stored is None:
         raise HTTPException(404, N_("no such attachment"))
-    content_type = "image/png" if size == "thumb" else str(doc["content_type"])
+    content_type = ContentType.png if size is Size.thumb else str(doc["content_type"])
     await ctx.audit.write(
         [
             audit_event(
@@ -55,7 +64,7 @@ async def media(
                 item_id,
                 media_id=media_id,
                 sha256=doc.get("sha256"),
-                size=size,
+                size=size.value,
             )
         ]
     )
