@@ -1,7 +1,8 @@
 """Sealing cost: CPU per 1,000 records sealed and opened (socialdesk.kafka.sealing),
 beside the unsealed baseline (encode and decode only) in the same run, for the two
 personal payloads services handle most: a mention (mentions.raw) and an item event
-(items.events, the item carried whole). Keys come from an in-memory store here: this
+(items.events, the item carried whole), and an item event holding a second person's
+message (sealed again under that person's key inside). Keys come from an in-memory store here: this
 measures the CPU each record costs; key look-ups are one mget per batch (counted).
 
     .venv/bin/python bench/seal_bench.py
@@ -14,6 +15,7 @@ import gzip
 import json
 import statistics
 import time
+import zlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from pydantic import BaseModel
 from socialdesk.events import ItemEvent, Mention
 from socialdesk.kafka.outputs import Output, encode
 from socialdesk.kafka.sealing import Sealer
+from socialdesk.personal import author_key
 from socialdesk.topics import ITEMS_EVENTS, MENTIONS_RAW
 from socialdesk.vault import Vault
 
@@ -58,7 +61,7 @@ class MemoryStore:
         return [(k, at) for k, at in self.erasures if at >= since]
 
 
-def records(kind: type[BaseModel], example: str) -> list[BaseModel]:
+def records(kind: type[BaseModel], example: str, joined: bool = False) -> list[BaseModel]:
     """The example, 1,000 times, each with a demo mention's author and text (so a gzip
     batch compresses as real traffic does, not as 1,000 copies)."""
     doc = json.loads((ROOT / "schemas/examples" / example).read_text())
@@ -71,7 +74,12 @@ def records(kind: type[BaseModel], example: str) -> list[BaseModel]:
         holder = d["item"] if "item" in d else d
         holder["author"] = {**m["author"], "id": f"{m['author']['id']}{i % AUTHORS}"}
         if "item" in d:
-            holder["messages"][0]["text"] = m["text"]
+            first = holder["messages"][0]
+            first["text"] = m["text"]
+            first["author_key"] = author_key(holder["platform"], holder["author"]["id"])
+            if joined:  # someone else has replied in the thread: sealed under their key
+                other = {**first, "author_key": author_key("x", f"other{i}"), "text": "me too"}
+                holder["messages"].append(other)
         else:
             holder["text"] = m["text"]
         out.append(kind.model_validate(d))
@@ -109,11 +117,13 @@ async def sealed(
 
 async def main() -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    for name, kind, topic, example in (
-        ("mention", Mention, MENTIONS_RAW, "mentions.raw/1/x-public-mention-knife.json"),
-        ("item_event", ItemEvent, ITEMS_EVENTS, "items.events/1/created.json"),
+    created = "items.events/1/created.json"
+    for name, kind, topic, example, joined in (
+        ("mention", Mention, MENTIONS_RAW, "mentions.raw/1/x-public-mention-knife.json", False),
+        ("item_event", ItemEvent, ITEMS_EVENTS, created, False),
+        ("item_2people", ItemEvent, ITEMS_EVENTS, created, True),
     ):
-        values = records(kind, example)
+        values = records(kind, example, joined)
         store = MemoryStore()
         await sealed(kind, topic, values, store)  # warm up, and create the keys
         base = [await baseline(kind, topic, values) for _ in range(RUNS)]
@@ -137,13 +147,22 @@ async def main() -> dict[str, Any]:
             "gzip_batch_bytes_clear": round(gz_clear / BATCH),
             "gzip_batch_bytes_sealed": round(gz_sealed / BATCH),
         }
+        # the option not taken: compress each value before sealing it (zlib level 1)
+        clear_values = [encode(v) or b"" for v in values]
+        started = time.process_time()
+        packed = [zlib.compress(v, 1) for v in clear_values]
+        for p in packed:
+            zlib.decompress(p)
+        figures[name]["zlib_cpu_ms_per_1000"] = round((time.process_time() - started) * 1000, 1)
+        figures[name]["zlib_bytes"] = round(sum(map(len, packed)) / N)
         f = figures[name]
         print(
             f"{name:10s} CPU per {N} records: encode+decode {f['baseline_cpu_ms_per_1000']} ms; "
             f"sealed+opened {f['sealed_cpu_ms_per_1000']} ms "
             f"(+{f['added_cpu_ms_per_1000']} ms); key look-ups {f['key_lookups_per_1000']}; "
             f"bytes {f['bytes_clear']} -> {f['bytes_sealed']}; "
-            f"in a gzip batch {f['gzip_batch_bytes_clear']} -> {f['gzip_batch_bytes_sealed']}"
+            f"in a gzip batch {f['gzip_batch_bytes_clear']} -> {f['gzip_batch_bytes_sealed']}; "
+            f"zlib first: {f['zlib_bytes']} bytes for {f['zlib_cpu_ms_per_1000']} ms"
         )
     return figures
 

@@ -221,6 +221,9 @@ class ItemMessage(Model):
     # The sender's platform id: in a public thread a reply may come from someone other
     # than the item's author, and their attachments are filed (and erased) under them.
     author_id: str | None = Field(default=None, max_length=200)
+    # Who wrote an inbound message (socialdesk.personal.author_key): on Kafka a message
+    # by someone other than the item's author is sealed under their own key.
+    author_key: str | None = Field(default=None, max_length=64)
 
 
 class ControlRoomLink(Model):

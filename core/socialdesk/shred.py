@@ -11,16 +11,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.structs import ConsumerRecord
 
 from socialdesk.es import make_es
 from socialdesk.events import item_key_of
-from socialdesk.kafka.client import make_producer, topic_name
+from socialdesk.kafka.client import make_producer, start_reader, topic_name
+from socialdesk.kafka.reading import partitions_of, read_to_end
+from socialdesk.kafka.sealing import Sealer, personal_topics
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.topics import (
     ASSIGN_CHANGELOG,
     METRICS_CHANGELOG,
     NOTIFY_CHANGELOG,
     SLA_CHANGELOG,
+    load_topic_specs,
 )
 from socialdesk.vault import make_vault
 
@@ -64,6 +68,7 @@ async def erase_author_kafka(
     tombstones = await _write_tombstones(settings, tombstone_keys(item_ids))
     return {
         "author_key": author_key,
+        "sealing": settings.sealing,  # off: nothing was sealed, the tombstones are all
         "key_destroyed": destroyed,
         "tombstones": tombstones,
         "tombstones_total": sum(tombstones.values()),
@@ -97,3 +102,37 @@ async def _write_tombstones(
     finally:
         await producer.stop()
     return counts
+
+
+async def readable_about(settings: BaseServiceSettings, needles: list[str]) -> dict[str, int]:
+    """Per topic, how many records anyone holding the vault key could read that contain
+    any of `needles` (an id, a handle, a text) in their key or value: what an erasure
+    drill expects to be 0 everywhere. Reads every topic from its beginning."""
+    wanted = [n.encode() for n in needles if n]
+    counts: dict[str, int] = {}
+    es = make_es(settings)
+    consumer = await start_reader(settings, "erasure-check")
+    try:
+        sealer = Sealer(make_vault(settings, es), personal_topics(), settings.topic_prefix)
+        for topic in sorted(load_topic_specs()):
+            tps = await partitions_of(consumer, topic_name(settings, topic), refresh=True)
+            if not tps:
+                continue
+            opened = await sealer.open(await _everything(consumer, tps))
+            counts[topic] = sum(
+                1
+                for rec, _ in opened
+                if any(n in (rec.key or b"") or n in (rec.value or b"") for n in wanted)
+            )
+    finally:
+        await consumer.stop()
+        await es.close()
+    return counts
+
+
+async def _everything(consumer: Any, tps: list[Any]) -> list[ConsumerRecord]:
+    found: list[ConsumerRecord] = []
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    await read_to_end(consumer, tps, lambda _tp, recs: found.extend(recs))
+    return found

@@ -23,7 +23,7 @@ from socialdesk.backoff import Backoff
 from socialdesk.kafka.client import start_reader, topic_name
 from socialdesk.kafka.outputs import Output
 from socialdesk.kafka.reading import Opener, follow, partitions_of, read_to_end, reconnecting
-from socialdesk.kafka.sealing import Sealer, opener_for, sealer_for
+from socialdesk.kafka.sealing import Sealer, authors_in, drop_authors, opener_for, sealer_for
 from socialdesk.settings import BaseServiceSettings
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,10 @@ class ChangelogStore(Generic[T]):
         self.partitions: dict[int, dict[str, T]] = {}
         self.restored: set[int] = set()
         self._changed: dict[tuple[int, str], Output] = {}
-        # whom each sealed value is about (author key), for dropping an erased person
+        # whom each sealed value is about (author key), and whose messages it holds, for
+        # dropping an erased person
         self.subjects: dict[tuple[int, str], str] = {}
+        self.authors: dict[tuple[int, str], set[str]] = {}
         # Restores run one at a time: two overlapping restores of a partition would let
         # the later one wipe state applied since the earlier one finished.
         self._restoring = asyncio.Lock()
@@ -85,13 +87,23 @@ class ChangelogStore(Generic[T]):
         """Change the state now; the change reaches the changelog with the batch
         (tracked=False: the caller writes the returned record itself, at once)."""
         self.partitions.setdefault(partition, {})[key] = value
-        out = Output(self.changelog, key, self._encode(value), partition=partition)
+        raw = self._encode(value)
+        self._note_authors(partition, key, raw)
+        out = Output(self.changelog, key, raw, partition=partition)
         self._track(partition, key, out, tracked)
         return out
+
+    def _note_authors(self, partition: int, key: str, raw: bytes | None) -> None:
+        found = authors_in(raw) if raw else set()
+        if found:
+            self.authors[(partition, key)] = found
+        else:
+            self.authors.pop((partition, key), None)
 
     def delete(self, partition: int, key: str, *, tracked: bool = True) -> Output:
         self.partitions.setdefault(partition, {}).pop(key, None)
         self.subjects.pop((partition, key), None)
+        self.authors.pop((partition, key), None)
         out = Output(self.changelog, key, None, partition=partition)
         self._track(partition, key, out, tracked)
         return out
@@ -102,12 +114,23 @@ class ChangelogStore(Generic[T]):
             self.subjects[(partition, key)] = kid
 
     def drop_subjects(self, kids: set[str]) -> set[int]:
-        """Delete (with a tombstone) every value about one of these erased people; the
-        partitions touched, whose derived state the service rebuilds."""
-        hit = [pk for pk, kid in self.subjects.items() if kid in kids]
-        for partition, key in hit:
+        """Delete (with a tombstone) every value about one of these erased people, and
+        take their messages out of other people's values; the partitions touched, whose
+        derived state the service rebuilds."""
+        gone = [pk for pk, kid in self.subjects.items() if kid in kids]
+        for partition, key in gone:
             self.delete(partition, key)
-        return {partition for partition, _ in hit}
+        cleaned = [pk for pk, found in self.authors.items() if found & kids]
+        for partition, key in cleaned:
+            value = self.get(partition, key)
+            if value is None:
+                continue
+            try:
+                self.put(partition, key, self._decode(drop_authors(self._encode(value), kids)))
+            except ValueError:  # what is left does not make a state: the person comes first
+                log.warning("state dropped whole on erasure", extra={"changelog": self.changelog})
+                self.delete(partition, key)
+        return {partition for partition, _ in gone + cleaned}
 
     def _track(self, partition: int, key: str, out: Output, tracked: bool) -> None:
         if tracked:
@@ -133,6 +156,7 @@ class ChangelogStore(Generic[T]):
             self.partitions.pop(p, None)
             self.restored.discard(p)
         self.subjects = {k: v for k, v in self.subjects.items() if k[0] not in partitions}
+        self.authors = {k: v for k, v in self.authors.items() if k[0] not in partitions}
         self._changed = {k: v for k, v in self._changed.items() if k[0] not in partitions}
 
     async def restore(self, partitions: set[int]) -> int:
@@ -157,6 +181,7 @@ class ChangelogStore(Generic[T]):
             for tp in tps:
                 self.partitions[tp.partition] = {}
             self.subjects = {k: v for k, v in self.subjects.items() if k[0] not in partitions}
+            self.authors = {k: v for k, v in self.authors.items() if k[0] not in partitions}
             sealer = sealer_for(self.settings)
             # an erased record reads as a deletion: the state about that person is gone
             opener = None if sealer is None else self._tracking(sealer)
@@ -180,6 +205,7 @@ class ChangelogStore(Generic[T]):
                         self.subjects.pop(key, None)
                     else:
                         self.subjects[key] = kid
+                    self._note_authors(key[0], key[1], rec.value)
                 out.append(rec)
             return out
 

@@ -18,13 +18,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from elasticsearch import AsyncElasticsearch
+from prometheus_client import REGISTRY
 
 from socialdesk.config import load_config
 from socialdesk.es import ensure_indices
 from socialdesk.kafka.sealing import Sealer, personal_topics
 from socialdesk.personal import author_key
 from socialdesk.settings import BaseServiceSettings, IngestSettings
-from socialdesk.shred import erase_author_kafka
+from socialdesk.shred import erase_author_kafka, readable_about
 from socialdesk.topics import ASSIGN_CHANGELOG, DEADLETTER, ITEMS_EVENTS, MENTIONS_RAW
 from socialdesk.vault import make_vault
 from socialdesk_assign.flows import AssignProcessor
@@ -49,6 +50,7 @@ A_PUBLIC = "@MerseyPolice someone smashed the window of my car on Ivy Terrace"
 A_MEDIA = "https://pbs.example/media/jo-flat-door-9f1c.jpg"
 A_BAD = "this line from Joanna names a field ingest does not know"
 B_PUBLIC = "@MerseyPolice bike stolen outside Lime Street station this morning"
+A_REPLY = "@sam_keep_me I saw two lads with bolt croppers there at 8, Joanna"
 B_AGAIN = "@MerseyPolice it was a red Raleigh, frame number starts WX"
 A_AGAIN = "sorry, one more thing: he has a key to the building"
 
@@ -184,6 +186,16 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
         a_items = [items[A_DM]["id"], items[A_PUBLIC]["id"]]
         a_dm_key = items[A_DM]["key"]
 
+        # Joanna also replies in Samuel's public thread: one item, two people's data.
+        b_post = mention(3, B, B_PUBLIC)["native_id"]
+        reply = mention(7, A, A_REPLY, channel="reply", conversation_id=b_post)
+        assert (await post(ingest, {**reply, "in_reply_to_id": b_post})).status_code == 200
+
+        async def joined() -> bool:
+            return A_REPLY in held(assign)
+
+        await wait_until(joined, within=60)
+
         stored = await every_record(noida.kafka, prefix)
         assert {r.topic[len(prefix) :] for r in stored} >= {
             MENTIONS_RAW,
@@ -191,10 +203,20 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
             ASSIGN_CHANGELOG,
             DEADLETTER,
         }
-        secrets = (A["id"], A["handle"], A["display_name"], A_DM, A_PUBLIC, A_MEDIA, A_BAD)
+        secrets = (
+            A["id"],
+            A["handle"],
+            A["display_name"],
+            A_DM,
+            A_PUBLIC,
+            A_MEDIA,
+            A_BAD,
+            A_REPLY,
+        )
         raw = [(r.key or b"") + b" " + (r.value or b"") for r in stored]
         assert readable(raw, *secrets) == []  # at rest, sealed
         assert set(readable(await opened(settings, stored), *secrets)) == set(secrets)
+        assert sum((await readable_about(settings, list(secrets))).values()) > 0
 
         report = await erase_author_kafka(settings, author_key("x", A["id"]), a_items)
         assert report["key_destroyed"] is True
@@ -203,6 +225,7 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
         after = await every_record(noida.kafka, prefix)
         clear = await opened(settings, after)
         assert readable(clear, *secrets) == []
+        assert set((await readable_about(settings, list(secrets))).values()) == {0}
         assert readable(clear, B["id"], B["handle"], B["display_name"], B_PUBLIC) == [
             B["id"],
             B["handle"],
@@ -213,7 +236,8 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
         # The running assign lets go of what it held about Joanna (it learns of the
         # erasure within POLL, long before its 60 s key cache would have).
         async def forgotten() -> bool:
-            return A_DM not in held(assign) and B_PUBLIC in held(assign)
+            state = held(assign)
+            return A_DM not in state and A_REPLY not in state and B_PUBLIC in state
 
         await wait_until(forgotten, within=30)
 
@@ -233,15 +257,24 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
         assert items[A_AGAIN]["key"] == a_dm_key  # the same thread
         assert items[A_AGAIN]["seq"] == 1  # begun afresh: nothing of the erased thread
         final = await opened(settings, await every_record(noida.kafka, prefix))
-        assert readable(final, A_DM, A_PUBLIC, A_MEDIA, A_BAD) == []
+        assert readable(final, A_DM, A_PUBLIC, A_MEDIA, A_BAD, A_REPLY) == []
 
     # A restart restores assign's state from its changelog: Joanna's old threads are
     # gone (tombstoned, and their sealed states unreadable), Samuel's are back.
+    skipped_before = erased_count(ASSIGN_CHANGELOG)
     async with Running(settings, AssignProcessor(settings, CONFIG)) as restarted:
         await wait_until(lambda: _restored(restarted), within=60)
         assert B_PUBLIC in held(restarted) and A_AGAIN in held(restarted)
         assert A_DM not in held(restarted) and A_PUBLIC not in held(restarted)
+        assert A_REPLY not in held(restarted)
+    # her old thread states were read, skipped as erased and counted, not dead-lettered
+    assert erased_count(ASSIGN_CHANGELOG) > skipped_before
     await es.close()
+
+
+def erased_count(topic: str) -> float:
+    value = REGISTRY.get_sample_value("socialdesk_kafka_erased_records_total", {"topic": topic})
+    return value or 0.0
 
 
 def held(assign: Running) -> str:

@@ -212,3 +212,70 @@ def test_a_store_drops_and_tombstones_what_it_holds_about_an_erased_person() -> 
     assert store.get(0, "itm_a") is None and store.get(3, "itm_b") == b"B's thread"
     (tombstone,) = store.take_changes()
     assert (tombstone.key, tombstone.value, tombstone.partition) == ("itm_a", None, 0)
+
+
+def thread(a_text: str, b_text: str) -> dict[str, Any]:
+    """An item of A's public thread that B has joined: two people in one record."""
+    return {
+        "item": {
+            "platform": "x",
+            "author": {"id": "111", "handle": "@a"},
+            "messages": [
+                {"author_key": author_key("x", "111"), "text": a_text},
+                {"author_key": author_key("x", "222"), "text": b_text},
+            ],
+        }
+    }
+
+
+async def test_each_person_in_one_record_is_sealed_under_their_own_key() -> None:
+    store = MemoryStore()
+    v = vault(store)
+    sealer = Sealer(v, frozenset({ITEMS_EVENTS}))
+    (out,) = await sealer.seal([Output(ITEMS_EVENTS, "itm_1", thread("A asks", "B adds"))])
+    await v.destroy(author_key("x", "222"))  # B is erased; A's item still reads
+    ((rec, kid),) = await sealer.open([record(out.value, ITEMS_EVENTS)])
+    assert kid == author_key("x", "111")
+    item = json.loads(rec.value or b"")["item"]
+    assert [m["text"] for m in item["messages"]] == ["A asks"]
+    await v.destroy(author_key("x", "111"))  # and when A is erased, all of it goes
+    ((rec, _),) = await sealer.open([record(out.value, ITEMS_EVENTS)])
+    assert rec.value is None
+
+
+def test_a_store_takes_an_erased_persons_messages_out_of_anothers_thread() -> None:
+    from socialdesk.statestore import ChangelogStore
+
+    store: ChangelogStore[dict[str, Any]] = ChangelogStore(
+        BaseServiceSettings(),
+        "assign.items.changelog",
+        json.loads,
+        lambda v: json.dumps(v).encode(),
+    )
+    store.put(2, "itm_a", thread("A asks", "B adds"))
+    store.take_changes()
+    assert store.drop_subjects({author_key("x", "222")}) == {2}
+    held = store.get(2, "itm_a")
+    assert held is not None and [m["text"] for m in held["item"]["messages"]] == ["A asks"]
+    (rewritten,) = store.take_changes()
+    assert isinstance(rewritten.value, bytes) and b"B adds" not in rewritten.value
+
+
+async def test_a_dead_letter_is_sealed_under_the_person_its_record_was_about() -> None:
+    from socialdesk.kafka.outputs import Meta, PoisonMessage, process_each
+    from socialdesk.topics import DEADLETTER
+
+    def fails(_value: Any, _meta: Meta) -> list[Output]:
+        raise PoisonMessage("unreadable", "no")
+
+    kid = author_key("x", "111")
+    m = mention("111", "my address is 4 Quarry Lane")
+    (dead,) = process_each("assign", [(m, Meta(MENTIONS_RAW, 0, 7, "k", 0, kid))], fails)
+    assert dead.topic == DEADLETTER and dead.subject == kid
+    store = MemoryStore()
+    v = vault(store)
+    (sealed,) = await Sealer(v, frozenset({DEADLETTER})).seal([dead])
+    assert isinstance(sealed.value, bytes) and b"Quarry Lane" not in sealed.value
+    await v.destroy(kid)
+    ((opened, _),) = await Sealer(v, frozenset()).open([record(sealed.value, DEADLETTER)])
+    assert opened.value is None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import weakref
 from collections import Counter as Counter_
@@ -163,13 +164,22 @@ class Sealer:
             todo.append((i, kid))
         if not todo:
             return outputs
-        keys = await self.vault.keys((kid for _, kid in todo), create=True)
-        sealed = list(outputs)
+        plans = []
+        wanted: set[str] = set()
         for i, kid in todo:
+            clear = encode(outputs[i].value)
+            assert clear is not None
+            others = authors_in(clear) - {kid}  # other people's messages inside
+            plans.append((i, kid, clear, others))
+            wanted |= others | {kid}
+        keys = await self.vault.keys(wanted, create=True)
+        sealed = list(outputs)
+        for i, kid, clear, others in plans:
             out = outputs[i]
+            if others:
+                clear = seal_nested(clear, kid, keys)
             key = keys[kid]
-            clear = encode(out.value)
-            assert key is not None and clear is not None  # create=True: every author has one
+            assert key is not None  # create=True: every author has one
             sealed[i] = Output(out.topic, out.key, seal(kid, key, clear), out.partition, kid)
         for topic, n in Counter_(sealed[i].topic for i, _ in todo).items():
             SEALED.labels(topic).inc(n)
@@ -185,6 +195,7 @@ class Sealer:
         await self.refresh()
         keys = await self.vault.keys(kids, create=False)
         out: list[tuple[ConsumerRecord, str | None]] = []
+        nested: set[str] = set()
         for rec, env in zip(records, envs, strict=True):
             if env is None:
                 out.append((rec, None))
@@ -193,12 +204,106 @@ class Sealer:
             clear = open_envelope(env, keys.get(kid))
             if clear is None:
                 ERASED_SKIPPED.labels(_logical(rec.topic, self.prefix)).inc()
+            elif _NESTED in clear:
+                nested |= {k.decode() for k in _NESTED_KID.findall(clear)}
             out.append((_with_value(rec, clear), kid))
+        if nested:
+            inner = await self.vault.keys(nested, create=False)
+            out = [(self._open_nested(rec, inner), kid) for rec, kid in out]
         return out
+
+    def _open_nested(self, rec: ConsumerRecord, keys: dict[str, bytes | None]) -> ConsumerRecord:
+        if rec.value is None or _NESTED not in rec.value:
+            return rec
+        clear, dropped = open_nested(rec.value, keys)
+        if dropped:
+            ERASED_SKIPPED.labels(_logical(rec.topic, self.prefix)).inc(dropped)
+        return _with_value(rec, clear)
 
     async def open_values(self, records: list[ConsumerRecord]) -> list[ConsumerRecord]:
         """For readers that need only values: erased records read as deletions (None)."""
         return [rec for rec, _ in await self.open(records)]
+
+
+_AUTHOR_KEY = re.compile(rb'"author_key":\s*"([^"\\]{1,64})"')
+# a member of the public as an event's actor: assign names them by author key
+_PUBLIC_ACTOR = re.compile(rb'"kind":\s*"public",\s*"id":\s*"([0-9a-f]{32})"')
+_ERASED_ACTOR = {"kind": "public", "id": "erased", "force": None}
+_NESTED = b'{"sealed":1,"kid":'
+_NESTED_KID = re.compile(rb'\{"sealed":1,"kid":"([^"\\]{1,64})"')
+_DROP = object()
+
+
+def authors_in(clear: bytes) -> set[str]:
+    """The author keys of the messages a value holds (a C regex: no parse on the way)."""
+    found: set[str] = set()
+    if b'"author_key":' in clear:
+        found |= {k.decode() for k in _AUTHOR_KEY.findall(clear)}
+    if b'"public"' in clear:
+        found |= {k.decode() for k in _PUBLIC_ACTOR.findall(clear)}
+    return found
+
+
+def seal_nested(clear: bytes, subject: str, keys: dict[str, bytes | None]) -> bytes:
+    """Seal each object written by someone other than `subject` (it has another
+    `author_key`) under that person's own key, in place."""
+
+    def one(obj: dict[str, Any]) -> Any:
+        actor = obj.get("kind") == "public"
+        kid = obj.get("id") if actor else obj.get("author_key")
+        key = keys.get(kid) if isinstance(kid, str) and kid != subject else None
+        if key is None:
+            return obj
+        env = json.loads(seal(str(kid), key, json.dumps(obj, separators=(",", ":")).encode()))
+        if actor:  # an event needs an actor: what stands in once this one is erased
+            env["stub"] = _ERASED_ACTOR
+        return env
+
+    return json.dumps(_walk(json.loads(clear), one), separators=(",", ":")).encode()
+
+
+def open_nested(clear: bytes, keys: dict[str, bytes | None]) -> tuple[bytes, int]:
+    """Open the nested sealed objects; one whose key is gone is left out (from a list)
+    or null. Returns the value and how many were left out."""
+    dropped = 0
+
+    def one(obj: dict[str, Any]) -> Any:
+        nonlocal dropped
+        if obj.get("sealed") != 1 or not isinstance(obj.get("kid"), str):
+            return obj
+        inner = open_envelope(obj, keys.get(obj["kid"]))
+        if inner is None:
+            dropped += 1
+            return obj.get("stub", _DROP)
+        return json.loads(inner)
+
+    doc = _walk(json.loads(clear), one)
+    return json.dumps(None if doc is _DROP else doc, separators=(",", ":")).encode(), dropped
+
+
+def drop_authors(clear: bytes, kids: set[str]) -> bytes:
+    """The value without the objects (messages) written by these people."""
+
+    def one(obj: dict[str, Any]) -> Any:
+        if obj.get("kind") == "public" and obj.get("id") in kids:
+            return dict(_ERASED_ACTOR)
+        return _DROP if obj.get("author_key") in kids else obj
+
+    doc = _walk(json.loads(clear), one)
+    return json.dumps(None if doc is _DROP else doc, separators=(",", ":")).encode()
+
+
+def _walk(obj: Any, fn: Callable[[dict[str, Any]], Any]) -> Any:
+    """Apply fn to every object, innermost first; _DROP leaves it out of its list (or
+    makes it null as a field)."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            w = _walk(v, fn)
+            obj[k] = None if w is _DROP else w
+        return fn(obj)
+    if isinstance(obj, list):
+        return [w for w in (_walk(v, fn) for v in obj) if w is not _DROP]
+    return obj
 
 
 def _with_value(rec: ConsumerRecord, value: bytes | None) -> ConsumerRecord:

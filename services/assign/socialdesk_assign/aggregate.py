@@ -26,6 +26,7 @@ from socialdesk.events import (
     ItemMessage,
     TriagedMention,
 )
+from socialdesk.personal import author_key
 from socialdesk.taxonomy import OPEN_STATUSES, ItemStatus, Priority
 from socialdesk_assign.routing import (
     Gazetteer,
@@ -108,6 +109,7 @@ def apply_mention(
         account=m.force_account.handle,
         media=m.media,
         author_id=m.author.id,
+        author_key=author_key(m.platform.value, m.author.id),
     )
     current = state.current_item()
     if current is not None and (
@@ -154,7 +156,8 @@ def _follow_up(
         urgency=max(item.urgency, t.urgency),
         reasons=[*item.reasons, *t.reasons] if higher else item.reasons,
     )
-    public = Actor(kind="public", id=m.author.id)
+    # the person by their author key, not the platform's id (sealed as theirs on Kafka)
+    public = Actor(kind="public", id=author_key(m.platform.value, m.author.id))
     replied = {"mention_id": m.id, "regraded_to": t.priority.value if higher else None}
     events.append(_event(item, ItemEventType.public_replied, public, now, data=replied))
     if higher and t.priority == Priority.P1 and roster is not None:
