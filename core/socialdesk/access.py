@@ -20,7 +20,7 @@ from elasticsearch import AsyncElasticsearch
 
 from socialdesk import indices
 from socialdesk.erasing import ATTACHMENTS, scan
-from socialdesk.erasure import Person, holds_their_messages, is_own_item
+from socialdesk.erasure import Person, holds_their_messages, is_own_item, is_their_message
 from socialdesk.es import alias
 from socialdesk.settings import BaseServiceSettings
 
@@ -57,7 +57,7 @@ def _theirs(doc: dict[str, Any], person: Person) -> list[dict[str, Any]]:
     own = is_own_item(doc, person)
     out = []
     for m in doc.get("messages") or []:
-        mine = m.get("direction") == "inbound" and m.get("author") in person.names
+        mine = is_their_message(m, person)
         if mine or (own and m.get("direction") == "outbound"):
             out.append({"item_id": doc["id"], **m})
     return out

@@ -381,11 +381,6 @@ class Eraser:
         result = await self.kafka(self.settings, found.person.key, found.own_ids)
         report.kafka_key_destroyed = bool(result.get("key_destroyed"))
         report.add(Store.kafka, int(result.get("tombstones_total", 0)))
-        if found.others:  # sealed under the thread starter's key, not theirs
-            report.problems.append(
-                f"{len(found.others)} items of other people: their Kafka records still hold "
-                "this person's messages until the topics' retention ends"
-            )
 
 
 async def place_hold(es: AsyncElasticsearch, settings: BaseServiceSettings, hold: Hold) -> None:

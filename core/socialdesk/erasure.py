@@ -75,6 +75,11 @@ class Person:
         """What an inbound message's `author` holds for them: handle, else id."""
         return frozenset({self.author_id, *self.handles})
 
+    @property
+    def actor_ids(self) -> frozenset[str]:
+        """What a timeline entry or `last_actor` names them by: their names, or their key."""
+        return self.names | {self.key}
+
     def with_handles(self, handles: Iterable[str | None]) -> Person:
         return Person(self.platform, self.author_id, self.handles | {h for h in handles if h})
 
@@ -84,9 +89,19 @@ def is_own_item(doc: Mapping[str, Any], person: Person) -> bool:
     return doc.get("platform") == person.platform and str(doc.get("author_id")) == person.author_id
 
 
-def _is_theirs(message: Mapping[str, Any], person: Person) -> bool:
-    if message.get("direction") != "inbound" or message.get("author") not in person.names:
+def is_their_message(message: Mapping[str, Any], person: Person) -> bool:
+    if message.get("direction") != "inbound":
         return False
+    if message.get("author_key"):  # who wrote it, where the message says so
+        return bool(message["author_key"] == person.key)
+    if message.get("author_id"):
+        return str(message["author_id"]) == person.author_id and _on_platform(message, person)
+    if message.get("author") not in person.names:
+        return False
+    return _on_platform(message, person)
+
+
+def _on_platform(message: Mapping[str, Any], person: Person) -> bool:
     mention = str(message.get("mention_id") or "")
     return not mention or mention.startswith(f"{person.platform}:")
 
@@ -95,7 +110,7 @@ def holds_their_messages(doc: Mapping[str, Any], person: Person) -> bool:
     """Another person's item (same platform) with an inbound message of theirs."""
     if doc.get("platform") != person.platform or is_own_item(doc, person):
         return False
-    return any(_is_theirs(m, person) for m in doc.get("messages") or [])
+    return any(is_their_message(m, person) for m in doc.get("messages") or [])
 
 
 def redact_item(doc: Mapping[str, Any], person: Person) -> tuple[dict[str, Any], int]:
@@ -105,13 +120,13 @@ def redact_item(doc: Mapping[str, Any], person: Person) -> tuple[dict[str, Any],
     kept: list[Mapping[str, Any]] = []
     gone: list[Mapping[str, Any]] = []
     for m in doc.get("messages") or []:
-        (gone if _is_theirs(m, person) else kept).append(m)
+        (gone if is_their_message(m, person) else kept).append(m)
     gone_ids = {m.get("mention_id") for m in gone}
     out = dict(doc)
     out["messages"] = kept
     out["mention_ids"] = [i for i in doc.get("mention_ids") or [] if i not in gone_ids]
     out["text"] = "\n".join(str(m.get("text", "")) for m in kept if m.get("direction") == "inbound")
-    if out.get("last_actor") in person.names:
+    if out.get("last_actor") in person.actor_ids:
         out["last_actor"] = "public"
     return out, len(gone)
 
@@ -183,7 +198,7 @@ def their_events_query(item_ids: list[str], person: Person) -> dict[str, Any]:
         "bool": {
             "filter": [
                 {"terms": {"item_id": item_ids}},
-                {"terms": {"actor_id": sorted(person.names)}},
+                {"terms": {"actor_id": sorted(person.actor_ids)}},
             ]
         }
     }
