@@ -26,6 +26,7 @@ from socialdesk.erasure import (
     holds_their_messages,
     is_own_item,
     redact_item,
+    shared_with_others,
     their_events_query,
 )
 from socialdesk.es import alias
@@ -75,8 +76,8 @@ class Found:
     """Everything Elasticsearch holds that names the person, split by what happens."""
 
     person: Person
-    own: list[dict[str, Any]] = field(default_factory=list)  # to delete
-    others: list[dict[str, Any]] = field(default_factory=list)  # to redact
+    own: list[dict[str, Any]] = field(default_factory=list)  # wholly theirs: to delete
+    others: list[dict[str, Any]] = field(default_factory=list)  # shared: to redact
     held: list[tuple[dict[str, Any], list[Hold]]] = field(default_factory=list)
     elsewhere: int = 0  # items outside the force the erasure is for: left alone
 
@@ -165,7 +166,7 @@ async def find(
             found.elsewhere += 1
         elif keep:
             found.held.append((doc, keep))
-        elif is_own_item(doc, person):
+        elif is_own_item(doc, person) and not shared_with_others(doc, person):
             found.own.append(doc)
         else:
             found.others.append(doc)

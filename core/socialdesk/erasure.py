@@ -24,6 +24,7 @@ HELD_ACTION = "legal_hold.placed"
 RELEASED_ACTION = "legal_hold.released"
 ACCESS_ACTION = "person.access_exported"
 DPO_ROLE = "dpo"
+ERASED_AUTHOR = "erased"  # the author of a thread they started that others wrote in too
 HOLD_ROLES = frozenset({"supervisor", "force_admin", DPO_ROLE})
 
 
@@ -106,6 +107,15 @@ def _on_platform(message: Mapping[str, Any], person: Person) -> bool:
     return not mention or mention.startswith(f"{person.platform}:")
 
 
+def shared_with_others(doc: Mapping[str, Any], person: Person) -> bool:
+    """Their own item in which someone else wrote too: it is redacted, not deleted, so
+    the other person's messages stay."""
+    return is_own_item(doc, person) and any(
+        m.get("direction") == "inbound" and not is_their_message(m, person)
+        for m in doc.get("messages") or []
+    )
+
+
 def holds_their_messages(doc: Mapping[str, Any], person: Person) -> bool:
     """Another person's item (same platform) with an inbound message of theirs."""
     if doc.get("platform") != person.platform or is_own_item(doc, person):
@@ -115,8 +125,9 @@ def holds_their_messages(doc: Mapping[str, Any], person: Person) -> bool:
 
 def redact_item(doc: Mapping[str, Any], person: Person) -> tuple[dict[str, Any], int]:
     """An item of several people without the person's messages (and their mention ids,
-    the search text rebuilt from the messages left, and their name as the last actor):
-    (new doc, messages removed)."""
+    the search text rebuilt from the messages left, their name as the last actor, and, in
+    a thread they started, their name as its author and the grade's reasons, which come
+    from their words): (new doc, messages removed)."""
     kept: list[Mapping[str, Any]] = []
     gone: list[Mapping[str, Any]] = []
     for m in doc.get("messages") or []:
@@ -128,6 +139,8 @@ def redact_item(doc: Mapping[str, Any], person: Person) -> tuple[dict[str, Any],
     out["text"] = "\n".join(str(m.get("text", "")) for m in kept if m.get("direction") == "inbound")
     if out.get("last_actor") in person.actor_ids:
         out["last_actor"] = "public"
+    if is_own_item(doc, person):  # their thread, kept for the others in it: no name left
+        out.update(author_id=ERASED_AUTHOR, author_handle=None, author_name=None, reasons=[])
     return out, len(gone)
 
 

@@ -24,7 +24,7 @@ from prometheus_client import REGISTRY
 from socialdesk import indices
 from socialdesk.config import load_config
 from socialdesk.erasing import ATTACHMENTS, place_hold, scan
-from socialdesk.erasure import ERASED_ACTION, Hold, HoldScope, Person, Store
+from socialdesk.erasure import ERASED_ACTION, ERASED_AUTHOR, Hold, HoldScope, Person, Store
 from socialdesk.es import alias, ensure_indices
 from socialdesk.events import Author, ForceAccount, ItemEvent, Mention, utcnow
 from socialdesk.kafka import Output, ProducerHolder, produce_and_wait
@@ -68,8 +68,9 @@ def mention(n: str, author: str, handle: str, force: str, at: datetime, conv: st
 
 
 def world(now: datetime) -> tuple[list[Mention], list[ItemEvent], list[str], list[str]]:
-    """Item events for the subject's 50 items (3 forces, 8 days), 20 items of others, 3
-    of which the subject also wrote in: (events, subject's item ids, shared item ids)."""
+    """Item events for the subject's 50 items (3 forces, 8 days; someone else wrote in one
+    of them), 20 items of others, 3 of which the subject also wrote in: (mentions, events,
+    subject's item ids, the others' items they wrote in)."""
     config = load_config(ROOT / "config")
     states: dict[str, ThreadState] = {}
     events: list[ItemEvent] = []
@@ -89,6 +90,9 @@ def world(now: datetime) -> tuple[list[Mention], list[ItemEvent], list[str], lis
         at = now - timedelta(days=i % 8, minutes=i)
         force = forces[i % 3]
         mine.append(apply(mention(f"s{i}", SUBJECT_ID, SUBJECT_HANDLE, force, at, f"cs{i}"), force))
+    # Someone else writes in one of the subject's threads: kept for them, without the subject.
+    at = now - timedelta(days=2, minutes=1)
+    apply(mention("g0", OTHERS[1], f"h_{OTHERS[1]}", forces[2], at, "cs2"), forces[2])
     shared = []
     for j in range(20):
         at = now - timedelta(hours=j + 1)
@@ -210,7 +214,7 @@ def test_an_erased_person_leaves_nothing_but_held_items_and_others_are_untouched
                 before = await every_doc(es, ix_prefix)
                 kafka_before = await readable(settings, prefix)
                 dry = await erase(settings, subject, "dpo.drill", "DPO-REQ-1", dry_run=True)
-                assert dry["counts"][Store.items] == 49 and dry["counts"][Store.items_redacted] == 3
+                assert dry["counts"][Store.items] == 48 and dry["counts"][Store.items_redacted] == 4
                 assert await every_doc(es, ix_prefix) == before  # a dry run changes nothing
                 report = await erase(settings, subject, "dpo.drill", "DPO-REQ-1", dry_run=False)
 
@@ -232,10 +236,10 @@ def test_an_erased_person_leaves_nothing_but_held_items_and_others_are_untouched
         assert report["status"] == "done", report
         took = datetime.fromisoformat(report["finished_at"]) - datetime.fromisoformat(report["at"])
         print(f"\nerasure of the subject (70 items indexed): {took.total_seconds():.2f} s")
-        assert report["counts"][Store.items] == 49
+        assert report["counts"][Store.items] == 48  # 50, less the held one and the shared one
         erased = REGISTRY.get_sample_value("socialdesk_erased_total", {"store": "items"})
-        assert erased is not None and erased >= 49  # the metric counts what went
-        assert report["counts"][Store.items_redacted] == 3
+        assert erased is not None and erased >= 48  # the metric counts what went
+        assert report["counts"][Store.items_redacted] == 4
         assert report["counts"][Store.author_days] == 8  # one per day of history
         assert report["counts"][Store.attachments] == 12  # the held item's stays
         assert [h["item_id"] for h in report["held"]] == [held_item]
@@ -253,10 +257,14 @@ def test_an_erased_person_leaves_nothing_but_held_items_and_others_are_untouched
         # The shared items keep their own author's message and lose the subject's.
         shared_docs = [d for ix, d in after if ix.startswith(items) and d.get("id") in shared]
         assert len(shared_docs) == 3
+        [kept] = [d for ix, d in after if ix.startswith(items) and d.get("id") == mine[2]]
+        assert kept["author_id"] == ERASED_AUTHOR and kept["text"].startswith("someone keeps")
+        assert [m["author"] for m in kept["messages"]] == [f"h_{OTHERS[1]}"]
         assert all(len(d["messages"]) == 1 and "rubbish" in d["text"] for d in shared_docs)
         # Other authors: the same items as before.
-        assert {a: n for a, n in per_author(after, items).items() if a != SUBJECT_ID} == {
-            a: n for a, n in per_author(before, items).items() if a != SUBJECT_ID
+        subject_names = (SUBJECT_ID, ERASED_AUTHOR)
+        assert {a: n for a, n in per_author(after, items).items() if a not in subject_names} == {
+            a: n for a, n in per_author(before, items).items() if a not in subject_names
         }
         # Objects: only the held item's; the other author's stays.
         assert [k.split("/")[2] for k in left_objects] == [held_item]
@@ -269,7 +277,7 @@ def test_an_erased_person_leaves_nothing_but_held_items_and_others_are_untouched
         assert kafka_before[MENTIONS_RAW] == 53 and kafka_before[ITEMS_EVENTS] >= 53
         assert kafka_after == {}, kafka_after
         assert record["actor_id"] == "dpo.drill" and record["target_id"] == report["request_id"]
-        assert record["details"]["counts"][Store.items] == 49
+        assert record["details"]["counts"][Store.items] == 48
         assert not names_subject(record, subject.key)  # the record holds no personal data
 
     asyncio.run(run())

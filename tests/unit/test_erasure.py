@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from socialdesk.erasure import (
+    ERASED_AUTHOR,
     ErasureReport,
     Hold,
     HoldScope,
@@ -18,6 +19,7 @@ from socialdesk.erasure import (
     holds_their_messages,
     is_own_item,
     redact_item,
+    shared_with_others,
 )
 from socialdesk.personal import author_key
 
@@ -115,3 +117,28 @@ def test_the_audit_record_of_an_erasure_holds_no_personal_data() -> None:
     assert ME.key not in json.dumps(details) and "42" not in json.dumps(details["counts"])
     doc = report.document()
     assert set(doc["counts"]) == {s.value for s in Store}
+
+
+def test_their_own_thread_that_someone_else_wrote_in_is_kept_for_the_other_without_them() -> None:
+    doc = {
+        "id": "itm_2",
+        "platform": "x",
+        "author_id": "42",
+        "author_handle": "me_handle",
+        "author_name": "Me Myself",
+        "reasons": ["words that weighed most: 'my van'"],
+        "messages": [
+            msg("me_handle", "my van was taken", "x:5") | {"author_key": ME.key},
+            msg("neighbour", "I saw who took it", "x:6") | {"author_key": author_key("x", "99")},
+        ],
+        "mention_ids": ["x:5", "x:6"],
+        "last_actor": ME.key,
+    }
+    assert shared_with_others(doc, ME)
+    new, removed = redact_item(doc, ME)
+    assert removed == 1 and [m["text"] for m in new["messages"]] == ["I saw who took it"]
+    assert new["author_id"] == ERASED_AUTHOR and new["author_handle"] is None
+    assert new["reasons"] == [] and new["last_actor"] == "public"
+    assert ME.key not in json.dumps(new) and "Me Myself" not in json.dumps(new)
+    alone = doc | {"messages": doc["messages"][:1]}
+    assert not shared_with_others(alone, ME)  # wholly theirs: deleted instead
