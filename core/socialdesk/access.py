@@ -140,6 +140,10 @@ async def _fetch_blobs(bundle: AccessBundle, blobs: Blobs | None) -> None:
                     bundle.problems.append(f"attachment {a.get('sha256')}: not in the store")
                 else:
                     bundle.blobs[key] = stored.body
+                    if a.get("sha256") and _sha(stored.body) != a["sha256"]:
+                        bundle.problems.append(
+                            f"attachment {a['sha256']}: its bytes no longer match its SHA-256"
+                        )
             except Exception as exc:
                 bundle.problems.append(f"attachment {a.get('sha256')}: {type(exc).__name__}")
 

@@ -9,14 +9,17 @@ import asyncio
 import io
 import json
 import zipfile
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
 from elasticsearch import AsyncElasticsearch
 
 from socialdesk import indices
-from socialdesk.erasing import is_restricted
+from socialdesk.erasing import ATTACHMENTS, is_restricted
 from socialdesk.es import alias, ensure_indices
+from socialdesk.objectstore import ObjectStore, ObjectStoreSettings
+from socialdesk.personal import author_key
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.topics import AUDIT_EVENTS
 from socialdesk_tools.cli import main
@@ -25,6 +28,8 @@ from .conftest import Backend
 from .helpers import create_topics, es_items, read_all, settings_for
 
 pytestmark = pytest.mark.integration
+KEY = author_key("x", "555")
+PHOTO = b"\xff\xd8\xff a photo of the broken shed door"
 
 
 def item(item_id: str, author: str, text: str) -> dict[str, object]:
@@ -74,6 +79,10 @@ def test_a_dpo_erases_restricts_and_exports_from_the_command_line(
                 await es.index(index=alias(settings, indices.ITEMS), id=doc["id"], document=doc)
             doc = item("i3", "666", "someone else's")
             await es.index(index=alias(settings, indices.ITEMS), id="i3", document=doc)
+            photo = {"item_id": "i1", "author_key": KEY, "sha256": sha256(PHOTO).hexdigest()}
+            photo["object_key"] = f"attachments/{KEY}/i1/{photo['sha256']}"
+            await es.index(index=alias(settings, ATTACHMENTS), document=photo, refresh=True)
+            await ObjectStore(ObjectStoreSettings()).put(photo["object_key"], PHOTO, "image/jpeg")
         finally:
             await es.close()
 
@@ -90,6 +99,8 @@ def test_a_dpo_erases_restricts_and_exports_from_the_command_line(
     z = zipfile.ZipFile(io.BytesIO(out.read_bytes()))
     assert {i["id"] for i in json.loads(z.read("items.json"))} == {"i1", "i2"}
     assert "someone else" not in z.read("messages.json").decode()
+    assert z.read(f"attachments/i1/{sha256(PHOTO).hexdigest()}") == PHOTO
+    assert json.loads(z.read("manifest.json"))["problems"] == []
 
     assert main(["restrict", *who, "--reason", "DPO-CLI-2"]) == 0
     assert asyncio.run(_restricted(settings.elasticsearch_url, settings))
@@ -97,6 +108,7 @@ def test_a_dpo_erases_restricts_and_exports_from_the_command_line(
     assert main(["erase", *who, "--reason", "DPO-CLI-1"]) == 0
     capsys.readouterr()
     assert [d["id"] for d in es_items(noida.es_url or "", prefix)] == ["i3"]
+    assert asyncio.run(ObjectStore(ObjectStoreSettings()).list_prefix("attachments/")) == []
 
     bad = ["--platform", "myspace", "--author", "1", "--requested-by", "d", "--reason", "R-123"]
     with pytest.raises(SystemExit) as refused:

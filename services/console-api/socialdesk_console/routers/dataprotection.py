@@ -395,7 +395,19 @@ async def place_item_hold(
         until=end,
     )
     await ctx.audit.write(
-        [audit_event(user, request, HELD_ACTION, "item", item_id, hold_id=hold.hold_id)]
+        [
+            audit_event(
+                user,
+                request,
+                HELD_ACTION,
+                "item",
+                item_id,
+                hold_id=hold.hold_id,
+                scope=scope.value,
+                reason=hold.reason,
+                until=until or None,
+            )
+        ]
     )
     await place_hold(ctx.es, ctx.settings, hold)
     return RedirectResponse(f"/items/{item_id}", status_code=303)
