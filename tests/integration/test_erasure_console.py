@@ -117,6 +117,7 @@ def test_the_dpo_holds_restricts_exports_and_erases_within_the_force(
     r = sup.post(f"/items/{held}/hold", data=form(sup, reason="CPS case 12/345", scope="item"))
     assert r.status_code == 303
     assert "CPS case 12/345" in sup.get(f"/items/{held}").text
+    assert "CPS case 12/345" in dpo.get("/data-protection").text  # the force's holds listed
     assert sup.post(f"/items/{met}/hold", data=form(sup, reason="not mine")).status_code == 404
 
     # Restriction: operators no longer see the person's items; the DPO does.

@@ -19,6 +19,7 @@ from socialdesk import indices
 from socialdesk.access import build_zip, collect
 from socialdesk.erasing import (
     Eraser,
+    active_holds,
     kafka_eraser,
     new_request_id,
     object_store,
@@ -141,6 +142,11 @@ async def dp_page(
         user,
         platforms=[p.value for p in Platform],
         erasures=await recent_erasures(ctx, user.force),
+        holds=[
+            h.document()
+            for h in await active_holds(ctx.es, ctx.settings, utcnow())
+            if h.force == user.force
+        ],
         errors=extra.pop("errors", {}),
         form=extra.pop("form", {}),
         **extra,
