@@ -29,7 +29,12 @@ from socialdesk.topics import AUDIT_EVENTS
 
 def person_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments naming one person and who asks, shared with `socialdesk sar`."""
-    p.add_argument("--platform", required=True, choices=[p.value for p in Platform])
+    p.add_argument(
+        "--platform",
+        required=True,
+        choices=[p.value for p in Platform],
+        help="the platform the person wrote on",
+    )
     p.add_argument("--author", required=True, help="the author's id on that platform")
     p.add_argument("--requested-by", required=True, help="the DPO's user name (audited)")
 
