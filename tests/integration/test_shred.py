@@ -53,6 +53,8 @@ B_PUBLIC = "@MerseyPolice bike stolen outside Lime Street station this morning"
 A_REPLY = "@sam_keep_me I saw two lads with bolt croppers there at 8, Joanna"
 B_AGAIN = "@MerseyPolice it was a red Raleigh, frame number starts WX"
 A_AGAIN = "sorry, one more thing: he has a key to the building"
+A_SECRETS = (A["id"], A["handle"], A["display_name"], A_DM, A_PUBLIC, A_MEDIA, A_BAD, A_REPLY)
+B_DATA = (B["id"], B["handle"], B["display_name"], B_PUBLIC)
 
 
 def mention(n: int, who: dict[str, str], text: str, **kw: Any) -> dict[str, Any]:
@@ -196,42 +198,16 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
 
         await wait_until(joined, within=60)
 
-        stored = await every_record(noida.kafka, prefix)
-        assert {r.topic[len(prefix) :] for r in stored} >= {
-            MENTIONS_RAW,
-            ITEMS_EVENTS,
-            ASSIGN_CHANGELOG,
-            DEADLETTER,
-        }
-        secrets = (
-            A["id"],
-            A["handle"],
-            A["display_name"],
-            A_DM,
-            A_PUBLIC,
-            A_MEDIA,
-            A_BAD,
-            A_REPLY,
-        )
-        raw = [(r.key or b"") + b" " + (r.value or b"") for r in stored]
-        assert readable(raw, *secrets) == []  # at rest, sealed
-        assert set(readable(await opened(settings, stored), *secrets)) == set(secrets)
-        assert sum((await readable_about(settings, list(secrets))).values()) > 0
+        await sealed_at_rest_and_open_with_the_key(settings)
 
         report = await erase_author_kafka(settings, author_key("x", A["id"]), a_items)
         assert report["key_destroyed"] is True
         assert report["tombstones"][ASSIGN_CHANGELOG] == 2
 
-        after = await every_record(noida.kafka, prefix)
-        clear = await opened(settings, after)
-        assert readable(clear, *secrets) == []
-        assert set((await readable_about(settings, list(secrets))).values()) == {0}
-        assert readable(clear, B["id"], B["handle"], B["display_name"], B_PUBLIC) == [
-            B["id"],
-            B["handle"],
-            B["display_name"],
-            B_PUBLIC,
-        ]
+        clear = await opened(settings, await every_record(noida.kafka, prefix))
+        assert readable(clear, *A_SECRETS) == []
+        assert set((await readable_about(settings, list(A_SECRETS))).values()) == {0}
+        assert readable(clear, *B_DATA) == list(B_DATA)
 
         # The running assign lets go of what it held about Joanna (it learns of the
         # erasure within POLL, long before its 60 s key cache would have).
@@ -263,13 +239,35 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
     # gone (tombstoned, and their sealed states unreadable), Samuel's are back.
     skipped_before = erased_count(ASSIGN_CHANGELOG)
     async with Running(settings, AssignProcessor(settings, CONFIG)) as restarted:
-        await wait_until(lambda: _restored(restarted), within=60)
-        assert B_PUBLIC in held(restarted) and A_AGAIN in held(restarted)
-        assert A_DM not in held(restarted) and A_PUBLIC not in held(restarted)
-        assert A_REPLY not in held(restarted)
+
+        async def restored() -> str:
+            # every partition read back (a rebalance may move some while it settles)
+            state = held(restarted)
+            return state if B_PUBLIC in state and A_AGAIN in state else ""
+
+        state = await wait_until(restored, within=60)
+        assert A_DM not in state and A_PUBLIC not in state and A_REPLY not in state
     # her old thread states were read, skipped as erased and counted, not dead-lettered
     assert erased_count(ASSIGN_CHANGELOG) > skipped_before
+    dead = [r for r in await every_record(noida.kafka, prefix) if r.topic.endswith(DEADLETTER)]
+    assert len(dead) == 1  # only the line ingest refused
     await es.close()
+
+
+async def sealed_at_rest_and_open_with_the_key(settings: BaseServiceSettings) -> None:
+    """Before the erasure: nothing of Joanna's is readable as stored, all of it opens."""
+    prefix = settings.topic_prefix
+    stored = await every_record(settings.kafka_bootstrap, prefix)
+    assert {r.topic[len(prefix) :] for r in stored} >= {
+        MENTIONS_RAW,
+        ITEMS_EVENTS,
+        ASSIGN_CHANGELOG,
+        DEADLETTER,
+    }
+    raw = [(r.key or b"") + b" " + (r.value or b"") for r in stored]
+    assert readable(raw, *A_SECRETS) == []
+    assert set(readable(await opened(settings, stored), *A_SECRETS)) == set(A_SECRETS)
+    assert sum((await readable_about(settings, list(A_SECRETS))).values()) > 0
 
 
 def erased_count(topic: str) -> float:
@@ -281,7 +279,3 @@ def held(assign: Running) -> str:
     """Everything assign holds in its state store, as text."""
     store = assign.runtime.proc.store  # type: ignore[attr-defined]
     return json.dumps([v.model_dump(mode="json") for _, _, v in store.items()])
-
-
-async def _restored(assign: Running) -> bool:
-    return len(assign.runtime.proc.store.restored) == 6  # type: ignore[attr-defined]
