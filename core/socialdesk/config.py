@@ -17,6 +17,7 @@ import holidays
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from socialdesk.publishing import ApprovalRule
 from socialdesk.retention import DataClass, RetentionOverride, RetentionPolicy
 from socialdesk.taxonomy import Flag, Intent, Platform, Priority
 
@@ -225,6 +226,10 @@ class ForceConfig(Strict):
     control_room: ControlRoom | None = None
     retention: dict[DataClass, RetentionOverride] = Field(
         default_factory=dict, description="shorter periods than the national ones"
+    )
+    publishing: ApprovalRule = Field(
+        default_factory=ApprovalRule,
+        description="which posts need a second person's approval (socialdesk.publishing)",
     )
 
     @model_validator(mode="after")

@@ -124,6 +124,23 @@ MAPPINGS: dict[str, dict[str, Any]] = {
     "rollups_team": ROLLUP_MAPPING,
     "rollups_channel": ROLLUP_MAPPING,
     "rollups_tc": ROLLUP_MAPPING,
+    # One document per force post (socialdesk.publishing.Post), at the post's version.
+    "posts": {
+        "dynamic": False,
+        "properties": {
+            "id": _KW,
+            "force": _KW,
+            "status": _KW,
+            "kind": _KW,
+            "objective": _KW,
+            "author_id": _KW,
+            "accounts": _KW,
+            "created_at": _DATE,
+            "updated_at": _DATE,
+            "publish_at": _DATE,
+            "version": {"type": "long"},
+        },
+    },
     "audit": {
         "dynamic": False,
         "properties": {

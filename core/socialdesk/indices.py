@@ -19,5 +19,6 @@ LEGAL_HOLDS = "legal-holds"  # items or authors kept from retention and erasure
 RESTRICTIONS = "restrictions"  # authors whose processing is restricted (GDPR Art. 18)
 ERASURES = "erasures"  # erasure requests: progress while running, then the report
 ATTACHMENTS = "attachments"  # one document per attachment the media service kept or refused
+POSTS = "posts"  # one document per force post (the Post), replaced by newer versions
 AUTHOR_KEYS = "author-keys"  # per-author data keys, wrapped (socialdesk.vault)
 AUTHOR_ERASURES = "author-erasures"  # which author keys were destroyed, when (socialdesk.vault)

@@ -14,11 +14,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
 
 from socialdesk.events import Actor, Model
+from socialdesk.refusals import Refusal, Refused
 from socialdesk.taxonomy import Platform
 
 
@@ -68,6 +69,13 @@ class PostStatus(StrEnum):
 OPEN_POST_STATUSES = frozenset(
     {PostStatus.draft, PostStatus.awaiting_approval, PostStatus.approved, PostStatus.scheduled}
 )
+
+
+class PublishingRole(StrEnum):
+    """The console roles `apply` asks about (PostCommand.actor_roles)."""
+
+    comms = "comms"  # composes posts
+    approver = "approver"  # approves or refuses others' posts
 
 
 class PostCommandType(StrEnum):
@@ -190,6 +198,7 @@ class PostCommand(Model):
     reason: str = Field(default="", max_length=2000)  # refuse, cancel
     checklist_seen: bool = False  # approve: the approver saw the author's ticks
     expected_version: int | None = None  # refuse a command made on a stale page
+    actor_roles: list[str] = Field(default_factory=list, max_length=20)  # PublishingRole
 
 
 class PostEvent(Model):
@@ -204,6 +213,7 @@ class PostEvent(Model):
     post: Post | None = None  # absent only on `rejected` for an unknown post
     account: AccountRef | None = None  # delivered / undeliverable
     reason: str = ""  # rejected, refused, undeliverable
+    reason_code: Refusal | None = None  # rejected: the reason as a code, to translate
     command_id: str | None = None
 
 
@@ -254,6 +264,7 @@ def check_draft(
                         message=f"{n} characters; {platform.value} allows {limit}",
                     )
                 )
+        problems.extend(_bilingual_problems(draft, platform, welsh))
     for i, m in enumerate(draft.media):
         if not m.alt_text.strip():
             problems.append(Problem(field=f"media.{i}.alt_text", message="add alt text"))
@@ -261,6 +272,34 @@ def check_draft(
         if not link.startswith(("https://", "http://")):
             problems.append(Problem(field="links", message=f"not a web address: {link[:80]}"))
     return problems
+
+
+def message_text(draft: PostDraft, platform: Platform, welsh: bool) -> str:
+    """What one account posts: for a force under the Welsh Language Standards, the Welsh
+    and the English in one message, Welsh first (neither treated less favourably)."""
+    en = draft.text.get(platform, "").strip()
+    cy = draft.text_cy.get(platform, "").strip() if welsh else ""
+    return f"{cy}\n\n{en}" if cy and en else (cy or en)
+
+
+def _bilingual_problems(draft: PostDraft, platform: Platform, welsh: bool) -> list[Problem]:
+    """Both languages go out in one message, so together they must fit the limit."""
+    limit = TEXT_LIMITS.get(platform)
+    if not welsh or limit is None or not draft.text_cy.get(platform, "").strip():
+        return []
+    alone = [draft.text.get(platform, "").strip(), draft.text_cy[platform].strip()]
+    if not alone[0] or any(text_length(platform, t) > limit for t in alone):
+        return []  # a missing or too long text is reported on its own
+    n = text_length(platform, message_text(draft, platform, welsh))
+    if n <= limit:
+        return []
+    return [
+        Problem(
+            field=f"text_cy.{platform.value}",
+            message=f"Welsh and English together are {n} characters; "
+            f"{platform.value} allows {limit}",
+        )
+    ]
 
 
 class ApprovalRule(Model):
@@ -295,3 +334,254 @@ def due(post: Post, now: datetime) -> bool:
     return post.status == PostStatus.scheduled and (
         post.publish_at is None or post.publish_at <= now
     )
+
+
+# ---- the state machine: the one place that decides what a command does to a post ------
+SYSTEM = Actor(kind="system", id="outbound")
+# Statuses a person may still change their mind in (cancel); publishing is under way after.
+_CANCELLABLE = OPEN_POST_STATUSES | {PostStatus.awaiting_approval}
+_SCHEDULABLE = frozenset({PostStatus.draft, PostStatus.approved, PostStatus.scheduled})
+
+
+def post_event(
+    post: Post, kind: PostEventType, at: datetime, actor: Actor, **extra: Any
+) -> PostEvent:
+    """An event carrying the post after it; its id is the post's version, so a replayed
+    command makes the same event again (the indexer keeps the newest version)."""
+    return PostEvent(
+        event_id=f"{post.id}:{post.version}",
+        post_id=post.id,
+        force=post.force,
+        type=kind,
+        at=at,
+        actor=actor,
+        post=post,
+        **extra,
+    )
+
+
+def rejected(
+    post: Post | None,
+    cmd: PostCommand,
+    now: datetime,
+    reason: str,
+    code: Refusal | None = None,
+) -> PostEvent:
+    """A refused command: the post is unchanged and the reason goes back to the console."""
+    return PostEvent(
+        event_id=f"{cmd.post_id}:rejected:{cmd.command_id}",
+        post_id=cmd.post_id,
+        force=cmd.force,
+        type=PostEventType.rejected,
+        at=now,
+        actor=cmd.actor,
+        post=post,
+        reason=reason,
+        reason_code=code,
+        command_id=cmd.command_id,
+    )
+
+
+def _problems_text(problems: list[Problem]) -> str:
+    return "; ".join(f"{p.field}: {p.message}" for p in problems)
+
+
+def _is_approver(cmd: PostCommand) -> bool:
+    return PublishingRole.approver.value in cmd.actor_roles
+
+
+def _approved(post: Post) -> bool:
+    """Approved and unchanged since: a refusal sends the post back to draft, and only a
+    draft can be edited, so the last decision still covers the text."""
+    last = post.approvals[-1] if post.approvals else None
+    return (
+        last is not None
+        and last.decision == "approved"
+        and post.status in (PostStatus.approved, PostStatus.scheduled)
+    )
+
+
+def _ready_to_publish(
+    post: Post,
+    cmd: PostCommand,
+    rule: ApprovalRule,
+    force_accounts: dict[str, list[str]],
+    welsh: bool,
+) -> None:
+    """Schedule and publish_now: the author or an approver; a clean draft; approval
+    first where the rule (or an earlier submission) asks for it."""
+    if post.status not in _SCHEDULABLE:
+        raise Refused(Refusal.not_publishable, status=post.status.value.replace("_", " "))
+    if cmd.actor.id != post.author.id and not _is_approver(cmd):
+        raise Refused(Refusal.not_author_or_approver, what="schedule or publish")
+    problems = check_draft(post.draft, force_accounts, welsh)
+    if problems:
+        raise Refused(Refusal.draft_problems, problems=_problems_text(problems))
+    reasons = sorted(set(approval_reasons(post.draft, rule)) | set(post.approval_reasons))
+    if reasons and not _approved(post):
+        raise Refused(Refusal.needs_approval, reasons="; ".join(reasons))
+
+
+def _check(
+    post: Post | None,
+    cmd: PostCommand,
+    now: datetime,
+    rule: ApprovalRule,
+    force_accounts: dict[str, list[str]],
+    welsh: bool,
+) -> None:
+    """Raise Refused with the reason a person would be given, or return to go ahead."""
+    if cmd.actor.force is not None and cmd.actor.force != cmd.force:
+        raise Refused(Refusal.wrong_force)
+    if post is None:
+        if cmd.type != PostCommandType.save_draft:
+            raise Refused(Refusal.no_such_post)
+        if cmd.draft is None:
+            raise Refused(Refusal.nothing_to_save)
+        return
+    if post.force != cmd.force:  # another force's post is answered as a missing one
+        raise Refused(Refusal.no_such_post)
+    if cmd.expected_version is not None and cmd.expected_version != post.version:
+        raise Refused(Refusal.stale, version=post.version)
+    _check_step(post, cmd, now, rule, force_accounts, welsh)
+
+
+def _check_step(
+    post: Post,
+    cmd: PostCommand,
+    now: datetime,
+    rule: ApprovalRule,
+    force_accounts: dict[str, list[str]],
+    welsh: bool,
+) -> None:
+    t, status, is_author = cmd.type, post.status, cmd.actor.id == post.author.id
+    if t == PostCommandType.save_draft:
+        if cmd.draft is None:
+            raise Refused(Refusal.nothing_to_save)
+        if not is_author:
+            raise Refused(Refusal.not_author, what="edit this draft")
+        if status != PostStatus.draft:
+            raise Refused(Refusal.not_a_draft, what="edited", status=status.value)
+    elif t == PostCommandType.submit:
+        if not is_author:
+            raise Refused(Refusal.not_author, what="submit this post for approval")
+        if status != PostStatus.draft:
+            raise Refused(Refusal.not_a_draft, what="submitted", status=status.value)
+        problems = check_draft(post.draft, force_accounts, welsh)
+        if problems:
+            raise Refused(Refusal.draft_problems, problems=_problems_text(problems))
+        if not checklist_complete(post.draft):
+            raise Refused(Refusal.checklist_incomplete)
+    elif t in (PostCommandType.approve, PostCommandType.refuse):
+        if status != PostStatus.awaiting_approval:
+            raise Refused(Refusal.not_awaiting_approval, status=status.value)
+        if not _is_approver(cmd):
+            raise Refused(Refusal.not_an_approver)
+        if is_author:
+            raise Refused(Refusal.own_post)
+        if t == PostCommandType.approve and not cmd.checklist_seen:
+            raise Refused(Refusal.checklist_not_seen)
+        if t == PostCommandType.refuse and not cmd.reason.strip():
+            raise Refused(Refusal.reason_missing)
+    elif t in (PostCommandType.schedule, PostCommandType.publish_now):
+        if t == PostCommandType.schedule and (cmd.publish_at is None or cmd.publish_at <= now):
+            raise Refused(Refusal.time_in_past)
+        _ready_to_publish(post, cmd, rule, force_accounts, welsh)
+    elif t == PostCommandType.cancel:
+        if status not in _CANCELLABLE:
+            raise Refused(Refusal.not_cancellable, status=status.value)
+        if not is_author and not _is_approver(cmd):
+            raise Refused(Refusal.not_author_or_approver, what="cancel")
+
+
+def apply(
+    post: Post | None,
+    cmd: PostCommand,
+    now: datetime,
+    rule: ApprovalRule,
+    force_accounts: dict[str, list[str]],
+    welsh: bool = False,
+) -> tuple[Post | None, list[PostEvent]]:
+    """What a person's command does to a post: the post after it and its events, or the
+    post unchanged and one `rejected` event with the reason (nothing is ever sent then).
+
+    `rule` is the force's ApprovalRule, `force_accounts` its accounts and `welsh` its
+    `welsh_language_standards`, all from its config."""
+    try:
+        _check(post, cmd, now, rule, force_accounts, welsh)
+    except Refused as exc:
+        return post, [rejected(post, cmd, now, str(exc), exc.code)]
+    t = cmd.type
+    if post is None:
+        assert cmd.draft is not None
+        new = Post(
+            id=cmd.post_id,
+            force=cmd.force,
+            author=cmd.actor,
+            draft=cmd.draft,
+            created_at=now,
+            updated_at=now,
+            approval_reasons=approval_reasons(cmd.draft, rule),
+            version=1,
+        )
+        return new, [
+            post_event(new, PostEventType.saved, now, cmd.actor, command_id=cmd.command_id)
+        ]
+    if t == PostCommandType.publish_now:
+        return start_publishing(post, now, cmd.actor, cmd.command_id)
+    changes: dict[str, Any] = {"updated_at": now, "version": post.version + 1}
+    kind, reason = _STEP_EVENTS[t], ""
+    if t == PostCommandType.save_draft:
+        assert cmd.draft is not None
+        changes |= {"draft": cmd.draft, "approval_reasons": approval_reasons(cmd.draft, rule)}
+    elif t == PostCommandType.submit:
+        reasons = approval_reasons(post.draft, rule) or ["the author asked for approval"]
+        changes |= {"status": PostStatus.awaiting_approval, "approval_reasons": reasons}
+    elif t in (PostCommandType.approve, PostCommandType.refuse):
+        decision: Literal["approved", "refused"] = (
+            "approved" if t == PostCommandType.approve else "refused"
+        )
+        reason = cmd.reason.strip()
+        approval = Approval(by=cmd.actor, at=now, decision=decision, reason=reason)
+        changes |= {
+            "status": PostStatus.approved if decision == "approved" else PostStatus.draft,
+            "approvals": [*post.approvals, approval],
+        }
+    elif t == PostCommandType.schedule:
+        changes |= {"status": PostStatus.scheduled, "publish_at": cmd.publish_at}
+    elif t == PostCommandType.cancel:
+        changes["status"] = PostStatus.cancelled
+        reason = cmd.reason.strip()
+    after = post.model_copy(update=changes)
+    return after, [
+        post_event(after, kind, now, cmd.actor, command_id=cmd.command_id, reason=reason)
+    ]
+
+
+_STEP_EVENTS: dict[PostCommandType, PostEventType] = {
+    PostCommandType.save_draft: PostEventType.saved,
+    PostCommandType.submit: PostEventType.submitted,
+    PostCommandType.approve: PostEventType.approved,
+    PostCommandType.refuse: PostEventType.refused,
+    PostCommandType.schedule: PostEventType.scheduled,
+    PostCommandType.cancel: PostEventType.cancelled,
+}
+
+
+def start_publishing(
+    post: Post, now: datetime, actor: Actor = SYSTEM, command_id: str | None = None
+) -> tuple[Post, list[PostEvent]]:
+    """Publish now (a person's publish_now, or a scheduled post come due): one pending
+    delivery per account, sent by outbound."""
+    after = post.model_copy(
+        update={
+            "status": PostStatus.publishing,
+            "publish_at": post.publish_at or now,
+            "updated_at": now,
+            "version": post.version + 1,
+            "deliveries": [
+                AccountDelivery(account=a, status="pending") for a in post.draft.accounts
+            ],
+        }
+    )
+    return after, [post_event(after, PostEventType.publishing, now, actor, command_id=command_id)]

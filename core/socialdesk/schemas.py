@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from socialdesk import events, topics
+from socialdesk import events, publishing, topics
 
 TOPIC_MODELS: dict[str, type[BaseModel]] = {
     topics.MENTIONS_RAW: events.Mention,
@@ -24,6 +24,8 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
     topics.OPERATORS_PRESENCE: events.OperatorPresence,
     topics.POSTS_OUTBOUND: events.OutboundPost,
     topics.NOTIFICATIONS: events.Notification,
+    topics.POSTS_COMMANDS: publishing.PostCommand,
+    topics.POSTS_EVENTS: publishing.PostEvent,
 }
 # Payloads that leave the platform by HTTP rather than a topic: the control-room handover
 # and its callback (schemas/control-room/, docs/control-room.md).

@@ -160,7 +160,10 @@ class FakeIssuer:
 @dataclass
 class FakePlatform:
     """X API v2 and Graph API stand-in: answers 503 to the first `fail_first` sends, and
-    while `hold` is set takes each send (recorded) but keeps the answer back."""
+    while `hold` is set takes each send (recorded) but keeps the answer back. Takes X
+    posts and replies (/2/tweets) and Facebook Page posts (/me/feed, /me/photos), each
+    recorded with the token it came with (`auth`), so a test counts what each account
+    received."""
 
     fail_first: int = 0
     hold: bool = False
@@ -168,32 +171,46 @@ class FakePlatform:
     calls: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def received(self) -> dict[tuple[str | None, str], int]:
+        """How many times each (token, text) arrived: 2 is a post sent twice."""
+        with self.lock:
+            out: dict[tuple[str | None, str], int] = {}
+            for c in self.calls:
+                key = (c["auth"], str(c["body"].get("text") or c["body"].get("message") or ""))
+                out[key] = out.get(key, 0) + 1
+            return out
+
+    async def _take(self, path: str, body: dict[str, Any], auth: str | None) -> JSONResponse:
+        with self.lock:
+            self.calls.append({"path": path, "body": body, "auth": auth})
+            n = len(self.calls)
+            failing = self.fail_first > 0
+            if failing:
+                self.fail_first -= 1
+        while self.hold:  # noqa: ASYNC110 - released from the test's thread, not this loop
+            await asyncio.sleep(0.05)
+        if (auth or "").removeprefix("Bearer ") in self.refused_tokens:
+            return JSONResponse({"title": "Unauthorized"}, status_code=401)
+        if failing:
+            return JSONResponse({"title": "Service Unavailable"}, status_code=503)
+        return JSONResponse(
+            {"data": {"id": str(1000 + n), "text": body.get("text")}, "id": f"{n}"}, status_code=201
+        )
+
     def app(self) -> FastAPI:
         app = FastAPI()
 
         @app.post("/2/tweets")
         async def tweet(request: Request) -> JSONResponse:
             body = await request.json()
-            with self.lock:
-                self.calls.append(
-                    {
-                        "path": "/2/tweets",
-                        "body": body,
-                        "auth": request.headers.get("authorization"),
-                    }
-                )
-                failing = self.fail_first > 0
-                if failing:
-                    self.fail_first -= 1
-            while self.hold:  # noqa: ASYNC110 - released from the test's thread, not this loop
-                await asyncio.sleep(0.05)
-            bearer = (request.headers.get("authorization") or "").removeprefix("Bearer ")
-            if bearer in self.refused_tokens:
-                return JSONResponse({"title": "Unauthorized"}, status_code=401)
-            if failing:
-                return JSONResponse({"title": "Service Unavailable"}, status_code=503)
-            return JSONResponse(
-                {"data": {"id": str(1000 + len(self.calls)), "text": body["text"]}}, status_code=201
+            return await self._take("/2/tweets", body, request.headers.get("authorization"))
+
+        @app.post("/me/feed")
+        @app.post("/me/photos")
+        async def page(request: Request) -> JSONResponse:
+            body = await request.json()
+            return await self._take(
+                request.url.path, body, request.query_params.get("access_token")
             )
 
         return app

@@ -24,6 +24,7 @@ from socialdesk_outbound.delivery import (
     deliver,
 )
 from socialdesk_outbound.flows import OutboundProcessor
+from socialdesk_outbound.posting import PostDelivery
 from socialdesk_outbound.publishers import MetaPublisher, XPublisher
 from socialdesk_outbound.reply import (
     OutboundReply,
@@ -51,6 +52,12 @@ class Flaky:
     def idempotent(self, reply: OutboundReply) -> bool:
         return False
 
+    async def publish(self, post: PostDelivery) -> str:
+        raise AssertionError("replies only")
+
+    def idempotent_post(self, post: PostDelivery) -> bool:
+        return False
+
 
 async def test_delivery_retries_with_backoff_until_sent() -> None:
     failures: list[tuple[int, float]] = []
@@ -62,10 +69,11 @@ async def test_delivery_retries_with_backoff_until_sent() -> None:
     async def sleep(s: float) -> None:
         slept.append(s)
 
-    result = await deliver(Flaky(3), REPLY, 60, on_failure, sleep=sleep)
+    flaky = Flaky(3)
+    result = await deliver(lambda: flaky.send(REPLY), 60, on_failure, sleep=sleep)
     assert result is not None and result.status == "delivered" and result.attempts == 4
     assert slept == [0.5, 1.0, 2.0] and [a for a, _ in failures] == [1, 2, 3]
-    gone = await deliver(Flaky(0, permanent=True), REPLY, 60, on_failure, sleep=sleep)
+    gone = await deliver(lambda: Flaky(0, True).send(REPLY), 60, on_failure, sleep=sleep)
     assert gone is not None and gone.status == "undeliverable"
     assert backoff(30, 60) == 60
 
@@ -149,6 +157,12 @@ class Recording:
 
     def idempotent(self, reply: OutboundReply) -> bool:
         return self.idem
+
+    async def publish(self, post: PostDelivery) -> str:
+        raise AssertionError("replies only")
+
+    def idempotent_post(self, post: PostDelivery) -> bool:
+        return False
 
 
 def processor(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date, timedelta
+from functools import partial
 
 import httpx
 import pytest
@@ -113,7 +114,7 @@ async def test_two_accounts_two_tokens_and_a_refused_token(config: PlatformConfi
         async def never(*_: object) -> None:
             raise AssertionError("a refused token is not retried")
 
-        result = await deliver(x, refused, 1.0, never)
+        result = await deliver(lambda: x.send(refused), 1.0, never)
     assert seen == ["Bearer tok-nwp", "Bearer tok-hgc", "Bearer tok-hgc"]
     assert result is not None and result.status == "undeliverable"
     audit = outcome_audit(refused, result)
@@ -134,7 +135,7 @@ async def test_a_channel_without_a_publisher_or_a_token_is_replied_to_by_hand(
             {"x": XPublisher("https://x.test", Credentials(config, OutboundSettings(), {}), http)}
         )
         for r in (reply("north-wales", "nwp", "tiktok"), reply("north-wales", "NWPolice")):
-            result = await deliver(router, r, 1.0, never)
+            result = await deliver(partial(router.send, r), 1.0, never)
             assert result is not None and result.reason == "reply_by_hand", r
             assert "reply by hand" in (result.error or "")
             assert outcome_audit(r, result).details["reason"] == "reply_by_hand"

@@ -28,10 +28,11 @@ from socialdesk.events import AuditEvent, ItemEvent, SlaEvent, utcnow
 from socialdesk.kafka import BatchResult, Meta, Output, StreamProcessor
 from socialdesk.kafka.client import topic_name
 from socialdesk.kafka.outputs import dead_for
+from socialdesk.publishing import PostEvent
 from socialdesk.retention import DataClass, periods_for
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.stream import serve_processor
-from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS, SLA_EVENTS
+from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS, POSTS_EVENTS, SLA_EVENTS
 from socialdesk_indexer.documents import (
     audit_document,
     correction_document,
@@ -39,6 +40,7 @@ from socialdesk_indexer.documents import (
     item_document,
     sla_document,
 )
+from socialdesk_indexer.posts import post_docs
 from socialdesk_indexer.sweeper import RetentionSweeper
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ log = logging.getLogger(__name__)
 class IndexerProcessor(StreamProcessor):
     service = "indexer"
     group_id = "socialdesk-indexer"
-    topics: Sequence[str] = (ITEMS_EVENTS, SLA_EVENTS, AUDIT_EVENTS)
+    topics: Sequence[str] = (ITEMS_EVENTS, SLA_EVENTS, AUDIT_EVENTS, POSTS_EVENTS)
 
     def __init__(
         self,
@@ -122,6 +124,8 @@ class IndexerProcessor(StreamProcessor):
             return ItemEvent.model_validate_json(raw)
         if topic == SLA_EVENTS:
             return SlaEvent.model_validate_json(raw)
+        if topic == POSTS_EVENTS:
+            return PostEvent.model_validate_json(raw)
         return AuditEvent.model_validate_json(raw)
 
     def to_docs(self, value: Any) -> list[VersionedDoc]:
@@ -154,6 +158,8 @@ class IndexerProcessor(StreamProcessor):
                     sla_document(value),
                 )
             ]
+        if isinstance(value, PostEvent):
+            return post_docs(s, value)
         assert isinstance(value, AuditEvent)
         return [VersionedDoc(alias(s, indices.AUDIT), value.event_id, 1, audit_document(value))]
 

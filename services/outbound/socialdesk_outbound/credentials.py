@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Protocol
 
 from prometheus_client import Gauge
 
@@ -19,7 +20,6 @@ from socialdesk.config import AccountCredential, PlatformConfig
 from socialdesk.events import utcnow
 from socialdesk.settings import OutboundSettings
 from socialdesk.taxonomy import Platform
-from socialdesk_outbound.reply import OutboundReply
 
 log = logging.getLogger(__name__)
 EXPIRY_WARNING_DAYS = 14  # a token expiring within this is renewed before replies fail
@@ -30,6 +30,17 @@ TOKEN_EXPIRY = Gauge(
 )
 # The platforms whose deployment-wide token stands in for an account without its own.
 _FALLBACK_PLATFORMS = {Platform.x: "x", Platform.facebook: "meta", Platform.instagram: "meta"}
+
+
+class Addressed(Protocol):
+    """A reply or a post from one account: whose token sends it."""
+
+    @property
+    def force(self) -> str | None: ...
+    @property
+    def platform(self) -> str: ...
+    @property
+    def account(self) -> str | None: ...
 
 
 class Source(StrEnum):
@@ -69,7 +80,7 @@ class Credentials:
         meta = settings.meta_page_token.get_secret_value() if settings.meta_page_token else None
         self.deployment = {"x": x or None, "meta": meta or None}
 
-    def token(self, reply: OutboundReply) -> Token:
+    def token(self, reply: Addressed) -> Token:
         """The account's own token if its variable is set, else the deployment's."""
         cred = self._credential(reply)
         if cred is not None and self.environ.get(cred.env):
@@ -80,7 +91,7 @@ class Credentials:
             return Token(value, Source.deployment)
         return Token(None, Source.none, cred.env if cred else None)
 
-    def _credential(self, reply: OutboundReply) -> AccountCredential | None:
+    def _credential(self, reply: Addressed) -> AccountCredential | None:
         """The account's reference, by handle, or by platform id (a webhook's Page id
         that ingest kept as the account reached)."""
         config = self.config

@@ -1,6 +1,7 @@
-"""What outbound knows about each reply, and what it does next (no Kafka here).
+"""What outbound knows about each delivery (a reply, or a post from one account), and
+what it does next (no Kafka here).
 
-A reply's record moves `sending` -> `sent` | `retrying` -> `sending` ... | `undeliverable`.
+A delivery's record moves `sending` -> `sent` | `retrying` -> `sending` ... | `undeliverable`.
 `sending` is written (and acknowledged) before every call to the platform, so a record
 still `sending` after a restart means a call may have reached the platform without its
 answer being kept: `decide` resends it only where the publisher is idempotent, and
@@ -18,7 +19,6 @@ from typing import Any, Literal
 
 from socialdesk.backoff import delay_for
 from socialdesk.events import Actor, AuditEvent
-from socialdesk_outbound.publishers import Publisher
 from socialdesk_outbound.reply import OutboundReply, PermanentSendError, TemporarySendError
 
 SYSTEM = Actor(kind="system", id="outbound")
@@ -62,6 +62,9 @@ def decide(record: DeliveryRecord | None, idempotent: bool) -> Action:
     return Action.SEND if idempotent else Action.FLAG
 
 
+MAX_RETRY_AFTER = 24 * 3600.0  # X's daily window is the longest a platform asks for
+
+
 def backoff(attempt: int, max_delay: float) -> float:
     """0.5 s, 1 s, 2 s, ... capped: quick for a blip, gentle for an outage."""
     return delay_for(attempt, 0.5, max_delay)
@@ -81,27 +84,27 @@ async def _nothing(attempt: int) -> None:
 
 
 async def deliver(
-    publisher: Publisher,
-    reply: OutboundReply,
+    send: Callable[[], Awaitable[str]],
     max_delay: float,
     on_failure: Callable[[int, str, float], Awaitable[None]],
     stopping: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     before_attempt: Callable[[int], Awaitable[None]] = _nothing,
 ) -> Delivery | None:
-    """Send until it works or fails for good; None only if the service is stopping (the
-    offset is then not committed, so the reply is sent after the restart)."""
+    """Send (a reply, or a post from one account) until it works or fails for good; None
+    only if the service is stopping (the offset is then not committed, so it is sent
+    after the restart). A platform's Retry-After is waited out in full."""
     attempt = 0
     while True:
         attempt += 1
         await before_attempt(attempt)
         try:
-            pid = await publisher.send(reply)
+            pid = await send()
             return Delivery("delivered", attempt, platform_id=pid)
         except PermanentSendError as exc:
             return Delivery("undeliverable", attempt, error=str(exc), reason=exc.reason)
         except TemporarySendError as exc:
-            delay = backoff(attempt - 1, max_delay)
+            delay = max(backoff(attempt - 1, max_delay), min(exc.retry_after or 0, MAX_RETRY_AFTER))
             await on_failure(attempt, str(exc), delay)
             if stopping():
                 return None

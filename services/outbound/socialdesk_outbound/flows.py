@@ -1,5 +1,7 @@
 """Kafka adapter for outbound: a consumer group over items.events that sends each
-operator's reply to its platform (publishers.py), one at a time per partition.
+operator's reply to its platform (publishers.py), one at a time per partition; the
+service also runs the publishing processor over posts.commands (post_flows.py), both
+pacing each account under the platforms' limits (ratelimits.py).
 
 The delivery state per reply lives in `outbound.deliveries.changelog`, a changelog-backed
 store restored on assignment. Every change to it is produced and acknowledged before the
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
+from functools import partial
 from typing import Any
 
 import httpx
@@ -47,7 +50,9 @@ from socialdesk_outbound.delivery import (
     outcome_audit,
     unconfirmed_audit,
 )
+from socialdesk_outbound.post_flows import PublishingProcessor
 from socialdesk_outbound.publishers import Publisher, make_publisher
+from socialdesk_outbound.ratelimits import RateLimits
 from socialdesk_outbound.reply import OutboundReply, outbound_from_event
 
 log = logging.getLogger(__name__)
@@ -67,9 +72,12 @@ class OutboundProcessor(StreamProcessor):
     group_id = "socialdesk-console-replies"
     topics: Sequence[str] = (ITEMS_EVENTS,)
 
-    def __init__(self, settings: OutboundSettings, publisher: Publisher) -> None:
+    def __init__(
+        self, settings: OutboundSettings, publisher: Publisher, limits: RateLimits | None = None
+    ) -> None:
         self.settings = settings
         self.publisher = publisher
+        self.limits = limits or RateLimits()  # shared with publishing: one account, one limit
         self.store: ChangelogStore[DeliveryRecord] = ChangelogStore(
             settings, OUTBOUND_DELIVERIES, DeliveryRecord.from_json, DeliveryRecord.to_json
         )
@@ -91,6 +99,9 @@ class OutboundProcessor(StreamProcessor):
 
     async def _send(self, partition: int, reply: OutboundReply) -> None:
         async def sending(attempt: int) -> None:
+            account = reply.account or ""
+            if not await self.limits.acquire(reply.platform, account, lambda: self.stopping):
+                raise Stopped()
             await self._record(partition, reply, DeliveryRecord("sending", attempt))
 
         async def failed(attempt: int, error: str, delay: float) -> None:
@@ -102,8 +113,7 @@ class OutboundProcessor(StreamProcessor):
             await self._record(partition, reply, record, audit)
 
         result = await deliver(
-            self.publisher,
-            reply,
+            partial(self.publisher.send, reply),
             self.settings.reply_retry_max_delay_s,
             failed,
             lambda: self.stopping,
@@ -140,26 +150,37 @@ async def serve(settings: OutboundSettings) -> None:
     http = httpx.AsyncClient(timeout=5.0)
     config = load_config(settings.config_dir)
     credentials = Credentials(config, settings)
-    proc = OutboundProcessor(settings, make_publisher(settings, http, credentials))
+    publisher = make_publisher(settings, http, credentials)
+    limits = RateLimits()
+    proc = OutboundProcessor(settings, publisher, limits)
+    posts = PublishingProcessor(settings, publisher, config, limits)
     runtime = KafkaRuntime(settings, proc, max_records=50)
+    posts_runtime = KafkaRuntime(settings, posts, max_records=50)
 
     async def ready() -> dict[str, bool]:
-        return {"kafka": runtime.ready}
+        return {"kafka": runtime.ready, "posts": posts_runtime.ready}
 
     server = make_server(
         ops_app("outbound", ready, settings.environment), settings.http_host, settings.http_port
     )
 
     def stop() -> None:
-        proc.stopping = True
+        proc.stopping = posts.stopping = True
         runtime.stop()
+        posts_runtime.stop()
         server.should_exit = True
 
     try:
-        work: list[Awaitable[None]] = [runtime.run(), server.serve(), watch_expiry(config)]
+        work: list[Awaitable[None]] = [
+            runtime.run(),
+            posts_runtime.run(),
+            server.serve(),
+            watch_expiry(config),
+        ]
         await run_until_signalled("outbound", work, stop)
     finally:
         await proc.journal.close()
+        await posts.journal.close()
         await http.aclose()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,10 +16,12 @@ import httpx
 from socialdesk.events import utcnow
 from socialdesk.settings import OutboundSettings
 from socialdesk_outbound.credentials import PUBLISHED, Credentials
+from socialdesk_outbound.posting import PostDelivery
 from socialdesk_outbound.reply import (
     CredentialsError,
     OutboundReply,
     PermanentSendError,
+    PostByHand,
     ReplyByHand,
     TemporarySendError,
 )
@@ -31,6 +34,12 @@ class Publisher(Protocol):
     def idempotent(self, reply: OutboundReply) -> bool:
         """True if sending this reply twice posts it once (the platform dedups by key)."""
 
+    async def publish(self, post: PostDelivery) -> str:
+        """Post from one account; return the platform's id for the post."""
+
+    def idempotent_post(self, post: PostDelivery) -> bool:
+        """True if publishing this delivery twice posts it once."""
+
 
 class HttpPublisher:
     """A platform API over HTTP with the token of the account replying. Neither X nor the
@@ -41,18 +50,24 @@ class HttpPublisher:
         self.credentials = credentials
         self.http = http
 
-    def _token(self, reply: OutboundReply) -> str:
-        """The account's token; none at all makes the reply a task for an operator."""
+    def _token(self, reply: OutboundReply | PostDelivery) -> str:
+        """The account's token; none at all makes the reply (or post) a task for an
+        officer."""
         token = self.credentials.token(reply)
         if token.value is None:
             where = f" (set {token.variable})" if token.variable else ""
-            raise ReplyByHand(
+            what = "post" if isinstance(reply, PostDelivery) else "reply"
+            error = PostByHand if isinstance(reply, PostDelivery) else ReplyByHand
+            raise error(
                 f"no credentials for {reply.platform} account {_account(reply)}{where}: "
-                "reply by hand"
+                f"{what} by hand"
             )
         return token.value
 
     def idempotent(self, reply: OutboundReply) -> bool:
+        return False
+
+    def idempotent_post(self, post: PostDelivery) -> bool:
         return False
 
     async def _post(self, url: str, platform: str, **kwargs: Any) -> dict[str, Any]:
@@ -62,7 +77,7 @@ class HttpPublisher:
         except httpx.HTTPError as exc:
             raise TemporarySendError(f"{platform} unreachable: {exc!r}") from exc
         if resp.status_code == 429 or resp.status_code >= 500:
-            raise TemporarySendError(f"{platform} answered {resp.status_code}")
+            raise TemporarySendError(f"{platform} answered {resp.status_code}", _retry_after(resp))
         if resp.status_code == 401:
             # The body is not kept: the token is never logged, even echoed back.
             raise CredentialsError(
@@ -93,6 +108,16 @@ class XPublisher(HttpPublisher):
         data = (await self._post(url, "X", json=body, headers=headers)).get("data") or {}
         return str(data.get("id") or data.get("dm_event_id") or "")
 
+    async def publish(self, post: PostDelivery) -> str:
+        """A post from the account: text only (X media upload is a separate API we do not
+        call yet, so a post with images is posted by hand rather than without them)."""
+        if post.media:
+            raise PostByHand("images on X are posted by hand: post it from the X app")
+        headers = {"Authorization": f"Bearer {self._token(post)}"}
+        url = f"{self.base_url}/2/tweets"
+        data = (await self._post(url, "X", json={"text": post.text}, headers=headers)).get("data")
+        return str((data or {}).get("id") or "")
+
 
 class MetaPublisher(HttpPublisher):
     """Graph API for Facebook and Instagram: a comment reply, or a message."""
@@ -115,6 +140,47 @@ class MetaPublisher(HttpPublisher):
         data = await self._post(url, reply.platform, json=body, params=params)
         return str(data.get("id") or data.get("message_id") or "")
 
+    async def publish(self, post: PostDelivery) -> str:
+        """A Page post (its first link previewed; images attached, each with its alt
+        text), or an Instagram image post (a container, then publishing it)."""
+        params = {"access_token": self._token(post)}
+        if post.platform == "instagram":
+            return await self._instagram(post, params)
+        body: dict[str, Any] = {"message": post.text}
+        if post.links:
+            body["link"] = post.links[0]
+        photos = []
+        for url, alt in post.media:
+            uploaded = await self._post(
+                f"{self.base_url}/me/photos",
+                "facebook",
+                json={"url": url, "published": False, "alt_text_custom": alt},
+                params=params,
+            )
+            photos.append({"media_fbid": str(uploaded.get("id") or "")})
+        if photos:
+            body["attached_media"] = photos
+        data = await self._post(f"{self.base_url}/me/feed", "facebook", json=body, params=params)
+        return str(data.get("id") or "")
+
+    async def _instagram(self, post: PostDelivery, params: dict[str, str]) -> str:
+        if len(post.media) != 1 or not post.account_id:
+            raise PostByHand(
+                "Instagram takes one image per post from here, and the account's id "
+                "(account_ids in the force's config): post it from the Instagram app"
+            )
+        url, alt = post.media[0]
+        base = f"{self.base_url}/{post.account_id}"
+        body = {"image_url": url, "caption": post.text, "alt_text": alt}
+        made = await self._post(f"{base}/media", "instagram", json=body, params=params)
+        done = await self._post(
+            f"{base}/media_publish",
+            "instagram",
+            json={"creation_id": str(made.get("id") or "")},
+            params=params,
+        )
+        return str(done.get("id") or "")
+
 
 class RecorderPublisher:
     """Development: appends each reply to a JSONL file instead of posting it. Idempotent
@@ -134,12 +200,21 @@ class RecorderPublisher:
         return True
 
     async def send(self, reply: OutboundReply) -> str:
-        if reply.event_id not in self.sent:
+        return await self._record(reply.event_id, asdict(reply))
+
+    def idempotent_post(self, post: PostDelivery) -> bool:
+        return True
+
+    async def publish(self, post: PostDelivery) -> str:
+        return await self._record(post.delivery_id, {**asdict(post), "event_id": post.delivery_id})
+
+    async def _record(self, key: str, data: dict[str, Any]) -> str:
+        if key not in self.sent:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            line = json.dumps({**asdict(reply), "sent_at": utcnow().isoformat()}) + "\n"
+            line = json.dumps({**data, "sent_at": utcnow().isoformat()}) + "\n"
             await asyncio.to_thread(_append, self.path, line)
-            self.sent.add(reply.event_id)
-        return f"recorded:{reply.event_id}"
+            self.sent.add(key)
+        return f"recorded:{key}"
 
 
 def _append(path: Path, line: str) -> None:
@@ -170,8 +245,31 @@ class PlatformRouter:
             raise ReplyByHand(f"no publisher for {reply.platform}: reply by hand")
         return await pub.send(reply)
 
+    def idempotent_post(self, post: PostDelivery) -> bool:
+        pub = self.by_platform.get(post.platform, self.fallback)
+        return pub is None or pub.idempotent_post(post)
 
-def _account(reply: OutboundReply) -> str:
+    async def publish(self, post: PostDelivery) -> str:
+        pub = self.by_platform.get(post.platform, self.fallback)
+        if pub is None:
+            raise PostByHand(f"no publisher for {post.platform}: post it by hand")
+        return await pub.publish(post)
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    """The wait a 429 asks for: Retry-After in seconds (Meta, most APIs), else X's
+    x-rate-limit-reset (the epoch second the window reopens)."""
+    try:
+        if "retry-after" in resp.headers:
+            return max(0.0, float(resp.headers["retry-after"]))
+        if "x-rate-limit-reset" in resp.headers:
+            return max(0.0, float(resp.headers["x-rate-limit-reset"]) - time.time())
+    except ValueError:
+        return None
+    return None
+
+
+def _account(reply: OutboundReply | PostDelivery) -> str:
     return f"@{reply.account.lstrip('@')}" if reply.account else "(unknown account)"
 
 

@@ -8,7 +8,12 @@ from socialdesk.events import ItemEvent, ItemEventType
 
 
 class TemporarySendError(Exception):
-    """Worth retrying: the platform is down, slow or rate-limiting."""
+    """Worth retrying: the platform is down, slow or rate-limiting. `retry_after` is the
+    wait the platform asked for (a 429's Retry-After), honoured over our own backoff."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentSendError(Exception):
@@ -27,6 +32,13 @@ class ReplyByHand(PermanentSendError):
     """No publisher for the platform, or no token for the account: an operator sends it."""
 
     reason = "reply_by_hand"
+
+
+class PostByHand(PermanentSendError):
+    """A post the platform's API cannot take from us (no publisher, no token, images on
+    X): an officer posts it by hand from the platform's own app."""
+
+    reason = "post_by_hand"
 
 
 @dataclass(frozen=True)
