@@ -18,6 +18,7 @@ from socialdesk.personal import author_key
 
 ERASED_ACTION = "person.erased"
 ERASURE_PLANNED_ACTION = "person.erasure_planned"
+REQUESTED_ACTION = "erasure.requested"  # written before an erasure changes anything
 RESTRICTED_ACTION = "person.restricted"
 UNRESTRICTED_ACTION = "person.unrestricted"
 HELD_ACTION = "legal_hold.placed"

@@ -116,9 +116,11 @@ def test_a_dpo_erases_restricts_and_exports_from_the_command_line(
     assert refused.value.code == 2 and "invalid choice: 'myspace'" in capsys.readouterr().err
     actions = [v["action"] for _, v in asyncio.run(read_all(noida.kafka, prefix + AUDIT_EVENTS))]
     assert actions == [
+        "erasure.requested",  # before anything is read or changed
         "person.erasure_planned",
         "person.access_exported",
         "person.restricted",
+        "erasure.requested",
         "person.erased",
     ]
 

@@ -10,11 +10,12 @@ import asyncio
 import json
 from typing import Any
 
-from socialdesk.erasing import Eraser, kafka_eraser, object_store, set_restricted
+from socialdesk.erasing import Eraser, kafka_eraser, new_request_id, object_store, set_restricted
 from socialdesk.erasure import (
     DPO_ROLE,
     ERASED_ACTION,
     ERASURE_PLANNED_ACTION,
+    REQUESTED_ACTION,
     RESTRICTED_ACTION,
     UNRESTRICTED_ACTION,
     Person,
@@ -54,7 +55,11 @@ def add_arguments(sub: Any) -> None:
 
 
 def audit_record(
-    requested_by: str, action: str, target_id: str, details: dict[str, Any]
+    requested_by: str,
+    action: str,
+    target_id: str,
+    details: dict[str, Any],
+    target_type: str = "person",
 ) -> AuditEvent:
     """The audit record of a DPO's action from the command line."""
     from uuid import uuid4
@@ -65,7 +70,7 @@ def audit_record(
         actor=Actor(kind="operator", id=requested_by, force=None),
         role=DPO_ROLE,
         action=action,
-        target_type="person",
+        target_type=target_type,
         target_id=target_id,
         force=None,
         details={**details, "via": "cli"},
@@ -88,13 +93,24 @@ async def erase(
     settings: BaseServiceSettings, person: Person, requested_by: str, reason: str, dry_run: bool
 ) -> dict[str, Any]:
     """Run one erasure (or dry run) and audit it; the report as JSON."""
+    request_id = new_request_id()
+    # Recorded before anything changes: without Kafka, nothing is erased unaudited.
+    requested = audit_record(
+        requested_by, REQUESTED_ACTION, request_id, {"dry_run": dry_run}, "erasure"
+    )
+    await write_audit(settings, requested)
     es = make_es(settings)
     try:
         eraser = Eraser(es, settings, objects=object_store(settings), kafka=kafka_eraser())
-        report = await eraser.run(person, requested_by=requested_by, reason=reason, dry_run=dry_run)
+        report = await eraser.run(
+            person, requested_by=requested_by, reason=reason, dry_run=dry_run, request_id=request_id
+        )
         action = ERASURE_PLANNED_ACTION if dry_run else ERASED_ACTION
         await write_audit(
-            settings, audit_record(requested_by, action, report.request_id, report.audit_details())
+            settings,
+            audit_record(
+                requested_by, action, report.request_id, report.audit_details(), "erasure"
+            ),
         )
         return report.document()
     finally:

@@ -35,6 +35,7 @@ from socialdesk.erasure import (
     HELD_ACTION,
     HOLD_ROLES,
     RELEASED_ACTION,
+    REQUESTED_ACTION,
     RESTRICTED_ACTION,
     UNRESTRICTED_ACTION,
     ErasureReport,
@@ -221,7 +222,7 @@ async def erase_person(
         return await dp_page(request, ctx, user, 422, errors=errors, form=form, which="erase")
     request_id = new_request_id()
     await ctx.audit.write(
-        [audit_event(user, request, "erasure.requested", "erasure", request_id, dry_run=dry_run)]
+        [audit_event(user, request, REQUESTED_ACTION, "erasure", request_id, dry_run=dry_run)]
     )
     person = Person(platform, form["author"])
     job = {**form, "dry_run": dry_run, "request_id": request_id}
