@@ -350,6 +350,7 @@ class DemoUser(Strict):
         "national_duty",
         "comms",
         "approver",
+        "dpo",
     ]
     teams: list[str] = Field(default_factory=list)
     skills: list[str] = Field(default_factory=list)

@@ -155,6 +155,36 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "source_ip": _KW,
         },
     },
+    # Data protection (socialdesk.erasure): small indices the DPO's actions write.
+    "legal-holds": {
+        "dynamic": False,
+        "properties": {
+            "hold_id": _KW,
+            "scope": _KW,
+            "item_id": _KW,
+            "author_key": _KW,
+            "platform": _KW,
+            "author_id": _KW,
+            "force": _KW,
+            "until": _DATE,
+            "released": {"type": "boolean"},
+            "at": _DATE,
+        },
+    },
+    "restrictions": {
+        "dynamic": False,
+        "properties": {"author_key": _KW, "platform": _KW, "author_id": _KW, "at": _DATE},
+    },
+    "erasures": {
+        "dynamic": False,
+        "properties": {
+            "request_id": _KW,
+            "status": _KW,
+            "at": _DATE,
+            "author_key": _KW,
+            "force": _KW,
+        },
+    },
     # Attachments kept as evidence (services/media, docs/media.md): found by item for the
     # console, by author_key for erasure and subject access, by age for retention.
     "attachments": {

@@ -557,6 +557,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schemas", help="rewrite schemas/*.schema.json from the models").set_defaults(
         func=cmd_schemas
     )
+    from socialdesk_tools import erasure, sar
+
+    erasure.add_arguments(sub)
+    sar.add_arguments(sub)
     return p
 
 

@@ -26,6 +26,7 @@ ROLES = (
     "national_duty",
     "comms",  # a communications officer: composes the force's posts
     "approver",  # composes, and approves or refuses others' posts
+    "dpo",  # data protection officer: erasure, restriction, subject access
 )
 # Who may use the publishing desk, and who may approve a post (never their own).
 PUBLISHING_ROLES = ("comms", "approver", "force_admin")

@@ -28,6 +28,7 @@ from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.i18n import N_
+from socialdesk_console.protection import drop_restricted
 from socialdesk_console.queries import (
     VIEWS,
     counters_of,
@@ -91,7 +92,7 @@ async def list_items(
     resp = await ctx.search(
         index=ctx.index(indices.ITEMS), **inbox_request(user, view, filters, size)
     )
-    hits = [h["_source"] for h in resp["hits"]["hits"]]
+    hits = await drop_restricted(ctx, user, [h["_source"] for h in resp["hits"]["hits"]])
     await attach_sla(ctx, hits)
     counters = counters_of(resp)
     return sort_by_due(hits), counters[view], counters
@@ -126,7 +127,7 @@ async def get_item(ctx: ConsoleContext, user: User, item_id: str) -> dict[str, A
 async def history(ctx: ConsoleContext, user: User, item: dict[str, Any]) -> list[dict[str, Any]]:
     """The author's latest other items the user may see."""
     resp = await ctx.search(index=ctx.index(indices.ITEMS), **history_request(user, item))
-    return [h["_source"] for h in resp["hits"]["hits"]]
+    return await drop_restricted(ctx, user, [h["_source"] for h in resp["hits"]["hits"]])
 
 
 async def timeline(ctx: ConsoleContext, user: User, item: dict[str, Any]) -> list[dict[str, Any]]:

@@ -61,6 +61,7 @@ LABELS = {
     "national_duty": N_("national duty"),
     "comms": N_("communications officer"),
     "approver": N_("publishing approver"),
+    "dpo": N_("data protection officer"),
     # An operator's presence
     "online": N_("online"),
     "busy": N_("busy"),

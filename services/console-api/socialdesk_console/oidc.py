@@ -33,6 +33,7 @@ ROLE_ORDER = {
     "approver": 4,
     "supervisor": 5,
     "force_admin": 6,
+    "dpo": 7,  # data protection officer: erasure, restriction, subject access
 }
 
 

@@ -29,6 +29,7 @@ from socialdesk.kafka import BatchResult, Meta, Output, StreamProcessor
 from socialdesk.kafka.client import topic_name
 from socialdesk.kafka.outputs import dead_for
 from socialdesk.publishing import PostEvent
+from socialdesk.retention import DataClass, periods_for
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.stream import serve_processor
 from socialdesk.topics import AUDIT_EVENTS, ITEMS_EVENTS, POSTS_EVENTS, SLA_EVENTS
@@ -69,6 +70,13 @@ class IndexerProcessor(StreamProcessor):
             else None
         )
         self.sweeps = False
+        # One period for author history: the retention policy's; the setting only
+        # where no policy is loaded (some tests).
+        self.history_days = (
+            periods_for(config, None)[DataClass.author_history].days
+            if config is not None and config.retention is not None
+            else settings.author_history_days
+        )
 
     async def on_assign(self, partitions: set[TopicPartition]) -> None:
         # One instance sweeps: the one holding items.events partition 0 (every instance
@@ -88,10 +96,10 @@ class IndexerProcessor(StreamProcessor):
         return BatchResult(outputs=[Output(AUDIT_EVENTS, r.actor.id, r) for r in records])
 
     def _history_starts(self) -> date:
-        return self.clock().date() - timedelta(days=self.settings.author_history_days)
+        return self.clock().date() - timedelta(days=self.history_days)
 
     async def expire_author_days(self) -> list[str]:
-        """Delete the per-author day indices older than author_history_days: along
+        """Delete the per-author day indices older than the author history period: along
         with the first batch, then hourly (a failure is retried a minute later; indexing
         does not wait on it)."""
         now = time.monotonic()
@@ -101,9 +109,7 @@ class IndexerProcessor(StreamProcessor):
         stem = alias(self.settings, AUTHOR_DAYS)
         try:
             found = await self.es.indices.get(index=f"{stem}-*", expand_wildcards="open")
-            old = expired_indices(
-                stem, list(found.body), self.clock().date(), self.settings.author_history_days
-            )
+            old = expired_indices(stem, list(found.body), self.clock().date(), self.history_days)
             if old:
                 await self.es.indices.delete(index=",".join(old))
                 log.info("expired per-author day indices", extra={"deleted": len(old)})

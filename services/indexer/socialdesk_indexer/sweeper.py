@@ -16,6 +16,8 @@ from prometheus_client import Counter
 from socialdesk import indices
 from socialdesk.authors import AUTHOR_DAYS, expired_indices
 from socialdesk.config import PlatformConfig
+from socialdesk.erasing import active_holds
+from socialdesk.erasure import hold_query
 from socialdesk.es import alias
 from socialdesk.events import AuditEvent
 from socialdesk.retention import (
@@ -91,8 +93,9 @@ class RetentionSweeper:
         deleted: dict[str, dict[str, int]] = {}
         parts = [self._index(n) for n in (indices.ITEMS, indices.AUDIT, *ITEM_PARTS)]
         await self.es.indices.refresh(index=",".join(parts + self._rollups()))
+        held = hold_query(await active_holds(self.es, self.settings, now), now)
         for target in sweep_targets(self.config, now):
-            n = await self._sweep_one(target)
+            n = await self._sweep_one(target, held)
             counts = deleted.setdefault(target.force or NO_FORCE, {})
             counts[target.data_class.value] = n
             DELETED.labels(target.data_class.value).inc(n)
@@ -118,9 +121,9 @@ class RetentionSweeper:
     def _rollups(self) -> list[str]:
         return [self._index(n) for n in ROLLUP_INDICES]
 
-    async def _sweep_one(self, target: SweepTarget) -> int:
+    async def _sweep_one(self, target: SweepTarget, held: dict[str, Any] | None) -> int:
         if target.data_class == DataClass.items:
-            return await self._sweep_items(target)
+            return await self._sweep_items(target, held)
         if target.data_class == DataClass.audit:
             query = {"range": {"at": {"lt": target.before.isoformat()}}}
             return await self._delete(self._index(indices.AUDIT), target.force, query)
@@ -136,10 +139,10 @@ class RetentionSweeper:
         )
         return int(resp.get("deleted", 0))
 
-    async def _sweep_items(self, target: SweepTarget) -> int:
+    async def _sweep_items(self, target: SweepTarget, held: dict[str, Any] | None) -> int:
         """Closed items last changed before the cut-off, with their timelines, clocks and
-        corrections; an open item stays whatever its age."""
-        query = {
+        corrections; an open item, or one under legal hold, stays whatever its age."""
+        query: dict[str, Any] = {
             "bool": {
                 "filter": [
                     _of_force(target.force),
@@ -148,6 +151,8 @@ class RetentionSweeper:
                 ]
             }
         }
+        if held is not None:
+            query["bool"]["must_not"] = [held]
         total = 0
         while True:
             resp = await self.es.search(

@@ -27,6 +27,7 @@ from socialdesk_console.items import (
     validate_payload,
 )
 from socialdesk_console.media import item_attachments, sensitive
+from socialdesk_console.protection import item_protection
 from socialdesk_console.queries import VIEWS, inbox_filters
 from socialdesk_console.replies import PLATFORM_LIMITS, default_language
 from socialdesk_console.timing import waiting_on
@@ -95,6 +96,7 @@ async def item_page(request: Request, item_id: str, user: PageUser, ctx: Ctx) ->
     # The item by id first, then everything else at once.
     async with waiting_on():
         item = await fetch_item(ctx, user, item_id)
+        protection = await item_protection(ctx, user, item)
         _, hist, events, sent, _, media = await asyncio.gather(
             attach_sla(ctx, [item]),
             history(ctx, user, item),
@@ -125,6 +127,7 @@ async def item_page(request: Request, item_id: str, user: PageUser, ctx: Ctx) ->
         limit=PLATFORM_LIMITS.get(item["platform"], PLATFORM_LIMITS["other"]),
         teams=[t.id for t in fc.teams] if fc else [],
         forces=sorted(config.forces),
+        **protection,
         **taxonomy(),
     )
 
@@ -163,6 +166,7 @@ async def api_counts(user: ApiUser, ctx: Ctx) -> dict[str, int]:
 @router.get("/api/items/{item_id}", tags=["api"])
 async def api_item(request: Request, item_id: str, user: ApiUser, ctx: Ctx) -> dict[str, Any]:
     item = await get_item(ctx, user, item_id)
+    item["protection"] = await item_protection(ctx, user, item)
     await ctx.audit.write([audit_event(user, request, "item.opened", "item", item_id, via="api")])
     item["viewers"] = ctx.outcomes.viewers(item_id)
     return item

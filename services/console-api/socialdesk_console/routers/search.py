@@ -15,6 +15,7 @@ from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext, taxonomy
 from socialdesk_console.deps import ApiUser, Ctx, PageUser, SearchFilters
 from socialdesk_console.i18n import N_, both
+from socialdesk_console.protection import drop_restricted
 from socialdesk_console.queries import (
     EXPORT_COLUMNS,
     SEARCH_PAGE,
@@ -43,8 +44,12 @@ async def run_search(
         index=ctx.index(indices.ITEMS), **search_request(user, q, filters, after, size)
     )
     hits = []
+    sources = [h["_source"] for h in resp["hits"]["hits"]]
+    shown = {id(d) for d in await drop_restricted(ctx, user, sources)}
     for h in resp["hits"]["hits"]:
         src = h["_source"]
+        if id(src) not in shown:
+            continue
         frags = (h.get("highlight") or {}).get("text") or []
         # noida-db returns no highlight for some queries: fall back to the text.
         segments = [highlight_segments(f) for f in frags] or [
