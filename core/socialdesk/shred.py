@@ -114,8 +114,13 @@ async def readable_about(settings: BaseServiceSettings, needles: list[str]) -> d
     consumer = await start_reader(settings, "erasure-check")
     try:
         sealer = Sealer(make_vault(settings, es), personal_topics(), settings.topic_prefix)
-        for topic in sorted(load_topic_specs()):
-            tps = await partitions_of(consumer, topic_name(settings, topic), refresh=True)
+        # Every topic's partitions first: once assigned, the consumer's metadata covers
+        # only what it was assigned, and later topics would look empty.
+        by_topic = {
+            topic: await partitions_of(consumer, topic_name(settings, topic), refresh=True)
+            for topic in sorted(load_topic_specs())
+        }
+        for topic, tps in by_topic.items():
             if not tps:
                 continue
             opened = await sealer.open(await _everything(consumer, tps))

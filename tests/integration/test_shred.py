@@ -267,7 +267,9 @@ async def sealed_at_rest_and_open_with_the_key(settings: BaseServiceSettings) ->
     raw = [(r.key or b"") + b" " + (r.value or b"") for r in stored]
     assert readable(raw, *A_SECRETS) == []
     assert set(readable(await opened(settings, stored), *A_SECRETS)) == set(A_SECRETS)
-    assert sum((await readable_about(settings, list(A_SECRETS))).values()) > 0
+    before = await readable_about(settings, list(A_SECRETS))
+    # the check reads every topic, not just the first it meets
+    assert {t for t, n in before.items() if n} >= {MENTIONS_RAW, ITEMS_EVENTS, ASSIGN_CHANGELOG}
 
 
 def erased_count(topic: str) -> float:
