@@ -165,6 +165,22 @@ async def _when(got: Any, ok: Any) -> Any:
 
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(2048)
+APPROVER = Actor(kind="operator", id="approver.bo", force="merseyside")
+
+
+def approved(post_id: str, appeal: PostDraft) -> list[PostCommand]:
+    """An appeal needs another officer's approval before it goes out."""
+    steps = commands(
+        post_id,
+        (SAVE, {"draft": appeal}),
+        (PostCommandType.submit, {}),
+        (PostCommandType.approve, {"checklist_seen": True}),
+        (NOW, {}),
+    )
+    steps[2] = steps[2].model_copy(update={"actor": APPROVER})
+    return steps
+
+
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 STILL = "CCTV still: a man in a grey hooded top at the door of the shop"
 
@@ -198,10 +214,7 @@ async def test_an_appeal_with_a_photo_reaches_x_with_its_alt_text_and_an_svg_is_
         text={Platform.x: "An SVG poster."},
         media=[PostMedia(url=f"{images.url}/media/poster.svg", alt_text="A poster")],
     )
-    steps = [
-        *commands("pst_photo", (SAVE, {"draft": photo}), (NOW, {})),
-        *commands("pst_svg", (SAVE, {"draft": svg}), (NOW, {})),
-    ]
+    steps = [*approved("pst_photo", photo), *approved("pst_svg", svg)]
 
     async def outcomes() -> dict[str, dict[str, Any]] | None:
         got = {
