@@ -207,7 +207,7 @@ class FakePlatform:
         """Per post text, its images as X has them: (content type, alt text, token)."""
         with self.lock:
             out: dict[str, list[tuple[str, str, str]]] = {}
-            for c in self.calls:
+            for c in [call for call in self.calls if call["path"] == "/2/tweets"]:
                 ids = (c["body"].get("media") or {}).get("media_ids") or []
                 media = [self.media[i] for i in ids]
                 out[str(c["body"].get("text"))] = [
