@@ -163,13 +163,15 @@ class FakePlatform:
     while `hold` is set takes each send (recorded) but keeps the answer back. Takes X
     posts and replies (/2/tweets) and Facebook Page posts (/me/feed, /me/photos), each
     recorded with the token it came with (`auth`), so a test counts what each account
-    received."""
+    received; X image uploads and their alt text (/2/media/upload, /2/media/metadata) are
+    kept in `media`, and posted_media() says which images each post carried."""
 
     fail_first: int = 0
     hold: bool = False
     refused_tokens: set[str] = field(default_factory=set)  # answered 401, as X an expired one
     calls: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)  # X uploads by media id
 
     def received(self) -> dict[tuple[str | None, str], int]:
         """How many times each (token, text) arrived: 2 is a post sent twice."""
@@ -197,13 +199,69 @@ class FakePlatform:
             {"data": {"id": str(1000 + n), "text": body.get("text")}, "id": f"{n}"}, status_code=201
         )
 
+    def _token_refused(self, auth: str | None) -> bool:
+        token = (auth or "").removeprefix("Bearer ")
+        return not token or token in self.refused_tokens
+
+    def posted_media(self) -> dict[str, list[tuple[str, str, str]]]:
+        """Per post text, its images as X has them: (content type, alt text, token)."""
+        with self.lock:
+            out: dict[str, list[tuple[str, str, str]]] = {}
+            for c in [call for call in self.calls if call["path"] == "/2/tweets"]:
+                ids = (c["body"].get("media") or {}).get("media_ids") or []
+                media = [self.media[i] for i in ids]
+                out[str(c["body"].get("text"))] = [
+                    (m["content_type"], m["alt_text"], m["auth"]) for m in media
+                ]
+            return out
+
+    async def _upload(self, request: Request) -> JSONResponse:
+        """X's POST /2/media/upload (multipart): keeps the file's type and size."""
+        auth = request.headers.get("authorization")
+        if self._token_refused(auth):
+            return JSONResponse({"title": "Unauthorized"}, status_code=401)
+        form = await request.form()
+        media = form.get("media")
+        if media is None or isinstance(media, str) or not form.get("media_category"):
+            return JSONResponse({"title": "Invalid Request"}, status_code=400)
+        body = await media.read()
+        with self.lock:
+            media_id = str(7000 + len(self.media))
+            self.media[media_id] = {
+                "content_type": media.content_type or "",
+                "bytes": len(body),
+                "category": form.get("media_category"),
+                "alt_text": "",
+                "auth": auth,
+            }
+        return JSONResponse({"data": {"id": media_id, "media_key": f"3_{media_id}"}})
+
+    async def _metadata(self, request: Request) -> JSONResponse:
+        """X's POST /2/media/metadata: the alt text of media this token uploaded."""
+        auth = request.headers.get("authorization")
+        if self._token_refused(auth):
+            return JSONResponse({"title": "Unauthorized"}, status_code=401)
+        body = await request.json()
+        with self.lock:
+            found = self.media.get(str(body.get("id")))
+            if found is None or found["auth"] != auth:
+                return JSONResponse({"title": "Not Found"}, status_code=404)
+            found["alt_text"] = body["metadata"]["alt_text"]["text"]
+        return JSONResponse({"data": {"id": body["id"]}})
+
     def app(self) -> FastAPI:
         app = FastAPI()
 
         @app.post("/2/tweets")
         async def tweet(request: Request) -> JSONResponse:
             body = await request.json()
+            ids = (body.get("media") or {}).get("media_ids") or []
+            if any(i not in self.media for i in ids):
+                return JSONResponse({"title": "Invalid Request"}, status_code=400)
             return await self._take("/2/tweets", body, request.headers.get("authorization"))
+
+        app.post("/2/media/upload")(self._upload)
+        app.post("/2/media/metadata")(self._metadata)
 
         @app.post("/me/feed")
         @app.post("/me/photos")

@@ -25,7 +25,7 @@ from socialdesk.publishing import (
 from socialdesk.taxonomy import Platform
 from socialdesk.topics import AUDIT_EVENTS, DEADLETTER, POSTS_COMMANDS, POSTS_EVENTS, POSTS_OUTBOUND
 from socialdesk_tools.stack import Stack, StackPorts, kill_tree
-from tests.browser.fakes import FakePlatform, Served
+from tests.browser.fakes import FakeCdn, FakePlatform, Served
 
 from .conftest import Backend
 from .helpers import create_topics, produce, read_all, settings_for, wait_until
@@ -162,3 +162,90 @@ async def test_bad_input_sends_nothing_and_a_good_post_goes_out_audited(
 async def _when(got: Any, ok: Any) -> Any:
     value = await got
     return value if ok(value) else None
+
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(2048)
+APPROVER = Actor(kind="operator", id="approver.bo", force="merseyside")
+
+
+def approved(post_id: str, appeal: PostDraft) -> list[PostCommand]:
+    """An appeal needs another officer's approval before it goes out."""
+    steps = commands(
+        post_id,
+        (SAVE, {"draft": appeal}),
+        (PostCommandType.submit, {}),
+        (PostCommandType.approve, {"checklist_seen": True}),
+        (NOW, {}),
+    )
+    steps[2] = steps[2].model_copy(update={"actor": APPROVER})
+    return steps
+
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+STILL = "CCTV still: a man in a grey hooded top at the door of the shop"
+
+
+async def test_an_appeal_with_a_photo_reaches_x_with_its_alt_text_and_an_svg_is_refused(
+    noida: Backend, prefix: str, tmp_path: Path
+) -> None:
+    settings = settings_for(noida.kafka, prefix)
+    create_topics(settings)
+    api, cdn = FakePlatform(), FakeCdn(files={"still.jpg": (JPEG, "image/jpeg")})
+    cdn.files["poster.svg"] = (SVG, "image/jpeg")  # a server's claimed type is not trusted
+    srv, images = Served(api.app()).start(), Served(cdn.app()).start()
+    stack = Stack(tmp_path, ports=StackPorts.free())
+    env = {
+        "SOCIALDESK_KAFKA_BOOTSTRAP": noida.kafka,
+        "SOCIALDESK_TOPIC_PREFIX": prefix,
+        "SOCIALDESK_ENVIRONMENT": "test",
+        "SOCIALDESK_REPLY_PUBLISHER": "platforms",
+        "SOCIALDESK_X_API_BASE_URL": srv.url,
+        "SOCIALDESK_X_BEARER_TOKEN": "tok-merseyside",
+    }
+    appeal = {"kind": PostKind.appeal, "objective": Objective.appeal}
+    text = "Do you recognise this man? Call 101 quoting ref 123."
+    photo = draft(
+        **appeal,
+        text={Platform.x: text},
+        media=[PostMedia(url=f"{images.url}/media/still.jpg", alt_text=STILL)],
+    )
+    svg = draft(
+        **appeal,
+        text={Platform.x: "An SVG poster."},
+        media=[PostMedia(url=f"{images.url}/media/poster.svg", alt_text="A poster")],
+    )
+    steps = [*approved("pst_photo", photo), *approved("pst_svg", svg)]
+
+    async def outcomes() -> dict[str, dict[str, Any]] | None:
+        got = {
+            v["post_id"]: v["post"]
+            for _, v in await read_all(noida.kafka, prefix + POSTS_EVENTS)
+            if v["post"] and v["post"]["status"] in ("published", "failed")
+        }
+        return got if len(got) == 2 else None
+
+    proc = stack.spawn("outbound", extra_env=env)
+    try:
+        await asyncio.to_thread(stack.wait_ready, "outbound", 120)
+        await produce(
+            noida.kafka,
+            prefix + POSTS_COMMANDS,
+            [(c.post_id, c.model_dump_json().encode()) for c in steps],
+        )
+        posts = await wait_until(outcomes, within=60)
+    finally:
+        kill_tree(proc)
+        srv.stop()
+        images.stop()
+        print("--- outbound.log\n" + stack.log_tail("outbound", 20))
+
+    # The photo reached X as an image with its alt text, from the force's account.
+    assert api.posted_media() == {text: [("image/jpeg", STILL, "Bearer tok-merseyside")]}
+    assert [m["bytes"] for m in api.media.values()] == [len(JPEG)]
+    (photo_delivery,) = posts["pst_photo"]["deliveries"]
+    assert photo_delivery["status"] == "delivered" and photo_delivery["platform_id"]
+    # The SVG was refused with its reason; nothing of it was uploaded or posted.
+    (svg_delivery,) = posts["pst_svg"]["deliveries"]
+    assert posts["pst_svg"]["status"] == "failed" and svg_delivery["status"] == "undeliverable"
+    assert "image 1: not a JPEG, PNG, GIF or WebP" in svg_delivery["error"]
+    assert [c["body"]["text"] for c in api.calls] == [text]

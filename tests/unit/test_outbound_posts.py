@@ -304,7 +304,7 @@ async def test_publishers_post_from_the_account_and_honour_retry_after(
         )
         meta_pub = MetaPublisher("https://graph.test", creds, http)
         assert await meta_pub.publish(with_image) == "page_post1"
-        with pytest.raises(PermanentSendError, match="images on X are posted by hand"):
+        with pytest.raises(PermanentSendError, match="only an http"):
             await x.publish(
                 PostDelivery("q", "q", "merseyside", "x", "MerseyPolice", "t", (), (("u", "a"),))
             )

@@ -25,6 +25,7 @@ from socialdesk_outbound.reply import (
     ReplyByHand,
     TemporarySendError,
 )
+from socialdesk_outbound.x_media import fetch_images, upload_images
 
 
 class Publisher(Protocol):
@@ -109,13 +110,17 @@ class XPublisher(HttpPublisher):
         return str(data.get("id") or data.get("dm_event_id") or "")
 
     async def publish(self, post: PostDelivery) -> str:
-        """A post from the account: text only (X media upload is a separate API we do not
-        call yet, so a post with images is posted by hand rather than without them)."""
-        if post.media:
-            raise PostByHand("images on X are posted by hand: post it from the X app")
+        """A post from the account, with its images (each uploaded with its alt text
+        first: x_media.py). Every image is checked before any upload, so one X would
+        refuse fails the post with nothing sent."""
         headers = {"Authorization": f"Bearer {self._token(post)}"}
+        body: dict[str, Any] = {"text": post.text}
+        if post.media:
+            images = await fetch_images(self.http, post.media)
+            ids = await upload_images(self._post, self.base_url, images, headers)
+            body["media"] = {"media_ids": ids}
         url = f"{self.base_url}/2/tweets"
-        data = (await self._post(url, "X", json={"text": post.text}, headers=headers)).get("data")
+        data = (await self._post(url, "X", json=body, headers=headers)).get("data")
         return str((data or {}).get("id") or "")
 
 

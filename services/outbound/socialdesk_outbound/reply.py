@@ -35,8 +35,8 @@ class ReplyByHand(PermanentSendError):
 
 
 class PostByHand(PermanentSendError):
-    """A post the platform's API cannot take from us (no publisher, no token, images on
-    X): an officer posts it by hand from the platform's own app."""
+    """A post the platform's API cannot take from us (no publisher, no token, more than
+    Instagram takes): an officer posts it by hand from the platform's own app."""
 
     reason = "post_by_hand"
 
