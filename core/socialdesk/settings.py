@@ -161,6 +161,11 @@ class OutboundSettings(BaseServiceSettings):
     x_bearer_token: SecretStr | None = None
     meta_graph_base_url: str = "https://graph.facebook.com/v19.0"
     meta_page_token: SecretStr | None = None
+    publish_image_internal_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts on private or loopback addresses that outbound may fetch a post's "
+        "images from (an internal image store); every other such address is refused",
+    )
 
     @model_validator(mode="after")
     def _refuse_recorder_in_production(self) -> OutboundSettings:

@@ -201,6 +201,7 @@ async def test_an_appeal_with_a_photo_reaches_x_with_its_alt_text_and_an_svg_is_
         "SOCIALDESK_REPLY_PUBLISHER": "platforms",
         "SOCIALDESK_X_API_BASE_URL": srv.url,
         "SOCIALDESK_X_BEARER_TOKEN": "tok-merseyside",
+        "SOCIALDESK_PUBLISH_IMAGE_INTERNAL_HOSTS": '["127.0.0.1"]',  # the stand-in image host
     }
     appeal = {"kind": PostKind.appeal, "objective": Objective.appeal}
     text = "Do you recognise this man? Call 101 quoting ref 123."

@@ -66,7 +66,23 @@ class FakeX:
 async def publish(fake: FakeX, post: PostDelivery, platform_config: PlatformConfig) -> str:
     creds = Credentials(platform_config, OutboundSettings(x_bearer_token="tx"), {})
     async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
-        return await XPublisher("https://x.test", creds, http).publish(post)
+        x = XPublisher("https://x.test", creds, http)
+        x.internal_ok = frozenset({"img.test"})  # the mock host resolves nowhere
+        return await x.publish(post)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9200/_cat/indices", "http://10.0.0.5/a.jpg", "http://[::1]/a.png"]
+)
+async def test_a_link_inside_the_network_is_refused_before_anything_is_fetched(
+    platform_config: PlatformConfig, url: str
+) -> None:
+    fake = FakeX({"/_cat/indices": JPEG, "/a.jpg": JPEG, "/a.png": JPEG})
+    creds = Credentials(platform_config, OutboundSettings(x_bearer_token="tx"), {})
+    async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
+        with pytest.raises(PermanentSendError, match="points inside the network"):
+            await XPublisher("https://x.test", creds, http).publish(delivery((url, ALT)))
+    assert fake.seen == []
 
 
 async def test_each_image_is_uploaded_with_its_alt_text_before_the_post_names_them(

@@ -96,6 +96,9 @@ class HttpPublisher:
 class XPublisher(HttpPublisher):
     """X API v2: a reply to a post, or a direct message to the author."""
 
+    # hosts on private addresses a post's images may come from (x_media._refuse_internal)
+    internal_ok: frozenset[str] = frozenset()
+
     async def send(self, reply: OutboundReply) -> str:
         headers = {"Authorization": f"Bearer {self._token(reply)}"}
         if reply.channel == "direct_message":
@@ -116,7 +119,7 @@ class XPublisher(HttpPublisher):
         headers = {"Authorization": f"Bearer {self._token(post)}"}
         body: dict[str, Any] = {"text": post.text}
         if post.media:
-            images = await fetch_images(self.http, post.media)
+            images = await fetch_images(self.http, post.media, self.internal_ok)
             ids = await upload_images(self._post, self.base_url, images, headers)
             body["media"] = {"media_ids": ids}
         url = f"{self.base_url}/2/tweets"
@@ -287,9 +290,11 @@ def make_publisher(
         recorder = RecorderPublisher(settings.reply_recorder_path)
         return PlatformRouter({p.value: recorder for p in PUBLISHED})
     meta = MetaPublisher(settings.meta_graph_base_url, credentials, http)
+    x = XPublisher(settings.x_api_base_url, credentials, http)
+    x.internal_ok = frozenset(settings.publish_image_internal_hosts)
     return PlatformRouter(
         {
-            "x": XPublisher(settings.x_api_base_url, credentials, http),
+            "x": x,
             "facebook": meta,
             "instagram": meta,
         }

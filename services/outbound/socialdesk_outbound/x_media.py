@@ -6,6 +6,8 @@ Limits and their sources: docs/outbound.md."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -62,15 +64,40 @@ def sniff_raster(head: bytes) -> ContentType | None:
     return None
 
 
-async def fetch_images(http: httpx.AsyncClient, media: tuple[tuple[str, str], ...]) -> list[Image]:
+async def fetch_images(
+    http: httpx.AsyncClient,
+    media: tuple[tuple[str, str], ...],
+    internal_ok: frozenset[str] = frozenset(),
+) -> list[Image]:
     """Every image of the post, checked; the first one X would refuse stops the post
     before any upload, with the reason an officer reads."""
     if len(media) > MAX_IMAGES:
         raise PermanentSendError(f"X takes at most {MAX_IMAGES} images per post, not {len(media)}")
-    images = [await _fetch(http, n, url, alt) for n, (url, alt) in enumerate(media, 1)]
+    images = []
+    for n, (url, alt) in enumerate(media, 1):
+        await _refuse_internal(n, url, internal_ok)
+        images.append(await _fetch(http, n, url, alt))
     if len(images) > 1 and any(i.category == MediaCategory.tweet_gif for i in images):
         raise PermanentSendError("X takes a GIF only as the one image of its post")
     return images
+
+
+async def _refuse_internal(n: int, url: str, internal_ok: frozenset[str]) -> None:
+    """An author's link must not make outbound fetch from inside the network (SSRF):
+    a host resolving to a private, loopback or link-local address is refused unless listed."""
+    host = urlsplit(url).hostname
+    if not host or host in internal_ok:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError as exc:
+        raise TemporarySendError(f"image {n}: its host did not resolve") from exc
+    for info in infos:
+        addr = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not addr.is_global:
+            raise PermanentSendError(
+                f"image {n}: its link points inside the network; give a public address"
+            )
 
 
 async def _fetch(http: httpx.AsyncClient, n: int, url: str, alt: str) -> Image:
