@@ -18,8 +18,9 @@ import httpx
 import pytest
 from PIL import Image
 
+from socialdesk.events import item_key_of
 from socialdesk_tools.stack import wait_for
-from tests.browser.stack import ConsolePlatform, console_platform, mention
+from tests.browser.stack import ConsolePlatform, console_platform, mention, sla_warning
 
 pytestmark = pytest.mark.integration
 
@@ -169,3 +170,33 @@ def test_a_welsh_dpos_subject_access_summary_is_in_welsh(platform: ConsolePlatfo
     r = dpo.post("/data-protection/access", data=form(dpo, platform="x", author="rcy"))
     summary = zipfile.ZipFile(io.BytesIO(r.content)).read("summary.html").decode()
     assert "<h1>Information held about you</h1>" in summary
+
+
+def test_a_restricted_persons_rows_leave_the_supervisors_board(platform: ConsolePlatform) -> None:
+    p = platform
+    r = p.post_mentions(
+        [
+            mention("7321", "a man keeps shouting at my children from his car", author="rboard"),
+            mention("7322", "a burst water main is flooding Hope Street", author="rboard2"),
+        ]
+    )
+    assert r.status_code == 200, r.text
+    theirs, other = (p.wait_item(f"x:{n}") for n in ("7321", "7322"))
+    for item in (theirs, other):
+        p.produce("sla.events", item_key_of(item["id"]), sla_warning(item))
+    sup = p.login("sup.merseyside")
+
+    def at_risk() -> set[str]:
+        return {r["item_id"] for r in sup.get("/api/board").json()["at_risk"]}
+
+    wait_for(lambda: {theirs["id"], other["id"]} <= at_risk(), 30, "both rows on the board")
+    dpo = p.login("dpo.merseyside")
+    r = dpo.post(
+        "/data-protection/restrict",
+        data=form(dpo, platform="x", author="rboard", reason="REQ-RESTRICT-10"),
+    )
+    assert r.status_code == 200 and 'id="done"' in r.text
+    assert settled(lambda: theirs["id"] in at_risk(), False), "their row is still there"
+    board = sup.get("/api/board").json()
+    assert other["id"] in {r["item_id"] for r in board["at_risk"]}
+    assert "shouting at my children" not in json.dumps(board)
