@@ -155,7 +155,10 @@ async def command_outcome(
     event (None: still pending after OUTCOME_WAIT_S)."""
     waiter = ctx.outcomes.expect(cmd.command_id)
     try:
-        record = await sealed_command(ctx.settings, cmd, await command_subject(ctx, cmd))
+        try:
+            record = await sealed_command(ctx.settings, cmd, await command_subject(ctx, cmd))
+        except Exception as exc:  # the item's author or their key not found: nothing sent
+            raise HTTPException(503, N_("search is unavailable; try again shortly")) from exc
         await ctx.audit.write(audit, also=[record])
         ev: dict[str, Any] = await asyncio.wait_for(waiter, timeout=OUTCOME_WAIT_S)
     except TimeoutError:
