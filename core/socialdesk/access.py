@@ -12,8 +12,10 @@ import html
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from elasticsearch import AsyncElasticsearch
@@ -156,10 +158,58 @@ def _json(data: Any) -> bytes:
     return json.dumps(data, indent=2, ensure_ascii=False, default=str).encode()
 
 
-def summary_html(bundle: AccessBundle) -> str:
+class SummaryLanguage(StrEnum):
+    """The language the summary is written in: the DPO's; a force under the Welsh
+    Language Standards answers in both (docs/welsh.md)."""
+
+    en = "en"
+    cy = "cy"
+    bilingual = "cy+en"
+
+
+# The summary's words in Welsh (core cannot read the console's catalogues; docs/welsh.md:
+# a native speaker should review them).
+WELSH = {
+    "Information held about you": "Gwybodaeth a gedwir amdanoch chi",
+    "Platform": "Platfform",
+    "Prepared": "Paratowyd",
+    "Conversations started by you": "Sgyrsiau a ddechreuwyd gennych chi",
+    "Messages": "Negeseuon",
+    "Attachments": "Atodiadau",
+    "Records of staff access": "Cofnodion o fynediad gan staff",
+    "How each conversation was graded, and why": "Sut y graddiwyd pob sgwrs, a pham",
+    "Grades": "Graddau",
+    "Item": "Eitem",
+    "Priority": "Blaenoriaeth",
+    "Intent": "Bwriad",
+    "Reasons": "Rhesymau",
+    "Your messages": "Eich negeseuon",
+    "Who looked at them": "Pwy edrychodd arnynt",
+    "Access by staff": "Mynediad gan staff",
+    "When": "Pryd",
+    "Who": "Pwy",
+    "What": "Beth",
+    "The files in this archive are listed, with their SHA-256, in manifest.json.": (
+        "Rhestrir y ffeiliau yn yr archif hon, gyda'u SHA-256, yn manifest.json."
+    ),
+}
+
+
+def words(language: SummaryLanguage) -> Callable[[str], str]:
+    """The summary's translator: Welsh, English, or "Cymraeg / English"."""
+    if language is SummaryLanguage.cy:
+        return lambda w: WELSH.get(w, w)
+    if language is SummaryLanguage.bilingual:
+        return lambda w: f"{WELSH[w]} / {w}" if w in WELSH else w
+    return lambda w: w
+
+
+def summary_html(bundle: AccessBundle, language: SummaryLanguage = SummaryLanguage.en) -> str:
     """A plain, accessible page (lang, title, headings, table headers, no scripts or
-    external assets) a person can read without any tool."""
+    external assets) a person can read without any tool, in the DPO's language."""
     e = html.escape
+    t = words(language)
+    lang = "en" if language is SummaryLanguage.en else "cy"
     rows = "".join(
         f"<tr><th scope='row'>{e(str(g['item_id']))}</th><td>{e(str(g.get('priority')))}</td>"
         f"<td>{e(str(g.get('intent')))}</td><td>{e('; '.join(g.get('reasons') or []))}</td></tr>"
@@ -175,32 +225,43 @@ def summary_html(bundle: AccessBundle) -> str:
         f"<td>{e(str(v.get('action')))}</td><td>{e(str(v.get('target_id')))}</td></tr>"
         for v in bundle.views
     )
+    counts = " ".join(
+        f"{e(t(label))}: {n}."
+        for label, n in (
+            ("Conversations started by you", len(bundle.items)),
+            ("Messages", len(bundle.messages)),
+            ("Attachments", len(bundle.attachments)),
+            ("Records of staff access", len(bundle.views)),
+        )
+    )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Information held about you</title>
+<html lang="{lang}"><head><meta charset="utf-8">
+<title>{e(t("Information held about you"))}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:1em auto;color:#0b0c0c}}
 th,td{{border:1px solid #505a5f;padding:.3em;text-align:left}}table{{border-collapse:collapse}}
 </style></head><body><main>
-<h1>Information held about you</h1>
-<p>Platform: {e(bundle.person.platform)}. Prepared {e(bundle.at.isoformat())}.
-{len(bundle.items)} conversations started by you, {len(bundle.messages)} messages,
-{len(bundle.attachments)} attachments, {len(bundle.views)} records of staff access.</p>
-<h2>How each conversation was graded, and why</h2>
-<table><caption>Grades</caption><thead><tr><th scope="col">Item</th>
-<th scope="col">Priority</th><th scope="col">Intent</th><th scope="col">Reasons</th></tr>
+<h1>{e(t("Information held about you"))}</h1>
+<p>{e(t("Platform"))}: {e(bundle.person.platform)}. {e(t("Prepared"))}: {e(bundle.at.isoformat())}.
+{counts}</p>
+<h2>{e(t("How each conversation was graded, and why"))}</h2>
+<table><caption>{e(t("Grades"))}</caption><thead><tr><th scope="col">{e(t("Item"))}</th>
+<th scope="col">{e(t("Priority"))}</th><th scope="col">{e(t("Intent"))}</th>
+<th scope="col">{e(t("Reasons"))}</th></tr>
 </thead><tbody>{rows}</tbody></table>
-<h2>Your messages</h2><ol>{msgs}</ol>
-<h2>Who looked at them</h2>
-<table><caption>Access by staff</caption><thead><tr><th scope="col">When</th>
-<th scope="col">Who</th><th scope="col">What</th><th scope="col">Item</th></tr></thead>
+<h2>{e(t("Your messages"))}</h2><ol>{msgs}</ol>
+<h2>{e(t("Who looked at them"))}</h2>
+<table><caption>{e(t("Access by staff"))}</caption><thead><tr><th scope="col">{e(t("When"))}</th>
+<th scope="col">{e(t("Who"))}</th><th scope="col">{e(t("What"))}</th>
+<th scope="col">{e(t("Item"))}</th></tr></thead>
 <tbody>{views}</tbody></table>
-<p>The files in this archive are listed, with their SHA-256, in manifest.json.</p>
+<p>{e(t("The files in this archive are listed, with their SHA-256, in manifest.json."))}</p>
 </main></body></html>
 """
 
 
-def build_zip(bundle: AccessBundle) -> bytes:
-    """The ZIP: each file with its SHA-256 and source in manifest.json."""
+def build_zip(bundle: AccessBundle, language: SummaryLanguage = SummaryLanguage.en) -> bytes:
+    """The ZIP: each file with its SHA-256 and source in manifest.json; summary.html in
+    `language`."""
     files: dict[str, tuple[bytes, str]] = {
         "items.json": (_json(bundle.items), "Elasticsearch items (the console's record)"),
         "messages.json": (_json(bundle.messages), "Elasticsearch items: messages"),
@@ -213,7 +274,7 @@ def build_zip(bundle: AccessBundle) -> bytes:
         if key in bundle.blobs:
             name = f"attachments/{a.get('item_id')}/{a.get('sha256')}"
             files[name] = (bundle.blobs[key], "object store")
-    files["summary.html"] = (summary_html(bundle).encode(), "made from the files above")
+    files["summary.html"] = (summary_html(bundle, language).encode(), "made from the files above")
     manifest = {
         "subject": {"platform": bundle.person.platform, "author_key": bundle.person.key},
         "force": bundle.force or "all forces",

@@ -10,7 +10,7 @@ import json
 import zipfile
 from datetime import UTC, datetime
 
-from socialdesk.access import AccessBundle, add_item, build_zip
+from socialdesk.access import AccessBundle, SummaryLanguage, add_item, build_zip
 from socialdesk.erasure import Person
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -91,3 +91,15 @@ def test_the_summary_is_accessible_and_escapes_what_people_wrote() -> None:
     assert "&lt;b&gt;van&lt;/b&gt;" in page and "<b>van</b>" not in page
     assert 'scope="col"' in page and "<caption>" in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
+
+
+def test_a_welsh_summary_has_welsh_headings_and_a_welsh_forces_has_both() -> None:
+    welsh = build_zip(bundle(), SummaryLanguage.cy)
+    page = zipfile.ZipFile(io.BytesIO(welsh)).read("summary.html").decode()
+    assert '<html lang="cy">' in page
+    assert "<h1>Gwybodaeth a gedwir amdanoch chi</h1>" in page
+    assert "Information held about you" not in page
+    assert "&lt;b&gt;van&lt;/b&gt;" in page  # what people wrote is theirs, untranslated
+    both = build_zip(bundle(), SummaryLanguage.bilingual)
+    page = zipfile.ZipFile(io.BytesIO(both)).read("summary.html").decode()
+    assert "<h1>Gwybodaeth a gedwir amdanoch chi / Information held about you</h1>" in page

@@ -37,6 +37,8 @@ ITEM_FIELDS = [
     "messages",
     "language",
     "flags",
+    "platform",  # with author_id: a restricted person's rows stay off the board
+    "author_id",
 ]
 
 
@@ -232,9 +234,15 @@ def operator_rows(present: list[OperatorPresence], load: dict[str, int]) -> list
 async def duty_queue_snapshot(ctx: ConsoleContext) -> dict[str, Any]:
     """Open items of no force (the national duty queue), read from the index."""
     items_index, sla_index = ctx.index(indices.ITEMS), ctx.index(indices.SLA)
+    _, not_theirs = await _restricted(ctx)
     resp = await ctx.search(
         index=items_index,
-        query={"bool": {"filter": [NATIONAL_QUEUE, {"term": {"open": True}}]}},
+        query={
+            "bool": {
+                "filter": [NATIONAL_QUEUE, {"term": {"open": True}}],
+                "must_not": not_theirs,
+            }
+        },
         sort=[{"priority_rank": "asc"}, {"created_at": "asc"}],
         size=500,
         source_includes=[
@@ -262,6 +270,23 @@ async def duty_queue_snapshot(ctx: ConsoleContext) -> dict[str, Any]:
     return out
 
 
+async def _restricted(
+    ctx: ConsoleContext,
+) -> tuple[frozenset[tuple[str, str]], list[dict[str, Any]]]:
+    """The restricted people, and a must_not for their items: the board is for
+    supervisors and the duty queue for national staff, never the DPO, so their items
+    are left off for all its viewers."""
+    # here, not at the top: protection imports the context, which imports this module
+    from socialdesk_console.protection import restricted_authors, restricted_clause
+
+    hidden = await restricted_authors(ctx)
+    return hidden, restricted_clause(hidden)
+
+
+def _author(item: dict[str, Any]) -> tuple[str, str]:
+    return (str(item.get("platform")), str(item.get("author_id")))
+
+
 async def _mget(
     ctx: ConsoleContext, index: str, ids: list[str], fields: list[str]
 ) -> dict[str, dict[str, Any]]:
@@ -279,6 +304,7 @@ async def snapshot(ctx: ConsoleContext, force: str) -> dict[str, Any]:
     """The board of one force: what the page draws and /api/board returns."""
     items_index, sla_index = ctx.index(indices.ITEMS), ctx.index(indices.SLA)
     now = datetime.now(UTC)
+    hidden, not_theirs = await _restricted(ctx)
     clocks_req = ctx.search(
         index=sla_index,
         query={
@@ -297,7 +323,7 @@ async def snapshot(ctx: ConsoleContext, force: str) -> dict[str, Any]:
                     {"term": {"open": True}},
                     {"terms": {"priority": ["P1", "P2"]}},
                 ],
-                "must_not": [{"exists": {"field": "owner"}}],
+                "must_not": [{"exists": {"field": "owner"}}, *not_theirs],
             }
         },
         sort=[{"priority_rank": "asc"}, {"created_at": "asc"}],
@@ -340,6 +366,7 @@ async def snapshot(ctx: ConsoleContext, force: str) -> dict[str, Any]:
         u["text"] = (u.get("text") or "")[:140]
         u["language"] = language_of(u)
         u["first_response_due"] = (due.get(f"{u['id']}:first_response") or {}).get("deadline")
+    items = {k: v for k, v in items.items() if _author(v) not in hidden}
     rows = board_rows(clocks, items, now)
     fc = ctx.config.forces.get(force)
     teams = [t.id for t in fc.teams] if fc else []

@@ -23,12 +23,15 @@ from socialdesk.events import (
     utcnow,
 )
 from socialdesk.kafka import Output
+from socialdesk.kafka.sealing import sealer_for
+from socialdesk.personal import author_key
+from socialdesk.settings import BaseServiceSettings
 from socialdesk.topics import ITEMS_COMMANDS
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.i18n import N_
-from socialdesk_console.protection import drop_restricted
+from socialdesk_console.protection import drop_restricted, hide_restricted
 from socialdesk_console.queries import (
     VIEWS,
     counters_of,
@@ -78,6 +81,7 @@ async def attach_sla(ctx: ConsoleContext, items: list[dict[str, Any]]) -> None:
 async def counts(ctx: ConsoleContext, user: User, filters: dict[str, str]) -> dict[str, int]:
     """Open items per view, without the items."""
     query, aggs = counters_query(user, filters)
+    query = await hide_restricted(ctx, user, query)
     return counters_of(
         await ctx.search(index=ctx.index(indices.ITEMS), query=query, aggs=aggs, size=0)
     )
@@ -89,9 +93,9 @@ async def list_items(
     """One inbox view sorted by grade and SLA due time, its total and every counter."""
     if view not in VIEWS:
         raise HTTPException(400, f"unknown view {view!r}; use one of {', '.join(VIEWS)}")
-    resp = await ctx.search(
-        index=ctx.index(indices.ITEMS), **inbox_request(user, view, filters, size)
-    )
+    req = inbox_request(user, view, filters, size)
+    req["query"] = await hide_restricted(ctx, user, req["query"])  # the counters too
+    resp = await ctx.search(index=ctx.index(indices.ITEMS), **req)
     hits = await drop_restricted(ctx, user, [h["_source"] for h in resp["hits"]["hits"]])
     await attach_sla(ctx, hits)
     counters = counters_of(resp)
@@ -151,13 +155,50 @@ async def command_outcome(
     event (None: still pending after OUTCOME_WAIT_S)."""
     waiter = ctx.outcomes.expect(cmd.command_id)
     try:
-        await ctx.audit.write(audit, also=[Output(ITEMS_COMMANDS, item_key_of(cmd.item_id), cmd)])
+        try:
+            record = await sealed_command(ctx.settings, cmd, await command_subject(ctx, cmd))
+        except Exception as exc:  # the item's author or their key not found: nothing sent
+            raise HTTPException(503, N_("search is unavailable; try again shortly")) from exc
+        await ctx.audit.write(audit, also=[record])
         ev: dict[str, Any] = await asyncio.wait_for(waiter, timeout=OUTCOME_WAIT_S)
     except TimeoutError:
         return None
     finally:
         ctx.outcomes.forget(cmd.command_id)
     return ev
+
+
+async def command_subject(ctx: ConsoleContext, cmd: ItemCommand) -> str | None:
+    """The author key of the person the commanded item is about (its replies and notes
+    are their personal data), looked up only when sealing is on."""
+    if not ctx.settings.sealing:
+        return None
+    try:
+        async with waiting_on("es"):
+            doc = await ctx.es.get(
+                index=ctx.index(indices.ITEMS),
+                id=cmd.item_id,
+                source_includes=["platform", "author_id"],
+            )
+    except NotFoundError:
+        return None  # sent in clear and counted (socialdesk_kafka_unsealed_personal_total)
+    src = doc.get("_source") or {}
+    if not src.get("platform") or not src.get("author_id"):
+        return None
+    return author_key(str(src["platform"]), str(src["author_id"]))
+
+
+async def sealed_command(
+    settings: BaseServiceSettings, cmd: ItemCommand, subject: str | None
+) -> Output:
+    """The command as items.commands carries it: with sealing on, sealed under the
+    subject's key, so erasing them leaves their replies and notes unreadable there too."""
+    out = Output(ITEMS_COMMANDS, item_key_of(cmd.item_id), cmd, subject=subject)
+    sealer = sealer_for(settings)
+    if sealer is None:
+        return out
+    (sealed,) = await sealer.seal([out])
+    return sealed
 
 
 def operator_command(

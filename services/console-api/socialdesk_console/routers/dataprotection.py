@@ -52,6 +52,7 @@ from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import Ctx, api_user, page_user
 from socialdesk_console.i18n import N_, _
 from socialdesk_console.items import fetch_item
+from socialdesk_console.protection import summary_language
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -339,7 +340,7 @@ async def subject_access(
         force=user.force,
     )
     return Response(
-        build_zip(bundle),
+        build_zip(bundle, summary_language(ctx, user)),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="sar-{person.key}.zip"'},
     )

@@ -19,6 +19,7 @@ from socialdesk_console.deps import ApiUser, Ctx
 from socialdesk_console.i18n import N_
 from socialdesk_console.items import fetch_item
 from socialdesk_console.media import object_store, serving_headers
+from socialdesk_console.protection import refuse_restricted
 from socialdesk_console.timing import waiting_on
 
 router = APIRouter()
@@ -40,7 +41,8 @@ async def media(
     size: Annotated[Size, Query()] = Size.full,
 ) -> Response:
     """The stored file (or its thumbnail, size=thumb) of an item the user may see."""
-    await fetch_item(ctx, user, item_id)  # 404 for another force's item, as for none
+    item = await fetch_item(ctx, user, item_id)  # 404 for another force's item, as for none
+    await refuse_restricted(ctx, user, item)  # 403 but for the DPO, as the item page
     if not MEDIA_ID.fullmatch(media_id):
         raise HTTPException(404, N_("no such attachment"))
     doc = await _attachment(ctx, item_id, media_id)
