@@ -77,9 +77,10 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
-## Lint, then every test (unit and integration; the integration tests start their own stack).
+## Lint, then every test (unit and integration; the integration tests start their own stack),
+## on two workers, one test module at a time each (a module shares its stack between its tests).
 test: lint tools axe model
-	$(BIN)/pytest -q -p no:cacheprovider tests
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -26,7 +26,7 @@ from socialdesk_tools.stack import (
     Stack,
     StackPorts,
     free_port,
-    kill_tree,
+    kill_trees,
     wait_for,
 )
 
@@ -242,8 +242,7 @@ def console_platform(root: Path, publisher: str = "platforms") -> Iterator[Conso
             stack.wait_ready(svc, 120)
         yield p
     finally:
-        for proc in p.procs.values():
-            kill_tree(proc)
+        kill_trees(p.procs.values())
         issuer_srv.stop()
         x_srv.stop()
         cdn_srv.stop()

@@ -31,7 +31,7 @@ from playwright.sync_api import Browser, expect
 from socialdesk.settings import DEV_SECRET
 from socialdesk_ingest.signatures import meta_signature, x_signature
 from socialdesk_notify.receiver import ControlRoomState, control_room_app
-from socialdesk_tools.stack import free_port, http_ok, kill_tree, wait_for
+from socialdesk_tools.stack import free_port, http_ok, kill_trees, wait_for
 from tests.browser.fakes import Served
 from tests.browser.stack import ConsolePlatform, console_platform, mention, sign_in
 from tests.integration.test_notify import Mailbox
@@ -146,8 +146,7 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Drill]:
             d.stream_ingest = f"http://127.0.0.1:{stream_port}"
             yield d
     finally:
-        for proc in extra:
-            kill_tree(proc)
+        kill_trees(extra)
         stream_srv.stop()
         room_srv.stop()
         smtp.stop()

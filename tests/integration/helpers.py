@@ -96,7 +96,13 @@ def es_items(es_url: str, prefix: str, query: dict[str, Any] | None = None) -> l
         es.close()
 
 
-async def wait_until(check: Callable[[], Any], within: float = 60, every: float = 0.5) -> Any:
+async def wait_until(
+    check: Callable[[], Any],
+    within: float = 60,
+    every: float = 0.5,
+    explain: Callable[[], str] | None = None,
+) -> Any:
+    """Poll until `check` returns something truthy; on time-out, `explain` says why."""
     deadline = time.monotonic() + within
     last: Any = None
     while time.monotonic() < deadline:
@@ -104,7 +110,8 @@ async def wait_until(check: Callable[[], Any], within: float = 60, every: float 
         if last:
             return last
         await asyncio.sleep(every)
-    raise AssertionError(f"condition not met in {within}s; last value: {last!r}"[:2000])
+    why = f"; {explain()}" if explain else ""
+    raise AssertionError(f"condition not met in {within}s{why}; last value: {last!r}"[:3000])
 
 
 class Running:
@@ -117,6 +124,18 @@ class Running:
     async def __aenter__(self) -> Running:
         self.task = asyncio.create_task(self.runtime.run())
         return self
+
+    def explain(self) -> str:
+        """What a test that timed out waiting on this processor needs to know."""
+        rt = self.runtime
+        died = self.task is not None and self.task.done() and not self.task.cancelled()
+        error = self.task.exception() if died and self.task is not None else None
+        owned = sorted(tp.partition for tp in rt.consumer.assignment()) if rt.consumer else []
+        restored = [sorted(getattr(s, "restored", ())) for s in rt.proc.stores]
+        return (
+            f"{rt.proc.service}: died={died} error={error!r} ready={rt.ready} "
+            f"assigned={owned} restored={restored} last_error={rt.last_error}"
+        )
 
     async def __aexit__(self, *exc: object) -> None:
         self.runtime.stop()

@@ -17,7 +17,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from socialdesk_tools.stack import SERVICES, Stack, StackPorts, free_port, kill_tree, wait_for
+from socialdesk_tools.stack import (
+    SERVICES,
+    Stack,
+    StackPorts,
+    free_port,
+    kill_tree,
+    kill_trees,
+    wait_for,
+)
 
 from . import helpers
 from .conftest import Backend
@@ -70,8 +78,7 @@ def platform(noida: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             p.wait_ready(svc)
         yield p
     finally:
-        for proc in p.procs.values():
-            kill_tree(proc)
+        kill_trees(p.procs.values())
         for log in sorted(root.glob("logs/*.log")):
             tail = log.read_text(errors="replace").splitlines()[-5:]
             print(f"--- {log.name}\n" + "\n".join(tail))

@@ -246,7 +246,7 @@ async def test_erased_author_leaves_no_readable_kafka_record_and_others_flow_on(
             return state if B_PUBLIC in state and A_AGAIN in state else ""
 
         # a fresh member's rebalance and restore are slow on a loaded 2-core machine
-        state = await wait_until(restored, within=180)
+        state = await wait_until(restored, within=180, explain=restarted.explain)
         assert A_DM not in state and A_PUBLIC not in state and A_REPLY not in state
     # her old thread states were read, skipped as erased and counted, not dead-lettered
     assert erased_count(ASSIGN_CHANGELOG) > skipped_before

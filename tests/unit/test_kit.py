@@ -85,6 +85,42 @@ async def test_the_runtime_restores_forgets_and_collects_the_stores_changes() ->
     assert runtime._store_changes() == []
 
 
+class Flaky(FakeStore):
+    """The first restore fails, as it does when the broker times out mid-read."""
+
+    async def restore(self, partitions: set[int]) -> int:
+        if not self.reads:
+            self.reads.append(set())
+            raise TimeoutError("fetch timed out")
+        return await super().restore(partitions)
+
+
+class Assigned:
+    def __init__(self, tps: set[TopicPartition]) -> None:
+        self.tps = tps
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.tps
+
+
+async def test_a_restore_that_fails_on_assignment_is_retried_without_waiting_for_a_message() -> (
+    None
+):
+    store = Flaky()
+    proc = Counting(store)
+    runtime = KafkaRuntime(BaseServiceSettings(), proc)
+    tps = {TopicPartition("in", 0), TopicPartition("in", 1)}
+    assert await runtime._settle(tps) is False
+    assert store.restored == set() and proc.assigned == []
+    runtime.consumer = Assigned(tps)  # type: ignore[assignment]
+    runtime._retry_at = 0.0  # the backoff has passed
+    await runtime._tick()
+    assert store.restored == {0, 1} and proc.assigned == [tps]
+    assert runtime.ready  # ready only once the state is back
+    await runtime._tick()
+    assert store.reads == [set(), {0, 1}]  # settled: not read again
+
+
 class FakeEs:
     """bulk: first a connection error, then one document busy (429) and one refused
     (400), then everything written."""

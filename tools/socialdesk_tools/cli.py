@@ -241,7 +241,7 @@ def cmd_demo_feed(args: argparse.Namespace) -> int:
 
 def cmd_supervise(args: argparse.Namespace) -> int:
     """Run every service and the demo feed; restart any that dies. Stops on SIGTERM."""
-    from socialdesk_tools.stack import DEMO_SERVICES, SERVICES, STORE_SERVICES, Stack, kill_tree
+    from socialdesk_tools.stack import DEMO_SERVICES, SERVICES, STORE_SERVICES, Stack, kill_trees
 
     stack = Stack(Path(args.data_dir).resolve())
     procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -284,8 +284,7 @@ def cmd_supervise(args: argparse.Namespace) -> int:
             if p is None or p.poll() is not None:
                 procs[name] = stack.spawn(name, cmd=cmds.get(name))
         time.sleep(1)
-    for p in procs.values():
-        kill_tree(p)
+    kill_trees(procs.values())
     return 0
 
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -327,14 +327,26 @@ def wait_for(check: object, timeout: float, what: str) -> None:
 def kill_tree(
     proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 15
 ) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    kill_trees([proc], sig, timeout)
+
+
+def kill_trees(
+    procs: Iterable[subprocess.Popen[bytes]], sig: int = signal.SIGTERM, timeout: float = 15
+) -> None:
+    """Signal every process group at once, then wait for them together (each stops
+    gracefully in parallel); what is still running after `timeout` is killed."""
+    procs = list(procs)
+    for proc in procs:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
+            os.killpg(proc.pid, sig)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
 
 
 # ---- Tansu: a second, independent Kafka-protocol broker (memory only) -------------

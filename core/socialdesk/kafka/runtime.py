@@ -60,13 +60,13 @@ class _Listener(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         try:
-            await self.runtime._restore_assigned({tp.partition for tp in assigned})
-            await self.runtime.proc.on_assign(set(assigned))
+            settled = await self.runtime._settle(set(assigned))
         finally:
-            # Even if the restore failed: each batch restores any partition it touches.
+            # Even if the restore failed: the tick retries it, and each batch restores
+            # any partition it touches first.
             self.runtime._settled.set()
         self.runtime.assigned = True
-        self.runtime._set_ready(True)
+        self.runtime._set_ready(settled)
 
 
 class KafkaRuntime:
@@ -96,6 +96,9 @@ class KafkaRuntime:
         self.last_error: str | None = None
         self.sealer: Sealer | None = None
         self._erased_seen = 0  # how far into sealer.erased this runtime has acted
+        self._unsettled: set[TopicPartition] | None = None  # assigned, state not yet back
+        self._retry_at = 0.0
+        self._settle_backoff = Backoff(0.5, 10)
 
     @property
     def group_id(self) -> str:
@@ -187,7 +190,31 @@ class KafkaRuntime:
             await self._close_clients()
             self._set_ready(False)
 
+    async def _settle(self, assigned: set[TopicPartition]) -> bool:
+        """Read back the assigned partitions' state and hand them to the processor; on
+        failure (the broker or key store away) remember them for the tick to retry."""
+        try:
+            await self._restore_assigned({tp.partition for tp in assigned})
+            await self.proc.on_assign(assigned)
+        except Exception as exc:
+            self.last_error = repr(exc)
+            self._unsettled = assigned
+            self._retry_at = time.monotonic() + self._settle_backoff.delay()
+            log.warning("state not restored on assignment, retrying", extra={"error": repr(exc)})
+            return False
+        self._unsettled = None
+        self._settle_backoff.reset()
+        return True
+
+    async def _retry_settle(self) -> None:
+        """A quiet partition would otherwise stay without its state until a message came."""
+        if self._unsettled is None or time.monotonic() < self._retry_at or self.consumer is None:
+            return
+        if await self._settle(set(self.consumer.assignment())):
+            self._set_ready(True)
+
     async def _tick(self) -> None:
+        await self._retry_settle()
         await self._drop_erased()
         timed = await self.proc.tick()
         changelog = self._store_changes()
@@ -354,7 +381,7 @@ class KafkaRuntime:
             if failed:
                 await self._producer_failed(Exception(self.last_error))
                 await backoff.wait()
-            elif not self.ready and self.assigned:
+            elif not self.ready and self.assigned and self._unsettled is None:
                 self._set_ready(True)
             remaining = failed
 

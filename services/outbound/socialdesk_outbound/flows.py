@@ -164,19 +164,18 @@ async def serve(settings: OutboundSettings) -> None:
         ops_app("outbound", ready, settings.environment), settings.http_host, settings.http_port
     )
 
+    # a watcher with nothing to finish: cancelled at once on stop, not waited for
+    watcher = asyncio.ensure_future(watch_expiry(config))
+
     def stop() -> None:
         proc.stopping = posts.stopping = True
         runtime.stop()
         posts_runtime.stop()
         server.should_exit = True
+        watcher.cancel()
 
     try:
-        work: list[Awaitable[None]] = [
-            runtime.run(),
-            posts_runtime.run(),
-            server.serve(),
-            watch_expiry(config),
-        ]
+        work: list[Awaitable[None]] = [runtime.run(), posts_runtime.run(), server.serve(), watcher]
         await run_until_signalled("outbound", work, stop)
     finally:
         await proc.journal.close()
