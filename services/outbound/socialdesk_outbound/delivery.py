@@ -111,6 +111,39 @@ async def deliver(
             await sleep(delay)
 
 
+class _Stopping(Exception):
+    """The service stopped while waiting for room under an account's rate limit."""
+
+
+async def deliver_recorded(
+    send: Callable[[], Awaitable[str]],
+    *,
+    room: Callable[[], Awaitable[bool]],
+    record: Callable[[DeliveryRecord, tuple[AuditEvent, ...]], Awaitable[None]],
+    failure_audit: Callable[[int, str, float], AuditEvent],
+    max_delay: float,
+    stopping: Callable[[], bool],
+) -> Delivery | None:
+    """One delivery as replies and posts both make it: room under the account's rate
+    limit, `sending` recorded before each platform call (so a crash mid-call is flagged,
+    never resent), `retrying` recorded and audited after a temporary failure. None if
+    the service is stopping."""
+
+    async def sending(attempt: int) -> None:
+        if not await room():
+            raise _Stopping()
+        await record(DeliveryRecord("sending", attempt), ())
+
+    async def failed(attempt: int, error: str, delay: float) -> None:
+        audit = failure_audit(attempt, error[:300], delay)
+        await record(DeliveryRecord("retrying", attempt, error=error[:300]), (audit,))
+
+    try:
+        return await deliver(send, max_delay, failed, stopping, before_attempt=sending)
+    except _Stopping:
+        return None
+
+
 def delivery_audit(reply: OutboundReply, action: str, **details: Any) -> AuditEvent:
     """The audit.events record of one attempt's outcome, on the item it answers."""
     return AuditEvent.by_system(

@@ -24,7 +24,7 @@ import httpx
 from prometheus_client import Counter
 
 from socialdesk.config import load_config
-from socialdesk.events import ItemEvent
+from socialdesk.events import AuditEvent, ItemEvent
 from socialdesk.health import make_server, ops_app, run_until_signalled
 from socialdesk.kafka import (
     BatchResult,
@@ -45,7 +45,7 @@ from socialdesk_outbound.delivery import (
     DeliveryRecord,
     Status,
     decide,
-    deliver,
+    deliver_recorded,
     delivery_audit,
     outcome_audit,
     unconfirmed_audit,
@@ -98,26 +98,24 @@ class OutboundProcessor(StreamProcessor):
         await self.journal.write([self.store.put(partition, reply.event_id, record, tracked=False)])
 
     async def _send(self, partition: int, reply: OutboundReply) -> None:
-        async def sending(attempt: int) -> None:
-            account = reply.account or ""
-            if not await self.limits.acquire(reply.platform, account, lambda: self.stopping):
-                raise Stopped()
-            await self._record(partition, reply, DeliveryRecord("sending", attempt))
+        async def keep(rec: DeliveryRecord, audit: tuple[AuditEvent, ...]) -> None:
+            if rec.status == "retrying":
+                log.warning("reply send failed, will retry", extra={"item": reply.item_id})
+            await self._record(partition, reply, rec, *audit)
 
-        async def failed(attempt: int, error: str, delay: float) -> None:
-            log.warning("reply send failed, will retry", extra={"item": reply.item_id})
-            audit = delivery_audit(
-                reply, "reply.send_failed", attempt=attempt, error=error[:300], retry_in_s=delay
+        def failure_audit(attempt: int, error: str, delay: float) -> AuditEvent:
+            return delivery_audit(
+                reply, "reply.send_failed", attempt=attempt, error=error, retry_in_s=delay
             )
-            record = DeliveryRecord("retrying", attempt, error=error[:300])
-            await self._record(partition, reply, record, audit)
 
-        result = await deliver(
+        stopping = lambda: self.stopping  # noqa: E731
+        result = await deliver_recorded(
             partial(self.publisher.send, reply),
-            self.settings.reply_retry_max_delay_s,
-            failed,
-            lambda: self.stopping,
-            before_attempt=sending,
+            room=partial(self.limits.acquire, reply.platform, reply.account or "", stopping),
+            record=keep,
+            failure_audit=failure_audit,
+            max_delay=self.settings.reply_retry_max_delay_s,
+            stopping=stopping,
         )
         if result is None:
             raise Stopped()

@@ -24,7 +24,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from socialdesk.config import PlatformConfig
-from socialdesk.events import utcnow
+from socialdesk.events import AuditEvent, utcnow
 from socialdesk.kafka import BatchResult, DurableWriter, Meta, Output, Stopped, StreamProcessor
 from socialdesk.kafka.outputs import dead_for
 from socialdesk.publishing import (
@@ -52,7 +52,7 @@ from socialdesk_outbound.delivery import (
     DeliveryRecord,
     Status,
     decide,
-    deliver,
+    deliver_recorded,
 )
 from socialdesk_outbound.posting import (
     DeliveryStatus,
@@ -215,27 +215,24 @@ class PublishingProcessor(StreamProcessor):
         )
 
     async def _send(self, partition: int, delivery: PostDelivery) -> None:
-        async def sending(attempt: int) -> None:
-            if not await self.limits.acquire(
-                delivery.platform, delivery.account, lambda: self.stopping
-            ):
-                raise Stopped()
-            await self._put_record(partition, delivery, DeliveryRecord("sending", attempt))
+        async def keep(rec: DeliveryRecord, audit: tuple[AuditEvent, ...]) -> None:
+            if rec.status == "retrying":
+                log.warning("post send failed, will retry", extra={"post": delivery.post_id})
+            await self._put_record(partition, delivery, rec, *audit)
 
-        async def failed(attempt: int, error: str, delay: float) -> None:
-            log.warning("post send failed, will retry", extra={"post": delivery.post_id})
-            audit = attempt_audit(
-                delivery, "post.send_failed", attempt=attempt, error=error[:300], retry_in_s=delay
+        def failure_audit(attempt: int, error: str, delay: float) -> AuditEvent:
+            return attempt_audit(
+                delivery, "post.send_failed", attempt=attempt, error=error, retry_in_s=delay
             )
-            record = DeliveryRecord("retrying", attempt, error=error[:300])
-            await self._put_record(partition, delivery, record, audit)
 
-        result = await deliver(
+        stopping = lambda: self.stopping  # noqa: E731
+        result = await deliver_recorded(
             partial(self.publisher.publish, delivery),
-            self.settings.reply_retry_max_delay_s,
-            failed,
-            lambda: self.stopping,
-            before_attempt=sending,
+            room=partial(self.limits.acquire, delivery.platform, delivery.account, stopping),
+            record=keep,
+            failure_audit=failure_audit,
+            max_delay=self.settings.reply_retry_max_delay_s,
+            stopping=stopping,
         )
         if result is None:
             raise Stopped()
