@@ -20,16 +20,57 @@ log = logging.getLogger(__name__)
 NATIONAL_QUEUE = ""  # a stream's scope for the items of no force
 
 
-class OutcomeWatcher(TopicFollower):
+class CommandAnswers(TopicFollower):
+    """A topic whose events answer commands by id: resolves the request waiting for its
+    command's outcome, and keeps the last `keep` answers for one that asks late."""
+
+    def __init__(self, settings: BaseServiceSettings, keep: int) -> None:
+        super().__init__(settings)
+        self.keep = keep
+        self.recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    def seen(self, ev: dict[str, Any]) -> None:
+        command_id = ev.get("command_id")
+        if not command_id:
+            return
+        self.recent[command_id] = ev
+        while len(self.recent) > self.keep:
+            self.recent.popitem(last=False)
+        fut = self.waiters.pop(command_id, None)
+        if fut is not None and not fut.done():
+            fut.set_result(ev)
+
+    def expect(self, command_id: str) -> asyncio.Future[dict[str, Any]]:
+        """Register interest before sending, so a fast answer is never missed."""
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        if command_id in self.recent:
+            fut.set_result(self.recent[command_id])
+        else:
+            self.waiters[command_id] = fut
+        return fut
+
+    def forget(self, command_id: str) -> None:
+        self.waiters.pop(command_id, None)
+
+
+class PostOutcomes(CommandAnswers):
+    """posts.events in this process: outbound answers every post command with an event
+    carrying its id."""
+
+    topic = POSTS_EVENTS
+
+    def __init__(self, settings: BaseServiceSettings, keep: int = 2_000) -> None:
+        super().__init__(settings, keep)
+
+
+class OutcomeWatcher(CommandAnswers):
     """items.events in this process: command outcomes, the live inbox streams, viewers."""
 
     topic = ITEMS_EVENTS
 
     def __init__(self, settings: BaseServiceSettings, keep: int = 10_000) -> None:
-        super().__init__(settings)
-        self.keep = keep
-        self.recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self.waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        super().__init__(settings, keep)
         self.streams: dict[asyncio.Queue[dict[str, Any]], str | None] = {}
         # Who has which item open right now (this process's streams): collision warnings.
         self.watching: dict[asyncio.Queue[dict[str, Any]], tuple[str, str, str]] = {}
@@ -103,60 +144,4 @@ class OutcomeWatcher(TopicFollower):
     def seen(self, ev: dict[str, Any]) -> None:
         if self.streams:
             self._publish(ev)
-        command_id = ev.get("command_id")
-        if not command_id:
-            return
-        self.recent[command_id] = ev
-        while len(self.recent) > self.keep:
-            self.recent.popitem(last=False)
-        fut = self.waiters.pop(command_id, None)
-        if fut is not None and not fut.done():
-            fut.set_result(ev)
-
-    def expect(self, command_id: str) -> asyncio.Future[dict[str, Any]]:
-        """Register interest before sending, so a fast answer is never missed."""
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        if command_id in self.recent:
-            fut.set_result(self.recent[command_id])
-        else:
-            self.waiters[command_id] = fut
-        return fut
-
-    def forget(self, command_id: str) -> None:
-        self.waiters.pop(command_id, None)
-
-
-class PostOutcomes(TopicFollower):
-    """posts.events in this process: resolves a request waiting for its command's
-    outcome (outbound answers every command with an event carrying its id)."""
-
-    topic = POSTS_EVENTS
-
-    def __init__(self, settings: BaseServiceSettings, keep: int = 2_000) -> None:
-        super().__init__(settings)
-        self.keep = keep
-        self.recent: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self.waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
-
-    def seen(self, ev: dict[str, Any]) -> None:
-        command_id = ev.get("command_id")
-        if not command_id:
-            return
-        self.recent[command_id] = ev
-        while len(self.recent) > self.keep:
-            self.recent.popitem(last=False)
-        fut = self.waiters.pop(command_id, None)
-        if fut is not None and not fut.done():
-            fut.set_result(ev)
-
-    def expect(self, command_id: str) -> asyncio.Future[dict[str, Any]]:
-        """Register interest before sending, so a fast answer is never missed."""
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        if command_id in self.recent:
-            fut.set_result(self.recent[command_id])
-        else:
-            self.waiters[command_id] = fut
-        return fut
-
-    def forget(self, command_id: str) -> None:
-        self.waiters.pop(command_id, None)
+        super().seen(ev)
