@@ -204,6 +204,28 @@ async def _run_erasure(
         log.error("erasure not audited", extra={"request_id": report.request_id})
 
 
+async def _person_form(
+    request: Request,
+    ctx: ConsoleContext,
+    user: User,
+    csrf: str,
+    which: str,
+    platform: str,
+    author: str,
+    reason: str | None,
+) -> tuple[dict[str, str], Response | None]:
+    """A DPO's person form, checked: the form as entered, and the page again with the
+    errors beside their fields when it is incomplete."""
+    _check_csrf(user, csrf)
+    form = {"platform": platform, "author": author.strip()}
+    if reason is not None:
+        form["reason"] = reason.strip()
+    errors = person_errors(platform, author, reason)
+    if errors:
+        return form, await dp_page(request, ctx, user, 422, errors=errors, form=form, which=which)
+    return form, None
+
+
 @router.post("/data-protection/erase", response_class=HTMLResponse, tags=["pages"])
 async def erase_person(
     request: Request,
@@ -216,11 +238,9 @@ async def erase_person(
     dry_run: Annotated[bool, Form()] = False,
 ) -> Response:
     """Start an erasure (or a dry run) of one person in the DPO's force."""
-    _check_csrf(user, csrf)
-    form = {"platform": platform, "author": author.strip(), "reason": reason.strip()}
-    errors = person_errors(platform, author, reason)
-    if errors:
-        return await dp_page(request, ctx, user, 422, errors=errors, form=form, which="erase")
+    form, refused = await _person_form(request, ctx, user, csrf, "erase", platform, author, reason)
+    if refused is not None:
+        return refused
     request_id = new_request_id()
     await ctx.audit.write(
         [audit_event(user, request, REQUESTED_ACTION, "erasure", request_id, dry_run=dry_run)]
@@ -295,11 +315,11 @@ async def restrict_person(
     lift: Annotated[bool, Form()] = False,
 ) -> Response:
     """Restrict (or lift the restriction on) one person's data."""
-    _check_csrf(user, csrf)
-    form = {"platform": platform, "author": author.strip(), "reason": reason.strip()}
-    errors = person_errors(platform, author, reason)
-    if errors:
-        return await dp_page(request, ctx, user, 422, errors=errors, form=form, which="restrict")
+    form, refused = await _person_form(
+        request, ctx, user, csrf, "restrict", platform, author, reason
+    )
+    if refused is not None:
+        return refused
     person = Person(platform, form["author"])
     action = UNRESTRICTED_ACTION if lift else RESTRICTED_ACTION
     await ctx.audit.write(
@@ -323,11 +343,9 @@ async def subject_access(
 ) -> Response:
     """A subject access export as a ZIP of the DPO's force's records (each force answers
     for its own; `socialdesk sar` exports every force's)."""
-    _check_csrf(user, csrf)
-    form = {"platform": platform, "author": author.strip()}
-    errors = person_errors(platform, author, None)
-    if errors:
-        return await dp_page(request, ctx, user, 422, errors=errors, form=form, which="access")
+    form, refused = await _person_form(request, ctx, user, csrf, "access", platform, author, None)
+    if refused is not None:
+        return refused
     person = Person(platform, form["author"])
     await ctx.audit.write([audit_event(user, request, ACCESS_ACTION, "person", person.key)])
     bundle = await collect(
