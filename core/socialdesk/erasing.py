@@ -260,7 +260,14 @@ class Eraser:
 
     async def _refresh(self) -> None:
         """Make every recent write searchable: a message indexed a second ago is found."""
-        names = [indices.ITEMS, indices.OPEN, indices.EVENTS, indices.SLA, indices.CORRECTIONS, ATTACHMENTS]
+        names = [
+            indices.ITEMS,
+            indices.OPEN,
+            indices.EVENTS,
+            indices.SLA,
+            indices.CORRECTIONS,
+            ATTACHMENTS,
+        ]
         patterns = [*(self._ix(n) for n in names), f"{self._ix(indices.AUTHOR_DAYS)}-*"]
         await self.es.indices.refresh(
             index=",".join(patterns), ignore_unavailable=True, allow_no_indices=True
@@ -356,7 +363,11 @@ class Eraser:
         )
         if new.get("open"):  # the open-items copy shows the same messages
             await self.es.index(
-                index=self._ix(indices.OPEN), id=str(doc["id"]), document=new, refresh=True, **kwargs
+                index=self._ix(indices.OPEN),
+                id=str(doc["id"]),
+                document=new,
+                refresh=True,
+                **kwargs,
             )
         report.add(Store.items_redacted, 1)
 

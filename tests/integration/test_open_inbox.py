@@ -25,7 +25,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsolePlatfo
 
 
 def listed(client: httpx.Client, item_id: str) -> bool:
-    return any(i["id"] == item_id for i in client.get("/api/items", params={"size": 200}).json()["items"])
+    return any(
+        i["id"] == item_id for i in client.get("/api/items", params={"size": 200}).json()["items"]
+    )
 
 
 def on_board(sup: httpx.Client, item_id: str) -> bool:
@@ -37,7 +39,9 @@ def test_a_closed_item_leaves_the_live_pages_and_stays_searchable(
 ) -> None:
     r = platform.post_mentions(
         [
-            mention("6101", "man waving a knife about outside the Spar on Picton Road", author="pic"),
+            mention(
+                "6101", "man waving a knife about outside the Spar on Picton Road", author="pic"
+            ),
             mention("6102", "my shed was broken into on Picton Road last week", author="pic"),
         ]
     )

@@ -71,7 +71,9 @@ def test_an_item_is_in_the_open_index_while_open_and_erasure_takes_it_out(
     open_ix, items_ix = alias(settings, indices.OPEN), alias(settings, indices.ITEMS)
 
     async def send(*events: ItemEvent) -> None:
-        await produce(noida.kafka, topic, [(e.item_id, e.model_dump_json().encode()) for e in events])
+        await produce(
+            noida.kafka, topic, [(e.item_id, e.model_dump_json().encode()) for e in events]
+        )
 
     async def run() -> None:
         es = AsyncElasticsearch(settings.elasticsearch_url)

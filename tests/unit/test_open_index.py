@@ -24,7 +24,12 @@ def test_the_open_index_has_the_items_mapping_so_queries_are_unchanged() -> None
 def test_an_open_item_is_written_and_a_closed_one_deleted_at_its_version() -> None:
     doc = {"id": "i1", "open": True, "status": "new"}
     written = open_doc("p-open", "i1", 4, doc)
-    assert (written.index, written.version, written.doc, written.delete) == ("p-open", 4, doc, False)
+    assert (written.index, written.version, written.doc, written.delete) == (
+        "p-open",
+        4,
+        doc,
+        False,
+    )
     closed = open_doc("p-open", "i1", 5, {**doc, "open": False, "status": "resolved"})
     assert closed.delete and closed.version == 5 and closed.doc == {}
 
@@ -46,8 +51,22 @@ def test_a_versioned_delete_is_sent_as_one_and_a_missing_document_is_no_failure(
     outcome = asyncio.run(bulk_versioned(Cluster(), docs))  # type: ignore[arg-type]
     assert sent == [
         [
-            {"delete": {"_index": "p-open", "_id": "gone", "version": 3, "version_type": "external"}},
-            {"delete": {"_index": "p-open", "_id": "newer", "version": 2, "version_type": "external"}},
+            {
+                "delete": {
+                    "_index": "p-open",
+                    "_id": "gone",
+                    "version": 3,
+                    "version_type": "external",
+                }
+            },
+            {
+                "delete": {
+                    "_index": "p-open",
+                    "_id": "newer",
+                    "version": 2,
+                    "version_type": "external",
+                }
+            },
         ]
     ]
     assert outcome.rejected == [] and outcome.retry == [] and outcome.skipped == 2

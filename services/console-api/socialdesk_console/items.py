@@ -35,11 +35,11 @@ from socialdesk_console.context import ConsoleContext
 from socialdesk_console.i18n import N_
 from socialdesk_console.protection import drop_restricted, hide_restricted
 from socialdesk_console.queries import (
+    HISTORY_SOURCE,
     VIEWS,
     counters_of,
     counters_query,
     deliveries_request,
-    HISTORY_SOURCE,
     history_docs,
     history_ids,
     inbox_request,
