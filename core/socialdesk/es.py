@@ -210,7 +210,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
 }
 # The open items (the indexer's second copy of each open item document, deleted when it
 # closes): the inbox, board and duty queue search it, so their cost stays by open work
-# rather than by the whole history (docs/architecture.md, "Indices").
+# rather than by the whole history (docs/architecture.md, "Elasticsearch: a projection").
 MAPPINGS[indices.OPEN] = MAPPINGS[indices.ITEMS]
 
 
@@ -278,8 +278,13 @@ async def ensure_indices(es: AsyncElasticsearch, settings: BaseServiceSettings) 
             created.append(concrete)
         elif not await es.indices.exists_alias(name=al):
             await es.indices.put_alias(index=concrete, name=al)
-    if f"{alias(settings, indices.OPEN)}-v{INDEX_VERSION}" in created:
-        await fill_open(es, settings)
+    fresh_open = f"{alias(settings, indices.OPEN)}-v{INDEX_VERSION}"
+    if fresh_open in created:
+        try:
+            await fill_open(es, settings)
+        except Exception:
+            await es.indices.delete(index=fresh_open)  # made again, and filled, next time
+            raise
     return created
 
 
@@ -305,7 +310,7 @@ async def fill_open(es: AsyncElasticsearch, settings: BaseServiceSettings) -> in
         docs = [VersionedDoc(target, h["_id"], int(h["_version"]), h["_source"]) for h in hits]
         outcome = await bulk_versioned(es, docs)
         if outcome.retry or outcome.rejected:
-            raise RuntimeError("open items not all copied")  # ensure_indices runs again
+            raise RuntimeError("open items not all copied")
         copied += len(hits)
         after = hits[-1]["sort"]
 
