@@ -192,6 +192,18 @@ class IndexerProcessor(StreamProcessor):
         held = {d["_id"]: int(d.get("_version") or 0) for d in resp["docs"] if d.get("found")}
         return [e for e in docs if e[0].index != open_ix or e[0].version >= held.get(e[0].id, 0)]
 
+    async def write_open_first(self, docs: list[VersionedDoc]) -> list[tuple[VersionedDoc, str]]:
+        """The open-items writes, made searchable, then the rest: whoever sees an item's
+        change in the items index (search, a test waiting on it) finds the inbox agrees.
+        Each index becomes searchable on its own refresh otherwise."""
+        open_ix = alias(self.settings, indices.OPEN)
+        first = [d for d in docs if d.index == open_ix]
+        rejected = await self.sink.write_versioned(first) if first else []
+        if first:
+            await self.sink.write(functools.partial(self.es.indices.refresh, index=open_ix))
+        rest = [d for d in docs if d.index != open_ix]
+        return rejected + await self.sink.write_versioned(rest)
+
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
         docs: list[tuple[VersionedDoc, Meta, Any]] = []
         for value, meta in batch:
@@ -209,7 +221,7 @@ class IndexerProcessor(StreamProcessor):
                 newest[k] = entry
         pending = await self.drop_stale_open(list(newest.values()))
         by_id = {(d.index, d.id): (meta, value) for d, meta, value in pending}
-        rejected = await self.sink.write_versioned([d for d, _, _ in pending])
+        rejected = await self.write_open_first([d for d, _, _ in pending])
         outputs: list[Output] = []
         for doc, reason in rejected:
             meta, value = by_id[(doc.index, doc.id)]
