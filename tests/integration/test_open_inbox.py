@@ -68,7 +68,8 @@ def test_a_closed_item_leaves_the_live_pages_and_stays_searchable(
     assert not on_board(sup, iid)
     found = op.get("/api/search", params={"q": "Spar Picton"}).json()
     assert [h["item"]["id"] for h in found["hits"]] == [iid]  # the archive still has it
-    assert op.get(f"/items/{iid}").status_code == 200  # and its page
+    page = op.get(f"/items/{iid}")  # and its page, which links the author's archive
+    assert page.status_code == 200 and f'href="/search?author={item["author_id"]}"' in page.text
 
     assert op.post(url, json={"type": "reopen", "payload": {}}).status_code == 200
     wait_for(lambda: listed(op, iid), 30, "the reopened item back in the inbox")
