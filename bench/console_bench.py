@@ -30,14 +30,17 @@ import httpx
 from benchstack import private_stack
 from elasticsearch import AsyncElasticsearch
 
+from socialdesk.authors import author_day_document, day_index
 from socialdesk.es import ensure_indices
 from socialdesk.events import item_key_for_thread
 from socialdesk.kafka import ensure_topics
 from socialdesk.topics import load_topic_specs
 from socialdesk_console.auth import User
 from socialdesk_console.queries import (
+    HISTORY_SOURCE,
     deliveries_request,
-    history_request,
+    history_docs,
+    history_ids,
     inbox_request,
     sla_ids,
     timeline_request,
@@ -54,6 +57,7 @@ TEXTS = [
     "thanks to the officers who helped my nan today, proper legends",
     "there's a man with a knife outside the shop on Lord St right now",
 ]
+AUTHOR_HISTORY_DAYS = 8  # the console's and indexer's default (retention policy's author_history)
 INTENTS = ["crime_report", "asb", "enquiry", "welfare_concern", "appreciation", "crime_report"]
 
 
@@ -129,14 +133,21 @@ async def bulk_index(
     """Items start..n-1 (item_doc) and the open ones' first-response clocks; the
     scaling bench grows one index in steps with it."""
     now = now or datetime.now(UTC)
-    items_ix, sla_ix = f"{prefix}-items", f"{prefix}-sla"
+    items_ix, sla_ix, open_ix = f"{prefix}-items", f"{prefix}-sla", f"{prefix}-open"
+    days_stem = f"{prefix}-author-days"
+    keep_from = (now - timedelta(days=AUTHOR_HISTORY_DAYS)).date()
     t0 = shown = time.perf_counter()
     batch: list[dict[str, Any]] = []
     ids: list[str] = []
     for i in range(start, n):
         d = item_doc(i, now)
         batch += [{"index": {"_index": items_ix, "_id": d["id"]}}, d]
+        day, day_doc_id, day_doc = author_day_document(d) or (None, "", {})
+        if day is not None and day >= keep_from:  # as the indexer keeps author history
+            target = {"_index": day_index(days_stem, day), "_id": day_doc_id}
+            batch += [{"update": target}, {"doc": day_doc, "doc_as_upsert": True}]
         if d["open"]:
+            batch += [{"index": {"_index": open_ix, "_id": d["id"]}}, d]
             ids.append(d["id"])
             due = (datetime.fromisoformat(d["created_at"]) + timedelta(hours=1)).isoformat()
             sla = {
@@ -159,8 +170,7 @@ async def bulk_index(
                 shown = time.perf_counter()
     if batch:
         await es.bulk(operations=batch)
-    await es.indices.refresh(index=items_ix)
-    await es.indices.refresh(index=sla_ix)
+    await es.indices.refresh(index=f"{items_ix},{sla_ix},{open_ix},{days_stem}-*")
     secs = time.perf_counter() - t0
     return {"items": n, "seconds": round(secs, 1), "docs_per_s": round((n - start) / secs)}
 
@@ -168,7 +178,7 @@ async def bulk_index(
 async def es_inbox(es: AsyncElasticsearch, prefix: str, user: User) -> None:
     """The inbox page's Elasticsearch requests, built by the same functions and issued
     the same way: one search (view, counters by aggregation), then one mget of clocks."""
-    resp = await es.search(index=f"{prefix}-items", **inbox_request(user, "all_open", {}, 100))
+    resp = await es.search(index=f"{prefix}-open", **inbox_request(user, "all_open", {}, 100))
     ids = sla_ids([h["_source"]["id"] for h in resp["hits"]["hits"]])
     if ids:
         await es.mget(index=f"{prefix}-sla", ids=ids)
@@ -176,11 +186,21 @@ async def es_inbox(es: AsyncElasticsearch, prefix: str, user: User) -> None:
 
 async def es_item(es: AsyncElasticsearch, prefix: str, user: User, item_id: str) -> None:
     """The item page's Elasticsearch requests, built by the same functions and issued the
-    same way: the item by id, then its clocks and the three side searches at once."""
+    same way: the item by id, then its clocks, its author's history (two multi-gets) and
+    the two side searches at once."""
     item = (await es.get(index=f"{prefix}-items", id=item_id))["_source"]
+
+    async def history() -> None:
+        days = history_docs(f"{prefix}-author-days", item, datetime.now(UTC), AUTHOR_HISTORY_DAYS)
+        got = await es.mget(docs=days)
+        found = [d["_source"] for d in got["docs"] if d.get("found")]
+        ids = history_ids(user, found, item_id)
+        if ids:
+            await es.mget(index=f"{prefix}-items", ids=ids, source_includes=HISTORY_SOURCE)
+
     await asyncio.gather(
         es.mget(index=f"{prefix}-sla", ids=sla_ids([item_id])),
-        es.search(index=f"{prefix}-items", **history_request(user, item)),
+        history(),
         es.search(index=f"{prefix}-events", **timeline_request(user, item_id)),
         es.search(index=f"{prefix}-audit", **deliveries_request(item)),
     )

@@ -260,7 +260,14 @@ class Eraser:
 
     async def _refresh(self) -> None:
         """Make every recent write searchable: a message indexed a second ago is found."""
-        names = [indices.ITEMS, indices.EVENTS, indices.SLA, indices.CORRECTIONS, ATTACHMENTS]
+        names = [
+            indices.ITEMS,
+            indices.OPEN,
+            indices.EVENTS,
+            indices.SLA,
+            indices.CORRECTIONS,
+            ATTACHMENTS,
+        ]
         patterns = [*(self._ix(n) for n in names), f"{self._ix(indices.AUTHOR_DAYS)}-*"]
         await self.es.indices.refresh(
             index=",".join(patterns), ignore_unavailable=True, allow_no_indices=True
@@ -323,6 +330,8 @@ class Eraser:
         report.add(Store.corrections, await self._delete(self._ix(indices.CORRECTIONS), q))
         q = {"ids": {"values": ids}}
         report.add(Store.items, await self._delete(self._ix(indices.ITEMS), q) if ids else 0)
+        if ids:  # the open-items copy goes with it (the same item, not counted twice)
+            await self._delete(self._ix(indices.OPEN), q)
         await self._step(report, "redacting")
         for doc in found.others:
             await self._redact(doc, person, report)
@@ -352,6 +361,14 @@ class Eraser:
         await self.es.index(
             index=self._ix(indices.ITEMS), id=str(doc["id"]), document=new, refresh=True, **kwargs
         )
+        if new.get("open"):  # the open-items copy shows the same messages
+            await self.es.index(
+                index=self._ix(indices.OPEN),
+                id=str(doc["id"]),
+                document=new,
+                refresh=True,
+                **kwargs,
+            )
         report.add(Store.items_redacted, 1)
 
     async def _erase_objects(self, found: Found, report: ErasureReport, held: list[str]) -> None:

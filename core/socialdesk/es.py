@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from elasticsearch import AsyncElasticsearch
 
+from socialdesk import indices
 from socialdesk.authors import AUTHOR_DAYS
 from socialdesk.backoff import Backoff
 from socialdesk.settings import BaseServiceSettings
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 INDEX_VERSION = 1
+EXTERNAL = {"version_type": "external"}
 
 _TEXT = {"type": "text", "analyzer": "standard"}
 _KW = {"type": "keyword"}
@@ -206,6 +208,10 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         },
     },
 }
+# The open items (the indexer's second copy of each open item document, deleted when it
+# closes): the inbox, board and duty queue search it, so their cost stays by open work
+# rather than by the whole history (docs/architecture.md, "Elasticsearch: a projection").
+MAPPINGS[indices.OPEN] = MAPPINGS[indices.ITEMS]
 
 
 # Indices made one per day (`<prefix>-<name>-YYYY.MM.DD`) from a template on first write.
@@ -272,7 +278,41 @@ async def ensure_indices(es: AsyncElasticsearch, settings: BaseServiceSettings) 
             created.append(concrete)
         elif not await es.indices.exists_alias(name=al):
             await es.indices.put_alias(index=concrete, name=al)
+    fresh_open = f"{alias(settings, indices.OPEN)}-v{INDEX_VERSION}"
+    if fresh_open in created:
+        try:
+            await fill_open(es, settings)
+        except Exception:
+            await es.indices.delete(index=fresh_open)  # made again, and filled, next time
+            raise
     return created
+
+
+async def fill_open(es: AsyncElasticsearch, settings: BaseServiceSettings) -> int:
+    """Copy the open items of an existing items index into a new open-items index, at
+    their versions (a deployment from before that index; the indexer keeps it after)."""
+    items, target = alias(settings, indices.ITEMS), alias(settings, indices.OPEN)
+    after: list[Any] | None = None
+    copied = 0
+    while True:
+        kwargs: dict[str, Any] = {"search_after": after} if after is not None else {}
+        resp = await es.search(
+            index=items,
+            query={"bool": {"filter": [{"term": {"open": True}}]}},
+            sort=[{"id": "asc"}],
+            size=1000,
+            version=True,
+            **kwargs,
+        )
+        hits = resp["hits"]["hits"]
+        if not hits:
+            return copied
+        docs = [VersionedDoc(target, h["_id"], int(h["_version"]), h["_source"]) for h in hits]
+        outcome = await bulk_versioned(es, docs)
+        if outcome.retry or outcome.rejected:
+            raise RuntimeError("open items not all copied")
+        copied += len(hits)
+        after = hits[-1]["sort"]
 
 
 @dataclass(frozen=True)
@@ -285,6 +325,7 @@ class VersionedDoc:
     version: int
     doc: dict[str, Any]
     merge: bool = False
+    delete: bool = False  # a delete at this external version (a newer write still wins)
 
 
 @dataclass(frozen=True)
@@ -309,6 +350,11 @@ async def bulk_versioned(es: AsyncElasticsearch, docs: list[VersionedDoc]) -> Bu
             ops.append({"update": {"_index": d.index, "_id": d.id, "retry_on_conflict": 5}})
             ops.append({"doc": d.doc, "doc_as_upsert": True})
             continue
+        if d.delete:
+            ops.append(
+                {"delete": {"_index": d.index, "_id": d.id, "version": d.version, **EXTERNAL}}
+            )
+            continue
         ops.append(
             {
                 "index": {
@@ -329,7 +375,7 @@ async def bulk_versioned(es: AsyncElasticsearch, docs: list[VersionedDoc]) -> Bu
         status = int(result.get("status", 500))
         if status < 300:
             written += 1
-        elif status == 409:
+        elif status == 409 or (status == 404 and d.delete):  # newer, or nothing to delete
             skipped += 1
         elif status == 429 or status >= 500:
             retry.append(d)

@@ -4,6 +4,7 @@ names in socialdesk.topics: code asks this module for them, never spells them it
 from __future__ import annotations
 
 ITEMS = "items"
+OPEN = "open"  # the open items only, same documents as ITEMS: what the live pages read
 SLA = "sla"
 CORRECTIONS = "corrections"
 EVENTS = "events"

@@ -124,6 +124,16 @@ def test_the_sweeper_deletes_what_is_past_each_forces_period_as_the_clock_moves(
                 ev = {"item_id": item_id, "force": doc["force"], "at": doc["updated_at"]}
                 await es.index(index=ix[indices.EVENTS], id=f"ev-{item_id}", document=ev)
                 await es.index(index=ix[indices.SLA], id=f"sla-{item_id}", document=ev)
+            # The open copies: the open item's, and a stale one of a swept closed item
+            # (its close written to the items index at a newer version than the copy).
+            await es.index(index=ix[indices.OPEN], id="open-mine", document=items["open-mine"])
+            ext = {"version_type": "external"}
+            old_doc = items["old-mine"]
+            await es.index(
+                index=ix[indices.ITEMS], id="old-mine", document=old_doc, version=5, **ext
+            )
+            stale = {**old_doc, "open": True}
+            await es.index(index=ix[indices.OPEN], id="old-mine", document=stale, version=3, **ext)
             for event_id, (force, age) in audit.items():
                 at = (now - timedelta(days=age)).isoformat()
                 doc = {"event_id": event_id, "at": at, "force": force, "action": "item.viewed"}
@@ -142,6 +152,7 @@ def test_the_sweeper_deletes_what_is_past_each_forces_period_as_the_clock_moves(
                     "ev-old-other",
                 }
                 assert "sla-old-mine" not in await ids(ix[indices.SLA])
+                assert await ids(ix[indices.OPEN]) == {"open-mine"}
                 left = await ids(ix[indices.AUDIT])
                 assert {"a-new-mine", "a-old-other", "a-none"} <= left
                 assert "a-old-mine" not in left

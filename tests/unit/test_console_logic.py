@@ -293,13 +293,15 @@ def test_search_filters_keep_only_what_was_given() -> None:
 
 
 def test_item_page_side_requests_are_scoped() -> None:
-    from socialdesk_console.queries import deliveries_request, history_request, timeline_request
+    from socialdesk_console.queries import deliveries_request, history_ids, timeline_request
 
     user = User("op.m", "Op", "merseyside", "operator", ("digital-desk",), "c")
     item = {"id": "i1", "author_id": "a1", "force": "merseyside"}
-    for req in (history_request(user, item), timeline_request(user, "i1")):
-        assert {"term": {"force": "merseyside"}} in req["query"]["bool"]["filter"]
+    req = timeline_request(user, "i1")
+    assert {"term": {"force": "merseyside"}} in req["query"]["bool"]["filter"]
     assert {"term": {"force": "merseyside"}} in deliveries_request(item)["query"]["bool"]["filter"]
+    day = {"items": {"i2": {"at": "2026-12-01T10:00:00+00:00", "force": "kent"}}}
+    assert history_ids(user, [day], "i1") == []  # another force's item is not asked for
 
 
 # ---- the national duty queue ------------------------------------------------------------

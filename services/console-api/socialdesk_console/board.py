@@ -233,7 +233,8 @@ def operator_rows(present: list[OperatorPresence], load: dict[str, int]) -> list
 
 async def duty_queue_snapshot(ctx: ConsoleContext) -> dict[str, Any]:
     """Open items of no force (the national duty queue), read from the index."""
-    items_index, sla_index = ctx.index(indices.ITEMS), ctx.index(indices.SLA)
+    # the open-items index: the queue's cost is by open work, not by all history
+    items_index, sla_index = ctx.index(indices.OPEN), ctx.index(indices.SLA)
     _, not_theirs = await _restricted(ctx)
     resp = await ctx.search(
         index=items_index,
@@ -303,6 +304,7 @@ async def _mget(
 async def snapshot(ctx: ConsoleContext, force: str) -> dict[str, Any]:
     """The board of one force: what the page draws and /api/board returns."""
     items_index, sla_index = ctx.index(indices.ITEMS), ctx.index(indices.SLA)
+    open_index = ctx.index(indices.OPEN)  # the searches: by open work, not all history
     now = datetime.now(UTC)
     hidden, not_theirs = await _restricted(ctx)
     clocks_req = ctx.search(
@@ -315,7 +317,7 @@ async def snapshot(ctx: ConsoleContext, force: str) -> dict[str, Any]:
         track_total_hits=False,
     )
     unassigned_req = ctx.search(
-        index=items_index,
+        index=open_index,
         query={
             "bool": {
                 "filter": [
@@ -343,7 +345,7 @@ async def snapshot(ctx: ConsoleContext, force: str) -> dict[str, Any]:
         track_total_hits=True,
     )
     load_req = ctx.search(
-        index=items_index,
+        index=open_index,
         query={"bool": {"filter": [{"term": {"force": force}}, {"term": {"open": True}}]}},
         aggs={"owners": {"terms": {"field": "owner", "size": 500}}},
         size=0,

@@ -12,6 +12,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from socialdesk import indices
+from socialdesk.authors import AUTHOR_DAYS
 from socialdesk.commands import Payload, PayloadError, TextPayload, TransferPayload, payload_of
 from socialdesk.events import (
     Actor,
@@ -25,6 +26,7 @@ from socialdesk.events import (
 from socialdesk.kafka import Output
 from socialdesk.kafka.sealing import sealer_for
 from socialdesk.personal import author_key
+from socialdesk.retention import DataClass, periods_for
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.topics import ITEMS_COMMANDS
 from socialdesk_console.audit import audit_event
@@ -33,11 +35,13 @@ from socialdesk_console.context import ConsoleContext
 from socialdesk_console.i18n import N_
 from socialdesk_console.protection import drop_restricted, hide_restricted
 from socialdesk_console.queries import (
+    HISTORY_SOURCE,
     VIEWS,
     counters_of,
     counters_query,
     deliveries_request,
-    history_request,
+    history_docs,
+    history_ids,
     inbox_request,
     sla_due,
     sla_ids,
@@ -83,7 +87,7 @@ async def counts(ctx: ConsoleContext, user: User, filters: dict[str, str]) -> di
     query, aggs = counters_query(user, filters)
     query = await hide_restricted(ctx, user, query)
     return counters_of(
-        await ctx.search(index=ctx.index(indices.ITEMS), query=query, aggs=aggs, size=0)
+        await ctx.search(index=ctx.index(indices.OPEN), query=query, aggs=aggs, size=0)
     )
 
 
@@ -95,7 +99,7 @@ async def list_items(
         raise HTTPException(400, f"unknown view {view!r}; use one of {', '.join(VIEWS)}")
     req = inbox_request(user, view, filters, size)
     req["query"] = await hide_restricted(ctx, user, req["query"])  # the counters too
-    resp = await ctx.search(index=ctx.index(indices.ITEMS), **req)
+    resp = await ctx.search(index=ctx.index(indices.OPEN), **req)  # open work only
     hits = await drop_restricted(ctx, user, [h["_source"] for h in resp["hits"]["hits"]])
     await attach_sla(ctx, hits)
     counters = counters_of(resp)
@@ -128,10 +132,36 @@ async def get_item(ctx: ConsoleContext, user: User, item_id: str) -> dict[str, A
     return item
 
 
+async def _mget(ctx: ConsoleContext, **kwargs: Any) -> Any:
+    """A multi-get; a backend that cannot answer is a 503, as for a search."""
+    try:
+        async with waiting_on("es"):
+            return await ctx.es.mget(**kwargs)
+    except Exception as exc:
+        raise HTTPException(503, N_("search is unavailable; try again shortly")) from exc
+
+
+def history_days(ctx: ConsoleContext) -> int:
+    """The author history kept (the retention policy's, as the indexer keeps it)."""
+    if ctx.config.retention is None:
+        return ctx.settings.author_history_days
+    return periods_for(ctx.config, None)[DataClass.author_history].days
+
+
 async def history(ctx: ConsoleContext, user: User, item: dict[str, Any]) -> list[dict[str, Any]]:
-    """The author's latest other items the user may see."""
-    resp = await ctx.search(index=ctx.index(indices.ITEMS), **history_request(user, item))
-    return await drop_restricted(ctx, user, [h["_source"] for h in resp["hits"]["hits"]])
+    """The author's latest other items the user may see, over the author history kept:
+    two multi-gets by id (their day summaries, then those items), never a search of
+    every item; older ones are a search of the archive away (the page links it)."""
+    docs = history_docs(ctx.index(AUTHOR_DAYS), item, utcnow(), history_days(ctx))
+    if not docs:
+        return []
+    days = await _mget(ctx, docs=docs)
+    ids = history_ids(user, [d["_source"] for d in days["docs"] if d.get("found")], item["id"])
+    if not ids:
+        return []
+    got = await _mget(ctx, index=ctx.index(indices.ITEMS), ids=ids, source_includes=HISTORY_SOURCE)
+    found = [d["_source"] for d in got["docs"] if d.get("found") and visible(user, d["_source"])]
+    return await drop_restricted(ctx, user, found)
 
 
 async def timeline(ctx: ConsoleContext, user: User, item: dict[str, Any]) -> list[dict[str, Any]]:

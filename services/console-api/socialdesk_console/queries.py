@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import datetime
 from typing import Any
 
 from fastapi import HTTPException
 
+from socialdesk.authors import author_key, window_docs
 from socialdesk_console.auth import User
 
 VIEWS = ("mine", "team", "unassigned", "all_open")
@@ -244,16 +246,6 @@ def next_cursor(hits: list[dict[str, Any]], size: int) -> str | None:
     return None
 
 
-def history_query(user: User, author_id: str, exclude_id: str) -> dict[str, Any]:
-    """The author's other items (same force unless national): history across time."""
-    return {
-        "bool": {
-            "filter": [*scope_filter(user), {"term": {"author_id": author_id}}],
-            "must_not": [{"term": {"id": exclude_id}}],
-        }
-    }
-
-
 def timeline_query(user: User, item_id: str, item: dict[str, Any] | None = None) -> dict[str, Any]:
     """The item's events. Given the item document and the user may see it now, all of
     them: the events from before a transfer carry the force the item had then (the
@@ -263,8 +255,12 @@ def timeline_query(user: User, item_id: str, item: dict[str, Any] | None = None)
     return {"bool": {"filter": [*scope_filter(user), {"term": {"item_id": item_id}}]}}
 
 
-# The item page's side requests (es.search kwargs): built here so the benchmark sends them too.
+# The item page's side requests: built here so the benchmark sends them too.
+HISTORY_SIZE = 20
 HISTORY_SOURCE = [
+    "force",  # the scope rule, checked again on the item as it is now
+    "platform",  # the restriction rule
+    "author_id",
     "id",
     "priority",
     "intent",
@@ -288,15 +284,25 @@ DELIVERY_ACTIONS = [
 ]
 
 
-def history_request(user: User, item: dict[str, Any]) -> dict[str, Any]:
-    """The author's 20 latest other items (the page lists them; no total needed)."""
-    return {
-        "query": history_query(user, item["author_id"], item["id"]),
-        "sort": [{"created_at": "desc"}],
-        "size": 20,
-        "track_total_hits": False,
-        "source_includes": HISTORY_SOURCE,
-    }
+def history_docs(stem: str, item: dict[str, Any], now: datetime, days: int) -> list[dict[str, str]]:
+    """The (index, id) pairs of the author's per-day summaries over the author history
+    kept: a multi-get by id, where a search of the items would read every item ever
+    indexed (docs/architecture.md, "What costs")."""
+    if not item.get("platform") or not item.get("author_id"):
+        return []
+    key = author_key(str(item["platform"]), str(item["author_id"]))
+    return window_docs(stem, [key], now, days)
+
+
+def history_ids(user: User, days: list[dict[str, Any]], exclude_id: str) -> list[str]:
+    """The author's 20 latest other items (newest first) the user may see by the force
+    their summary records; the caller checks each item again as it is now."""
+    entries: dict[str, str] = {}
+    for doc in days:
+        for item_id, entry in ((doc or {}).get("items") or {}).items():
+            if item_id != exclude_id and visible(user, {"force": entry.get("force")}):
+                entries[item_id] = str(entry.get("at") or "")
+    return sorted(entries, key=lambda i: (entries[i], i), reverse=True)[:HISTORY_SIZE]
 
 
 def timeline_request(

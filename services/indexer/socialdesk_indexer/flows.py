@@ -4,6 +4,7 @@ versions, and only then let the runtime commit. Elasticsearch down: retry, never
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +45,16 @@ from socialdesk_indexer.posts import post_docs
 from socialdesk_indexer.sweeper import RetentionSweeper
 
 log = logging.getLogger(__name__)
+
+
+def open_doc(index: str, item_id: str, seq: int, doc: dict[str, Any]) -> VersionedDoc:
+    """The item's entry in the open-items index at the same version as the items index:
+    the document while it is open, a versioned delete once it is not, so a late replay
+    of an older open version cannot bring a closed item back, and a reopen (a newer
+    version) does."""
+    if doc.get("open"):
+        return VersionedDoc(index, item_id, seq, doc)
+    return VersionedDoc(index, item_id, seq, {}, delete=True)
 
 
 class IndexerProcessor(StreamProcessor):
@@ -136,6 +147,7 @@ class IndexerProcessor(StreamProcessor):
             doc = item_document(value)
             if doc is not None:
                 out.append(VersionedDoc(alias(s, indices.ITEMS), value.item_id, value.seq, doc))
+                out.append(open_doc(alias(s, indices.OPEN), value.item_id, value.seq, doc))
                 author = author_day_document(doc) if value.type in ENTRY_EVENTS else None
                 # A day already past the history kept is left alone: writing it would
                 # bring back an index the retention sweep deleted, for no reader.
@@ -163,6 +175,35 @@ class IndexerProcessor(StreamProcessor):
         assert isinstance(value, AuditEvent)
         return [VersionedDoc(alias(s, indices.AUDIT), value.event_id, 1, audit_document(value))]
 
+    async def drop_stale_open(
+        self, docs: list[tuple[VersionedDoc, Meta, Any]]
+    ) -> list[tuple[VersionedDoc, Meta, Any]]:
+        """Open-index writes older than the item the items index holds are left out:
+        noida-db forgets a deleted document's version (Elasticsearch after
+        `index.gc_deletes`), so a redelivered open event would bring a closed item back."""
+        open_ix = alias(self.settings, indices.OPEN)
+        ids = [d.id for d, _, _ in docs if d.index == open_ix]
+        if not ids:
+            return docs
+        items_ix = alias(self.settings, indices.ITEMS)
+        resp = await self.sink.write(
+            functools.partial(self.es.mget, index=items_ix, ids=ids, source=False)
+        )
+        held = {d["_id"]: int(d.get("_version") or 0) for d in resp["docs"] if d.get("found")}
+        return [e for e in docs if e[0].index != open_ix or e[0].version >= held.get(e[0].id, 0)]
+
+    async def write_open_first(self, docs: list[VersionedDoc]) -> list[tuple[VersionedDoc, str]]:
+        """The open-items writes, made searchable, then the rest: whoever sees an item's
+        change in the items index (search, a test waiting on it) finds the inbox agrees.
+        Each index becomes searchable on its own refresh otherwise."""
+        open_ix = alias(self.settings, indices.OPEN)
+        first = [d for d in docs if d.index == open_ix]
+        rejected = await self.sink.write_versioned(first) if first else []
+        if first:
+            await self.sink.write(functools.partial(self.es.indices.refresh, index=open_ix))
+        rest = [d for d in docs if d.index != open_ix]
+        return rejected + await self.sink.write_versioned(rest)
+
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
         docs: list[tuple[VersionedDoc, Meta, Any]] = []
         for value, meta in batch:
@@ -178,9 +219,9 @@ class IndexerProcessor(StreamProcessor):
                 newest[k] = (VersionedDoc(d.index, d.id, 0, both, merge=True), entry[1], entry[2])
             elif k not in newest or newest[k][0].version < d.version:
                 newest[k] = entry
-        pending = list(newest.values())
+        pending = await self.drop_stale_open(list(newest.values()))
         by_id = {(d.index, d.id): (meta, value) for d, meta, value in pending}
-        rejected = await self.sink.write_versioned([d for d, _, _ in pending])
+        rejected = await self.write_open_first([d for d, _, _ in pending])
         outputs: list[Output] = []
         for doc, reason in rejected:
             meta, value = by_id[(doc.index, doc.id)]

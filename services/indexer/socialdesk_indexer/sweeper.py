@@ -18,7 +18,7 @@ from socialdesk.authors import AUTHOR_DAYS, expired_indices
 from socialdesk.config import PlatformConfig
 from socialdesk.erasing import active_holds
 from socialdesk.erasure import hold_query
-from socialdesk.es import alias
+from socialdesk.es import VersionedDoc, alias, bulk_versioned
 from socialdesk.events import AuditEvent
 from socialdesk.retention import (
     NO_FORCE,
@@ -53,6 +53,15 @@ def _of_force(force: str | None) -> dict[str, Any]:
     if force is None:
         return {"bool": {"must_not": {"exists": {"field": "force"}}}}
     return {"term": {"force": force}}
+
+
+def stale_open(index: str, resp: Any) -> list[VersionedDoc]:
+    """Versioned deletes from the open-items index of the closed items a search found."""
+    return [
+        VersionedDoc(index, h["_id"], int(h["_version"]), {}, delete=True)
+        for h in resp["hits"]["hits"]
+        if isinstance(h.get("_version"), int) and h["_version"] > 0
+    ]
 
 
 class RetentionSweeper:
@@ -91,7 +100,7 @@ class RetentionSweeper:
     async def sweep(self, now: datetime) -> AuditEvent:
         """Delete everything past its period at `now`; the audit record of what went."""
         deleted: dict[str, dict[str, int]] = {}
-        parts = [self._index(n) for n in (indices.ITEMS, indices.AUDIT, *ITEM_PARTS)]
+        parts = [self._index(n) for n in (indices.ITEMS, indices.OPEN, indices.AUDIT, *ITEM_PARTS)]
         await self.es.indices.refresh(index=",".join(parts + self._rollups()))
         held = hold_query(await active_holds(self.es, self.settings, now), now)
         for target in sweep_targets(self.config, now):
@@ -156,7 +165,7 @@ class RetentionSweeper:
         total = 0
         while True:
             resp = await self.es.search(
-                index=self._index(indices.ITEMS), query=query, size=PAGE, source=False
+                index=self._index(indices.ITEMS), query=query, size=PAGE, source=False, version=True
             )
             ids = [h["_id"] for h in resp["hits"]["hits"]]
             if not ids:
@@ -168,6 +177,9 @@ class RetentionSweeper:
                     conflicts="proceed",
                     refresh=True,
                 )
+            # Their open copies went when they closed; a stale one goes too, at the
+            # version seen here, so an item reopened meanwhile (newer) stays open.
+            await bulk_versioned(self.es, stale_open(self._index(indices.OPEN), resp))
             resp = await self.es.delete_by_query(
                 index=self._index(indices.ITEMS),
                 query={"ids": {"values": ids}},
