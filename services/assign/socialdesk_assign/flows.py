@@ -44,6 +44,8 @@ from socialdesk.topics import (
 from socialdesk_assign.aggregate import ThreadState, apply_command, apply_mention
 from socialdesk_assign.routing import Gazetteer, Roster
 
+HOT_THREADS = 2000  # threads kept decoded; the rest as their changelog bytes
+
 
 def _decode_state(raw: bytes) -> ThreadState:
     return ThreadState.model_validate_json(raw)
@@ -71,7 +73,7 @@ class AssignProcessor(StreamProcessor):
         self.config = config
         self.gazetteer = gazetteer
         self.store: ChangelogStore[ThreadState] = ChangelogStore(
-            settings, ASSIGN_CHANGELOG, _decode_state, _encode_state
+            settings, ASSIGN_CHANGELOG, _decode_state, _encode_state, packed=HOT_THREADS
         )
         self.presence: GlobalTable[OperatorPresence] = GlobalTable(
             settings, OPERATORS_PRESENCE, OperatorPresence.model_validate_json
