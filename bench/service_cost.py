@@ -32,6 +32,7 @@ import io
 import json
 import os
 import pstats
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -318,6 +319,10 @@ async def run_stream(n: int, seal: bool, profile: bool) -> dict[str, Any]:
             sum(v for s, v in per_k.items() if not s.startswith("indexer")), 3
         ),
         "gc_cpu_s_per_1000": {s: round(v * 1000 / n, 3) for s, v in meter.gc.items()},
+        # the code's own cost: the collector's share depends on the shared heap
+        "cpu_s_per_1000_without_gc": {
+            s: round((cpu - meter.gc.get(s, 0.0)) * 1000 / n, 3) for s, cpu in meter.cpu.items()
+        },
         "records": dict(counts),
     }
     if profile:
@@ -390,16 +395,37 @@ def open_items(n: int, traced: bool) -> dict[str, Any]:
 
     asyncio.run(feed())
     gc.collect()
+    rss = rss_mb()
+    started = time.process_time()
+    gc.collect()  # what one full collection costs the service with this state
     out: dict[str, Any] = {
         "open_items": sum(len(st.items) for _, _, st in proc.store.items()),
-        "rss_mb": round(rss_mb(), 1),
-        "rss_growth_mb": round(rss_mb() - before, 1),
+        "rss_mb": round(rss, 1),
+        "rss_growth_mb": round(rss - before, 1),
+        "full_gc_ms": round((time.process_time() - started) * 1000, 1),
     }
     if traced:
         snap = tracemalloc.take_snapshot()
         out["top_allocations"] = [
             f"{s.size / 2**20:.1f} MB {s.traceback[0]}" for s in snap.statistics("lineno")[:12]
         ]
+    return out
+
+
+def run(n: int, open_n: int, repeat: int) -> dict[str, Any]:
+    """bench/run.py's `capacity.service_cost`: CPU per 1,000 mentions unsealed and
+    sealed, and assign's memory with open_n open items (its own process)."""
+    out: dict[str, Any] = {}
+    for name, seal in (("unsealed", False), ("sealed", True)):
+        r = measure(n, seal, False, repeat)
+        out[name] = {k: v for k, v in r.items() if k not in ("records", "source")}
+    proc = subprocess.run(
+        [sys.executable, __file__, "--assign-open", str(open_n)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out["assign_memory"] = json.loads(proc.stdout)
     return out
 
 
@@ -432,12 +458,15 @@ def measure(n: int, seal: bool, profile: bool, repeat: int) -> dict[str, Any]:
     with the least CPU (the machine is shared: noise only ever adds)."""
     runs = [asyncio.run(run_stream(n, seal, profile)) for _ in range(max(1, repeat))]
     best = runs[0]
-    best["cpu_s_per_1000"] = {
-        s: min(r["cpu_s_per_1000"][s] for r in runs) for s in best["cpu_s_per_1000"]
-    }
-    best["services_total_cpu_s_per_1000"] = round(
-        sum(v for s, v in best["cpu_s_per_1000"].items() if not s.startswith("indexer")), 3
-    )
+    for field in ("cpu_s_per_1000", "cpu_s_per_1000_without_gc"):
+        best[field] = {s: min(r[field][s] for r in runs) for s in best[field]}
+    for field, total in (
+        ("cpu_s_per_1000", "services_total_cpu_s_per_1000"),
+        ("cpu_s_per_1000_without_gc", "services_total_without_gc"),
+    ):
+        best[total] = round(
+            sum(v for s, v in best[field].items() if not s.startswith("indexer")), 3
+        )
     best["runs"] = len(runs)
     best["source"] = str(Path(str(__import__("socialdesk").__file__)).parents[1])
     return best
