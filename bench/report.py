@@ -305,6 +305,45 @@ restore them after a restart.
 """
 
 
+SERVICES = ("triage", "assign", "sla", "metrics", "indexer (documents)")
+
+
+def _service_cost(c: dict[str, Any]) -> str:
+    """capacity.service_cost (bench/service_cost.py), with the branch point's figures."""
+    u, s, m = c["unsealed"], c["sealed"], c["assign_memory"]
+    rows = "\n".join(
+        f"| {name} | {u['cpu_s_per_1000'].get(name, '?')} | "
+        f"{u['cpu_s_per_1000_without_gc'].get(name, '?')} | {s['cpu_s_per_1000'].get(name, '?')} | "
+        f"{s['cpu_s_per_1000_without_gc'].get(name, '?')} |"
+        for name in SERVICES
+    )
+    return f"""## Cost per mention by service
+
+`.venv/bin/python bench/service_cost.py --both --repeat {u.get("runs", 1)} -n {u["mentions"]}`
+(no broker: each stream service's processor driven as KafkaRuntime drives it, one
+service's outputs the next one's input; the least CPU of {u.get("runs", 1)} run(s)).
+CPU-s per 1,000 mentions:
+
+| service | unsealed | unsealed, without GC | sealed | sealed, without GC |
+|---|---|---|---|---|
+{rows}
+| **services together** (indexer excluded) | {u["services_total_cpu_s_per_1000"]} | \
+{u["services_total_without_gc"]} | {s["services_total_cpu_s_per_1000"]} | \
+{s["services_total_without_gc"]} |
+
+Floor (issue 26): services together at most 1.0 CPU-s per 1,000 mentions.
+
+assign with {m["open_items"]:,} open items
+(`.venv/bin/python bench/service_cost.py --assign-open {m["open_items"]}`):
+{m["rss_mb"]} MB resident ({m["rss_growth_mb"]} MB for the items), one full garbage
+collection {m.get("full_gc_ms", "?")} ms. Floor: 300 MB.
+{BRANCH_POINT}"""
+
+
+BRANCH_POINT = """
+"""
+
+
 def _with_pass(text: str, section: Any) -> str:
     """A section measured by a later `--only` pass says when, and on what, under its title."""
     p = section.get("pass") if isinstance(section, dict) else None
@@ -365,4 +404,7 @@ run {m["date"]}.
         else:
             text = renderers[key](r[key]) if key in renderers else _generic(key, r[key])
             parts.append(_with_pass(text, r[key]))
+    cost = r.get("capacity", {}).get("service_cost")
+    if cost is not None:
+        parts.append(_with_pass(_service_cost(cost), cost))
     path.write_text("\n".join(parts))
