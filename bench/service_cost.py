@@ -2,24 +2,28 @@
 
 The same realistic stream of mentions (bench/e2e_bench.py's shape and shipped texts,
 several forces, some threads with follow-ups, some items claimed and resolved) goes
-through each service's processor in process, the way KafkaRuntime drives it: the raw
-bytes as they are on the topic (sealed when `--seal`, as production runs), opened and
-decoded, handle(), the store changes taken, every output encoded (and sealed). One
-service's outputs are the next one's input: mentions.raw -> triage -> assign -> sla,
-metrics and the indexer's document building. Prints CPU-s per 1,000 mentions per
-service (time.process_time around each service's share) and, with `--profile`, the
-top functions of each share (cProfile).
+through each service's processor the way KafkaRuntime drives it: the raw bytes as they
+are on the topic (sealed when `--seal`, as production runs), opened and decoded,
+handle(), the store changes taken, every output encoded (and sealed), tick() once a
+batch. One service's outputs are the next one's input: mentions.raw -> triage -> assign
+-> sla, metrics and the indexer's document building. Each service runs in a process of
+its own, as deployed (its own heap, so its own garbage collector's share), after the
+one before it; prints CPU-s per 1,000 mentions per service (time.process_time around
+each service's share), with and without the collector. `--profile` runs them all in
+this process under cProfile and prints each one's top functions.
 
 `--assign-open N` instead builds an AssignProcessor holding N open items and prints
-its resident memory (and, with `--tracemalloc`, the largest allocations).
+its resident memory and one full collection's cost (and, with `--tracemalloc`, the
+largest allocations).
 
-    .venv/bin/python bench/service_cost.py                  # 5,000 mentions, unsealed
-    .venv/bin/python bench/service_cost.py --seal --profile
+    .venv/bin/python bench/service_cost.py --both --repeat 3   # 5,000 mentions
+    .venv/bin/python bench/service_cost.py --seal --profile -n 2000
     .venv/bin/python bench/service_cost.py --assign-open 100000
 
-What is not counted: the Kafka client (fetch, produce, commit), Elasticsearch calls
-(metrics' repeat-contact search answers empty, its cell writes are taken but not sent;
-triage runs without author context) and the vault's key store (in memory).
+What is not counted: the Kafka client (fetch, produce, commit) and the runtime's own
+steps, Elasticsearch calls (metrics' repeat-contact search answers empty, its cell
+writes are built but not sent; triage runs without author context), the vault's key
+store (in memory), and each process's start-up (triage's first batch of other texts).
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ import gc
 import io
 import json
 import os
+import pickle
 import pstats
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 import zlib
@@ -63,6 +69,8 @@ BATCH = 500
 FOLLOW_UP_EVERY = 4  # one mention in four joins an earlier thread
 RESOLVE_EVERY = 3  # one new item in three is claimed, then resolved
 FORCES = 8
+SERVICES = ("triage", "assign", "sla", "metrics", "indexer")
+INDEXER = "indexer (documents)"
 
 Record = tuple[str, str | None, bytes]  # topic, key, value as on the topic
 
@@ -168,7 +176,13 @@ class Meter:
 class Pipeline:
     """Each processor driven as KafkaRuntime drives it, with or without sealing."""
 
-    def __init__(self, config: PlatformConfig, sealer: Sealer | None, meter: Meter) -> None:
+    def __init__(
+        self,
+        config: PlatformConfig,
+        sealer: Sealer | None,
+        meter: Meter,
+        only: frozenset[str] = frozenset(SERVICES),
+    ) -> None:
         from socialdesk_assign.flows import AssignProcessor, load_gazetteer
         from socialdesk_metrics.flows import MetricsProcessor
         from socialdesk_sla.flows import SlaProcessor
@@ -177,20 +191,27 @@ class Pipeline:
         settings = BaseServiceSettings()
         self.sealer = sealer
         self.meter = meter
-        self.triage = TriageProcessor(config)
-        self.assign = AssignProcessor(settings, config, load_gazetteer(ROOT / "config"))
-        self.sla = SlaProcessor(settings, config)
-        self.metrics = MetricsProcessor(MetricsSettings(), config, QuietEs())  # type: ignore[arg-type]
         self.cells_taken = 0
+        self.offset = 0
+        self.procs: dict[str, Any] = {}
+        if "triage" in only:
+            self.procs["triage"] = TriageProcessor(config)
+        if "assign" in only:
+            gazetteer = load_gazetteer(ROOT / "config")
+            self.procs["assign"] = AssignProcessor(settings, config, gazetteer)
+        if "sla" in only:
+            self.procs["sla"] = SlaProcessor(settings, config)
+        if "metrics" in only:
+            metrics = MetricsProcessor(MetricsSettings(), config, QuietEs())  # type: ignore[arg-type]
 
-        async def take(build: Callable[[], Any]) -> None:
-            self.cells_taken += 1
+            async def take(build: Callable[[], Any]) -> None:
+                self.cells_taken += 1
 
-        self.metrics.sink.write = take  # type: ignore[method-assign,assignment]
-        for proc in (self.assign, self.sla, self.metrics):
+            metrics.sink.write = take  # type: ignore[method-assign,assignment]
+            self.procs["metrics"] = metrics
+        for proc in self.procs.values():
             for store in proc.stores:
                 store.restored |= set(range(PARTITIONS))
-        self.offset = 0
 
     async def _open(self, records: list[Record]) -> list[tuple[Record, str | None]]:
         if self.sealer is None:
@@ -249,7 +270,7 @@ class Pipeline:
                 n += sum(len(json.dumps(d, default=str)) for d in docs if d is not None)
             return n
 
-        return await self.meter.run("indexer (documents)", run)
+        return await self.meter.run(INDEXER, run)
 
 
 def commands_for(events: Iterable[Record], count: list[int]) -> list[Record]:
@@ -283,50 +304,116 @@ def commands_for(events: Iterable[Record], count: list[int]) -> list[Record]:
     return out
 
 
-async def run_stream(n: int, seal: bool, profile: bool) -> dict[str, Any]:
+async def feed_stage(
+    stage: str, pipe: Pipeline, n: int, config: PlatformConfig, inputs: dict[str, Any]
+) -> dict[str, Any]:
+    """One service's share of the stream, batch by batch; what it passes on."""
+    if stage == "triage":
+        mentions = stream(n, config)
+        raw_in = await pipe._out(
+            [Output(MENTIONS_RAW, m["id"], json.dumps(m).encode()) for m in mentions]
+        )
+        batches = [raw_in[s : s + BATCH] for s in range(0, n, BATCH)]
+        # Once per process, not per mention (the detector and vectorisers load on first
+        # use): a warm-up batch of other texts, not counted, not passed on.
+        warm = [dict(m, id=f"x:warm{i}", text=m["text"][::-1]) for i, m in enumerate(mentions[:50])]
+        warm.append(
+            dict(mentions[0], id="x:warm-cy", text="Diolch, mae'r heddlu wedi helpu heddiw")
+        )
+        await pipe.procs[stage].handle(
+            [(pipe.procs[stage].decode(MENTIONS_RAW, json.dumps(m).encode()), None) for m in warm]
+        )
+        return {"triaged": [await pipe.step(stage, pipe.procs[stage], b) for b in batches]}
+    if stage == "assign":
+        created: list[int] = [0]
+        pending: list[Record] = []
+        events_out: list[list[Record]] = []
+        for triaged in inputs["triaged"]:
+            to_assign = [r for r in triaged if r[0] == MENTIONS_TRIAGED] + pending
+            out = await pipe.step(stage, pipe.procs[stage], to_assign)
+            events = [r for r in out if r[0] == ITEMS_EVENTS]
+            clear = [r for r, _kid in await pipe._open(events)]  # the operators' view
+            pending = [r for r in out if r[0] == ITEMS_COMMANDS] + commands_for(clear, created)
+            events_out.append(events)
+        return {"events": events_out}
+    if stage == "sla":
+        return {"sla": [await pipe.step(stage, pipe.procs[stage], e) for e in inputs["events"]]}
+    for events, sla_out in zip(inputs["events"], inputs["sla"], strict=True):
+        if stage == "metrics":
+            await pipe.step(stage, pipe.procs[stage], events + sla_out)
+        else:
+            await pipe.index(events + sla_out)
+    return {}
+
+
+async def run_stage(
+    stage: str, n: int, seal: bool, profile: bool, keys: MemoryKeys, inputs: dict[str, Any]
+) -> tuple[Meter, dict[str, Any]]:
+    """One service in this process, as deployed: its own processor and heap."""
     config = load_config(ROOT / "config")
-    sealer = Sealer(Vault(MemoryKeys(), b"k" * 32), personal_topics()) if seal else None
+    sealer = Sealer(Vault(keys, b"k" * 32), personal_topics()) if seal else None
     meter = Meter(profile)
-    pipe = Pipeline(config, sealer, meter)
+    pipe = Pipeline(config, sealer, meter, frozenset({stage}))
     gc.collect()
     gc.callbacks.append(meter.on_gc)
-    mentions = stream(n, config)
-    raw_in = await pipe._out(
-        [Output(MENTIONS_RAW, m["id"], json.dumps(m).encode()) for m in mentions]
-    )
-    counts: dict[str, int] = defaultdict(int)
-    created = [0]
-    pending: list[Record] = []
-    for start in range(0, n, BATCH):
-        triaged = await pipe.step("triage", pipe.triage, raw_in[start : start + BATCH])
-        to_assign = [r for r in triaged if r[0] == MENTIONS_TRIAGED] + pending
-        out = await pipe.step("assign", pipe.assign, to_assign)
-        events = [r for r in out if r[0] == ITEMS_EVENTS]
-        clear = [r for r, _kid in await pipe._open(events)]  # the operators' view
-        pending = [r for r in out if r[0] == ITEMS_COMMANDS] + commands_for(clear, created)
-        sla_out = await pipe.step("sla", pipe.sla, events)
-        await pipe.step("metrics", pipe.metrics, events + sla_out)
-        await pipe.index(events + sla_out)
-        for topic, _k, _v in [*triaged, *out, *sla_out]:
-            counts[topic] += 1
-    gc.callbacks.remove(meter.on_gc)
-    per_k = {s: round(cpu * 1000 / n, 3) for s, cpu in meter.cpu.items()}
-    result = {
+    try:
+        return meter, await feed_stage(stage, pipe, n, config, inputs)
+    finally:
+        gc.callbacks.remove(meter.on_gc)
+
+
+def load_work(workdir: Path) -> tuple[MemoryKeys, dict[str, Any]]:
+    """What the services before this one passed on, and every author key made so far."""
+    keys = MemoryKeys()
+    inputs: dict[str, Any] = {}
+    for f in sorted(workdir.glob("*.pickle")):
+        got = pickle.loads(f.read_bytes())  # noqa: S301 - this bench's own files
+        keys.docs.update(got.pop("keys", {}))
+        inputs.update(got)
+    return keys, inputs
+
+
+def stage_main(stage: str, n: int, seal: bool, workdir: Path) -> dict[str, Any]:
+    """`--stage`: read what the services before it passed on, run, write its own."""
+    keys, inputs = load_work(workdir)
+    meter, out = asyncio.run(run_stage(stage, n, seal, False, keys, inputs))
+    (workdir / f"{stage}.pickle").write_bytes(pickle.dumps(out | {"keys": keys.docs}))
+    return {"cpu": dict(meter.cpu), "gc": dict(meter.gc)}
+
+
+def run_stream(n: int, seal: bool, profile: bool) -> dict[str, Any]:
+    """Every service over the stream, each in its own process (or, to profile, all in
+    this one: one heap then holds every service's state)."""
+    cpu: dict[str, float] = {}
+    gcs: dict[str, float] = {}
+    profiles: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for stage in SERVICES:
+            if profile:
+                keys, inputs = load_work(Path(tmp))
+                meter, out = asyncio.run(run_stage(stage, n, seal, True, keys, inputs))
+                Path(tmp, f"{stage}.pickle").write_bytes(pickle.dumps(out | {"keys": keys.docs}))
+                got = {"cpu": dict(meter.cpu), "gc": dict(meter.gc)}
+                profiles.update({s: top(p) for s, p in meter.profiles.items()})
+            else:
+                args = [sys.executable, __file__, "--stage", stage, "-n", str(n), "--workdir", tmp]
+                done = subprocess.run(
+                    args + (["--seal"] if seal else []), capture_output=True, text=True, check=True
+                )
+                got = json.loads(done.stdout)
+            cpu.update(got["cpu"])
+            gcs.update(got["gc"])
+    result: dict[str, Any] = {
         "mentions": n,
         "sealed": seal,
-        "cpu_s_per_1000": per_k,
-        "services_total_cpu_s_per_1000": round(
-            sum(v for s, v in per_k.items() if not s.startswith("indexer")), 3
-        ),
-        "gc_cpu_s_per_1000": {s: round(v * 1000 / n, 3) for s, v in meter.gc.items()},
-        # the code's own cost: the collector's share depends on the shared heap
+        "cpu_s_per_1000": {s: round(c * 1000 / n, 3) for s, c in cpu.items()},
+        "gc_cpu_s_per_1000": {s: round(v * 1000 / n, 3) for s, v in gcs.items()},
         "cpu_s_per_1000_without_gc": {
-            s: round((cpu - meter.gc.get(s, 0.0)) * 1000 / n, 3) for s, cpu in meter.cpu.items()
+            s: round((c - gcs.get(s, 0.0)) * 1000 / n, 3) for s, c in cpu.items()
         },
-        "records": dict(counts),
     }
     if profile:
-        result["profiles"] = {s: top(p) for s, p in meter.profiles.items()}
+        result["profiles"] = profiles
     return result
 
 
@@ -421,7 +508,7 @@ def run(n: int, open_n: int, repeat: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, seal in (("unsealed", False), ("sealed", True)):
         r = measure(n, seal, False, repeat)
-        out[name] = {k: v for k, v in r.items() if k not in ("records", "source")}
+        out[name] = {k: v for k, v in r.items() if k != "source"}
     proc = subprocess.run(
         [sys.executable, __file__, "--assign-open", str(open_n)],
         capture_output=True,
@@ -437,7 +524,11 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=5000, help="mentions (default 5,000)")
     ap.add_argument("--seal", action="store_true", help="seal personal topics as production does")
     ap.add_argument("--both", action="store_true", help="unsealed, then sealed")
-    ap.add_argument("--profile", action="store_true", help="top functions per service")
+    ap.add_argument(
+        "--profile", action="store_true", help="top functions per service (one process)"
+    )
+    ap.add_argument("--stage", choices=SERVICES, help=argparse.SUPPRESS)  # one service's process
+    ap.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--repeat", type=int, default=1, help="runs; the least CPU of each is kept")
     ap.add_argument("--assign-open", type=int, default=0, help="assign memory with N open items")
     ap.add_argument(
@@ -445,6 +536,9 @@ def main() -> int:
     )
     args = ap.parse_args()
     os.environ.setdefault("SOCIALDESK_LOG_LEVEL", "WARNING")
+    if args.stage:
+        print(json.dumps(stage_main(args.stage, args.n, args.seal, args.workdir)))
+        return 0
     if args.assign_open:
         print(json.dumps(open_items(args.assign_open, args.tracemalloc), indent=1))
         return 0
@@ -459,7 +553,7 @@ def main() -> int:
 def measure(n: int, seal: bool, profile: bool, repeat: int) -> dict[str, Any]:
     """The stream `repeat` times (fresh processors each time); per service the run
     with the least CPU (the machine is shared: noise only ever adds)."""
-    runs = [asyncio.run(run_stream(n, seal, profile)) for _ in range(max(1, repeat))]
+    runs = [run_stream(n, seal, profile) for _ in range(max(1, repeat))]
     best = runs[0]
     for field in ("cpu_s_per_1000", "cpu_s_per_1000_without_gc"):
         best[field] = {s: min(r[field][s] for r in runs) for s in best[field]}
