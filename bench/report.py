@@ -319,10 +319,11 @@ def _service_cost(c: dict[str, Any]) -> str:
     )
     return f"""## Cost per mention by service
 
-`.venv/bin/python bench/service_cost.py --both --repeat {u.get("runs", 1)} -n {u["mentions"]}`
-(no broker: each stream service's processor driven as KafkaRuntime drives it, in a
+`.venv/bin/python bench/run.py --only cost` (its `service_cost.run`: the figures of
+`.venv/bin/python bench/service_cost.py --both --repeat {u.get("runs", 1)} -n {u["mentions"]}`;
+no broker: each stream service's processor driven as KafkaRuntime drives it, in a
 process of its own, one service's outputs the next one's input; the least CPU of
-{u.get("runs", 1)} run(s); "without GC" leaves out the garbage collector's pauses).
+{u.get("runs", 1)} run(s); "without GC" leaves out the garbage collector's pauses.
 CPU-s per 1,000 mentions:
 
 | service | unsealed | unsealed, without GC | sealed | sealed, without GC |
@@ -377,7 +378,8 @@ at every clock started, and triage skips lingua for a message whose everyday Wel
 already decide it (the same answer; `.venv/bin/socialdesk triage eval --json` printed
 the same figures before and after): both within the noise. Together: unchanged.
 
-Not halved: the floor (1.0 together) is not met sealed, as production runs. Where the
+Not halved: the floor (1.0 together) is not met, sealed (as production runs) or not,
+with the collector; the code's own cost unsealed is at it. Where the
 cost is (`.venv/bin/py-spy record -r 200 -f raw -o spy.txt --
 .venv/bin/python bench/service_cost.py -n 3000`, the bench's first version, all services
 in one process): of triage's samples the classifier (`TriageModel.predict`: features

@@ -57,8 +57,8 @@ class ChangelogStore(Generic[T]):
         packed: int = 0,
     ) -> None:
         """packed=N: hold each value as its changelog bytes (zlib-compressed), decoded on
-        demand, with the N values used last kept decoded (assign: an open thread as
-        Python objects took about 11 KB, packed well under 1 KB; docs/benchmarks.md)."""
+        demand, with the N values used last kept decoded: many values as objects cost
+        memory and long collector pauses (assign's threads; docs/benchmarks.md)."""
         self.settings = settings
         self.changelog = changelog
         self._decode = decode
