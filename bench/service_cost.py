@@ -355,6 +355,8 @@ async def run_stage(
     meter = Meter(profile)
     pipe = Pipeline(config, sealer, meter, frozenset({stage}))
     gc.collect()
+    if not os.environ.get("BENCH_NO_GC_FREEZE"):  # the branch point's services did not
+        gc.freeze()  # as each service's main() does once its processor is built
     gc.callbacks.append(meter.on_gc)
     try:
         return meter, await feed_stage(stage, pipe, n, config, inputs)

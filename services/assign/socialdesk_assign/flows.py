@@ -5,6 +5,7 @@ full from operators.presence for auto-assignment."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -158,4 +159,5 @@ def main() -> None:
     settings = BaseServiceSettings()
     config = load_config(settings.config_dir)
     proc = AssignProcessor(settings, config, load_gazetteer(settings.config_dir))
+    gc.freeze()  # start-up objects (config, gazetteer) skip every later collection
     asyncio.run(serve_processor(settings, proc, max_records=2000))
