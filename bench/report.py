@@ -386,7 +386,10 @@ collection. Back to back,
 the variable; the switch was spelt `BENCH_GC_FREEZE=1`, turning it on, when measured):
 the collector's share together 0.294 to 0.070 (triage 0.061 to 0.011, assign 0.077 to
 0.025, sla 0.062 to 0.015, metrics 0.094 to 0.019), the services together 1.408 to
-1.099. The table at the top of this section is the branch with all of it.
+1.099. The table at the top of this section is the branch with all of it, measured on
+2026-12-07 at a load average of 11-15 on the 2 cores (other sessions' test suites,
+`uptime`), which raises every figure: triage 0.74 there against 0.57-0.62 in the
+quieter runs above.
 
 Not halved: the floor (1.0 together) is not met, sealed (as production runs) or not,
 with the collector; the code's own cost unsealed is at it. Where the
