@@ -27,6 +27,7 @@ import e2e_bench  # noqa: E402
 import ingest_bench  # noqa: E402
 import reports_bench  # noqa: E402
 import scaling_bench  # noqa: E402
+import service_cost  # noqa: E402
 import triage_bench  # noqa: E402
 from assign_bench import run as assign_run  # noqa: E402
 from report import write_markdown  # noqa: E402
@@ -53,6 +54,9 @@ FULL: dict[str, Any] = {
     "board_spread_s": 5.0,
     "scaling_sizes": (10_000, 100_000, 200_000, 1_000_000),
     "scaling_open": (10_000, 100_000, 1_000_000),
+    "cost_mentions": 5_000,
+    "cost_open_items": 100_000,
+    "cost_runs": 3,
 }
 QUICK: dict[str, Any] = {
     "ceiling": 5_000,
@@ -75,6 +79,9 @@ QUICK: dict[str, Any] = {
     "board_spread_s": 2.5,
     "scaling_sizes": (10_000, 50_000),
     "scaling_open": (),  # the sla section measures 20,000 open items already
+    "cost_mentions": 2_000,
+    "cost_open_items": 100_000,  # the floor's figure; about a minute
+    "cost_runs": 1,
 }
 
 
@@ -102,7 +109,7 @@ def main() -> int:
     ap.add_argument(
         "--only",
         default="",
-        help="comma list: e2e,triage,assign,sla,ingest,drills,console,reports,scaling",
+        help="comma list: e2e,triage,assign,sla,ingest,drills,console,reports,scaling,cost",
     )
     args = ap.parse_args()
     p = QUICK if args.quick else FULL
@@ -114,6 +121,14 @@ def main() -> int:
     def want(name: str) -> bool:
         return not only or name in only
 
+    if want("cost"):  # no broker: each service's processor in process
+        print("cost: CPU per 1,000 mentions by service; assign's memory ...", flush=True)
+        results["capacity"] = {
+            "service_cost": service_cost.run(
+                p["cost_mentions"], p["cost_open_items"], p["cost_runs"]
+            )
+        }
+        print(json.dumps(results["capacity"]), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp), ports=StackPorts.free())
         print("starting noida-db ...", flush=True)
@@ -230,6 +245,10 @@ def main() -> int:
             for key in only & results.keys():
                 if isinstance(results[key], dict):
                     results[key]["pass"] = this_pass
+            if "cost" in only and "capacity" in results:
+                results["capacity"]["service_cost"]["pass"] = this_pass
+        if "capacity" in results:  # other capacity figures stay as they were
+            results["capacity"] = previous.get("capacity", {}) | results["capacity"]
         results = previous | results
     out.write_text(json.dumps(results, indent=2) + "\n")
     write_markdown(results, ROOT / "docs" / "benchmarks.md")

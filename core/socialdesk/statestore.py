@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
@@ -52,12 +53,19 @@ class ChangelogStore(Generic[T]):
         changelog: str,
         decode: Callable[[bytes], T],
         encode: Callable[[T], bytes],
+        *,
+        packed: int = 0,
     ) -> None:
+        """packed=N: hold each value as its changelog bytes (zlib-compressed), decoded on
+        demand, with the N values used last kept decoded: many values as objects cost
+        memory and long collector pauses (assign's threads; docs/benchmarks.md)."""
         self.settings = settings
         self.changelog = changelog
         self._decode = decode
         self._encode = encode
-        self.partitions: dict[int, dict[str, T]] = {}
+        self._packed = packed
+        self._hot: dict[tuple[int, str], T] = {}  # packed: the values used last, decoded
+        self.partitions: dict[int, dict[str, Any]] = {}
         self.restored: set[int] = set()
         self._changed: dict[tuple[int, str], Output] = {}
         # whom each sealed value is about (author key), and whose messages it holds, for
@@ -70,7 +78,21 @@ class ChangelogStore(Generic[T]):
 
     def get(self, partition: int, key: str) -> T | None:
         data = self.partitions.get(partition)
-        return data.get(key) if data is not None else None
+        if not self._packed:
+            return data.get(key) if data is not None else None
+        hot = self._hot.pop((partition, key), None)
+        if hot is None:
+            raw = data.get(key) if data is not None else None
+            if raw is None:
+                return None
+            hot = self._decode(zlib.decompress(raw))
+        self._keep_hot(partition, key, hot)
+        return hot
+
+    def _keep_hot(self, partition: int, key: str, value: T) -> None:
+        self._hot[(partition, key)] = value  # re-inserted: dict order is recency
+        if len(self._hot) > self._packed:
+            del self._hot[next(iter(self._hot))]
 
     async def ensure_restored(self, partitions: set[int]) -> set[int]:
         """Restore any of these partitions not yet restored; return those restored now.
@@ -86,8 +108,13 @@ class ChangelogStore(Generic[T]):
     def put(self, partition: int, key: str, value: T, *, tracked: bool = True) -> Output:
         """Change the state now; the change reaches the changelog with the batch
         (tracked=False: the caller writes the returned record itself, at once)."""
-        self.partitions.setdefault(partition, {})[key] = value
         raw = self._encode(value)
+        if self._packed:
+            self.partitions.setdefault(partition, {})[key] = zlib.compress(raw, 1)
+            self._hot.pop((partition, key), None)
+            self._keep_hot(partition, key, value)
+        else:
+            self.partitions.setdefault(partition, {})[key] = value
         self._note_authors(partition, key, raw)
         out = Output(self.changelog, key, raw, partition=partition)
         self._track(partition, key, out, tracked)
@@ -102,6 +129,7 @@ class ChangelogStore(Generic[T]):
 
     def delete(self, partition: int, key: str, *, tracked: bool = True) -> Output:
         self.partitions.setdefault(partition, {}).pop(key, None)
+        self._hot.pop((partition, key), None)
         self.subjects.pop((partition, key), None)
         self.authors.pop((partition, key), None)
         out = Output(self.changelog, key, None, partition=partition)
@@ -146,6 +174,9 @@ class ChangelogStore(Generic[T]):
     def items(self) -> Iterator[tuple[int, str, T]]:
         for partition, data in self.partitions.items():
             for key, value in data.items():
+                if self._packed:
+                    hot = self._hot.get((partition, key))
+                    value = hot if hot is not None else self._decode(zlib.decompress(value))
                 yield partition, key, value
 
     def __len__(self) -> int:
@@ -155,6 +186,7 @@ class ChangelogStore(Generic[T]):
         for p in partitions:
             self.partitions.pop(p, None)
             self.restored.discard(p)
+        self._hot = {k: v for k, v in self._hot.items() if k[0] not in partitions}
         self.subjects = {k: v for k, v in self.subjects.items() if k[0] not in partitions}
         self.authors = {k: v for k, v in self.authors.items() if k[0] not in partitions}
         self._changed = {k: v for k, v in self._changed.items() if k[0] not in partitions}
@@ -172,7 +204,7 @@ class ChangelogStore(Generic[T]):
 
         def apply(tp: TopicPartition, records: list[ConsumerRecord]) -> None:
             nonlocal restored
-            restored += _apply(self.partitions[tp.partition], records, self._decode)
+            restored += _apply(self.partitions[tp.partition], records, self._held)
 
         try:
             tps = [TopicPartition(topic, p) for p in sorted(partitions)]
@@ -180,6 +212,7 @@ class ChangelogStore(Generic[T]):
             await consumer.seek_to_beginning(*tps)
             for tp in tps:
                 self.partitions[tp.partition] = {}
+            self._hot = {k: v for k, v in self._hot.items() if k[0] not in partitions}
             self.subjects = {k: v for k, v in self.subjects.items() if k[0] not in partitions}
             self.authors = {k: v for k, v in self.authors.items() if k[0] not in partitions}
             sealer = sealer_for(self.settings)
@@ -194,6 +227,12 @@ class ChangelogStore(Generic[T]):
             extra={"changelog": self.changelog, "records": restored, "keys": len(self)},
         )
         return restored
+
+    def _held(self, raw: bytes) -> Any:
+        """What the store keeps of a changelog value: decoded, or (packed) its bytes
+        once they decode, so a value that cannot be read fails the restore as before."""
+        value = self._decode(raw)
+        return zlib.compress(raw, 1) if self._packed else value
 
     def _tracking(self, sealer: Sealer) -> Opener:
         async def open_records(records: list[ConsumerRecord]) -> list[ConsumerRecord]:

@@ -5,6 +5,7 @@ full from operators.presence for auto-assignment."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,8 @@ from socialdesk.topics import (
 from socialdesk_assign.aggregate import ThreadState, apply_command, apply_mention
 from socialdesk_assign.routing import Gazetteer, Roster
 
+HOT_THREADS = 2000  # threads kept decoded; the rest as their changelog bytes
+
 
 def _decode_state(raw: bytes) -> ThreadState:
     return ThreadState.model_validate_json(raw)
@@ -71,7 +74,7 @@ class AssignProcessor(StreamProcessor):
         self.config = config
         self.gazetteer = gazetteer
         self.store: ChangelogStore[ThreadState] = ChangelogStore(
-            settings, ASSIGN_CHANGELOG, _decode_state, _encode_state
+            settings, ASSIGN_CHANGELOG, _decode_state, _encode_state, packed=HOT_THREADS
         )
         self.presence: GlobalTable[OperatorPresence] = GlobalTable(
             settings, OPERATORS_PRESENCE, OperatorPresence.model_validate_json
@@ -156,4 +159,5 @@ def main() -> None:
     settings = BaseServiceSettings()
     config = load_config(settings.config_dir)
     proc = AssignProcessor(settings, config, load_gazetteer(settings.config_dir))
+    gc.freeze()  # start-up objects (config, gazetteer) skip every later collection
     asyncio.run(serve_processor(settings, proc, max_records=2000))

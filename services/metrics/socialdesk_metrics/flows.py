@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -282,6 +283,7 @@ def main() -> None:
     config = load_config(settings.config_dir)
     es = make_es(settings)
     proc = MetricsProcessor(settings, config, es)
+    gc.freeze()  # start-up objects (config, modules) skip every later collection
     asyncio.run(
         serve_processor(settings, proc, {"elasticsearch": proc.sink.ready}, max_records=2000)
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from socialdesk.cells import (
@@ -59,7 +59,7 @@ class ItemFacts:
     sla_seq: int = 0
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        return json.dumps(vars(self), separators=(",", ":")).encode()  # asdict deep-copies
 
     @classmethod
     def from_json(cls, raw: bytes) -> ItemFacts:
@@ -158,7 +158,7 @@ def facts_with_sla(before: ItemFacts | None, ev: SlaEvent) -> ItemFacts | None:
     sla = _sla_after(before.sla, before.sla_seq, ev)
     if sla is None:
         return before
-    return ItemFacts(**{**asdict(before), "sla": sla, "sla_seq": ev.seq})
+    return replace(before, flags=list(before.flags), sla=sla, sla_seq=ev.seq)
 
 
 @dataclass
@@ -175,7 +175,7 @@ class PendingSla:
     sla_seq: int = 0
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        return json.dumps(vars(self), separators=(",", ":")).encode()  # asdict deep-copies
 
 
 def pending_with_sla(before: PendingSla | None, ev: SlaEvent) -> PendingSla | None:
@@ -192,8 +192,8 @@ def with_pending(facts: ItemFacts, pending: PendingSla) -> ItemFacts:
     for clock, state in pending.sla.items():
         if sla.get(clock) != "breached":
             sla[clock] = state
-    return ItemFacts(
-        **{**asdict(facts), "sla": sla, "sla_seq": max(facts.sla_seq, pending.sla_seq)}
+    return replace(
+        facts, flags=list(facts.flags), sla=sla, sla_seq=max(facts.sla_seq, pending.sla_seq)
     )
 
 
@@ -247,7 +247,7 @@ class PostFacts:
     posted: float
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+        return json.dumps(vars(self), separators=(",", ":")).encode()  # asdict deep-copies
 
     def cell_key(self) -> tuple[tuple[str, str, str], str]:
         return ("posts", self.force, local_day_hour(self.posted)[0]), self.kind

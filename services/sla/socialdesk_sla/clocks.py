@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from socialdesk.config import Calendar, PlatformConfig, parse_hhmm
+from socialdesk.config import Calendar, ForceConfig, PlatformConfig, Team, parse_hhmm
 from socialdesk.events import ItemEvent, ItemEventType, SlaEvent
 from socialdesk.taxonomy import Priority
 
@@ -104,6 +104,19 @@ def working_minutes_between(
 
 
 # ---- policy lookups -------------------------------------------------------------------
+_TEAMS: dict[int, tuple[ForceConfig, dict[str, Team]]] = {}
+
+
+def _teams_of(fc: ForceConfig) -> dict[str, Team]:
+    """A force's teams by id (looked up for every clock started; config is read once)."""
+    held = _TEAMS.get(id(fc))
+    if held is None or held[0] is not fc:
+        held = _TEAMS[id(fc)] = (fc, {})
+        for t in fc.teams:
+            held[1].setdefault(t.id, t)  # the first of a repeated id, as the scan found
+    return held[1]
+
+
 def target_minutes(
     config: PlatformConfig, force: str | None, team: str, priority: Priority, clock: str
 ) -> int | None:
@@ -114,7 +127,7 @@ def target_minutes(
         over = fc.sla_overrides.get(priority)
         if over is not None and getattr(over, f"{clock}_minutes") is not None:
             minutes = getattr(over, f"{clock}_minutes")
-        t = next((t for t in fc.teams if t.id == team), None)
+        t = _teams_of(fc).get(team)
         tover = t.sla_overrides.get(priority) if t else None
         if tover is not None and getattr(tover, f"{clock}_minutes") is not None:
             minutes = getattr(tover, f"{clock}_minutes")

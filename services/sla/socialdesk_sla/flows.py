@@ -6,6 +6,7 @@ passed while the service was down is emitted on recovery, once (the store rememb
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -160,4 +161,6 @@ class SlaProcessor(StreamProcessor):
 def main() -> None:
     settings = BaseServiceSettings()
     config = load_config(settings.config_dir)
-    asyncio.run(serve_processor(settings, SlaProcessor(settings, config), max_records=2000))
+    proc = SlaProcessor(settings, config)
+    gc.freeze()  # start-up objects (config, modules) skip every later collection
+    asyncio.run(serve_processor(settings, proc, max_records=2000))

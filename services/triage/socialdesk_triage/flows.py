@@ -10,6 +10,7 @@ up or lost.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -116,4 +117,5 @@ def main() -> None:
     settings = TriageSettings()
     config = load_config(settings.config_dir)
     processor = TriageProcessor(config, settings=settings, es=make_es(settings))
+    gc.freeze()  # start-up objects (config, model) skip every later collection
     asyncio.run(serve_processor(settings, processor))
