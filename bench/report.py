@@ -405,6 +405,44 @@ client and the runtime's own steps are not in these figures.
 """
 
 
+def _writes(w: dict[str, Any]) -> str:
+    """capacity.writes (bench/writes_bench.py): what one mention writes, sealed or not."""
+    u, s = w["unsealed"], w["sealed"]
+    totals = "\n".join(
+        f"| {k.replace('_', ' ')} | {u['per_mention'][k]:,} | {s['per_mention'][k]:,} |"
+        for k in u["per_mention"]
+    )
+    indices = "\n".join(
+        f"| {name} | {f['index_ops']} | {f['bulk_bytes']:,.0f} | {f['docs']} |"
+        for name, f in u["es_per_mention"].items()
+        if f["index_ops"]
+    )
+    topics = "\n".join(
+        f"| {name} | {f['records']} | {f['bytes']:,.0f} | "
+        f"{s['kafka_per_mention'].get(name, {}).get('bytes', 0):,.0f} |"
+        for name, f in u["kafka_per_mention"].items()
+    )
+    return f"""## What one mention writes
+
+`cd bench && python writes_bench.py --mentions {u["mentions"]} [--seal]`: every service on a
+fresh local stack, {u["mentions"]:,} mentions through ingest at {u["rate"]}/s (one in five a
+reply in the thread before it: {u["items"]:,} items), then each index's `_stats` and every
+record of every topic. Per mention (issue 26 item 1; docs/capacity.md says what it means):
+
+| total | unsealed | sealed |
+|---|---|---|
+{totals}
+
+| index (unsealed) | index operations | bulk bytes | documents kept |
+|---|---|---|---|
+{indices}
+
+| topic | records | bytes unsealed | bytes sealed |
+|---|---|---|---|
+{topics}
+"""
+
+
 def _with_pass(text: str, section: Any) -> str:
     """A section measured by a later `--only` pass says when, and on what, under its title."""
     p = section.get("pass") if isinstance(section, dict) else None
@@ -468,4 +506,7 @@ run {m["date"]}.
     cost = r.get("capacity", {}).get("service_cost")
     if cost is not None:
         parts.append(_with_pass(_service_cost(cost), cost))
+    writes = r.get("capacity", {}).get("writes")
+    if writes is not None:
+        parts.append(_with_pass(_writes(writes), writes))
     path.write_text("\n".join(parts))

@@ -29,6 +29,7 @@ import reports_bench  # noqa: E402
 import scaling_bench  # noqa: E402
 import service_cost  # noqa: E402
 import triage_bench  # noqa: E402
+import writes_bench  # noqa: E402
 from assign_bench import run as assign_run  # noqa: E402
 from report import write_markdown  # noqa: E402
 from sla_bench import run as sla_run  # noqa: E402
@@ -57,6 +58,7 @@ FULL: dict[str, Any] = {
     "cost_mentions": 5_000,
     "cost_open_items": 100_000,
     "cost_runs": 3,
+    "writes_mentions": 2_000,
 }
 QUICK: dict[str, Any] = {
     "ceiling": 5_000,
@@ -82,6 +84,7 @@ QUICK: dict[str, Any] = {
     "cost_mentions": 2_000,
     "cost_open_items": 100_000,  # the floor's figure; about a minute
     "cost_runs": 1,
+    "writes_mentions": 1_000,
 }
 
 
@@ -109,7 +112,7 @@ def main() -> int:
     ap.add_argument(
         "--only",
         default="",
-        help="comma list: e2e,triage,assign,sla,ingest,drills,console,reports,scaling,cost",
+        help="comma list: e2e,triage,assign,sla,ingest,drills,console,reports,scaling,cost,writes",
     )
     args = ap.parse_args()
     p = QUICK if args.quick else FULL
@@ -129,6 +132,13 @@ def main() -> int:
             )
         }
         print(json.dumps(results["capacity"]), flush=True)
+    if want("writes"):  # a stack of its own: what one mention writes, by index and topic
+        print("writes: documents, bytes and records per mention ...", flush=True)
+        n = p["writes_mentions"]
+        results.setdefault("capacity", {})["writes"] = {
+            "unsealed": writes_bench.run(n, 100, seal=False),
+            "sealed": writes_bench.run(n, 100, seal=True),
+        }
     with tempfile.TemporaryDirectory() as tmp:
         stack = Stack(Path(tmp), ports=StackPorts.free())
         print("starting noida-db ...", flush=True)
@@ -245,8 +255,10 @@ def main() -> int:
             for key in only & results.keys():
                 if isinstance(results[key], dict):
                     results[key]["pass"] = this_pass
-            if "cost" in only and "capacity" in results:
-                results["capacity"]["service_cost"]["pass"] = this_pass
+            for key in ("cost", "writes"):
+                section = "service_cost" if key == "cost" else key
+                if key in only and section in results.get("capacity", {}):
+                    results["capacity"][section]["pass"] = this_pass
         if "capacity" in results:  # other capacity figures stay as they were
             results["capacity"] = previous.get("capacity", {}) | results["capacity"]
         results = previous | results
