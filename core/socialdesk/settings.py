@@ -336,3 +336,10 @@ class MetricsSettings(BaseServiceSettings):
         description="an item is a repeat contact if its author wrote this long before",
     )
     metrics_lookup_timeout_s: float = Field(0.5, gt=0, le=10)
+    metrics_flush_s: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="report cells are written at most this often (each write overwrites "
+        "them; a crash loses nothing: they are rebuilt from the facts on restart)",
+    )

@@ -62,6 +62,10 @@ class Processor(Protocol):
     async def on_revoke(self, partitions: set[TopicPartition]) -> None:
         """Partitions are being given up (their work so far is committed)."""
 
+    async def on_stop(self) -> None:
+        """The service is stopping gracefully (its last batch committed): write out
+        whatever it holds back (a projection it writes on a timer)."""
+
 
 class StreamProcessor:
     """Defaults for the optional steps: no stores, no timer, nothing to rebuild."""
@@ -78,4 +82,7 @@ class StreamProcessor:
         return None
 
     async def on_revoke(self, partitions: set[TopicPartition]) -> None:
+        return None
+
+    async def on_stop(self) -> None:
         return None

@@ -186,6 +186,7 @@ class KafkaRuntime:
                 BATCH_SECONDS.labels(self.proc.service).observe(time.perf_counter() - started)
                 self._report_lag(batches)
             await self._drain_tail()
+            await self.proc.on_stop()
         finally:
             await self._close_clients()
             self._set_ready(False)

@@ -1,7 +1,8 @@
 """Kafka adapter for metrics: per item (and per outbound post) the facts the reports
 count, in a changelog-backed store; the cells they add up to, rebuilt from the facts on
 assignment and kept current per batch; every changed cell written to the `rollups`
-index before the batch commits. Elasticsearch down: retry, never drop.
+indices at most every `metrics_flush_s` (2 s), on stop, and whole on assignment.
+Elasticsearch down: retry, never drop.
 
 Cells are written per input partition (the partition is part of the document id), so
 instances that own different partitions never write the same document; the reader sums
@@ -90,6 +91,7 @@ class MetricsProcessor(StreamProcessor):
         self.cells: dict[int, Cells] = {}
         self._repeat: dict[str, bool] = {}
         self._sealed_at = 0.0
+        self._flush_due = 0.0
 
     # ---- decoding and the per-message function ----------------------------------
 
@@ -223,6 +225,8 @@ class MetricsProcessor(StreamProcessor):
             )
 
     async def flush(self) -> None:
+        """Write every cell changed since the last flush."""
+        self._flush_due = time.monotonic() + self.settings.metrics_flush_s
         docs = [
             {
                 "_op_type": "index",
@@ -242,15 +246,27 @@ class MetricsProcessor(StreamProcessor):
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
         await self._lookup_repeats(batch)
         outputs = process_each(self.service, batch, self._one)
-        await self.flush()
+        await self._flush_when_due()
         FACTS.set(len(self.store))
         return BatchResult(outputs=outputs)
+
+    async def _flush_when_due(self) -> None:
+        """Cells are overwritten at every flush, so at most every `metrics_flush_s`: a
+        busy cell is written once for many batches. The facts behind them are in the
+        changelog, and a restart rebuilds and writes every cell, so nothing is lost."""
+        if time.monotonic() >= self._flush_due:
+            await self.flush()
 
     async def on_restored(self, partitions: set[int]) -> None:
         self._rebuild(partitions)
 
+    async def on_stop(self) -> None:
+        await self.flush()
+
     async def tick(self) -> BatchResult:
-        """About once an hour: days past the keep window become final."""
+        """Cells due to be written; about once an hour, days past the keep window
+        become final."""
+        await self._flush_when_due()
         if time.monotonic() - self._sealed_at < 3600:
             return BatchResult()
         self._sealed_at = time.monotonic()
