@@ -509,4 +509,9 @@ run {m["date"]}.
     writes = r.get("capacity", {}).get("writes")
     if writes is not None:
         parts.append(_with_pass(_writes(writes), writes))
+    if cost is not None or writes is not None:
+        parts.append(
+            "![CPU per mention by service, and bytes each mention writes by index and topic]"
+            "(bench/capacity.png)\n"
+        )
     path.write_text("\n".join(parts))

@@ -21,6 +21,7 @@ from socialdesk_tools.stack import Stack, StackPorts
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+import capacity_plot  # noqa: E402
 import console_bench  # noqa: E402
 import drills  # noqa: E402
 import e2e_bench  # noqa: E402
@@ -263,6 +264,7 @@ def main() -> int:
             results["capacity"] = previous.get("capacity", {}) | results["capacity"]
         results = previous | results
     out.write_text(json.dumps(results, indent=2) + "\n")
+    capacity_plot.plot(results.get("capacity", {}), plots / "capacity.png")
     write_markdown(results, ROOT / "docs" / "benchmarks.md")
     print(f"wrote {out} and docs/benchmarks.md in {round(time.perf_counter() - started)} s")
     return 0
