@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka.structs import ConsumerRecord
+from seal_bench import MemoryStore as MemoryKeys  # the vault's key store, in memory
 
 from socialdesk.config import PlatformConfig, load_config
 from socialdesk.kafka.outputs import BatchResult, Meta, Output, encode
@@ -73,29 +74,6 @@ SERVICES = ("triage", "assign", "sla", "metrics", "indexer")
 INDEXER = "indexer (documents)"
 
 Record = tuple[str, str | None, bytes]  # topic, key, value as on the topic
-
-
-class MemoryKeys:
-    """The vault's key store, in memory (bench/seal_bench.py does the same)."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-
-    async def get_many(self, kids: list[str]) -> dict[str, dict[str, Any]]:
-        return {k: self.docs[k] for k in kids if k in self.docs}
-
-    async def create_many(self, docs: dict[str, dict[str, Any]]) -> set[str]:
-        self.docs.update(docs)
-        return set()
-
-    async def delete(self, kid: str) -> bool:
-        return self.docs.pop(kid, None) is not None
-
-    async def mark_erased(self, kid: str, at: datetime) -> None:
-        return None
-
-    async def erased_since(self, since: datetime) -> list[tuple[str, datetime]]:
-        return []
 
 
 class QuietEs:

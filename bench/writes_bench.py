@@ -22,11 +22,12 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
-from aiokafka.structs import TopicPartition
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from benchstack import private_stack
 from e2e_bench import BATCH, _mention, _texts
 
 from socialdesk.kafka import ensure_topics
+from socialdesk.kafka.reading import read_to_end
 from socialdesk.topics import load_topic_specs
 from socialdesk_tools.stack import SERVICES, Stack, kill_trees
 
@@ -91,6 +92,12 @@ async def topic_stats(kafka: str, prefix: str) -> dict[str, dict[str, int]]:
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka, group_id=None, enable_auto_commit=False)
     await consumer.start()
     out: dict[str, dict[str, int]] = {}
+
+    def count(tp: TopicPartition, recs: list[ConsumerRecord]) -> None:
+        s = out.setdefault(tp.topic[len(prefix) :], {"records": 0, "bytes": 0})
+        s["records"] += len(recs)
+        s["bytes"] += sum(len(r.key or b"") + len(r.value or b"") for r in recs)
+
     try:
         topics = sorted(t for t in await consumer.topics() if t.startswith(prefix))
         tps = [
@@ -98,14 +105,7 @@ async def topic_stats(kafka: str, prefix: str) -> dict[str, dict[str, int]]:
         ]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        todo = {tp for tp in tps if ends[tp] > 0}
-        while todo:
-            for tp, recs in (await consumer.getmany(*todo, timeout_ms=500)).items():
-                s = out.setdefault(tp.topic[len(prefix) :], {"records": 0, "bytes": 0})
-                s["records"] += len(recs)
-                s["bytes"] += sum(len(r.key or b"") + len(r.value or b"") for r in recs)
-            todo = {tp for tp in todo if await consumer.position(tp) < ends[tp]}
+        await read_to_end(consumer, tps, count)
     finally:
         await consumer.stop()
     return out
