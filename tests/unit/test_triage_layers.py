@@ -453,10 +453,11 @@ def test_rule_anchors_only_skip_searches_that_would_fail() -> None:
 
     anchored = [read(t) for t in texts]
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(rules, "may_match", lambda found, text: True)
+        everything = frozenset(range(len(rules.RULES)))
+        mp.setattr(rules.RULE_INDEX, "candidates", lambda text: everything)
         searched = [read(t) for t in texts]
     assert anchored == searched
-    assert sum(a is not None for a in rules.RULE_ANCHORS) >= 20  # most rules are anchored
+    assert sum(a is not None for a in rules.RULE_INDEX.anchors) >= 20  # most rules are anchored
 
 
 def test_anchors_are_what_every_match_must_contain() -> None:
@@ -478,3 +479,22 @@ def test_anchors_are_what_every_match_must_contain() -> None:
     assert anchors(re.compile(r"(?i:knife) now")) == {" now"}
     assert not may_match(frozenset({"knife"}), "a kitchen spoon")
     assert may_match(None, "anything at all")
+
+
+def test_an_anchor_index_names_every_pattern_that_matches_and_skips_the_rest() -> None:
+    import re
+
+    from socialdesk_triage.anchors import AnchorIndex
+
+    patterns = [
+        re.compile(r"\b(?:stabb(?:ed|ing)|shot)\b"),
+        re.compile(r"\b(?:help|\d+)\b"),  # no anchors: always a candidate
+        re.compile(r"\bknife\s+out\b"),
+    ]
+    index = AnchorIndex(patterns)
+    assert index.candidates("a quiet day") == {1}
+    assert index.candidates("he was stabbed, knife out") == {0, 1, 2}
+    for text in ["shot at", "got the knife out", "shotgun", "123", "the knife is out"]:
+        matching = {i for i, p in enumerate(patterns) if p.search(text)}
+        assert matching <= index.candidates(text), text
+    assert AnchorIndex([re.compile(r"\d+")]).candidates("anything") == {0}

@@ -12,9 +12,12 @@ The answer is exactly the pattern's own: anchors only skip searches that would f
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from re import _constants as C  # type: ignore[attr-defined]
 from re import _parser as P  # type: ignore[attr-defined]
 from typing import Any
+
+import ahocorasick
 
 Anchors = frozenset[str] | None  # None: no anchors found, always run the pattern
 MIN_ANCHOR = 2  # shorter anchors would occur in nearly every message
@@ -76,3 +79,33 @@ def anchors(pattern: re.Pattern[str]) -> Anchors:
 def may_match(found: Anchors, text: str) -> bool:
     """False only when the pattern cannot match text."""
     return found is None or any(a in text for a in found)
+
+
+class AnchorIndex:
+    """Which of many patterns may match a text, found in one pass over the text.
+
+    Testing each pattern's anchors one by one costs a substring scan per anchor per
+    pattern; an Aho-Corasick automaton of every anchor reads the text once."""
+
+    def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
+        self.anchors: tuple[Anchors, ...] = tuple(anchors(p) for p in patterns)
+        self.always = frozenset(i for i, a in enumerate(self.anchors) if a is None)
+        owners: dict[str, list[int]] = {}
+        for i, found in enumerate(self.anchors):
+            for anchor in found or ():
+                owners.setdefault(anchor, []).append(i)
+        self._automaton: Any = None
+        if owners:
+            self._automaton = ahocorasick.Automaton()
+            for anchor, indices in owners.items():
+                self._automaton.add_word(anchor, tuple(indices))
+            self._automaton.make_automaton()
+
+    def candidates(self, text: str) -> frozenset[int]:
+        """The patterns that may match text: every other one cannot."""
+        if self._automaton is None:
+            return self.always
+        found = set(self.always)
+        for _end, indices in self._automaton.iter(text):
+            found.update(indices)
+        return frozenset(found)

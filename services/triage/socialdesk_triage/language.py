@@ -65,6 +65,12 @@ def detector() -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.WELSH).build()
 
 
+def warm() -> None:
+    """Load the detector's models now: lingua loads them on first use, which would cost
+    the first message that needs it about half a second."""
+    detector().compute_language_confidence("warm up the language models", Language.WELSH)
+
+
 def welsh_marker_share(text: str) -> tuple[int, float]:
     words = max(1, len(text.split()))
     hits = len(WELSH_MARKERS.findall(text))

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from socialdesk_triage.anchors import AnchorIndex
+
 
 def _rx(*alternatives: str) -> re.Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(alternatives) + ")")
@@ -301,14 +303,16 @@ GROUPS: dict[str, re.Pattern[str]] = {
     ),
 }
 NAMES = tuple(GROUPS)
+_PATTERNS = tuple(GROUPS.values())
+_INDEX = AnchorIndex(_PATTERNS)
 
 
 def lexicon_features(normalised: Sequence[str]) -> np.ndarray:
     """One row per (normalised, lower-cased) text, one column per group."""
     out = np.zeros((len(normalised), len(GROUPS)), dtype=np.float64)
     for i, text in enumerate(normalised):
-        for j, pattern in enumerate(GROUPS.values()):
-            n = len(pattern.findall(text))
+        for j in _INDEX.candidates(text):
+            n = len(_PATTERNS[j].findall(text))
             if n:
                 out[i, j] = min(n, 3) / 3
     return out

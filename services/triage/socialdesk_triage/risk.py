@@ -16,12 +16,14 @@ Plain Python, no model: every raise names its factors and phrases.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from socialdesk.taxonomy import Priority
+from socialdesk_triage.anchors import AnchorIndex
 from socialdesk_triage.risk_phrases import (
     HASHTAG,
     LIVE_HAZARD,
@@ -69,18 +71,26 @@ class RiskReading:
         return text
 
 
+_READINGS: tuple[tuple[Factor | Lowering, re.Pattern[str]], ...] = (
+    *PATTERNS.items(),
+    *LOWERING.items(),
+)
+_INDEX = AnchorIndex([pattern for _, pattern in _READINGS])
+
+
 def read(text: str) -> RiskReading:
     """Find the factors in a message (any case) and decide the safety net's floor."""
     low = text[:MAX_READ].lower().replace("\u2019", "'")
     out = RiskReading()
-    for factor, pattern in PATTERNS.items():
+    for i in sorted(_INDEX.candidates(low)):
+        key, pattern = _READINGS[i]
         m = pattern.search(low)
-        if m:
-            out.found[factor] = m.group(0)
-    for lowering, pattern in LOWERING.items():
-        m = pattern.search(low)
-        if m:
-            out.lowered[lowering] = m.group(0)
+        if m is None:
+            continue
+        if isinstance(key, Lowering):
+            out.lowered[key] = m.group(0)
+        else:
+            out.found[key] = m.group(0)
     tags = HASHTAG.findall(low)
     if len(tags) >= 2 and Lowering.news not in out.lowered:
         out.lowered[Lowering.news] = " ".join(tags[:2])

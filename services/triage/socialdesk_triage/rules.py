@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from socialdesk.taxonomy import PRIORITY_ORDER, Flag, Intent, Priority
-from socialdesk_triage.anchors import Anchors, anchors, may_match
+from socialdesk_triage.anchors import AnchorIndex
 from socialdesk_triage.rule_table import (
     IDIOMS,
     RULES,
@@ -115,7 +115,7 @@ class RuleResult:
 
 # Substrings one of which every match of each rule contains (anchors.py): most messages
 # contain none of a rule's, and its search is then skipped.
-RULE_ANCHORS: tuple[Anchors, ...] = tuple(anchors(rule.pattern) for rule in RULES)
+RULE_INDEX = AnchorIndex([rule.pattern for rule in RULES])
 
 
 def _clause_before(text: str, start: int, reach: int = 60) -> str:
@@ -147,14 +147,15 @@ def apply_rules(text: str) -> RuleResult:
     result = RuleResult()
     if had_idiom:
         result.discounted.append("alarming words read as idiom or hyperbole")
+    may_match = RULE_INDEX.candidates(idiom_free)
+    may_match_whole = RULE_INDEX.candidates(text) if had_idiom else frozenset()
     for rank, rule in enumerate(RULES):
-        anchored = RULE_ANCHORS[rank]
-        match = rule.pattern.search(idiom_free) if may_match(anchored, idiom_free) else None
+        match = rule.pattern.search(idiom_free) if rank in may_match else None
         if match is None:
             if (
                 had_idiom
                 and rule.priority == Priority.P1
-                and may_match(anchored, text)
+                and rank in may_match_whole
                 and rule.pattern.search(text)
             ):
                 result.discounted.append("alarming words read as idiom or hyperbole")

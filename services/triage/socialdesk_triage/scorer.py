@@ -21,7 +21,7 @@ from pathlib import Path
 from socialdesk.events import Mention, Triage, utcnow
 from socialdesk.taxonomy import PRIORITY_ORDER, Flag, Intent, Priority
 from socialdesk_triage.corpus import cache_dir_for, training_fingerprint, training_set
-from socialdesk_triage.language import detect_language
+from socialdesk_triage.language import detect_language, warm
 from socialdesk_triage.model import (
     GUARDED_P1,
     RECIPE,
@@ -322,6 +322,7 @@ def build_scorer(data_dir: Path | None = None, model_path: Path | None = None) -
     fetches the real-text grades' texts once (corpus.py). A model retrained with
     operators' corrections is kept as long as the shipped data is unchanged."""
     data_dir = data_dir or repo_data_dir()
+    warm()
     path = model_path or data_dir.parent.parent / ".data" / "models" / "triage.joblib"
     wanted = training_fingerprint(data_dir)
     if path.exists():
