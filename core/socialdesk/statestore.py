@@ -57,14 +57,19 @@ class ChangelogStore(Generic[T]):
         packed: int = 0,
     ) -> None:
         """packed=N: hold each value as its changelog bytes (zlib-compressed), decoded on
-        demand, with the N values used last kept decoded: many values as objects cost
-        memory and long collector pauses (assign's threads; docs/benchmarks.md)."""
+        demand, with the N values used last kept decoded (and compressed only when they
+        leave that set): many values as objects cost memory and long collector pauses
+        (assign's threads; docs/benchmarks.md)."""
         self.settings = settings
         self.changelog = changelog
         self._decode = decode
         self._encode = encode
         self._packed = packed
         self._hot: dict[tuple[int, str], T] = {}  # packed: the values used last, decoded
+        # packed: hot values changed since they were last packed, as their changelog bytes;
+        # compressed when they leave the hot set, so a thread written many times while hot
+        # is compressed once
+        self._unpacked: dict[tuple[int, str], bytes] = {}
         self.partitions: dict[int, dict[str, Any]] = {}
         self.restored: set[int] = set()
         self._changed: dict[tuple[int, str], Output] = {}
@@ -92,7 +97,11 @@ class ChangelogStore(Generic[T]):
     def _keep_hot(self, partition: int, key: str, value: T) -> None:
         self._hot[(partition, key)] = value  # re-inserted: dict order is recency
         if len(self._hot) > self._packed:
-            del self._hot[next(iter(self._hot))]
+            coldest = next(iter(self._hot))
+            del self._hot[coldest]
+            raw = self._unpacked.pop(coldest, None)
+            if raw is not None:
+                self.partitions[coldest[0]][coldest[1]] = zlib.compress(raw, 1)
 
     async def ensure_restored(self, partitions: set[int]) -> set[int]:
         """Restore any of these partitions not yet restored; return those restored now.
@@ -110,7 +119,8 @@ class ChangelogStore(Generic[T]):
         (tracked=False: the caller writes the returned record itself, at once)."""
         raw = self._encode(value)
         if self._packed:
-            self.partitions.setdefault(partition, {})[key] = zlib.compress(raw, 1)
+            self.partitions.setdefault(partition, {})[key] = None  # packed when it goes cold
+            self._unpacked[(partition, key)] = raw
             self._hot.pop((partition, key), None)
             self._keep_hot(partition, key, value)
         else:
@@ -130,6 +140,7 @@ class ChangelogStore(Generic[T]):
     def delete(self, partition: int, key: str, *, tracked: bool = True) -> Output:
         self.partitions.setdefault(partition, {}).pop(key, None)
         self._hot.pop((partition, key), None)
+        self._unpacked.pop((partition, key), None)
         self.subjects.pop((partition, key), None)
         self.authors.pop((partition, key), None)
         out = Output(self.changelog, key, None, partition=partition)
@@ -187,6 +198,7 @@ class ChangelogStore(Generic[T]):
             self.partitions.pop(p, None)
             self.restored.discard(p)
         self._hot = {k: v for k, v in self._hot.items() if k[0] not in partitions}
+        self._unpacked = {k: v for k, v in self._unpacked.items() if k[0] not in partitions}
         self.subjects = {k: v for k, v in self.subjects.items() if k[0] not in partitions}
         self.authors = {k: v for k, v in self.authors.items() if k[0] not in partitions}
         self._changed = {k: v for k, v in self._changed.items() if k[0] not in partitions}
@@ -213,6 +225,7 @@ class ChangelogStore(Generic[T]):
             for tp in tps:
                 self.partitions[tp.partition] = {}
             self._hot = {k: v for k, v in self._hot.items() if k[0] not in partitions}
+            self._unpacked = {k: v for k, v in self._unpacked.items() if k[0] not in partitions}
             self.subjects = {k: v for k, v in self.subjects.items() if k[0] not in partitions}
             self.authors = {k: v for k, v in self.authors.items() if k[0] not in partitions}
             sealer = sealer_for(self.settings)

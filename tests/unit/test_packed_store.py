@@ -64,3 +64,20 @@ def test_packed_values_take_less_room_than_the_decoded_ones() -> None:
     assert sum(sys.getsizeof(v) for v in held.values()) < sum(
         sys.getsizeof(v) for v in plain.partitions[0].values()
     )
+
+
+def test_a_value_rewritten_while_decoded_is_read_back_as_last_written_once_it_goes_cold() -> None:
+    plain, packed = stores()
+    for store in (plain, packed):
+        for n in range(5):  # rewritten while among the 3 decoded ones
+            store.put(0, "busy", {"n": n})
+        for i in range(6):  # then pushed out of the decoded set, and back, and out
+            store.put(1, f"other{i}", {"n": i})
+            if i == 2:
+                store.get(0, "busy")
+    assert packed.get(0, "busy") == plain.get(0, "busy") == {"n": 4}
+    assert sorted(packed.items(), key=str) == sorted(plain.items(), key=str)
+    packed.delete(0, "busy")
+    for i in range(6, 10):
+        packed.put(1, f"other{i}", {"n": i})
+    assert packed.get(0, "busy") is None

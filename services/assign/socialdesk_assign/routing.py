@@ -24,6 +24,8 @@ class Gazetteer:
     places: dict[str, str] = field(default_factory=dict)
     ambiguous: set[str] = field(default_factory=set)
     max_words: int = 4
+    _by_start: dict[str, int] = field(default_factory=dict, repr=False)
+    _starts_of: int = field(default=-1, repr=False)
 
     @classmethod
     def from_csv(cls, places: Path, ambiguous: Path | None = None) -> Gazetteer:
@@ -37,16 +39,29 @@ class Gazetteer:
         g.max_words = max((len(p.split()) for p in g.places), default=1)
         return g
 
+    def _starts(self) -> dict[str, int]:
+        """Each place's first word -> the most words a place starting with it has: most
+        words start no place, and are passed over without joining any phrase."""
+        if self._starts_of != len(self.places):
+            starts: dict[str, int] = {}
+            for place in self.places:
+                first, *rest = place.split(" ")
+                starts[first] = max(starts.get(first, 0), 1 + len(rest))
+            self._by_start, self._starts_of = starts, len(self.places)
+        return self._by_start
+
     def find(self, text: str) -> list[tuple[str, str]]:
         """Places named in the text, longest match first, as (place, force)."""
         words = [
             w.lower().replace("\u2019", "'").strip("'-").removesuffix("'s")
             for w in _WORD.findall(text[:5000])
         ]
+        starts = self._starts()
         found: list[tuple[str, str]] = []
         i = 0
         while i < len(words):
-            for n in range(min(self.max_words, len(words) - i), 0, -1):
+            longest = starts.get(words[i], 0)
+            for n in range(min(longest, len(words) - i), 0, -1):
                 name = " ".join(words[i : i + n])
                 force = self.places.get(name)
                 if force is not None and name not in self.ambiguous:
