@@ -136,8 +136,22 @@ def test_the_fetcher_stops_at_the_limit_without_reading_the_rest() -> None:
             yield chunk
 
     got = asyncio.run(fetcher_for(endless()).fetch("https://cdn.example/a.jpg", None))
-    assert got == Refused(Reason.too_large, "over 1048576 bytes")
+    assert got == Refused(Reason.too_large, "1048576 bytes or more")
     assert read["bytes"] <= 1024 * 1024 + 2 * 65536
+
+
+@pytest.mark.parametrize("length", [True, False])
+def test_a_file_of_exactly_the_limit_is_refused_and_one_byte_less_is_kept(length: bool) -> None:
+    """The limit is a size refused (issue 24: "an attachment of 20 MB ... refused"), with
+    the length declared or not."""
+    jpg = image("JPEG")
+    limit = 1024 * 1024
+    at = jpg + bytes(limit - len(jpg))
+    got = asyncio.run(fetcher_for(at, length=length).fetch("https://cdn.example/a.jpg", None))
+    assert isinstance(got, Refused) and got.reason is Reason.too_large
+    under = at[:-1]
+    kept = asyncio.run(fetcher_for(under, length=length).fetch("https://cdn.example/a.jpg", None))
+    assert kept == Fetched(under, ContentType.jpeg)
 
 
 def test_the_fetcher_keeps_an_image_and_refuses_markup_and_other_hosts() -> None:
