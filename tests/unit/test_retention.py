@@ -30,6 +30,7 @@ from socialdesk.topics import (
     ITEMS_EVENTS,
     MENTIONS_RAW,
     MENTIONS_TRIAGED,
+    NOTIFICATIONS,
     SLA_EVENTS,
     load_topic_specs,
 )
@@ -235,6 +236,7 @@ def test_the_log_of_record_is_kept_for_the_longest_period_a_force_may_have(
     want = {
         ITEMS_EVENTS: DataClass.items,
         SLA_EVENTS: DataClass.items,
+        NOTIFICATIONS: DataClass.items,  # handovers and the P1 ladder: part of the item's record
         AUDIT_EVENTS: DataClass.audit,
     }
     for topic, data_class in want.items():
