@@ -134,6 +134,12 @@ def test_refused_attachments_say_why_and_the_message_still_reaches_its_item(
     assert 'alt="A silver car with a smashed back window"' in page.text
     assert p.cdn_url not in page.text  # never a link to the platform's host
     assert f"/items/{item['id']}/media/{kept['media_id']}?size=thumb" in page.text
+    # The JSON item neither: each attachment by the console's route, refusals with reasons.
+    api = op.get(f"/api/items/{item['id']}")
+    assert api.status_code == 200 and p.cdn_url not in api.text
+    hrefs = {a["media_id"]: a["href"] for a in api.json()["attachments"]}
+    assert hrefs[kept["media_id"]] == f"/items/{item['id']}/media/{kept['media_id']}"
+    assert list(hrefs.values()).count(None) == 3  # the SVG, the 20 MB and the 64 MB files
 
 
 def test_the_console_serves_the_stored_bytes_safely_to_the_items_force_only(

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from socialdesk.events import ItemEvent, MediaRef
 from socialdesk.objectstore import ObjectStoreSettings
 from socialdesk.personal import author_key
-from socialdesk_console.media import sensitive, serving_headers
+from socialdesk_console.media import sensitive, serving_headers, without_platform_links
 from socialdesk_media.attachments import media_id_of, object_key, pending_of, thumbnail_key
 from socialdesk_media.fetcher import Fetched, Fetcher, Refused
 from socialdesk_media.sniff import ContentType, Reason, declared_refusal, sniff
@@ -199,3 +199,27 @@ def test_the_object_stores_keys_must_be_real_in_production() -> None:
     )
     assert real.s3_secret_access_key.get_secret_value() == "a-real-secret-from-the-secret"
     assert MediaRef(type="photo", url="https://x").alt_text is None
+
+
+def test_the_json_item_names_no_platform_link_and_gives_the_consoles_route() -> None:
+    cdn = "https://pbs.twimg.com/media/van.jpg"
+    item = {
+        "id": "itm_1",
+        "messages": [
+            {"text": "the van", "media": [{"type": "photo", "url": cdn, "alt_text": "a van"}]},
+            {"text": "no photo"},
+        ],
+    }
+    stored = {
+        "media_id": "med_a",
+        "status": "stored",
+        "sha256": "ab" * 32,
+        "object_key": "attachments/k/itm_1/ab",
+        "author_key": "k",
+    }
+    refused = {"media_id": "med_b", "status": "refused", "reason": "forbidden_type"}
+    out = without_platform_links(item, [stored, refused])
+    assert cdn not in json.dumps(out)
+    assert out["messages"][0]["media"] == [{"type": "photo", "alt_text": "a van"}]
+    assert [a["href"] for a in out["attachments"]] == ["/items/itm_1/media/med_a", None]
+    assert "attachments/k" not in json.dumps(out) and "author_key" not in out["attachments"][0]
