@@ -24,6 +24,7 @@ from socialdesk.retention import (
     periods_for,
     sweep_due,
     sweep_targets,
+    swept_counts,
 )
 from socialdesk.topics import (
     AUDIT_EVENTS,
@@ -208,6 +209,18 @@ def test_a_sweep_is_due_on_start_then_every_interval() -> None:
     assert not sweep_due(T0, T0 + timedelta(minutes=59), 60)
     assert sweep_due(T0, T0 + timedelta(minutes=60), 60)
     assert sweep_due(T0, T0 - timedelta(minutes=5), 60)  # a clock set back: sweep anyway
+
+
+def test_the_page_counts_each_sweepers_newest_record() -> None:
+    """The indexer's sweep and media's each count their own classes: the newest record
+    alone would blank the other's (the Retention page said attachments were deleted "not
+    by the sweeper", or items were, whichever swept last)."""
+    indexer = {"details": {"deleted": {FORCE: {"items": 3, "audit": 1}}}}
+    media = {"details": {"totals": {"attachments": 5}, "deleted": {FORCE: {"attachments": 4}}}}
+    both = swept_counts([indexer, media], FORCE)
+    assert both == {"items": 3, "audit": 1, "attachments": 4}
+    assert swept_counts([media], None) == {}
+    assert swept_counts([], FORCE) == {}
 
 
 def test_last_sweep_counts_read_one_forces_part_of_the_record() -> None:
