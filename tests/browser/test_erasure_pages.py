@@ -74,6 +74,7 @@ def test_the_data_protection_pages_are_accessible_and_say_what_happened(
     expect(page.locator("#erase-author-error")).to_be_visible()
     assert page.get_attribute("#erase-author", "aria-invalid") == "true"
     audit.check(page, "data protection page, refused erasure")
+    page.screenshot(path="docs/screenshots/data-protection-refused.png", full_page=True)
     page.fill("#erase-author", "shed_owner")
     page.fill("#erase-reason", "DPO-2026-099")
     page.click("#erase-form button[type=submit]")
