@@ -161,9 +161,15 @@ def test_the_dpo_holds_restricts_exports_and_erases_within_the_force(
     r = dpo.post("/data-protection/erase", data=form(dpo, platform="x", author="", reason="R-1"))
     assert r.status_code == 422 and 'id="erase-author-error"' in r.text
     assert 'id="erasures"' in r.text and "/data-protection/erasures/" not in r.text
+    # A real erasure without the ticked confirmation is refused beside the box, nothing run.
+    unconfirmed = form(dpo, platform="x", author="subj", reason="DPO-REQ-77")
+    r = dpo.post("/data-protection/erase", data=unconfirmed, follow_redirects=False)
+    assert r.status_code == 422 and 'id="erase-confirm-error"' in r.text
+    assert 'aria-describedby="erase-confirm-error"' in r.text
+    assert "/data-protection/erasures/" not in r.text
     r = dpo.post(
         "/data-protection/erase",
-        data=form(dpo, platform="x", author="subj", reason="DPO-REQ-77"),
+        data=form(dpo, platform="x", author="subj", reason="DPO-REQ-77", confirm="true"),
         follow_redirects=False,
     )
     assert r.status_code == 303
