@@ -346,14 +346,17 @@ async def subject_access(
     csrf: Text,
     platform: Text = "",
     author: Text = "",
+    reason: Text = "",
 ) -> Response:
     """A subject access export as a ZIP of the DPO's force's records (each force answers
-    for its own; `socialdesk sar` exports every force's)."""
-    form, refused = await _person_form(request, ctx, user, csrf, "access", platform, author, None)
+    for its own; `socialdesk sar` exports every force's). The request's reference is the
+    disclosure's justification in the audit trail (DPA 2018 s.62)."""
+    form, refused = await _person_form(request, ctx, user, csrf, "access", platform, author, reason)
     if refused is not None:
         return refused
     person = Person(platform, form["author"])
-    await ctx.audit.write([audit_event(user, request, ACCESS_ACTION, "person", person.key)])
+    record = audit_event(user, request, ACCESS_ACTION, "person", person.key, reason=form["reason"])
+    await ctx.audit.write([record])
     bundle = await collect(
         ctx.es,
         ctx.settings,
