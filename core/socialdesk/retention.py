@@ -202,6 +202,18 @@ def kafka_retention_ms(days: int) -> str:
     return str(days * DAY_MS)
 
 
+SWEEPERS = ("indexer", "media")  # the services that write a retention.swept record
+
+
+def swept_counts(records: list[Mapping[str, Any]], force: str | None) -> dict[str, int]:
+    """One force's counts from each sweeper's newest record (the indexer's classes and
+    media's attachments): one record alone would blank the other's classes."""
+    out: dict[str, int] = {}
+    for record in records:
+        out.update(last_sweep_counts(record.get("details") or {}, force))
+    return out
+
+
 def last_sweep_counts(details: Mapping[str, Any], force: str | None) -> dict[str, int]:
     """One force's counts in a sweep's audit record, with the author-day indices (shared
     by all forces) from its totals; an old or odd record gives what it can."""

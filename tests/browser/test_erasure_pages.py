@@ -74,8 +74,15 @@ def test_the_data_protection_pages_are_accessible_and_say_what_happened(
     expect(page.locator("#erase-author-error")).to_be_visible()
     assert page.get_attribute("#erase-author", "aria-invalid") == "true"
     audit.check(page, "data protection page, refused erasure")
+    page.screenshot(path="docs/screenshots/data-protection-refused.png", full_page=True)
     page.fill("#erase-author", "shed_owner")
     page.fill("#erase-reason", "DPO-2026-099")
+    page.click("#erase-form button[type=submit]")
+    # Not a dry run and not confirmed: refused beside the box, nothing erased.
+    expect(page.locator("#erase-confirm-error")).to_be_visible()
+    assert page.get_attribute("#erase-confirm", "aria-describedby") == "erase-confirm-error"
+    audit.check(page, "data protection page, erasure not confirmed")
+    page.check("#erase-confirm")
     page.click("#erase-form button[type=submit]")
     page.wait_for_url("**/data-protection/erasures/*")
     expect(page.locator("#status-value")).to_have_text("done", timeout=30_000)

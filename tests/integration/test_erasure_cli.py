@@ -95,7 +95,7 @@ def test_a_dpo_erases_restricts_and_exports_from_the_command_line(
     assert len(es_items(noida.es_url or "", prefix)) == 3  # nothing changed
 
     out = tmp_path / "sar.zip"
-    assert main(["sar", *who, "--out", str(out)]) == 0
+    assert main(["sar", *who, "--reason", "SAR-CLI-3", "--out", str(out)]) == 0
     z = zipfile.ZipFile(io.BytesIO(out.read_bytes()))
     assert {i["id"] for i in json.loads(z.read("items.json"))} == {"i1", "i2"}
     assert "someone else" not in z.read("messages.json").decode()
@@ -114,7 +114,10 @@ def test_a_dpo_erases_restricts_and_exports_from_the_command_line(
     with pytest.raises(SystemExit) as refused:
         main(["erase", *bad])
     assert refused.value.code == 2 and "invalid choice: 'myspace'" in capsys.readouterr().err
-    actions = [v["action"] for _, v in asyncio.run(read_all(noida.kafka, prefix + AUDIT_EVENTS))]
+    records = [v for _, v in asyncio.run(read_all(noida.kafka, prefix + AUDIT_EVENTS))]
+    actions = [v["action"] for v in records]
+    [exported] = [v for v in records if v["action"] == "person.access_exported"]
+    assert exported["details"]["reason"] == "SAR-CLI-3"  # the disclosure's justification
     assert actions == [
         "erasure.requested",  # before anything is read or changed
         "person.erasure_planned",

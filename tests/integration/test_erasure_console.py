@@ -146,7 +146,14 @@ def test_the_dpo_holds_restricts_exports_and_erases_within_the_force(
     deadline = time.monotonic() + 30
     while not platform.search("audit", opened) and time.monotonic() < deadline:
         time.sleep(0.5)
+    # Without the request's reference (the disclosure's justification) nothing is exported.
     r = dpo.post("/data-protection/access", data=form(dpo, platform="x", author="subj"))
+    assert r.status_code == 422 and 'id="access-reason-error"' in r.text
+    assert r.headers["content-type"].startswith("text/html")
+    r = dpo.post(
+        "/data-protection/access",
+        data=form(dpo, platform="x", author="subj", reason="SAR-2026-007"),
+    )
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     z = zipfile.ZipFile(io.BytesIO(r.content))
     manifest = json.loads(z.read("manifest.json"))
@@ -156,14 +163,26 @@ def test_the_dpo_holds_restricts_exports_and_erases_within_the_force(
     assert json.loads(z.read("manifest.json"))["force"] == "merseyside"
     assert any(v["target_id"] == gone for v in json.loads(z.read("views.json")))
     assert '<html lang="en">' in z.read("summary.html").decode()
+    exported = {"term": {"action": "person.access_exported"}}
+    deadline = time.monotonic() + 30
+    while not platform.search("audit", exported) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    [record] = platform.search("audit", exported)
+    assert record["details"]["reason"] == "SAR-2026-007" and record["actor_id"] == "dpo.merseyside"
 
     # Erasure: bad input is refused and nothing starts.
     r = dpo.post("/data-protection/erase", data=form(dpo, platform="x", author="", reason="R-1"))
     assert r.status_code == 422 and 'id="erase-author-error"' in r.text
     assert 'id="erasures"' in r.text and "/data-protection/erasures/" not in r.text
+    # A real erasure without the ticked confirmation is refused beside the box, nothing run.
+    unconfirmed = form(dpo, platform="x", author="subj", reason="DPO-REQ-77")
+    r = dpo.post("/data-protection/erase", data=unconfirmed, follow_redirects=False)
+    assert r.status_code == 422 and 'id="erase-confirm-error"' in r.text
+    assert 'aria-describedby="erase-confirm-error"' in r.text
+    assert "/data-protection/erasures/" not in r.text
     r = dpo.post(
         "/data-protection/erase",
-        data=form(dpo, platform="x", author="subj", reason="DPO-REQ-77"),
+        data=form(dpo, platform="x", author="subj", reason="DPO-REQ-77", confirm="true"),
         follow_redirects=False,
     )
     assert r.status_code == 303

@@ -46,6 +46,12 @@ def jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (800, 600)) -> by
 
 
 PHOTOS = {f"photo{n}.jpg": jpeg((40 * n, 90, 200 - 30 * n)) for n in range(1, 6)}
+TWENTY_MB = 20_000_000  # issue 24's floor: "an attachment of 20 MB ... refused"
+
+
+def padded_jpeg(size: int) -> bytes:
+    head = PHOTOS["photo1.jpg"]
+    return head + bytes(size - len(head))
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +60,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsolePlatfo
         p.cdn.files.update({name: (body, "image/jpeg") for name, body in PHOTOS.items()})
         p.cdn.files["evil.jpg"] = (SVG, "image/jpeg")  # an SVG that says it is a JPEG
         p.cdn.files["dm-photo.jpg"] = (PHOTOS["photo5.jpg"], "image/jpeg")
+        p.cdn.files["twenty-mb.jpg"] = (padded_jpeg(TWENTY_MB), "image/jpeg")
+        p.cdn.files["just-under.jpg"] = (padded_jpeg(TWENTY_MB - 1), "image/jpeg")
         yield p
 
 
@@ -83,34 +91,40 @@ def photo(p: ConsolePlatform, name: str, alt: str | None = None) -> dict[str, An
 def test_refused_attachments_say_why_and_the_message_still_reaches_its_item(
     platform: ConsolePlatform,
 ) -> None:
-    """A 64 MB file (over the 20 MB limit, sent with no length) and an SVG that calls
-    itself a JPEG are refused with their reasons; the photo beside them is stored; the
-    item has the message; the page shows the reasons and the alt text and never the
-    platform's link."""
+    """A file of exactly 20 MB (its length declared), a 64 MB one sent with no length and
+    an SVG that calls itself a JPEG are refused with their reasons; the photo beside them
+    and a file one byte under 20 MB are stored; the item has the message; the page shows
+    the reasons and the alt text and never the platform's link."""
     p = platform
     media = [
         photo(p, "photo1.jpg", "A silver car with a smashed back window"),
         photo(p, "evil.jpg"),
         photo(p, "huge.jpg"),
+        photo(p, "twenty-mb.jpg"),
+        photo(p, "just-under.jpg"),
     ]
     text = "someone smashed my car window on Smithdown Road last night, photos attached"
     r = p.post_mentions([mention("7001", text, author="carowner", media=media)])
     assert r.status_code == 200, r.text
     item = p.wait_item("x:7001")
     assert [m["text"] for m in item["messages"]] == [text]
-    docs = wait_attachments(p, item["id"], 3)
+    docs = wait_attachments(p, item["id"], 5)
     stored = [d for d in docs if d["status"] == "stored"]
-    refused = sorted(d["reason"].split(":")[0] for d in docs if d["status"] == "refused")
-    assert refused == ["forbidden_type", "too_large"]
-    (kept,) = stored
+    refused = sorted(d["reason"] for d in docs if d["status"] == "refused")
+    assert refused == [
+        "forbidden_type",
+        f"too_large: {TWENTY_MB} bytes declared",  # refused before reading it
+        f"too_large: {TWENTY_MB} bytes or more",  # no length: refused while reading
+    ]
+    (under,) = [d for d in stored if d["size"] == TWENTY_MB - 1]
+    assert under["sha256"] == hashlib.sha256(padded_jpeg(TWENTY_MB - 1)).hexdigest()
+    (kept,) = [d for d in stored if d is not under]
     assert kept["sha256"] == hashlib.sha256(PHOTOS["photo1.jpg"]).hexdigest()
     assert kept["content_type"] == "image/jpeg" and kept["size"] == len(PHOTOS["photo1.jpg"])
     assert kept["author_key"] == author_key("x", "carowner")
     assert kept["object_key"] == f"attachments/{kept['author_key']}/{item['id']}/{kept['sha256']}"
     assert kept["alt_text"] == "A silver car with a smashed back window"
-    # Sent with no length: refused while reading, at the first chunk past 20 MB.
-    (huge,) = [d for d in docs if (d["reason"] or "").startswith("too_large")]
-    assert huge["reason"] == "too_large: over 20971520 bytes" and huge["sha256"] is None
+    assert all(d["sha256"] is None for d in docs if d["status"] == "refused")
 
     op = p.login("op.merseyside")
     page = op.get(f"/items/{item['id']}")
@@ -120,6 +134,12 @@ def test_refused_attachments_say_why_and_the_message_still_reaches_its_item(
     assert 'alt="A silver car with a smashed back window"' in page.text
     assert p.cdn_url not in page.text  # never a link to the platform's host
     assert f"/items/{item['id']}/media/{kept['media_id']}?size=thumb" in page.text
+    # The JSON item neither: each attachment by the console's route, refusals with reasons.
+    api = op.get(f"/api/items/{item['id']}")
+    assert api.status_code == 200 and p.cdn_url not in api.text
+    hrefs = {a["media_id"]: a["href"] for a in api.json()["attachments"]}
+    assert hrefs[kept["media_id"]] == f"/items/{item['id']}/media/{kept['media_id']}"
+    assert list(hrefs.values()).count(None) == 3  # the SVG, the 20 MB and the 64 MB files
 
 
 def test_the_console_serves_the_stored_bytes_safely_to_the_items_force_only(

@@ -158,7 +158,9 @@ def test_a_welsh_dpos_subject_access_summary_is_in_welsh(platform: ConsolePlatfo
     p.wait_item("x:7311")
     dpo = p.login("dpo.merseyside")
     dpo.cookies.set("sd_lang", "cy")
-    r = dpo.post("/data-protection/access", data=form(dpo, platform="x", author="rcy"))
+    r = dpo.post(
+        "/data-protection/access", data=form(dpo, platform="x", author="rcy", reason="SAR-2026-008")
+    )
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     summary = zipfile.ZipFile(io.BytesIO(r.content)).read("summary.html").decode()
     assert '<html lang="cy">' in summary
@@ -167,7 +169,9 @@ def test_a_welsh_dpos_subject_access_summary_is_in_welsh(platform: ConsolePlatfo
     assert "my bike was stolen from the station" in summary
     # In English, the same export is in English.
     dpo.cookies.set("sd_lang", "en")
-    r = dpo.post("/data-protection/access", data=form(dpo, platform="x", author="rcy"))
+    r = dpo.post(
+        "/data-protection/access", data=form(dpo, platform="x", author="rcy", reason="SAR-2026-008")
+    )
     summary = zipfile.ZipFile(io.BytesIO(r.content)).read("summary.html").decode()
     assert "<h1>Information held about you</h1>" in summary
 

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from socialdesk.events import ItemEvent, MediaRef
 from socialdesk.objectstore import ObjectStoreSettings
 from socialdesk.personal import author_key
-from socialdesk_console.media import sensitive, serving_headers
+from socialdesk_console.media import sensitive, serving_headers, without_platform_links
 from socialdesk_media.attachments import media_id_of, object_key, pending_of, thumbnail_key
 from socialdesk_media.fetcher import Fetched, Fetcher, Refused
 from socialdesk_media.sniff import ContentType, Reason, declared_refusal, sniff
@@ -136,8 +136,22 @@ def test_the_fetcher_stops_at_the_limit_without_reading_the_rest() -> None:
             yield chunk
 
     got = asyncio.run(fetcher_for(endless()).fetch("https://cdn.example/a.jpg", None))
-    assert got == Refused(Reason.too_large, "over 1048576 bytes")
+    assert got == Refused(Reason.too_large, "1048576 bytes or more")
     assert read["bytes"] <= 1024 * 1024 + 2 * 65536
+
+
+@pytest.mark.parametrize("length", [True, False])
+def test_a_file_of_exactly_the_limit_is_refused_and_one_byte_less_is_kept(length: bool) -> None:
+    """The limit is a size refused (issue 24: "an attachment of 20 MB ... refused"), with
+    the length declared or not."""
+    jpg = image("JPEG")
+    limit = 1024 * 1024
+    at = jpg + bytes(limit - len(jpg))
+    got = asyncio.run(fetcher_for(at, length=length).fetch("https://cdn.example/a.jpg", None))
+    assert isinstance(got, Refused) and got.reason is Reason.too_large
+    under = at[:-1]
+    kept = asyncio.run(fetcher_for(under, length=length).fetch("https://cdn.example/a.jpg", None))
+    assert kept == Fetched(under, ContentType.jpeg)
 
 
 def test_the_fetcher_keeps_an_image_and_refuses_markup_and_other_hosts() -> None:
@@ -185,3 +199,27 @@ def test_the_object_stores_keys_must_be_real_in_production() -> None:
     )
     assert real.s3_secret_access_key.get_secret_value() == "a-real-secret-from-the-secret"
     assert MediaRef(type="photo", url="https://x").alt_text is None
+
+
+def test_the_json_item_names_no_platform_link_and_gives_the_consoles_route() -> None:
+    cdn = "https://pbs.twimg.com/media/van.jpg"
+    item = {
+        "id": "itm_1",
+        "messages": [
+            {"text": "the van", "media": [{"type": "photo", "url": cdn, "alt_text": "a van"}]},
+            {"text": "no photo"},
+        ],
+    }
+    stored = {
+        "media_id": "med_a",
+        "status": "stored",
+        "sha256": "ab" * 32,
+        "object_key": "attachments/k/itm_1/ab",
+        "author_key": "k",
+    }
+    refused = {"media_id": "med_b", "status": "refused", "reason": "forbidden_type"}
+    out = without_platform_links(item, [stored, refused])
+    assert cdn not in json.dumps(out)
+    assert out["messages"][0]["media"] == [{"type": "photo", "alt_text": "a van"}]
+    assert [a["href"] for a in out["attachments"]] == ["/items/itm_1/media/med_a", None]
+    assert "attachments/k" not in json.dumps(out) and "author_key" not in out["attachments"][0]

@@ -24,12 +24,14 @@ from socialdesk.retention import (
     periods_for,
     sweep_due,
     sweep_targets,
+    swept_counts,
 )
 from socialdesk.topics import (
     AUDIT_EVENTS,
     ITEMS_EVENTS,
     MENTIONS_RAW,
     MENTIONS_TRIAGED,
+    NOTIFICATIONS,
     SLA_EVENTS,
     load_topic_specs,
 )
@@ -209,6 +211,18 @@ def test_a_sweep_is_due_on_start_then_every_interval() -> None:
     assert sweep_due(T0, T0 - timedelta(minutes=5), 60)  # a clock set back: sweep anyway
 
 
+def test_the_page_counts_each_sweepers_newest_record() -> None:
+    """The indexer's sweep and media's each count their own classes: the newest record
+    alone would blank the other's (the Retention page said attachments were deleted "not
+    by the sweeper", or items were, whichever swept last)."""
+    indexer = {"details": {"deleted": {FORCE: {"items": 3, "audit": 1}}}}
+    media = {"details": {"totals": {"attachments": 5}, "deleted": {FORCE: {"attachments": 4}}}}
+    both = swept_counts([indexer, media], FORCE)
+    assert both == {"items": 3, "audit": 1, "attachments": 4}
+    assert swept_counts([media], None) == {}
+    assert swept_counts([], FORCE) == {}
+
+
 def test_last_sweep_counts_read_one_forces_part_of_the_record() -> None:
     details = {
         "totals": {"items": 5, "author_history": 2},
@@ -235,6 +249,7 @@ def test_the_log_of_record_is_kept_for_the_longest_period_a_force_may_have(
     want = {
         ITEMS_EVENTS: DataClass.items,
         SLA_EVENTS: DataClass.items,
+        NOTIFICATIONS: DataClass.items,  # handovers and the P1 ladder: part of the item's record
         AUDIT_EVENTS: DataClass.audit,
     }
     for topic, data_class in want.items():

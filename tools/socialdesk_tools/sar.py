@@ -20,12 +20,16 @@ from socialdesk_tools.erasure import audit_record, person_arguments, write_audit
 def add_arguments(sub: Any) -> None:
     s = sub.add_parser("sar", help="export everything held about one person as a ZIP")
     person_arguments(s)
+    s.add_argument("--reason", required=True, help="the request's reference (no personal data)")
     s.add_argument("--out", help="where to write the ZIP (default: sar-<author key>.zip)")
     s.set_defaults(func=cmd_sar)
 
 
-async def export(settings: BaseServiceSettings, person: Person, requested_by: str) -> bytes:
-    """The ZIP's bytes; the export is audited (counts, no content) before it is returned."""
+async def export(
+    settings: BaseServiceSettings, person: Person, requested_by: str, reason: str
+) -> bytes:
+    """The ZIP's bytes; the export is audited (the request's reference, the counts, no
+    content) before it is returned."""
     es = make_es(settings)
     try:
         bundle = await collect(
@@ -39,6 +43,7 @@ async def export(settings: BaseServiceSettings, person: Person, requested_by: st
     finally:
         await es.close()
     details = {
+        "reason": reason,
         "items": len(bundle.items),
         "messages": len(bundle.messages),
         "attachments": len(bundle.attachments),
@@ -51,7 +56,7 @@ async def export(settings: BaseServiceSettings, person: Person, requested_by: st
 def cmd_sar(args: argparse.Namespace) -> int:
     settings = BaseServiceSettings()
     person = Person(args.platform, args.author)
-    data = asyncio.run(export(settings, person, args.requested_by))
+    data = asyncio.run(export(settings, person, args.requested_by, args.reason))
     out = Path(args.out or f"sar-{person.key}.zip")
     out.write_bytes(data)
     print(f"wrote {out} ({len(data)} bytes)")

@@ -1,17 +1,20 @@
 """Kafka adapter for assign: state per thread in a changelog-backed store; mentions and
 commands applied one at a time per item, in partition order; operator presence read in
-full from operators.presence for auto-assignment."""
+full from operators.presence for auto-assignment; threads past the items retention period
+forgotten (tombstoned) from the timer."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiokafka.structs import TopicPartition
+from prometheus_client import Counter as PCounter
 
 from socialdesk.config import PlatformConfig, load_config
 from socialdesk.events import (
@@ -31,6 +34,7 @@ from socialdesk.kafka import (
     StreamProcessor,
     process_each,
 )
+from socialdesk.retention import sweep_due
 from socialdesk.settings import BaseServiceSettings
 from socialdesk.statestore import ChangelogStore, GlobalTable
 from socialdesk.stream import serve_processor
@@ -43,9 +47,14 @@ from socialdesk.topics import (
     OPERATORS_PRESENCE,
 )
 from socialdesk_assign.aggregate import ThreadState, apply_command, apply_mention
+from socialdesk_assign.expiry import thread_expired
 from socialdesk_assign.routing import Gazetteer, Roster
 
 HOT_THREADS = 2000  # threads kept decoded; the rest as their changelog bytes
+EXPIRED = PCounter(
+    "socialdesk_assign_threads_expired_total",
+    "Threads assign forgot (tombstoned) once past the items retention period",
+)
 
 
 def _decode_state(raw: bytes) -> ThreadState:
@@ -70,9 +79,12 @@ class AssignProcessor(StreamProcessor):
         settings: BaseServiceSettings,
         config: PlatformConfig,
         gazetteer: Gazetteer | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.config = config
         self.gazetteer = gazetteer
+        self.clock = clock
+        self.swept_at: datetime | None = None
         self.store: ChangelogStore[ThreadState] = ChangelogStore(
             settings, ASSIGN_CHANGELOG, _decode_state, _encode_state, packed=HOT_THREADS
         )
@@ -126,6 +138,20 @@ class AssignProcessor(StreamProcessor):
 
     async def handle(self, batch: list[tuple[Any, Meta]]) -> BatchResult:
         return BatchResult(outputs=process_each(self.service, batch, self._one))
+
+    async def tick(self) -> BatchResult:
+        """Forget the threads past the items period (a tombstone each on the changelog),
+        every sweep_interval_minutes, as the indexer deletes the same items."""
+        policy = self.config.retention
+        now = self.clock()
+        if policy is None or not sweep_due(self.swept_at, now, policy.sweep_interval_minutes):
+            return BatchResult()
+        self.swept_at = now
+        due = [(p, k) for p, k, st in self.store.items() if thread_expired(st, self.config, now)]
+        for partition, key in due:
+            self.store.delete(partition, key)
+        EXPIRED.inc(len(due))
+        return BatchResult()
 
     async def on_restored(self, partitions: set[int]) -> None:
         self._recount()

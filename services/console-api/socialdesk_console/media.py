@@ -45,6 +45,38 @@ async def item_attachments(ctx: ConsoleContext, item: dict[str, Any]) -> list[di
     return out
 
 
+# What the JSON item says of each attachment: never its object key or its author's key.
+API_FIELDS = (
+    "media_id",
+    "mention_id",
+    "status",
+    "reason",
+    "content_type",
+    "size",
+    "sha256",
+    "fetched_at",
+    "alt_text",
+)
+
+
+def without_platform_links(
+    item: dict[str, Any], attachments: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The JSON item as the console answers it: each message's media without the
+    platform's link (nobody is sent to the platform's CDN, where the file may since have
+    changed), and the item's attachments with the console's own audited route."""
+    for message in item.get("messages") or []:
+        message["media"] = [
+            {k: v for k, v in ref.items() if k != "url"} for ref in message.get("media") or []
+        ]
+    item["attachments"] = [
+        {k: a.get(k) for k in API_FIELDS}
+        | {"href": f"/items/{item['id']}/media/{a['media_id']}" if a.get("object_key") else None}
+        for a in attachments
+    ]
+    return item
+
+
 def object_store(request: Request) -> ObjectStore:
     """One client per console process, made on first use (boto3 clients are threadsafe)."""
     store: ObjectStore | None = getattr(request.app.state, "objectstore", None)

@@ -1,6 +1,6 @@
 """Fetching one attachment from the platform's media host (HTTP only: what is kept is
-decided in keeper.py). The body is read in chunks and the fetch stops at the first byte
-past the limit, so an oversized file is refused without being read."""
+decided in keeper.py). The body is read in chunks and the fetch stops once the limit is
+reached, so an oversized file is refused without being read."""
 
 from __future__ import annotations
 
@@ -35,12 +35,12 @@ class Fetcher:
         http: httpx.AsyncClient,
         allowed_hosts: frozenset[str],
         token_hosts: frozenset[str],
-        max_bytes: int,
+        limit_bytes: int,
     ) -> None:
         self.http = http
         self.allowed_hosts = allowed_hosts
         self.token_hosts = token_hosts
-        self.max_bytes = max_bytes
+        self.limit_bytes = limit_bytes  # a file of this size or larger is refused
 
     def host_allowed(self, url: str) -> bool:
         """A listed host or a subdomain of one (CDNs name regional hosts:
@@ -65,7 +65,7 @@ class Fetcher:
             if resp.status_code >= 400:
                 return Refused(Reason.fetch_failed, f"HTTP {resp.status_code}")
             declared = resp.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > self.max_bytes:
+            if declared and declared.isdigit() and int(declared) >= self.limit_bytes:
                 return Refused(Reason.too_large, f"{int(declared)} bytes declared")
             return await self._read(resp)
 
@@ -74,8 +74,8 @@ class Fetcher:
         kind: ContentType | None = None
         async for chunk in resp.aiter_bytes(CHUNK):
             body.extend(chunk)
-            if len(body) > self.max_bytes:
-                return Refused(Reason.too_large, f"over {self.max_bytes} bytes")
+            if len(body) >= self.limit_bytes:
+                return Refused(Reason.too_large, f"{self.limit_bytes} bytes or more")
             if kind is None and len(body) >= SNIFF_BYTES:
                 found = sniff(bytes(body[:SNIFF_BYTES]))
                 if isinstance(found, Reason):

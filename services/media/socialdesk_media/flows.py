@@ -186,7 +186,7 @@ def build(
         http,
         settings.hosts(settings.media_allowed_hosts),
         settings.hosts(settings.media_token_hosts),
-        settings.media_max_bytes,
+        settings.media_limit_bytes,
     )
     window = timedelta(hours=settings.media_fetch_window_hours)
     keeper = Keeper(

@@ -15,8 +15,8 @@ DEFAULT_HOSTS = "twimg.com,ton.twitter.com,fbcdn.net,fbsbx.com,cdninstagram.com"
 
 
 class MediaSettings(BaseServiceSettings, ObjectStoreSettings):
-    media_max_bytes: int = Field(
-        20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024, description="larger is refused"
+    media_limit_bytes: int = Field(
+        20_000_000, ge=1024, le=512 * 1024 * 1024, description="this size or larger is refused"
     )
     media_allowed_hosts: str = Field(
         DEFAULT_HOSTS, description="comma-separated hosts; their subdomains too"

@@ -64,13 +64,15 @@ class AttachmentSweeper:
 
     async def sweep(self, now: datetime) -> AuditEvent:
         deleted: dict[str, int] = {}
-        if await self.es.indices.exists(index=self.index):
+        # No index yet (nothing ever kept): each force's count is 0, still said per force.
+        present = await self.es.indices.exists(index=self.index)
+        if present:
             await self.es.indices.refresh(index=self.index)
-            for force in [*sorted(self.config.forces), None]:
-                days = periods_for(self.config, force)[DataClass.attachments].days
-                n = await self._sweep_force(force, cutoff(now, days))
-                deleted[force or NO_FORCE] = n
-                DELETED.labels(force or NO_FORCE).inc(n)
+        for force in [*sorted(self.config.forces), None]:
+            days = periods_for(self.config, force)[DataClass.attachments].days
+            n = await self._sweep_force(force, cutoff(now, days)) if present else 0
+            deleted[force or NO_FORCE] = n
+            DELETED.labels(force or NO_FORCE).inc(n)
         self.last = now
         return AuditEvent.by_system(
             "media",

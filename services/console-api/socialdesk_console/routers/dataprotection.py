@@ -105,6 +105,7 @@ DpoUser = Annotated[User, Depends(dpo_user)]
 DpoPageUser = Annotated[User, Depends(dpo_page_user)]
 HoldPageUser = Annotated[User, Depends(hold_page_user)]
 Text = Annotated[str, Form(max_length=300)]
+ERASE_UNCONFIRMED = N_("Tick to confirm: an erasure cannot be undone (or tick Dry run)")
 
 
 def _check_csrf(user: User, csrf: str) -> None:
@@ -236,11 +237,16 @@ async def erase_person(
     author: Text = "",
     reason: Text = "",
     dry_run: Annotated[bool, Form()] = False,
+    confirm: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Start an erasure (or a dry run) of one person in the DPO's force."""
+    """Start an erasure (or a dry run) of one person in the DPO's force; a real one only
+    once the DPO has ticked that it cannot be undone."""
     form, refused = await _person_form(request, ctx, user, csrf, "erase", platform, author, reason)
     if refused is not None:
         return refused
+    if not dry_run and not confirm:
+        errors = {"confirm": ERASE_UNCONFIRMED}
+        return await dp_page(request, ctx, user, 422, errors=errors, form=form, which="erase")
     request_id = new_request_id()
     await ctx.audit.write(
         [audit_event(user, request, REQUESTED_ACTION, "erasure", request_id, dry_run=dry_run)]
@@ -340,14 +346,17 @@ async def subject_access(
     csrf: Text,
     platform: Text = "",
     author: Text = "",
+    reason: Text = "",
 ) -> Response:
     """A subject access export as a ZIP of the DPO's force's records (each force answers
-    for its own; `socialdesk sar` exports every force's)."""
-    form, refused = await _person_form(request, ctx, user, csrf, "access", platform, author, None)
+    for its own; `socialdesk sar` exports every force's). The request's reference is the
+    disclosure's justification in the audit trail (DPA 2018 s.62)."""
+    form, refused = await _person_form(request, ctx, user, csrf, "access", platform, author, reason)
     if refused is not None:
         return refused
     person = Person(platform, form["author"])
-    await ctx.audit.write([audit_event(user, request, ACCESS_ACTION, "person", person.key)])
+    record = audit_event(user, request, ACCESS_ACTION, "person", person.key, reason=form["reason"])
+    await ctx.audit.write([record])
     bundle = await collect(
         ctx.es,
         ctx.settings,

@@ -27,7 +27,7 @@ from socialdesk_console.items import (
     timeline,
     validate_payload,
 )
-from socialdesk_console.media import item_attachments, sensitive
+from socialdesk_console.media import item_attachments, sensitive, without_platform_links
 from socialdesk_console.protection import item_protection
 from socialdesk_console.queries import VIEWS, inbox_filters
 from socialdesk_console.replies import PLATFORM_LIMITS, default_language
@@ -168,10 +168,13 @@ async def api_counts(user: ApiUser, ctx: Ctx) -> dict[str, int]:
 @router.get("/api/items/{item_id}", tags=["api"])
 async def api_item(request: Request, item_id: str, user: ApiUser, ctx: Ctx) -> dict[str, Any]:
     item = await get_item(ctx, user, item_id)
-    item["protection"] = await item_protection(ctx, user, item)
-    await ctx.audit.write([audit_event(user, request, "item.opened", "item", item_id, via="api")])
+    item["protection"], _, media = await asyncio.gather(
+        item_protection(ctx, user, item),
+        ctx.audit.write([audit_event(user, request, "item.opened", "item", item_id, via="api")]),
+        item_attachments(ctx, item),
+    )
     item["viewers"] = ctx.outcomes.viewers(item_id)
-    return item
+    return without_platform_links(item, media)
 
 
 @router.get("/api/items/{item_id}/history", tags=["api"])

@@ -4,13 +4,21 @@ the last sweep deleted. Read only: the periods are set in config/."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from socialdesk import indices
-from socialdesk.retention import SWEEP_ACTION, DataClass, Enforcer, last_sweep_counts, periods_for
+from socialdesk.retention import (
+    SWEEP_ACTION,
+    SWEEPERS,
+    DataClass,
+    Enforcer,
+    periods_for,
+    swept_counts,
+)
 from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import Ctx, api_user, page_user
@@ -31,7 +39,7 @@ ENFORCER_NAMES = {
     Enforcer.kafka: N_("Kafka topic retention"),
     Enforcer.sweeper: N_("the retention sweeper (indexer)"),
     Enforcer.index_age: N_("daily indices deleted by age"),
-    Enforcer.object_store: N_("object-store expiry, when attachments land"),
+    Enforcer.object_store: N_("the media service's sweeper (object store, then index)"),
 }
 
 
@@ -51,11 +59,15 @@ def retention_page_user(user: Annotated[User, Depends(page_user)]) -> User:
     return _may_see(user)
 
 
-async def last_sweep(ctx: ConsoleContext) -> dict[str, Any] | None:
-    """The newest sweep's audit record, or None before the first."""
+async def last_sweep(ctx: ConsoleContext, sweeper: str) -> dict[str, Any] | None:
+    """One sweeper's newest sweep record, or None before its first."""
     resp = await ctx.search(
         index=ctx.index(indices.AUDIT),
-        query={"term": {"action": SWEEP_ACTION}},
+        query={
+            "bool": {
+                "filter": [{"term": {"action": SWEEP_ACTION}}, {"term": {"actor_id": sweeper}}]
+            }
+        },
         sort=[{"at": "desc"}],
         size=1,
     )
@@ -66,8 +78,10 @@ async def last_sweep(ctx: ConsoleContext) -> dict[str, Any] | None:
 async def retention_view(ctx: ConsoleContext, user: User) -> dict[str, Any]:
     """Every data class for the user's force (national roles: the national periods)."""
     force = user.force if user.role == "force_admin" else None
-    sweep = await last_sweep(ctx)
-    counts = last_sweep_counts(sweep.get("details") or {}, force) if sweep else {}
+    found = await asyncio.gather(*(last_sweep(ctx, s) for s in SWEEPERS))
+    sweeps = {s: r for s, r in zip(SWEEPERS, found, strict=True) if r is not None}
+    counts = swept_counts(list(sweeps.values()), force)
+    sweep = sweeps.get("indexer") or next(iter(sweeps.values()), None)
     classes = [
         {
             "data_class": p.data_class.value,
@@ -85,6 +99,7 @@ async def retention_view(ctx: ConsoleContext, user: User) -> dict[str, Any]:
         "force": force,
         "classes": classes,
         "last_sweep": sweep["at"] if sweep else None,
+        "last_sweeps": {s: r["at"] for s, r in sweeps.items()},
         "overrides": None if force else force_overrides(ctx),
     }
 
