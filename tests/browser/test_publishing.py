@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from socialdesk.topics import POSTS_COMMANDS
 
 from .stack import ConsolePlatform, console_platform, mention, sign_in
+from .test_accessibility import Audit, new_context
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -444,4 +445,84 @@ def test_a_welsh_force_posts_welsh_and_english_together(
     wait_post(p, english, "published", within=90)
     texts = [c["body"]["text"] for c in p.x_api.calls]
     assert f"{welsh}\n\n{english}" in texts  # one message, Welsh first
+    ctx.close()
+
+
+def test_an_account_we_cannot_post_to_is_a_task_to_post_by_hand(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    """TikTok has no publisher: the X account posts, TikTok becomes a task (its text to
+    copy, "Mark as posted by hand"), not a failure; recorded, the post is published."""
+    p = platform
+    ctx, page = as_user(browser, p, "comms.merseyside")
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=p.console)
+    on_x = "Two locks, something solid, every time: most stolen bikes are never recovered."
+    on_tiktok = "Two locks. Something solid. Every time. Register your bike for free."
+    compose(page, p, on_x, objective="prevent", kind="prevention")
+    page.check("input[name=accounts][value='tiktok:merseysidepolice']")
+    page.fill("#f-text-tiktok", on_tiktok)
+    page.click("#act-publish")
+    sent(page, "publish")
+    doc = wait_post(p, on_x, "by_hand", within=90)
+    assert [(d["account"]["platform"], d["status"]) for d in doc["deliveries"]] == [
+        ("x", "delivered"),
+        ("tiktok", "by_hand"),
+    ]
+    page.goto(p.console + "/publishing")
+    expect(page.locator(f"[data-post-id='{doc['id']}']")).to_contain_text("to post by hand")
+
+    open_post(page, p, doc["id"])
+    task = page.locator("#post-deliveries li[data-account='tiktok:merseysidepolice']")
+    expect(task).to_contain_text("to post by hand")
+    expect(task.locator("textarea")).to_have_value(on_tiktok)
+    expect(page.locator("#post-deliveries li[data-account='x:MerseyPolice']")).to_contain_text(
+        "posted"
+    )
+    page.screenshot(path=str(SHOTS / "publishing-by-hand.png"), full_page=True)
+    audit, axe_ctx = Audit(), new_context(browser)  # axe needs its script in: CSP bypassed
+    axe_page = axe_ctx.new_page()
+    sign_in(axe_page, p, "comms.merseyside")
+    open_post(axe_page, p, doc["id"])
+    audit.check(axe_page, "post to post by hand")
+    axe_ctx.close()
+    audit.assert_clean()
+    task.locator("button[data-copy]").click()
+    expect(page.locator("#copy-msg")).to_contain_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == on_tiktok
+
+    # An account that is not waiting (X went out): the page says so and nothing is sent.
+    api = p.login("comms.merseyside")
+    before = commands_sent(p)
+    wrong = api.post(
+        f"/publishing/posts/{doc['id']}/by-hand",
+        data={"csrf": api.headers["X-CSRF-Token"], "account": "x:MerseyPolice"},
+    )
+    assert wrong.status_code == 409
+    assert 'role="alert"' in wrong.text and "not waiting to be posted by hand" in wrong.text
+    forged = api.post(
+        f"/publishing/posts/{doc['id']}/by-hand",
+        data={"csrf": "forged", "account": "tiktok:merseysidepolice"},
+    )
+    assert forged.status_code == 403
+    assert commands_sent(p) == before
+
+    task.locator("button[type=submit]").click()
+    sent(page, "posted_by_hand")
+    done = wait_post(p, on_x, "published")
+    assert [d["status"] for d in done["deliveries"]] == ["delivered", "posted_by_hand"]
+    open_post(page, p, doc["id"])
+    expect(task).to_contain_text("posted by hand")
+    expect(task.locator("button")).to_have_count(0)
+
+    def audited() -> bool:
+        found = {
+            (a["actor_id"], a["action"])
+            for a in p.search("audit", {"term": {"target_id": doc["id"]}}, size=200)
+        }
+        return ("comms.merseyside", "post.posted_by_hand") in found
+
+    wait_until(audited, 60, "the post recorded by hand audited")
+    # The platform saw the X post once and nothing else of it.
+    assert sum(on_x in c["body"]["text"] for c in p.x_api.calls) == 1
+    assert not any(on_tiktok in c["body"]["text"] for c in p.x_api.calls)
     ctx.close()

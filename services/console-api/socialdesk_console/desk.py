@@ -66,7 +66,7 @@ COLUMNS: dict[Column, frozenset[PostStatus]] = {
     Column.awaiting: frozenset({PostStatus.awaiting_approval}),
     Column.scheduled: frozenset({PostStatus.approved, PostStatus.scheduled, PostStatus.publishing}),
     Column.published: frozenset(
-        {PostStatus.published, PostStatus.partly_published, PostStatus.failed}
+        {PostStatus.published, PostStatus.partly_published, PostStatus.failed, PostStatus.by_hand}
     ),
 }
 # An approved post goes out as approved: a changed text would skip the approver.

@@ -18,7 +18,7 @@ from socialdesk.subjects import subject_of_text
 
 LONDON = ZoneInfo("Europe/London")
 WINDOW_DAYS = 7
-PUBLISHED = frozenset({PostStatus.published, PostStatus.partly_published})
+PUBLISHED = frozenset({PostStatus.published, PostStatus.partly_published, PostStatus.by_hand})
 
 
 @dataclass
@@ -53,7 +53,11 @@ class ObjectiveImpact:
 
 def published_on(post: Post) -> date:
     """The UK day a post went out: its first delivery, else its last change."""
-    times = [d.at for d in post.deliveries if d.at is not None and d.status == "delivered"]
+    times = [
+        d.at
+        for d in post.deliveries
+        if d.at is not None and d.status in ("delivered", "posted_by_hand")
+    ]
     at: datetime = min(times) if times else post.updated_at
     return at.astimezone(LONDON).date()
 

@@ -25,6 +25,7 @@ from socialdesk.publishing import (
     PostStatus,
     Problem,
     approval_reasons,
+    message_text,
 )
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
@@ -330,8 +331,10 @@ def approval_page(
     problem: str | None = None,
     reason: str = "",
     status_code: int = 200,
+    by_hand_problem: str | None = None,
 ) -> Response:
     fc = force_of(ctx, user)
+    welsh = fc.welsh_language_standards
     resp = ctx.page(
         request,
         "post.html",
@@ -344,6 +347,12 @@ def approval_page(
         problem=problem,
         reason=reason,
         own=post.author.id == user.username,
+        by_hand_problem=by_hand_problem,
+        by_hand_text={
+            d.account.key: message_text(post.draft, d.account.platform, welsh)
+            for d in post.deliveries
+            if d.status == "by_hand"
+        },
     )
     resp.status_code = status_code
     return resp
@@ -443,6 +452,44 @@ async def cancel(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) 
     if why is not None:
         raise HTTPException(409, why)
     return RedirectResponse("/publishing?sent=cancel", status_code=303)
+
+
+@router.post("/publishing/posts/{post_id}/by-hand", tags=["pages"])
+async def posted_by_hand(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) -> Response:
+    """Record that an officer posted one account's post on the platform themselves (an
+    account outbound has no publisher or token for): its author or an approver."""
+    form = await read_form(request, user)
+    post = await get_post(ctx, user, post_id)
+    key = str(form.get("account") or "")
+    waiting = [d.account for d in post.deliveries if d.status == "by_hand" and d.account.key == key]
+    if post.author.id != user.username and not user.approves:
+        raise HTTPException(403, N_("only the author or an approver can do that"))
+    if not waiting:
+        problem = N_("that account's post is not waiting to be posted by hand")
+        return approval_page(ctx, request, user, post, status_code=409, by_hand_problem=problem)
+    cmd = command(
+        PostCommandType.posted_by_hand,
+        post_id,
+        post.force,
+        actor_of(user.username, user.force),
+        roles_of(user.role),
+        account=waiting[0],
+    )
+    audit = [
+        audit_event(
+            user,
+            request,
+            "post.posted_by_hand",
+            "post",
+            post_id,
+            command_id=cmd.command_id,
+            account=key,
+        )
+    ]
+    why = rejected(await send(ctx, ctx.post_outcomes, [cmd], audit))
+    if why is not None:
+        return approval_page(ctx, request, user, post, status_code=409, by_hand_problem=why)
+    return RedirectResponse("/publishing?sent=posted_by_hand", status_code=303)
 
 
 class DraftRequest(BaseModel):
