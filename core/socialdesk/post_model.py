@@ -94,6 +94,7 @@ class PostEventType(StrEnum):
     cancelled = "cancelled"
     rejected = "rejected"  # a command refused; the post is unchanged
     posted_by_hand = "posted_by_hand"  # from one account, by an officer (`account`)
+    by_hand = "by_hand"  # one account left for an officer to post (no publisher or token)
 
 
 # Characters per post, as each platform documents them (X counts a link as 23).

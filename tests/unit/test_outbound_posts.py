@@ -432,6 +432,7 @@ async def test_an_account_we_cannot_post_to_is_a_task_to_post_by_hand_not_a_fail
     assert state is not None and state.post.status == PostStatus.by_hand
     assert [d.status for d in state.post.deliveries] == ["delivered", "by_hand"]
     assert [v.id for k, v in written if k == "outbound"] == ["x:t1"]
+    assert ("audit", "post.by_hand") in written and ("audit", "post.undeliverable") not in written
 
     # Someone else (not the author, not an approver) cannot record it; nor an account
     # that is not waiting; the author can, once.

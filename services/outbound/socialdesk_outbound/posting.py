@@ -151,7 +151,9 @@ def record_delivery(
     after = post.model_copy(
         update={"deliveries": deliveries, "updated_at": now, "version": post.version + 1}
     )
-    kind = PostEventType.delivered if status == "delivered" else PostEventType.undeliverable
+    kind = {"delivered": PostEventType.delivered, "by_hand": PostEventType.by_hand}.get(
+        status, PostEventType.undeliverable
+    )
     events = [post_event(after, kind, now, SYSTEM, account=account, reason=error or "")]
     final = final_status(deliveries)
     if final is not None:
