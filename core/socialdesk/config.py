@@ -482,6 +482,16 @@ def load_config(config_dir: Path) -> PlatformConfig:
                         f"id {account_id!r} is already used by {seen_handles[k]}",
                     )
                 seen_handles[k] = path
+        for platform, creds in force.credentials.items():
+            for handle, cred in creds.items():  # a token variable is one force's only
+                k = ("env", cred.env)
+                if seen_handles.get(k, path) != path:
+                    raise ConfigError(
+                        path,
+                        f"credentials.{platform.value}.{handle}.env",
+                        f"{cred.env} is already named by {seen_handles[k]}",
+                    )
+                seen_handles[k] = path
         forces[force.id] = force
     for i, rule in enumerate(national.routing):
         if not re.match(r"^[a-z0-9-]+$", rule.team):

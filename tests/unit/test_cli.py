@@ -436,6 +436,27 @@ def test_config_check_account_credentials(
     assert "credentials.x.HeddluGogCymru.env: SOCIALDESK_T_HGC is not set" in line
 
 
+def test_one_forces_token_variable_cannot_be_named_by_another_force(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Force isolation: Merseyside naming North Wales's variable would reply from North
+    Wales's account; refused at start-up with the file and field. Within one force a
+    variable may serve two accounts (a Facebook Page's token also posts to Instagram)."""
+    nw = {"x": {"NWPolice": {"env": "SOCIALDESK_TOKEN_NW"}}}
+    edit(cfg / "forces" / "north-wales.yaml", lambda d: d.update(credentials=nw))
+    shared = {
+        "facebook": {"MerseysidePolice": {"env": "SOCIALDESK_TOKEN_MP"}},
+        "instagram": {"merseypolice": {"env": "SOCIALDESK_TOKEN_MP"}},
+    }
+    edit(cfg / "forces" / "merseyside.yaml", lambda d: d.update(credentials=shared))
+    check(cfg, capsys, rc=0)
+    borrowed = {"x": {"MerseyPolice": {"env": "SOCIALDESK_TOKEN_NW"}}}
+    edit(cfg / "forces" / "merseyside.yaml", lambda d: d.update(credentials=borrowed))
+    _, line = check(cfg, capsys)
+    assert str(cfg / "forces" / "north-wales.yaml") in line
+    assert "credentials.x.NWPolice.env: SOCIALDESK_TOKEN_NW is already named by" in line
+
+
 @pytest.mark.parametrize(
     ("credentials", "field", "words"),
     [
