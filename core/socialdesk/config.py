@@ -177,6 +177,9 @@ class ControlRoom(Strict):
     )
 
 
+TOKEN_WARNING_DAYS = 14  # a token expiring within this is renewed before sending fails
+
+
 class AccountCredential(Strict):
     """Where an account's API token is read from (never the token): an environment
     variable, which in Kubernetes is a key of the force's Secret mounted as environment

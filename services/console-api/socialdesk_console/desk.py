@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from socialdesk.config import ForceConfig
+from socialdesk.config import TOKEN_WARNING_DAYS, ForceConfig
 from socialdesk.events import Actor, utcnow
 from socialdesk.publishing import (
     TEXT_LIMITS,
@@ -373,3 +374,23 @@ def draft_from_campaign(c: Campaign, fc: ForceConfig) -> PostDraft:
         links=list(c.links),
         campaign_id=c.id,
     )
+
+
+@dataclass(frozen=True)
+class TokenNotice:
+    platform: str
+    handle: str
+    expires: date
+    days: int  # negative once expired
+
+
+def token_notices(fc: ForceConfig, today: date) -> list[TokenNotice]:
+    """The force's account tokens expiring within TOKEN_WARNING_DAYS (or expired), soonest
+    first: the team sees them where it posts, not only in outbound's alerts."""
+    out = [
+        TokenNotice(platform.value, handle, cred.expires, (cred.expires - today).days)
+        for platform, creds in fc.credentials.items()
+        for handle, cred in creds.items()
+        if cred.expires is not None and (cred.expires - today).days <= TOKEN_WARNING_DAYS
+    ]
+    return sorted(out, key=lambda n: n.days)

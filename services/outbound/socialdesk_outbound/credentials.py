@@ -16,13 +16,13 @@ from typing import Protocol
 
 from prometheus_client import Gauge
 
-from socialdesk.config import AccountCredential, PlatformConfig
+from socialdesk.config import TOKEN_WARNING_DAYS, AccountCredential, PlatformConfig
 from socialdesk.events import utcnow
 from socialdesk.settings import OutboundSettings
 from socialdesk.taxonomy import Platform
 
 log = logging.getLogger(__name__)
-EXPIRY_WARNING_DAYS = 14  # a token expiring within this is renewed before replies fail
+EXPIRY_WARNING_DAYS = TOKEN_WARNING_DAYS
 TOKEN_EXPIRY = Gauge(
     "socialdesk_outbound_token_expiry_days",
     "Days until a force account's token expires (negative: expired)",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import FormData
 
 from socialdesk.config import ForceConfig
+from socialdesk.events import utcnow
 from socialdesk.publishing import (
     TEXT_LIMITS,
     ChecklistItem,
@@ -33,6 +34,7 @@ from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import Ctx, api_user, csrf_user, page_user
 from socialdesk_console.desk import (
     CHANGED_AFTER_APPROVAL,
+    LONDON,
     MEDIA_ROWS,
     Action,
     Column,
@@ -53,6 +55,7 @@ from socialdesk_console.desk import (
     problems_for,
     publish_at_utc,
     roles_of,
+    token_notices,
 )
 from socialdesk_console.i18n import N_, _
 from socialdesk_console.posts import get_post, list_posts, rejected, send
@@ -181,7 +184,8 @@ async def desk_page(
     sent: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     """The force's posts in four columns: drafts, awaiting approval, scheduled, published."""
-    posts = await list_posts(ctx, force_of(ctx, user).id)
+    fc = force_of(ctx, user)
+    posts = await list_posts(ctx, fc.id)
     await audited(ctx, request, user, "posts.viewed", None, count=len(posts))
     return ctx.page(
         request,
@@ -192,6 +196,7 @@ async def desk_page(
         london=london,
         sent=sent,
         templates=ctx.library.templates,
+        token_notices=token_notices(fc, utcnow().astimezone(LONDON).date()),
     )
 
 
