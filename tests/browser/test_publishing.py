@@ -475,8 +475,11 @@ def test_an_account_we_cannot_post_to_is_a_task_to_post_by_hand(
     task = page.locator("#post-deliveries li[data-account='tiktok:merseysidepolice']")
     expect(task).to_contain_text("to post by hand")
     expect(task.locator("textarea")).to_have_value(on_tiktok)
-    expect(page.locator("#post-deliveries li[data-account='x:MerseyPolice']")).to_contain_text(
-        "posted"
+    on_x_row = page.locator("#post-deliveries li[data-account='x:MerseyPolice']")
+    expect(on_x_row).to_contain_text("posted")
+    x_id = doc["deliveries"][0]["platform_id"]
+    expect(on_x_row.get_by_role("link", name="view it on X")).to_have_attribute(
+        "href", f"https://x.com/MerseyPolice/status/{x_id}"
     )
     page.screenshot(path=str(SHOTS / "publishing-by-hand.png"), full_page=True)
     audit, axe_ctx = Audit(), new_context(browser)  # axe needs its script in: CSP bypassed

@@ -176,6 +176,7 @@ def test_the_desk_puts_each_status_in_its_column() -> None:
         post(PostStatus.scheduled, id="pst_s"),
         post(PostStatus.published, id="pst_p"),
         post(PostStatus.cancelled, id="pst_c"),
+        post(PostStatus.by_hand, id="pst_h"),  # went out; one account left to post by hand
     ]
     later = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
     posts.append(post(PostStatus.scheduled, id="pst_s0", publish_at=later - timedelta(days=1)))
@@ -184,7 +185,7 @@ def test_the_desk_puts_each_status_in_its_column() -> None:
         desk.Column.drafts: ["pst_d"],
         desk.Column.awaiting: ["pst_a"],
         desk.Column.scheduled: ["pst_s0", "pst_ok", "pst_s"],  # the next to go out first
-        desk.Column.published: ["pst_p"],
+        desk.Column.published: ["pst_p", "pst_h"],
     }
 
 

@@ -394,3 +394,14 @@ def token_notices(fc: ForceConfig, today: date) -> list[TokenNotice]:
         if cred.expires is not None and (cred.expires - today).days <= TOKEN_WARNING_DAYS
     ]
     return sorted(out, key=lambda n: n.days)
+
+
+def post_links(post: Post) -> dict[str, str]:
+    """Where each delivered account's post can be seen, by account key: X's address is
+    the handle and the post's id (Facebook and Instagram answer with ids that are not
+    addresses, so they get none here)."""
+    return {
+        d.account.key: f"https://x.com/{d.account.handle}/status/{d.platform_id}"
+        for d in post.deliveries
+        if d.status == "delivered" and d.platform_id and d.account.platform == Platform.x
+    }

@@ -52,6 +52,7 @@ from socialdesk_console.desk import (
     london,
     new_post_id,
     platforms_of,
+    post_links,
     problems_for,
     publish_at_utc,
     roles_of,
@@ -353,6 +354,7 @@ def approval_page(
         reason=reason,
         own=post.author.id == user.username,
         by_hand_problem=by_hand_problem,
+        post_links=post_links(post),
         by_hand_text={
             d.account.key: message_text(post.draft, d.account.platform, welsh)
             for d in post.deliveries
