@@ -312,7 +312,7 @@ def _check_step(
         if not is_author and not _is_approver(cmd):
             raise Refused(Refusal.not_author_or_approver, what="cancel")
     elif t == PostCommandType.posted_by_hand:
-        if not any(d.account == cmd.account and d.status == "by_hand" for d in post.deliveries):
+        if not any(d.account == cmd.account and d.status in BY_HAND for d in post.deliveries):
             raise Refused(Refusal.not_by_hand)
         if not is_author and not _is_approver(cmd):
             raise Refused(Refusal.not_author_or_approver, what="record a post by hand for")
@@ -413,6 +413,10 @@ def start_publishing(
     return after, [post_event(after, PostEventType.publishing, now, actor, command_id=command_id)]
 
 
+# Deliveries an officer may finish by hand: left to them, or not (surely) sent by outbound.
+BY_HAND = frozenset({"by_hand", "undeliverable", "unconfirmed"})
+
+
 def final_status(deliveries: list[AccountDelivery]) -> PostStatus | None:
     """A post's status once every account has an outcome (None before): an account left
     for an officer to post by hand is a task, not a failure."""
@@ -431,12 +435,12 @@ def _posted_by_hand(post: Post, cmd: PostCommand, now: datetime) -> tuple[Post, 
     """An officer posted one account's post themselves: that account is done."""
     deliveries = [
         d.model_copy(update={"status": "posted_by_hand", "at": now})
-        if d.account == cmd.account and d.status == "by_hand"
+        if d.account == cmd.account and d.status in BY_HAND
         else d
         for d in post.deliveries
     ]
     status = post.status
-    if status == PostStatus.by_hand:
+    if status in (PostStatus.by_hand, PostStatus.partly_published, PostStatus.failed):
         status = final_status(deliveries) or status
     after = post.model_copy(
         update={

@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 from socialdesk.config import ForceConfig
 from socialdesk.events import utcnow
 from socialdesk.publishing import (
+    BY_HAND,
     TEXT_LIMITS,
     ChecklistItem,
     Objective,
@@ -355,10 +356,11 @@ def approval_page(
         own=post.author.id == user.username,
         by_hand_problem=by_hand_problem,
         post_links=post_links(post),
+        by_hand_statuses=BY_HAND,
         by_hand_text={
             d.account.key: message_text(post.draft, d.account.platform, welsh)
             for d in post.deliveries
-            if d.status == "by_hand"
+            if d.status in BY_HAND
         },
     )
     resp.status_code = status_code
@@ -468,7 +470,7 @@ async def posted_by_hand(request: Request, post_id: str, user: PublisherPage, ct
     form = await read_form(request, user)
     post = await get_post(ctx, user, post_id)
     key = str(form.get("account") or "")
-    waiting = [d.account for d in post.deliveries if d.status == "by_hand" and d.account.key == key]
+    waiting = [d.account for d in post.deliveries if d.status in BY_HAND and d.account.key == key]
     if post.author.id != user.username and not user.approves:
         raise HTTPException(403, N_("only the author or an approver can do that"))
     if not waiting:
