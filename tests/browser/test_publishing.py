@@ -138,6 +138,8 @@ def test_compose_approve_schedule_and_publish(platform: ConsolePlatform, browser
     approver.click(f"[data-post-id='{doc['id']}'] a")
     expect(approver.locator("#approval-reasons")).to_contain_text("appeal posts need approval")
     expect(approver.locator("#checklist-ticks .ticked")).to_have_count(4)
+    image = approver.locator("#post-images a")  # the approver opens the picture to check it
+    expect(image).to_have_attribute("href", "https://www.merseyside.police.uk/appeal/bike.jpg")
     approver.screenshot(path=str(SHOTS / "publishing-approval.png"), full_page=True)
     approver.check("#checklist-seen")
     approver.click("#approve")

@@ -455,3 +455,25 @@ def test_tokens_about_to_expire_are_shown_on_the_desk_as_the_day_comes() -> None
         assert "its token expires" not in welsh
     finally:
         i18n.use("en")
+
+
+def test_impact_shows_what_each_adopted_campaign_did_here() -> None:
+    """Posts adopted from a library campaign are counted per campaign (posts, forces,
+    mentions in their threads); a post not from the library, or outside the period, not."""
+    day = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
+    text = "Stop. Challenge. Protect. Your bank will never ask you to move money."
+
+    def adopted(platform_id: str, force: str, when: datetime = day) -> Post:
+        p = published("prevent", when, text, platform_id)
+        draft = p.draft.model_copy(update={"campaign_id": "fraud-stop-challenge"})
+        return p.model_copy(update={"draft": draft, "force": force})
+
+    posts = [
+        adopted("2001", "merseyside"),
+        adopted("2002", "cheshire"),
+        adopted("2003", "merseyside", day + timedelta(days=40)),  # after the period
+        published("prevent", day, "Lock your car.", "2004"),  # not from the library
+    ]
+    threads = {item_key_for_thread("x:thread:2001"): 5, item_key_for_thread("x:thread:2002"): 2}
+    rows = impact.per_campaign(posts, threads, date(2026, 11, 1), date(2026, 11, 30))
+    assert rows == {"fraud-stop-challenge": {"posts": 2, "forces": 2, "thread_mentions": 7}}

@@ -19,7 +19,12 @@ from socialdesk_console.charts import Series, bars, hbars
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import Ctx, api_user, page_user
 from socialdesk_console.i18n import N_, _
-from socialdesk_console.impact import impact_by_objective, per_force, thread_item_ids
+from socialdesk_console.impact import (
+    impact_by_objective,
+    per_campaign,
+    per_force,
+    thread_item_ids,
+)
 from socialdesk_console.posts import published_posts
 from socialdesk_console.pub_labels import pub_label
 from socialdesk_console.reports import (
@@ -155,6 +160,7 @@ async def impact_view(
         "objectives": [r.as_dict() for r in rows],
         "gap_score": report["listening"]["gap_score"],
         "by_force": per_force(posts, start_d, end_d) if force is None else None,
+        "campaigns": per_campaign(posts, mentions, start_d, end_d),
     }
 
 
@@ -204,6 +210,7 @@ async def impact_page(
         charts=impact_charts(view),
         force_names={f: ctx.force_name(f) for f in (view["by_force"] or {})},
         objectives=[o.value for o in Objective],
+        campaign_titles={c.id: c.title for cs in ctx.library.campaigns.values() for c in cs},
     )
 
 
@@ -216,7 +223,8 @@ async def api_impact(
     end: Day = None,
 ) -> dict[str, Any]:
     """Per objective: posts published, mentions in their threads, contact on their
-    subjects 7 days before and after; the period's listening gap."""
+    subjects 7 days before and after; the period's listening gap; per library campaign
+    adopted: posts, forces and mentions in their threads."""
     view = await impact_view(ctx, user, start, end)
     await ctx.audit.write(
         [audit_event(user, request, "impact.viewed", "report", user.force, via="api")]
