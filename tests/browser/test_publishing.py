@@ -361,7 +361,29 @@ def test_templates_and_campaigns_prefill_compose_and_impact_shows_objectives(
 
     row = wait_until(followed, 120, "the reply and the report counted after the post")
     assert row["posts"] >= 1 and row["contact_before"] == 0
+    # A post adopted from the library is counted under its campaign.
+    ticks = {
+        c: True for c in ("contempt_of_court", "victims_children", "sub_judice", "personal_data")
+    }
+    adopted = {
+        "objective": "prevent",
+        "kind": "prevention",
+        "accounts": [{"platform": "x", "handle": "MerseyPolice"}],
+        "text": {"x": "Stop. Challenge. Protect. Your bank will never ask you to move money."},
+        "checklist": ticks,
+        "campaign_id": "fraud-stop-challenge",
+    }
+    assert api.post("/api/posts", json={"action": "publish", "draft": adopted}).status_code in (
+        200,
+        202,
+    )
+    wait_post(p, "Your bank will never ask you to move money", "published", within=90)
+    campaigns = api.get("/api/publishing/impact").json()["campaigns"]
+    assert campaigns["fraud-stop-challenge"]["posts"] == 1
     page.goto(p.console + "/publishing/impact")
+    expect(page.locator("#impact-campaign-fraud-stop-challenge")).to_contain_text(
+        "Take a moment: stop, challenge, protect"
+    )
     expect(page.locator("#impact-prevent")).to_contain_text(str(row["thread_mentions"]))
     expect(page.locator("figure.chart svg")).to_have_count(2)
     national = p.login("national.viewer").get("/api/publishing/impact").json()
