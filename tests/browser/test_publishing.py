@@ -484,6 +484,7 @@ def test_an_account_we_cannot_post_to_is_a_task_to_post_by_hand(
     on_tiktok = "Two locks. Something solid. Every time. Register your bike for free."
     compose(page, p, on_x, objective="prevent", kind="prevention")
     page.check("input[name=accounts][value='tiktok:merseysidepolice']")
+    expect(page.locator("#by-hand-hint-tiktok")).to_contain_text("TikTok is posted by hand")
     page.fill("#f-text-tiktok", on_tiktok)
     page.click("#act-publish")
     sent(page, "publish")
