@@ -79,6 +79,7 @@ class PostCommandType(StrEnum):
     publish_now = "publish_now"
     cancel = "cancel"
     posted_by_hand = "posted_by_hand"  # an officer posted an account's post themselves
+    reopen = "reopen"  # an approved or scheduled post back to draft, to change it
 
 
 class PostEventType(StrEnum):
@@ -95,6 +96,7 @@ class PostEventType(StrEnum):
     rejected = "rejected"  # a command refused; the post is unchanged
     posted_by_hand = "posted_by_hand"  # from one account, by an officer (`account`)
     by_hand = "by_hand"  # one account left for an officer to post (no publisher or token)
+    reopened = "reopened"  # back to draft; approval again where the rule asks for it
 
 
 # Characters per post, as each platform documents them (X counts a link as 23).

@@ -311,6 +311,11 @@ def _check_step(
             raise Refused(Refusal.not_cancellable, status=status.value)
         if not is_author and not _is_approver(cmd):
             raise Refused(Refusal.not_author_or_approver, what="cancel")
+    elif t == PostCommandType.reopen:
+        if status not in (PostStatus.approved, PostStatus.scheduled):
+            raise Refused(Refusal.not_reopenable, status=status.value.replace("_", " "))
+        if not is_author and not _is_approver(cmd):
+            raise Refused(Refusal.not_author_or_approver, what="reopen")
     elif t == PostCommandType.posted_by_hand:
         if not any(d.account == cmd.account and d.status in BY_HAND for d in post.deliveries):
             raise Refused(Refusal.not_by_hand)
@@ -375,6 +380,8 @@ def apply(
         }
     elif t == PostCommandType.schedule:
         changes |= {"status": PostStatus.scheduled, "publish_at": cmd.publish_at}
+    elif t == PostCommandType.reopen:  # the last approval no longer covers what follows
+        changes |= {"status": PostStatus.draft, "publish_at": None}
     elif t == PostCommandType.cancel:
         changes["status"] = PostStatus.cancelled
         reason = cmd.reason.strip()
@@ -391,6 +398,7 @@ _STEP_EVENTS: dict[PostCommandType, PostEventType] = {
     PostCommandType.refuse: PostEventType.refused,
     PostCommandType.schedule: PostEventType.scheduled,
     PostCommandType.cancel: PostEventType.cancelled,
+    PostCommandType.reopen: PostEventType.reopened,
 }
 
 

@@ -554,3 +554,35 @@ def test_an_account_we_cannot_post_to_is_a_task_to_post_by_hand(
     assert sum(on_x in c["body"]["text"] for c in p.x_api.calls) == 1
     assert not any(on_tiktok in c["body"]["text"] for c in p.x_api.calls)
     ctx.close()
+
+
+def test_a_scheduled_post_goes_back_to_draft_to_fix_a_typo(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    """A typo spotted after scheduling: back to draft from the post's page, fixed in
+    compose, scheduled again; the old text never goes out."""
+    p = platform
+    ctx, page = as_user(browser, p, "comms.merseyside")
+    typo = "Dark nights are here: lock your dorr and keep your keys out of sight."
+    compose(page, p, typo, objective="prevent", kind="prevention")
+    when = (datetime.now(LONDON) + timedelta(days=2)).replace(hour=18, minute=0)
+    page.fill("#f-publish_at", when.strftime("%Y-%m-%dT%H:%M"))
+    page.click("#act-schedule")
+    sent(page, "schedule")
+    doc = wait_post(p, typo, "scheduled")
+    open_post(page, p, doc["id"])
+    page.click("#act-reopen")
+    sent(page, "reopen")
+    expect(page.locator("#desk-msg")).to_contain_text("Back in drafts")
+    wait_post(p, typo, "draft")
+    page.goto(p.console + "/publishing")
+    page.locator(f"#posts-drafts [data-post-id='{doc['id']}'] a").click()
+    fixed = typo.replace("dorr", "door")
+    page.fill("#f-text-x", fixed)
+    page.fill("#f-publish_at", when.strftime("%Y-%m-%dT%H:%M"))
+    page.click("#act-schedule")
+    sent(page, "schedule")
+    again = wait_post(p, fixed, "scheduled")
+    assert again["id"] == doc["id"] and post_with(p, typo) is None
+    assert not any("lock your d" in c["body"]["text"] for c in p.x_api.calls)
+    ctx.close()

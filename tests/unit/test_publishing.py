@@ -368,3 +368,35 @@ def test_an_account_that_failed_or_may_have_posted_is_finished_by_hand() -> None
     assert desk.status == PostStatus.published
     assert desk.post is not None
     assert [d.status for d in desk.post.deliveries] == ["posted_by_hand", "posted_by_hand"]
+
+
+def test_a_scheduled_post_goes_back_to_draft_to_change_it_and_is_approved_again() -> None:
+    """A typo spotted in a scheduled appeal: back to draft (its author or an approver,
+    nobody else; only approved or scheduled posts), edited, and approved again before it
+    can be scheduled; a post that needs no approval is simply scheduled again."""
+    desk = Desk()
+    desk.do(PostCommandType.save_draft, draft=draft(kind=PostKind.appeal))
+    assert desk.do(PostCommandType.reopen)[0] == REJECTED  # a draft already
+    assert desk.code == Refusal.not_reopenable
+    desk.do(PostCommandType.submit)
+    desk.approve()
+    desk.do(PostCommandType.schedule, publish_at=LATER)
+    assert desk.do(PostCommandType.reopen, OTHER)[0] == REJECTED
+    assert desk.code == Refusal.not_author_or_approver
+    assert desk.do(PostCommandType.reopen)[0] == PostEventType.reopened
+    assert desk.status == PostStatus.draft and desk.post is not None
+    assert desk.post.publish_at is None
+    fixed = draft(kind=PostKind.appeal, text={Platform.x: "Seen this bike? Call 101."})
+    assert desk.do(PostCommandType.save_draft, draft=fixed)[0] == PostEventType.saved
+    ev, reason = desk.do(PostCommandType.schedule, publish_at=LATER)
+    assert ev == REJECTED and reason.startswith("it needs approval first")
+    desk.do(PostCommandType.submit)
+    desk.approve()
+    assert desk.do(PostCommandType.schedule, publish_at=LATER)[0] == PostEventType.scheduled
+
+    advice = Desk()
+    advice.do(PostCommandType.save_draft, draft=draft())
+    advice.do(PostCommandType.schedule, publish_at=LATER)
+    reopened = advice.do(PostCommandType.reopen, APPROVER, (PublishingRole.approver,))
+    assert reopened[0] == PostEventType.reopened
+    assert advice.do(PostCommandType.schedule, publish_at=LATER)[0] == PostEventType.scheduled

@@ -142,6 +142,7 @@ REFUSALS = {
     Refusal.not_cancellable: N_("this post has gone out or was withdrawn: it cannot be cancelled"),
     Refusal.unknown_force: N_("unknown force"),
     Refusal.not_by_hand: N_("that account's post is not waiting to be posted by hand"),
+    Refusal.not_reopenable: N_("only an approved or scheduled post can go back to draft"),
 }
 
 

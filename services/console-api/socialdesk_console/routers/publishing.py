@@ -463,6 +463,31 @@ async def cancel(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) 
     return RedirectResponse("/publishing?sent=cancel", status_code=303)
 
 
+@router.post("/publishing/posts/{post_id}/reopen", tags=["pages"])
+async def reopen(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) -> Response:
+    """An approved or scheduled post back to draft, to change it (its author or an
+    approver); where the force's rule asks for approval, it is approved again."""
+    await read_form(request, user)
+    post = await get_post(ctx, user, post_id)
+    if post.status not in (PostStatus.approved, PostStatus.scheduled):
+        raise HTTPException(409, N_("only an approved or scheduled post can go back to draft"))
+    if post.author.id != user.username and not user.approves:
+        raise HTTPException(403, N_("only the author or an approver can do that"))
+    cmd = command(
+        PostCommandType.reopen,
+        post_id,
+        post.force,
+        actor_of(user.username, user.force),
+        roles_of(user.role),
+        expected_version=post.version,
+    )
+    audit = [audit_event(user, request, "post.reopen", "post", post_id, command_id=cmd.command_id)]
+    why = rejected(await send(ctx, ctx.post_outcomes, [cmd], audit))
+    if why is not None:
+        raise HTTPException(409, why)
+    return RedirectResponse("/publishing?sent=reopen", status_code=303)
+
+
 @router.post("/publishing/posts/{post_id}/by-hand", tags=["pages"])
 async def posted_by_hand(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) -> Response:
     """Record that an officer posted one account's post on the platform themselves (an
