@@ -71,7 +71,7 @@ COLUMNS: dict[Column, frozenset[PostStatus]] = {
     ),
 }
 # An approved post goes out as approved: a changed text would skip the approver.
-CHANGED_AFTER_APPROVAL = "approved as it was: to change it, cancel it and write it again"
+CHANGED_AFTER_APPROVAL = "approved as it was: to change it, send it back to draft first"
 # Problems a draft may still have when only saved: it is not going anywhere yet.
 UNFINISHED = ("write the text", "choose at least one account")
 

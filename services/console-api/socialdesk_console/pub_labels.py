@@ -65,8 +65,8 @@ MESSAGES = {
     "tick every item of the legal checklist": N_("tick every item of the legal checklist"),
     "give a date and time": N_("give a date and time"),
     "choose a time in the future": N_("choose a time in the future"),
-    "approved as it was: to change it, cancel it and write it again": N_(
-        "approved as it was: to change it, cancel it and write it again"
+    "approved as it was: to change it, send it back to draft first": N_(
+        "approved as it was: to change it, send it back to draft first"
     ),
 }
 # The platforms' own names (brands: the same in Welsh).
