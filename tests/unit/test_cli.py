@@ -431,9 +431,17 @@ def test_config_check_account_credentials(
     assert f"warning: {path}: credentials.x.HeddluGogCymru.env: SOCIALDESK_T_HGC is not set" in out
     assert f"warning: {path}: credentials.x.NWPolice.expires: expires in 3 days" in out
     assert "secret-token-value" not in out
+    assert "no token of their own" not in out  # outside production: development's way
     monkeypatch.setenv("SOCIALDESK_ENVIRONMENT", "production")
     _, line = check(cfg, capsys)
     assert "credentials.x.HeddluGogCymru.env: SOCIALDESK_T_HGC is not set" in line
+    # In production, for several forces: an account without its own token is named (it
+    # would speak as whichever account the deployment-wide token belongs to).
+    monkeypatch.setenv("SOCIALDESK_T_HGC", "another-token")
+    out, _ = check(cfg, capsys, rc=0)
+    (named,) = [x for x in out.splitlines() if str(path) in x and "no token of their own" in x]
+    assert named.startswith(f"warning: {path}: credentials: no token of their own for ")
+    assert "facebook:" in named and "x:NWPolice" not in named and "x:HeddluGogCymru" not in named
 
 
 def test_one_forces_token_variable_cannot_be_named_by_another_force(
