@@ -361,6 +361,10 @@ def test_templates_and_campaigns_prefill_compose_and_impact_shows_objectives(
 
     row = wait_until(followed, 120, "the reply and the report counted after the post")
     assert row["posts"] >= 1 and row["contact_before"] == 0
+    open_post(page, p, post["id"])  # the post's own page: what the public said back
+    expect(page.locator("#thread-mentions")).to_have_text(
+        re.compile(r"^Mentions from the public in its threads so far: [1-9]")
+    )
     # A post adopted from the library is counted under its campaign.
     ticks = {
         c: True for c in ("contempt_of_court", "victims_children", "sub_judice", "personal_data")

@@ -142,3 +142,22 @@ def rejected(ev: dict[str, Any] | None) -> str | None:
     if ev is not None and ev.get("type") == PostEventType.rejected:
         return refusal(ev.get("reason_code"), str(ev.get("reason") or "refused"))
     return None
+
+
+async def thread_mentions(ctx: ConsoleContext, ids: list[str]) -> dict[str, int]:
+    """Mentions in each of these items (the threads the posts started) that exist."""
+    if not ids:
+        return {}
+    resp: Any
+    try:
+        async with waiting_on("es"):
+            resp = await ctx.es.mget(
+                index=ctx.index(indices.ITEMS), ids=ids, source_includes=["mention_ids"]
+            )
+    except Exception as exc:
+        raise HTTPException(503, N_("search is unavailable; try again shortly")) from exc
+    return {
+        d["_id"]: len((d.get("_source") or {}).get("mention_ids") or [])
+        for d in resp["docs"]
+        if d.get("found")
+    }

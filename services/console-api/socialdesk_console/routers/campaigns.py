@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from socialdesk import indices
 from socialdesk.publishing import Objective
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
@@ -25,7 +24,7 @@ from socialdesk_console.impact import (
     per_force,
     thread_item_ids,
 )
-from socialdesk_console.posts import published_posts
+from socialdesk_console.posts import published_posts, thread_mentions
 from socialdesk_console.pub_labels import pub_label
 from socialdesk_console.reports import (
     fetch_cells,
@@ -34,7 +33,6 @@ from socialdesk_console.reports import (
     targets_for,
     today,
 )
-from socialdesk_console.timing import waiting_on
 
 router = APIRouter()
 IMPACT_ROLES = ("comms", "approver", "force_admin", "supervisor", "national_viewer")
@@ -111,25 +109,6 @@ async def api_campaigns(
         [audit_event(user, request, "campaigns.viewed", "campaign", None, via="api")]
     )
     return {"campaigns": found}
-
-
-async def thread_mentions(ctx: ConsoleContext, ids: list[str]) -> dict[str, int]:
-    """Mentions in each of these items (the threads the posts started) that exist."""
-    if not ids:
-        return {}
-    resp: Any
-    try:
-        async with waiting_on("es"):
-            resp = await ctx.es.mget(
-                index=ctx.index(indices.ITEMS), ids=ids, source_includes=["mention_ids"]
-            )
-    except Exception as exc:
-        raise HTTPException(503, N_("search is unavailable; try again shortly")) from exc
-    return {
-        d["_id"]: len((d.get("_source") or {}).get("mention_ids") or [])
-        for d in resp["docs"]
-        if d.get("found")
-    }
 
 
 async def impact_view(

@@ -60,7 +60,8 @@ from socialdesk_console.desk import (
     token_notices,
 )
 from socialdesk_console.i18n import N_, _
-from socialdesk_console.posts import get_post, list_posts, rejected, send
+from socialdesk_console.impact import PUBLISHED, thread_item_ids
+from socialdesk_console.posts import get_post, list_posts, rejected, send, thread_mentions
 from socialdesk_console.pub_labels import kind_label
 
 router = APIRouter()
@@ -319,7 +320,10 @@ async def post_page(request: Request, post_id: str, user: PublisherPage, ctx: Ct
     await audited(ctx, request, user, "post.viewed", post_id, status=post.status.value)
     if post.status in (PostStatus.draft, PostStatus.approved):
         return compose_page(ctx, request, user, form_of(post.draft), post=post)
-    return approval_page(ctx, request, user, post)
+    threads = None
+    if post.status in PUBLISHED:  # what the public said back, where the platform tells us
+        threads = sum((await thread_mentions(ctx, thread_item_ids(post))).values())
+    return approval_page(ctx, request, user, post, thread_count=threads)
 
 
 @router.post("/publishing/posts/{post_id}", tags=["pages"])
@@ -339,6 +343,7 @@ def approval_page(
     reason: str = "",
     status_code: int = 200,
     by_hand_problem: str | None = None,
+    thread_count: int | None = None,
 ) -> Response:
     fc = force_of(ctx, user)
     welsh = fc.welsh_language_standards
@@ -357,6 +362,7 @@ def approval_page(
         by_hand_problem=by_hand_problem,
         post_links=post_links(post),
         by_hand_statuses=BY_HAND,
+        thread_count=thread_count,
         by_hand_text={
             d.account.key: message_text(post.draft, d.account.platform, welsh)
             for d in post.deliveries
