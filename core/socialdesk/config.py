@@ -177,6 +177,9 @@ class ControlRoom(Strict):
     )
 
 
+TOKEN_WARNING_DAYS = 14  # a token expiring within this is renewed before sending fails
+
+
 class AccountCredential(Strict):
     """Where an account's API token is read from (never the token): an environment
     variable, which in Kubernetes is a key of the force's Secret mounted as environment
@@ -480,6 +483,16 @@ def load_config(config_dir: Path) -> PlatformConfig:
                         path,
                         f"account_ids.{platform.value}.{account_id}",
                         f"id {account_id!r} is already used by {seen_handles[k]}",
+                    )
+                seen_handles[k] = path
+        for platform, creds in force.credentials.items():
+            for handle, cred in creds.items():  # a token variable is one force's only
+                k = ("env", cred.env)
+                if seen_handles.get(k, path) != path:
+                    raise ConfigError(
+                        path,
+                        f"credentials.{platform.value}.{handle}.env",
+                        f"{cred.env} is already named by {seen_handles[k]}",
                     )
                 seen_handles[k] = path
         forces[force.id] = force

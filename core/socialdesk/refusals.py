@@ -29,6 +29,8 @@ class Refusal(StrEnum):
     needs_approval = "needs_approval"
     not_cancellable = "not_cancellable"
     unknown_force = "unknown_force"
+    not_by_hand = "not_by_hand"
+    not_reopenable = "not_reopenable"
 
 
 # The reason in English for each code, with its particulars ({status}, {version} ...).
@@ -54,6 +56,9 @@ REASONS: dict[Refusal, str] = {
     Refusal.needs_approval: "it needs approval first: {reasons}",
     Refusal.not_cancellable: "a post that is {status} cannot be cancelled",
     Refusal.unknown_force: "unknown force {force!r}",
+    Refusal.not_by_hand: "that account's post is not waiting to be posted by hand",
+    Refusal.not_reopenable: "only an approved or scheduled post can go back to draft; this "
+    "post is {status}",
 }
 
 

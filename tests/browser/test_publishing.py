@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from socialdesk.topics import POSTS_COMMANDS
 
 from .stack import ConsolePlatform, console_platform, mention, sign_in
+from .test_accessibility import Audit, new_context
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,6 +138,8 @@ def test_compose_approve_schedule_and_publish(platform: ConsolePlatform, browser
     approver.click(f"[data-post-id='{doc['id']}'] a")
     expect(approver.locator("#approval-reasons")).to_contain_text("appeal posts need approval")
     expect(approver.locator("#checklist-ticks .ticked")).to_have_count(4)
+    image = approver.locator("#post-images a")  # the approver opens the picture to check it
+    expect(image).to_have_attribute("href", "https://www.merseyside.police.uk/appeal/bike.jpg")
     approver.screenshot(path=str(SHOTS / "publishing-approval.png"), full_page=True)
     approver.check("#checklist-seen")
     approver.click("#approve")
@@ -358,7 +361,33 @@ def test_templates_and_campaigns_prefill_compose_and_impact_shows_objectives(
 
     row = wait_until(followed, 120, "the reply and the report counted after the post")
     assert row["posts"] >= 1 and row["contact_before"] == 0
+    open_post(page, p, post["id"])  # the post's own page: what the public said back
+    expect(page.locator("#thread-mentions")).to_have_text(
+        re.compile(r"^Mentions from the public in its threads so far: [1-9]")
+    )
+    # A post adopted from the library is counted under its campaign.
+    ticks = {
+        c: True for c in ("contempt_of_court", "victims_children", "sub_judice", "personal_data")
+    }
+    adopted = {
+        "objective": "prevent",
+        "kind": "prevention",
+        "accounts": [{"platform": "x", "handle": "MerseyPolice"}],
+        "text": {"x": "Stop. Challenge. Protect. Your bank will never ask you to move money."},
+        "checklist": ticks,
+        "campaign_id": "fraud-stop-challenge",
+    }
+    assert api.post("/api/posts", json={"action": "publish", "draft": adopted}).status_code in (
+        200,
+        202,
+    )
+    wait_post(p, "Your bank will never ask you to move money", "published", within=90)
+    campaigns = api.get("/api/publishing/impact").json()["campaigns"]
+    assert campaigns["fraud-stop-challenge"]["posts"] == 1
     page.goto(p.console + "/publishing/impact")
+    expect(page.locator("#impact-campaign-fraud-stop-challenge")).to_contain_text(
+        "Take a moment: stop, challenge, protect"
+    )
     expect(page.locator("#impact-prevent")).to_contain_text(str(row["thread_mentions"]))
     expect(page.locator("figure.chart svg")).to_have_count(2)
     national = p.login("national.viewer").get("/api/publishing/impact").json()
@@ -444,4 +473,120 @@ def test_a_welsh_force_posts_welsh_and_english_together(
     wait_post(p, english, "published", within=90)
     texts = [c["body"]["text"] for c in p.x_api.calls]
     assert f"{welsh}\n\n{english}" in texts  # one message, Welsh first
+    ctx.close()
+
+
+def test_an_account_we_cannot_post_to_is_a_task_to_post_by_hand(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    """TikTok has no publisher: the X account posts, TikTok becomes a task (its text to
+    copy, "Mark as posted by hand"), not a failure; recorded, the post is published."""
+    p = platform
+    ctx, page = as_user(browser, p, "comms.merseyside")
+    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=p.console)
+    on_x = "Two locks, something solid, every time: most stolen bikes are never recovered."
+    on_tiktok = "Two locks. Something solid. Every time. Register your bike for free."
+    compose(page, p, on_x, objective="prevent", kind="prevention")
+    page.check("input[name=accounts][value='tiktok:merseysidepolice']")
+    expect(page.locator("#by-hand-hint-tiktok")).to_contain_text("TikTok is posted by hand")
+    page.fill("#f-text-tiktok", on_tiktok)
+    page.click("#act-publish")
+    sent(page, "publish")
+    doc = wait_post(p, on_x, "by_hand", within=90)
+    assert [(d["account"]["platform"], d["status"]) for d in doc["deliveries"]] == [
+        ("x", "delivered"),
+        ("tiktok", "by_hand"),
+    ]
+    page.goto(p.console + "/publishing")
+    expect(page.locator(f"[data-post-id='{doc['id']}']")).to_contain_text("to post by hand")
+
+    open_post(page, p, doc["id"])
+    task = page.locator("#post-deliveries li[data-account='tiktok:merseysidepolice']")
+    expect(task).to_contain_text("to post by hand")
+    expect(task.locator("textarea")).to_have_value(on_tiktok)
+    on_x_row = page.locator("#post-deliveries li[data-account='x:MerseyPolice']")
+    expect(on_x_row).to_contain_text("posted")
+    x_id = doc["deliveries"][0]["platform_id"]
+    expect(on_x_row.get_by_role("link", name="view it on X")).to_have_attribute(
+        "href", f"https://x.com/MerseyPolice/status/{x_id}"
+    )
+    page.screenshot(path=str(SHOTS / "publishing-by-hand.png"), full_page=True)
+    audit, axe_ctx = Audit(), new_context(browser)  # axe needs its script in: CSP bypassed
+    axe_page = axe_ctx.new_page()
+    sign_in(axe_page, p, "comms.merseyside")
+    open_post(axe_page, p, doc["id"])
+    audit.check(axe_page, "post to post by hand")
+    axe_ctx.close()
+    audit.assert_clean()
+    task.locator("button[data-copy]").click()
+    expect(page.locator("#copy-msg")).to_contain_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == on_tiktok
+
+    # An account that is not waiting (X went out): the page says so and nothing is sent.
+    api = p.login("comms.merseyside")
+    before = commands_sent(p)
+    wrong = api.post(
+        f"/publishing/posts/{doc['id']}/by-hand",
+        data={"csrf": api.headers["X-CSRF-Token"], "account": "x:MerseyPolice"},
+    )
+    assert wrong.status_code == 409
+    assert 'role="alert"' in wrong.text and "not waiting to be posted by hand" in wrong.text
+    forged = api.post(
+        f"/publishing/posts/{doc['id']}/by-hand",
+        data={"csrf": "forged", "account": "tiktok:merseysidepolice"},
+    )
+    assert forged.status_code == 403
+    assert commands_sent(p) == before
+
+    task.locator("button[type=submit]").click()
+    sent(page, "posted_by_hand")
+    done = wait_post(p, on_x, "published")
+    assert [d["status"] for d in done["deliveries"]] == ["delivered", "posted_by_hand"]
+    open_post(page, p, doc["id"])
+    expect(task).to_contain_text("posted by hand")
+    expect(task.locator("button")).to_have_count(0)
+
+    def audited() -> bool:
+        found = {
+            (a["actor_id"], a["action"])
+            for a in p.search("audit", {"term": {"target_id": doc["id"]}}, size=200)
+        }
+        return ("comms.merseyside", "post.posted_by_hand") in found
+
+    wait_until(audited, 60, "the post recorded by hand audited")
+    # The platform saw the X post once and nothing else of it.
+    assert sum(on_x in c["body"]["text"] for c in p.x_api.calls) == 1
+    assert not any(on_tiktok in c["body"]["text"] for c in p.x_api.calls)
+    ctx.close()
+
+
+def test_a_scheduled_post_goes_back_to_draft_to_fix_a_typo(
+    platform: ConsolePlatform, browser: Browser
+) -> None:
+    """A typo spotted after scheduling: back to draft from the post's page, fixed in
+    compose, scheduled again; the old text never goes out."""
+    p = platform
+    ctx, page = as_user(browser, p, "comms.merseyside")
+    typo = "Dark nights are here: lock your dorr and keep your keys out of sight."
+    compose(page, p, typo, objective="prevent", kind="prevention")
+    when = (datetime.now(LONDON) + timedelta(days=2)).replace(hour=18, minute=0)
+    page.fill("#f-publish_at", when.strftime("%Y-%m-%dT%H:%M"))
+    page.click("#act-schedule")
+    sent(page, "schedule")
+    doc = wait_post(p, typo, "scheduled")
+    open_post(page, p, doc["id"])
+    page.click("#act-reopen")
+    sent(page, "reopen")
+    expect(page.locator("#desk-msg")).to_contain_text("Back in drafts")
+    wait_post(p, typo, "draft")
+    page.goto(p.console + "/publishing")
+    page.locator(f"#posts-drafts [data-post-id='{doc['id']}'] a").click()
+    fixed = typo.replace("dorr", "door")
+    page.fill("#f-text-x", fixed)
+    page.fill("#f-publish_at", when.strftime("%Y-%m-%dT%H:%M"))
+    page.click("#act-schedule")
+    sent(page, "schedule")
+    again = wait_post(p, fixed, "scheduled")
+    assert again["id"] == doc["id"] and post_with(p, typo) is None
+    assert not any("lock your d" in c["body"]["text"] for c in p.x_api.calls)
     ctx.close()

@@ -431,9 +431,38 @@ def test_config_check_account_credentials(
     assert f"warning: {path}: credentials.x.HeddluGogCymru.env: SOCIALDESK_T_HGC is not set" in out
     assert f"warning: {path}: credentials.x.NWPolice.expires: expires in 3 days" in out
     assert "secret-token-value" not in out
+    assert "no token of their own" not in out  # outside production: development's way
     monkeypatch.setenv("SOCIALDESK_ENVIRONMENT", "production")
     _, line = check(cfg, capsys)
     assert "credentials.x.HeddluGogCymru.env: SOCIALDESK_T_HGC is not set" in line
+    # In production, for several forces: an account without its own token is named (it
+    # would speak as whichever account the deployment-wide token belongs to).
+    monkeypatch.setenv("SOCIALDESK_T_HGC", "another-token")
+    out, _ = check(cfg, capsys, rc=0)
+    (named,) = [x for x in out.splitlines() if str(path) in x and "no token of their own" in x]
+    assert named.startswith(f"warning: {path}: credentials: no token of their own for ")
+    assert "facebook:" in named and "x:NWPolice" not in named and "x:HeddluGogCymru" not in named
+
+
+def test_one_forces_token_variable_cannot_be_named_by_another_force(
+    cfg: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Force isolation: Merseyside naming North Wales's variable would reply from North
+    Wales's account; refused at start-up with the file and field. Within one force a
+    variable may serve two accounts (a Facebook Page's token also posts to Instagram)."""
+    nw = {"x": {"NWPolice": {"env": "SOCIALDESK_TOKEN_NW"}}}
+    edit(cfg / "forces" / "north-wales.yaml", lambda d: d.update(credentials=nw))
+    shared = {
+        "facebook": {"MerseysidePolice": {"env": "SOCIALDESK_TOKEN_MP"}},
+        "instagram": {"merseypolice": {"env": "SOCIALDESK_TOKEN_MP"}},
+    }
+    edit(cfg / "forces" / "merseyside.yaml", lambda d: d.update(credentials=shared))
+    check(cfg, capsys, rc=0)
+    borrowed = {"x": {"MerseyPolice": {"env": "SOCIALDESK_TOKEN_NW"}}}
+    edit(cfg / "forces" / "merseyside.yaml", lambda d: d.update(credentials=borrowed))
+    _, line = check(cfg, capsys)
+    assert str(cfg / "forces" / "north-wales.yaml") in line
+    assert "credentials.x.NWPolice.env: SOCIALDESK_TOKEN_NW is already named by" in line
 
 
 @pytest.mark.parametrize(

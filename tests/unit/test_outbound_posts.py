@@ -48,7 +48,7 @@ from socialdesk_outbound.publishers import (
     XPublisher,
 )
 from socialdesk_outbound.ratelimits import RateLimits, Window
-from socialdesk_outbound.reply import PermanentSendError, TemporarySendError
+from socialdesk_outbound.reply import PermanentSendError, PostByHand, TemporarySendError
 
 T0 = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 AUTHOR = Actor(kind="operator", id="comms.amy", force="merseyside")
@@ -415,3 +415,41 @@ async def test_instagram_takes_one_image_from_the_accounts_id_and_the_recorder_o
     again = RecorderPublisher(tmp_path / "outbox.jsonl")  # after a restart
     await again.publish(post)
     assert len((tmp_path / "outbox.jsonl").read_text().splitlines()) == 1
+
+
+async def test_an_account_we_cannot_post_to_is_a_task_to_post_by_hand_not_a_failure(
+    platform_config: PlatformConfig,
+) -> None:
+    """TikTok has no publisher: X goes out, TikTok waits for an officer (`by_hand`, with
+    nothing sent to it), and once the author records it the post is published."""
+    tiktok = AccountRef(platform=Platform.tiktok, handle="merseysidepolice")
+    text = {Platform.x: "Lock your car.", Platform.tiktok: "Lock your car, every time."}
+    post = draft(accounts=[BOTH[0], tiktok], text=text)
+    proc, pub, written, _ = processor(platform_config, ["t1", PostByHand("no publisher")])
+    await proc.handle([(command(1, PostCommandType.save_draft, draft=post), meta(0))])
+    await proc.handle([(command(2, PostCommandType.publish_now), meta(1))])
+    state = proc.store.get(0, "pst_1")
+    assert state is not None and state.post.status == PostStatus.by_hand
+    assert [d.status for d in state.post.deliveries] == ["delivered", "by_hand"]
+    assert [v.id for k, v in written if k == "outbound"] == ["x:t1"]
+    assert ("audit", "post.by_hand") in written and ("audit", "post.undeliverable") not in written
+
+    # Someone else (not the author, not an approver) cannot record it; nor an account
+    # that is not waiting; the author can, once.
+    other = Actor(kind="operator", id="comms.cy", force="merseyside")
+    refused = [
+        command(3, PostCommandType.posted_by_hand, other, account=tiktok),
+        command(4, PostCommandType.posted_by_hand, account=BOTH[0]),
+    ]
+    for offset, cmd in enumerate(refused, start=3):
+        await proc.handle([(cmd, meta(offset))])
+    state = proc.store.get(0, "pst_1")
+    assert state is not None and state.post.status == PostStatus.by_hand
+    rejected = [v for k, v in written if k == "event"][-2:]
+    assert rejected == ["rejected", "rejected"]
+    await proc.handle([(command(5, PostCommandType.posted_by_hand, account=tiktok), meta(5))])
+    state = proc.store.get(0, "pst_1")
+    assert state is not None and state.post.status == PostStatus.published
+    assert [d.status for d in state.post.deliveries] == ["delivered", "posted_by_hand"]
+    assert ("audit", "post.posted_by_hand") in written
+    assert len(pub.calls) == 2  # one call each: X posted, TikTok refused at once

@@ -37,6 +37,7 @@ from socialdesk.settings import BaseServiceSettings
 from socialdesk.taxonomy import Platform
 from socialdesk.topics import schemas_dir
 from socialdesk_indexer.posts import post_docs
+from socialdesk_outbound.posting import record_delivery
 from socialdesk_tools.configcheck import run_checks
 from tests.unit.conftest import CONFIG_DIR
 
@@ -341,3 +342,61 @@ def test_the_command_examples_tell_one_posts_story_and_every_event_example_index
         docs = post_docs(BaseServiceSettings(index_prefix="sd"), ev)
         want = [] if ev.type == "rejected" else [(ev.post_id, ev.post and ev.post.version)]
         assert [(d.id, d.version) for d in docs] == want, path.name
+
+
+def test_an_account_that_failed_or_may_have_posted_is_finished_by_hand() -> None:
+    """A post that failed on one account (a refused token) and may have gone on another
+    (outbound stopped mid-call) is closed by an officer who checked or posted it by hand:
+    only the author or an approver, only for such an account; then it is published."""
+    desk = Desk()
+    fb = AccountRef(platform=Platform.facebook, handle="MerseysidePolice")
+    x = AccountRef(platform=Platform.x, handle="MerseyPolice")
+    text = {Platform.x: "Lock your car.", Platform.facebook: "Lock your car, please."}
+    desk.do(PostCommandType.save_draft, draft=draft(accounts=[x, fb], text=text))
+    desk.do(PostCommandType.publish_now)
+    assert desk.post is not None
+    post, _ = record_delivery(desk.post, x, "unconfirmed", T0, 1, None, "may have been sent")
+    desk.post, _ = record_delivery(post, fb, "undeliverable", T0, 1, None, "credentials: 401")
+    assert desk.status == PostStatus.failed
+    assert desk.do(PostCommandType.posted_by_hand, OTHER, account=x)[0] == REJECTED
+    assert desk.code == Refusal.not_author_or_approver
+    assert desk.do(PostCommandType.posted_by_hand, account=x)[0] == PostEventType.posted_by_hand
+    assert desk.status == PostStatus.partly_published  # Facebook still not posted
+    assert desk.do(PostCommandType.posted_by_hand, account=x)[0] == REJECTED  # done already
+    assert desk.code == Refusal.not_by_hand
+    desk.do(PostCommandType.posted_by_hand, APPROVER, (PublishingRole.approver,), account=fb)
+    assert desk.status == PostStatus.published
+    assert desk.post is not None
+    assert [d.status for d in desk.post.deliveries] == ["posted_by_hand", "posted_by_hand"]
+
+
+def test_a_scheduled_post_goes_back_to_draft_to_change_it_and_is_approved_again() -> None:
+    """A typo spotted in a scheduled appeal: back to draft (its author or an approver,
+    nobody else; only approved or scheduled posts), edited, and approved again before it
+    can be scheduled; a post that needs no approval is simply scheduled again."""
+    desk = Desk()
+    desk.do(PostCommandType.save_draft, draft=draft(kind=PostKind.appeal))
+    assert desk.do(PostCommandType.reopen)[0] == REJECTED  # a draft already
+    assert desk.code == Refusal.not_reopenable
+    desk.do(PostCommandType.submit)
+    desk.approve()
+    desk.do(PostCommandType.schedule, publish_at=LATER)
+    assert desk.do(PostCommandType.reopen, OTHER)[0] == REJECTED
+    assert desk.code == Refusal.not_author_or_approver
+    assert desk.do(PostCommandType.reopen)[0] == PostEventType.reopened
+    assert desk.status == PostStatus.draft and desk.post is not None
+    assert desk.post.publish_at is None
+    fixed = draft(kind=PostKind.appeal, text={Platform.x: "Seen this bike? Call 101."})
+    assert desk.do(PostCommandType.save_draft, draft=fixed)[0] == PostEventType.saved
+    ev, reason = desk.do(PostCommandType.schedule, publish_at=LATER)
+    assert ev == REJECTED and reason.startswith("it needs approval first")
+    desk.do(PostCommandType.submit)
+    desk.approve()
+    assert desk.do(PostCommandType.schedule, publish_at=LATER)[0] == PostEventType.scheduled
+
+    advice = Desk()
+    advice.do(PostCommandType.save_draft, draft=draft())
+    advice.do(PostCommandType.schedule, publish_at=LATER)
+    reopened = advice.do(PostCommandType.reopen, APPROVER, (PublishingRole.approver,))
+    assert reopened[0] == PostEventType.reopened
+    assert advice.do(PostCommandType.schedule, publish_at=LATER)[0] == PostEventType.scheduled

@@ -176,6 +176,7 @@ def test_the_desk_puts_each_status_in_its_column() -> None:
         post(PostStatus.scheduled, id="pst_s"),
         post(PostStatus.published, id="pst_p"),
         post(PostStatus.cancelled, id="pst_c"),
+        post(PostStatus.by_hand, id="pst_h"),  # went out; one account left to post by hand
     ]
     later = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
     posts.append(post(PostStatus.scheduled, id="pst_s0", publish_at=later - timedelta(days=1)))
@@ -184,7 +185,7 @@ def test_the_desk_puts_each_status_in_its_column() -> None:
         desk.Column.drafts: ["pst_d"],
         desk.Column.awaiting: ["pst_a"],
         desk.Column.scheduled: ["pst_s0", "pst_ok", "pst_s"],  # the next to go out first
-        desk.Column.published: ["pst_p"],
+        desk.Column.published: ["pst_p", "pst_h"],
     }
 
 
@@ -383,3 +384,96 @@ def test_outbound_refusals_are_said_in_the_pages_language() -> None:
         assert pub_labels.refusal("a_new_code", "as it came") == "as it came"
     finally:
         CURRENT.reset(token)
+
+
+def test_tokens_about_to_expire_are_shown_on_the_desk_as_the_day_comes() -> None:
+    """The team sees a token's expiry where it posts, from 14 days before (a moving
+    clock: nothing on day -15, a notice on day -14, 'expired' the day after)."""
+    from fastapi.templating import Jinja2Templates
+    from starlette.requests import Request
+
+    from socialdesk.config import AccountCredential
+    from socialdesk_console import i18n
+
+    expires = date(2027, 3, 1)
+    creds = {
+        Platform.x: {
+            "HeddluGogCymru": AccountCredential(env="SOCIALDESK_T_HGC", expires=expires),
+            "NWPolice": AccountCredential(env="SOCIALDESK_T_NWP"),  # no expiry known
+        }
+    }
+    force = NORTH_WALES.model_copy(update={"credentials": creds})
+    day = expires - timedelta(days=15)
+    assert desk.token_notices(force, day) == []
+    (soon,) = desk.token_notices(force, day + timedelta(days=1))
+    assert (soon.handle, soon.days) == ("HeddluGogCymru", 14)
+    (gone,) = desk.token_notices(force, expires + timedelta(days=1))
+    assert gone.days == -1
+
+    templates = Jinja2Templates(
+        directory=str(ROOT / "services/console-api/socialdesk_console/templates")
+    )
+    i18n.install(templates.env)
+    templates.env.globals |= {"idle_s": 1800, "max_age_s": 28800}
+    templates.env.globals |= {
+        "pub_label": pub_labels.pub_label,
+        "kind_label": pub_labels.kind_label,
+    }
+    templates.env.globals["platform_name"] = pub_labels.platform_name
+    me = User("comms.nw", "Nia", "north-wales", "comms", (), "tok", started=1000.0)
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/publishing",
+        "query_string": b"",
+        "headers": [],
+    }
+
+    def page(lang: str, today: date) -> str:
+        i18n.use(lang)
+        ctx = {
+            "user": me,
+            "force_name": "North Wales Police",
+            "columns": desk.columns([]),
+            "column_names": [c.value for c in desk.Column],
+            "london": desk.london,
+            "sent": None,
+            "templates": [],
+            "token_notices": desk.token_notices(force, today),
+        }
+        resp = templates.TemplateResponse(Request(scope), "publishing.html", ctx)
+        return bytes(resp.body).decode()
+
+    try:
+        assert 'id="token-notices"' not in page("en", day)
+        english = page("en", expires - timedelta(days=3))
+        assert "X @HeddluGogCymru: its token expires on 2027-03-01, in 3 days." in english
+        assert "@NWPolice" not in english
+        assert "its token expired on 2027-03-01" in page("en", expires + timedelta(days=1))
+        welsh = page("cy", expires - timedelta(days=3))
+        assert "X @HeddluGogCymru" in welsh and "2027-03-01" in welsh
+        assert "its token expires" not in welsh
+    finally:
+        i18n.use("en")
+
+
+def test_impact_shows_what_each_adopted_campaign_did_here() -> None:
+    """Posts adopted from a library campaign are counted per campaign (posts, forces,
+    mentions in their threads); a post not from the library, or outside the period, not."""
+    day = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
+    text = "Stop. Challenge. Protect. Your bank will never ask you to move money."
+
+    def adopted(platform_id: str, force: str, when: datetime = day) -> Post:
+        p = published("prevent", when, text, platform_id)
+        draft = p.draft.model_copy(update={"campaign_id": "fraud-stop-challenge"})
+        return p.model_copy(update={"draft": draft, "force": force})
+
+    posts = [
+        adopted("2001", "merseyside"),
+        adopted("2002", "cheshire"),
+        adopted("2003", "merseyside", day + timedelta(days=40)),  # after the period
+        published("prevent", day, "Lock your car.", "2004"),  # not from the library
+    ]
+    threads = {item_key_for_thread("x:thread:2001"): 5, item_key_for_thread("x:thread:2002"): 2}
+    rows = impact.per_campaign(posts, threads, date(2026, 11, 1), date(2026, 11, 30))
+    assert rows == {"fraud-stop-challenge": {"posts": 2, "forces": 2, "thread_mentions": 7}}

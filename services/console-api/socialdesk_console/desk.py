@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from socialdesk.config import ForceConfig
+from socialdesk.config import TOKEN_WARNING_DAYS, ForceConfig
 from socialdesk.events import Actor, utcnow
 from socialdesk.publishing import (
     TEXT_LIMITS,
@@ -66,11 +67,11 @@ COLUMNS: dict[Column, frozenset[PostStatus]] = {
     Column.awaiting: frozenset({PostStatus.awaiting_approval}),
     Column.scheduled: frozenset({PostStatus.approved, PostStatus.scheduled, PostStatus.publishing}),
     Column.published: frozenset(
-        {PostStatus.published, PostStatus.partly_published, PostStatus.failed}
+        {PostStatus.published, PostStatus.partly_published, PostStatus.failed, PostStatus.by_hand}
     ),
 }
 # An approved post goes out as approved: a changed text would skip the approver.
-CHANGED_AFTER_APPROVAL = "approved as it was: to change it, cancel it and write it again"
+CHANGED_AFTER_APPROVAL = "approved as it was: to change it, send it back to draft first"
 # Problems a draft may still have when only saved: it is not going anywhere yet.
 UNFINISHED = ("write the text", "choose at least one account")
 
@@ -373,3 +374,34 @@ def draft_from_campaign(c: Campaign, fc: ForceConfig) -> PostDraft:
         links=list(c.links),
         campaign_id=c.id,
     )
+
+
+@dataclass(frozen=True)
+class TokenNotice:
+    platform: str
+    handle: str
+    expires: date
+    days: int  # negative once expired
+
+
+def token_notices(fc: ForceConfig, today: date) -> list[TokenNotice]:
+    """The force's account tokens expiring within TOKEN_WARNING_DAYS (or expired), soonest
+    first: the team sees them where it posts, not only in outbound's alerts."""
+    out = [
+        TokenNotice(platform.value, handle, cred.expires, (cred.expires - today).days)
+        for platform, creds in fc.credentials.items()
+        for handle, cred in creds.items()
+        if cred.expires is not None and (cred.expires - today).days <= TOKEN_WARNING_DAYS
+    ]
+    return sorted(out, key=lambda n: n.days)
+
+
+def post_links(post: Post) -> dict[str, str]:
+    """Where each delivered account's post can be seen, by account key: X's address is
+    the handle and the post's id (Facebook and Instagram answer with ids that are not
+    addresses, so they get none here)."""
+    return {
+        d.account.key: f"https://x.com/{d.account.handle}/status/{d.platform_id}"
+        for d in post.deliveries
+        if d.status == "delivered" and d.platform_id and d.account.platform == Platform.x
+    }

@@ -18,7 +18,7 @@ from socialdesk.subjects import subject_of_text
 
 LONDON = ZoneInfo("Europe/London")
 WINDOW_DAYS = 7
-PUBLISHED = frozenset({PostStatus.published, PostStatus.partly_published})
+PUBLISHED = frozenset({PostStatus.published, PostStatus.partly_published, PostStatus.by_hand})
 
 
 @dataclass
@@ -53,7 +53,11 @@ class ObjectiveImpact:
 
 def published_on(post: Post) -> date:
     """The UK day a post went out: its first delivery, else its last change."""
-    times = [d.at for d in post.deliveries if d.at is not None and d.status == "delivered"]
+    times = [
+        d.at
+        for d in post.deliveries
+        if d.at is not None and d.status in ("delivered", "posted_by_hand")
+    ]
     at: datetime = min(times) if times else post.updated_at
     return at.astimezone(LONDON).date()
 
@@ -141,3 +145,23 @@ def per_force(posts: Iterable[Post], start: date, end: date) -> dict[str, dict[s
             row = out.setdefault(post.force, {o.value: 0 for o in Objective})
             row[post.draft.objective.value] += 1
     return dict(sorted(out.items()))
+
+
+def per_campaign(
+    posts: Iterable[Post], thread_mentions: Mapping[str, int], start: date, end: date
+) -> dict[str, dict[str, int]]:
+    """Per library campaign adopted (the draft's campaign_id): its posts published in the
+    period, the forces that posted them, and the public's mentions in their threads, so a
+    campaign's own record here sits beside what the library says it achieved elsewhere."""
+    rows: dict[str, dict[str, int]] = {}
+    forces: dict[str, set[str]] = {}
+    for post in posts:
+        cid = post.draft.campaign_id
+        if not cid or post.status not in PUBLISHED or not start <= published_on(post) <= end:
+            continue
+        row = rows.setdefault(cid, {"posts": 0, "forces": 0, "thread_mentions": 0})
+        row["posts"] += 1
+        row["thread_mentions"] += sum(thread_mentions.get(i, 0) for i in thread_item_ids(post))
+        forces.setdefault(cid, set()).add(post.force)
+        row["forces"] = len(forces[cid])
+    return dict(sorted(rows.items()))

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from socialdesk import indices
 from socialdesk.events import AuditEvent
 from socialdesk.kafka import Output
-from socialdesk.publishing import Post, PostCommand, PostEventType
+from socialdesk.publishing import OPEN_POST_STATUSES, Post, PostCommand, PostEventType, PostStatus
 from socialdesk.topics import POSTS_COMMANDS
 from socialdesk_console.auth import User
 from socialdesk_console.context import ConsoleContext
@@ -26,7 +26,8 @@ from socialdesk_console.timing import waiting_on
 
 log = logging.getLogger(__name__)
 OUTCOME_WAIT_S = 5
-DESK_SIZE = 500  # posts on the desk at once: a force's open work and recent posts
+DESK_SIZE = 200  # finished posts on the desk: the most recent
+OPEN_SIZE = 2000  # open posts (drafts to scheduled): all of a force's, in practice
 
 
 def post_of(src: dict[str, Any]) -> Post:
@@ -50,13 +51,32 @@ def parse_posts(hits: list[dict[str, Any]], force: str) -> list[Post]:
 
 
 async def list_posts(ctx: ConsoleContext, force: str) -> list[Post]:
-    resp = await ctx.search(
-        index=ctx.index(indices.POSTS),
-        query={"bool": {"filter": [{"term": {"force": force}}]}},
-        sort=[{"updated_at": {"order": "desc", "unmapped_type": "date"}}],
-        size=DESK_SIZE,
+    """The force's open work (drafts to scheduled, every one of them: a campaign scheduled
+    months ahead must stay on the desk to be changed or cancelled), then its most recent
+    finished posts."""
+    force_term = {"term": {"force": force}}
+    open_statuses = [s.value for s in OPEN_POST_STATUSES | {PostStatus.publishing}]
+    recent = [{"updated_at": {"order": "desc", "unmapped_type": "date"}}]
+    open_work, finished = await asyncio.gather(
+        ctx.search(
+            index=ctx.index(indices.POSTS),
+            query={"bool": {"filter": [force_term, {"terms": {"status": open_statuses}}]}},
+            sort=recent,
+            size=OPEN_SIZE,
+        ),
+        ctx.search(
+            index=ctx.index(indices.POSTS),
+            query={
+                "bool": {
+                    "filter": [force_term],
+                    "must_not": [{"terms": {"status": open_statuses}}],
+                }
+            },
+            sort=recent,
+            size=DESK_SIZE,
+        ),
     )
-    return parse_posts(resp["hits"]["hits"], force)
+    return parse_posts(open_work["hits"]["hits"] + finished["hits"]["hits"], force)
 
 
 async def published_posts(ctx: ConsoleContext, force: str | None, since: str) -> list[Post]:
@@ -122,3 +142,22 @@ def rejected(ev: dict[str, Any] | None) -> str | None:
     if ev is not None and ev.get("type") == PostEventType.rejected:
         return refusal(ev.get("reason_code"), str(ev.get("reason") or "refused"))
     return None
+
+
+async def thread_mentions(ctx: ConsoleContext, ids: list[str]) -> dict[str, int]:
+    """Mentions in each of these items (the threads the posts started) that exist."""
+    if not ids:
+        return {}
+    resp: Any
+    try:
+        async with waiting_on("es"):
+            resp = await ctx.es.mget(
+                index=ctx.index(indices.ITEMS), ids=ids, source_includes=["mention_ids"]
+            )
+    except Exception as exc:
+        raise HTTPException(503, N_("search is unavailable; try again shortly")) from exc
+    return {
+        d["_id"]: len((d.get("_source") or {}).get("mention_ids") or [])
+        for d in resp["docs"]
+        if d.get("found")
+    }

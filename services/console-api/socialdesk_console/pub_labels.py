@@ -37,6 +37,14 @@ PUB_LABELS = {
     "published": N_("published"),
     "partly_published": N_("partly published"),
     "failed": N_("failed"),
+    "by_hand": N_("to post by hand"),
+    # One account's delivery
+    "pending": N_("waiting to be sent"),
+    "sending": N_("sending"),
+    "delivered": N_("posted"),
+    "undeliverable": N_("not posted"),
+    "unconfirmed": N_("may have been posted: check the platform"),
+    "posted_by_hand": N_("posted by hand"),
     "cancelled": N_("cancelled"),
     # The desk's columns
     "drafts": N_("Drafts"),
@@ -57,8 +65,8 @@ MESSAGES = {
     "tick every item of the legal checklist": N_("tick every item of the legal checklist"),
     "give a date and time": N_("give a date and time"),
     "choose a time in the future": N_("choose a time in the future"),
-    "approved as it was: to change it, cancel it and write it again": N_(
-        "approved as it was: to change it, cancel it and write it again"
+    "approved as it was: to change it, send it back to draft first": N_(
+        "approved as it was: to change it, send it back to draft first"
     ),
 }
 # The platforms' own names (brands: the same in Welsh).
@@ -133,6 +141,8 @@ REFUSALS = {
     Refusal.needs_approval: N_("it needs approval first: submit it for approval"),
     Refusal.not_cancellable: N_("this post has gone out or was withdrawn: it cannot be cancelled"),
     Refusal.unknown_force: N_("unknown force"),
+    Refusal.not_by_hand: N_("that account's post is not waiting to be posted by hand"),
+    Refusal.not_reopenable: N_("only an approved or scheduled post can go back to draft"),
 }
 
 

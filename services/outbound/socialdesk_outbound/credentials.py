@@ -16,13 +16,13 @@ from typing import Protocol
 
 from prometheus_client import Gauge
 
-from socialdesk.config import AccountCredential, PlatformConfig
+from socialdesk.config import TOKEN_WARNING_DAYS, AccountCredential, PlatformConfig
 from socialdesk.events import utcnow
 from socialdesk.settings import OutboundSettings
 from socialdesk.taxonomy import Platform
 
 log = logging.getLogger(__name__)
-EXPIRY_WARNING_DAYS = 14  # a token expiring within this is renewed before replies fail
+EXPIRY_WARNING_DAYS = TOKEN_WARNING_DAYS
 TOKEN_EXPIRY = Gauge(
     "socialdesk_outbound_token_expiry_days",
     "Days until a force account's token expires (negative: expired)",
@@ -154,10 +154,23 @@ def check_credentials(
     today: date,
 ) -> CredentialReport:
     """For config-check: a referenced variable that is unset (refused in production for a
-    platform with a publisher, else a warning), and a token expiring within 14 days."""
+    platform with a publisher, else a warning), a token expiring within 14 days, and, in a
+    production deployment for several forces, the accounts with no token of their own."""
     report = CredentialReport()
     for force in config.forces.values():
         path = f"{config_dir}/forces/{force.id}.yaml"
+        bare = [
+            f"{p.value}:{h}"
+            for p, handles in force.accounts.items()
+            if p in PUBLISHED
+            for h in handles
+            if force.credential(p.value, h) is None
+        ]
+        if production and len(config.forces) > 1 and bare:
+            report.warnings.append(
+                f"{path}: credentials: no token of their own for {', '.join(bare)}: they "
+                "would send with the deployment-wide token, as the account it was issued to"
+            )
         for platform, creds in force.credentials.items():
             for handle, cred in creds.items():
                 report.accounts += 1

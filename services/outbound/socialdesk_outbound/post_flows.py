@@ -67,6 +67,7 @@ from socialdesk_outbound.posting import (
 )
 from socialdesk_outbound.publishers import Publisher
 from socialdesk_outbound.ratelimits import RateLimits
+from socialdesk_outbound.reply import PostByHand
 
 log = logging.getLogger(__name__)
 POSTS = Counter(
@@ -237,6 +238,8 @@ class PublishingProcessor(StreamProcessor):
         if result is None:
             raise Stopped()
         status: DeliveryStatus = "delivered" if result.status == "delivered" else "undeliverable"
+        if result.reason == PostByHand.reason:
+            status = "by_hand"  # a task for an officer, not a failure
         await self._outcome(
             partition, delivery, status, result.attempts, result.platform_id, result.error
         )
@@ -265,7 +268,9 @@ class PublishingProcessor(StreamProcessor):
             platform_id,
             error,
         )
-        final: Status = "sent" if status == "delivered" else status
+        final: Status = (
+            "sent" if status == "delivered" else "undeliverable" if status == "by_hand" else status
+        )
         record = DeliveryRecord(final, attempts, platform_id, error)
         after = PostState(
             post, {**state.records, delivery.delivery_id: record}, state.commands, state.welsh

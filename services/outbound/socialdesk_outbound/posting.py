@@ -22,12 +22,13 @@ from socialdesk.publishing import (
     PostEvent,
     PostEventType,
     PostStatus,
+    final_status,
     message_text,
     post_event,
 )
 from socialdesk_outbound.delivery import DeliveryRecord
 
-FINAL = frozenset({"delivered", "undeliverable", "unconfirmed"})
+FINAL = frozenset({"delivered", "undeliverable", "unconfirmed", "by_hand", "posted_by_hand"})
 RECENT_COMMANDS = 50  # a replayed command is recognised among the post's last 50
 
 
@@ -117,7 +118,7 @@ def account_of(delivery: PostDelivery) -> AccountRef:
     return AccountRef.model_validate({"platform": delivery.platform, "handle": delivery.account})
 
 
-DeliveryStatus = Literal["delivered", "undeliverable", "unconfirmed"]
+DeliveryStatus = Literal["delivered", "undeliverable", "unconfirmed", "by_hand"]
 
 
 def record_delivery(
@@ -130,7 +131,8 @@ def record_delivery(
     error: str | None = None,
 ) -> tuple[Post, list[PostEvent]]:
     """One account's outcome; once every account has one, the post is published (all
-    delivered), partly published, or failed. `unconfirmed` (may have gone; outbound was
+    delivered), left for an officer to post by hand where we have no publisher or token
+    (`by_hand`), partly published, or failed. `unconfirmed` (may have gone; outbound was
     stopped mid-call) counts as an outcome an officer checks, never a resend."""
     deliveries = [
         d.model_copy(
@@ -149,17 +151,12 @@ def record_delivery(
     after = post.model_copy(
         update={"deliveries": deliveries, "updated_at": now, "version": post.version + 1}
     )
-    kind = PostEventType.delivered if status == "delivered" else PostEventType.undeliverable
+    kind = {"delivered": PostEventType.delivered, "by_hand": PostEventType.by_hand}.get(
+        status, PostEventType.undeliverable
+    )
     events = [post_event(after, kind, now, SYSTEM, account=account, reason=error or "")]
-    if all(d.status in FINAL for d in deliveries):
-        done = sum(d.status == "delivered" for d in deliveries)
-        final = (
-            PostStatus.published
-            if done == len(deliveries)
-            else PostStatus.failed
-            if done == 0
-            else PostStatus.partly_published
-        )
+    final = final_status(deliveries)
+    if final is not None:
         after = after.model_copy(update={"status": final, "version": after.version + 1})
         events.append(post_event(after, PostEventType.published, now, SYSTEM))
     return after, events

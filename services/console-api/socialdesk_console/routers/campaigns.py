@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from socialdesk import indices
 from socialdesk.publishing import Objective
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
@@ -19,8 +18,13 @@ from socialdesk_console.charts import Series, bars, hbars
 from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import Ctx, api_user, page_user
 from socialdesk_console.i18n import N_, _
-from socialdesk_console.impact import impact_by_objective, per_force, thread_item_ids
-from socialdesk_console.posts import published_posts
+from socialdesk_console.impact import (
+    impact_by_objective,
+    per_campaign,
+    per_force,
+    thread_item_ids,
+)
+from socialdesk_console.posts import published_posts, thread_mentions
 from socialdesk_console.pub_labels import pub_label
 from socialdesk_console.reports import (
     fetch_cells,
@@ -29,7 +33,6 @@ from socialdesk_console.reports import (
     targets_for,
     today,
 )
-from socialdesk_console.timing import waiting_on
 
 router = APIRouter()
 IMPACT_ROLES = ("comms", "approver", "force_admin", "supervisor", "national_viewer")
@@ -108,25 +111,6 @@ async def api_campaigns(
     return {"campaigns": found}
 
 
-async def thread_mentions(ctx: ConsoleContext, ids: list[str]) -> dict[str, int]:
-    """Mentions in each of these items (the threads the posts started) that exist."""
-    if not ids:
-        return {}
-    resp: Any
-    try:
-        async with waiting_on("es"):
-            resp = await ctx.es.mget(
-                index=ctx.index(indices.ITEMS), ids=ids, source_includes=["mention_ids"]
-            )
-    except Exception as exc:
-        raise HTTPException(503, N_("search is unavailable; try again shortly")) from exc
-    return {
-        d["_id"]: len((d.get("_source") or {}).get("mention_ids") or [])
-        for d in resp["docs"]
-        if d.get("found")
-    }
-
-
 async def impact_view(
     ctx: ConsoleContext, user: User, start_s: str | None, end_s: str | None
 ) -> dict[str, Any]:
@@ -155,6 +139,7 @@ async def impact_view(
         "objectives": [r.as_dict() for r in rows],
         "gap_score": report["listening"]["gap_score"],
         "by_force": per_force(posts, start_d, end_d) if force is None else None,
+        "campaigns": per_campaign(posts, mentions, start_d, end_d),
     }
 
 
@@ -204,6 +189,7 @@ async def impact_page(
         charts=impact_charts(view),
         force_names={f: ctx.force_name(f) for f in (view["by_force"] or {})},
         objectives=[o.value for o in Objective],
+        campaign_titles={c.id: c.title for cs in ctx.library.campaigns.values() for c in cs},
     )
 
 
@@ -216,7 +202,8 @@ async def api_impact(
     end: Day = None,
 ) -> dict[str, Any]:
     """Per objective: posts published, mentions in their threads, contact on their
-    subjects 7 days before and after; the period's listening gap."""
+    subjects 7 days before and after; the period's listening gap; per library campaign
+    adopted: posts, forces and mentions in their threads."""
     view = await impact_view(ctx, user, start, end)
     await ctx.audit.write(
         [audit_event(user, request, "impact.viewed", "report", user.force, via="api")]

@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import FormData
 
 from socialdesk.config import ForceConfig
+from socialdesk.events import utcnow
 from socialdesk.publishing import (
+    BY_HAND,
     TEXT_LIMITS,
     ChecklistItem,
     Objective,
@@ -25,6 +27,7 @@ from socialdesk.publishing import (
     PostStatus,
     Problem,
     approval_reasons,
+    message_text,
 )
 from socialdesk_console.audit import audit_event
 from socialdesk_console.auth import User
@@ -32,6 +35,7 @@ from socialdesk_console.context import ConsoleContext
 from socialdesk_console.deps import Ctx, api_user, csrf_user, page_user
 from socialdesk_console.desk import (
     CHANGED_AFTER_APPROVAL,
+    LONDON,
     MEDIA_ROWS,
     Action,
     Column,
@@ -49,12 +53,15 @@ from socialdesk_console.desk import (
     london,
     new_post_id,
     platforms_of,
+    post_links,
     problems_for,
     publish_at_utc,
     roles_of,
+    token_notices,
 )
 from socialdesk_console.i18n import N_, _
-from socialdesk_console.posts import get_post, list_posts, rejected, send
+from socialdesk_console.impact import PUBLISHED, thread_item_ids
+from socialdesk_console.posts import get_post, list_posts, rejected, send, thread_mentions
 from socialdesk_console.pub_labels import kind_label
 
 router = APIRouter()
@@ -180,7 +187,8 @@ async def desk_page(
     sent: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     """The force's posts in four columns: drafts, awaiting approval, scheduled, published."""
-    posts = await list_posts(ctx, force_of(ctx, user).id)
+    fc = force_of(ctx, user)
+    posts = await list_posts(ctx, fc.id)
     await audited(ctx, request, user, "posts.viewed", None, count=len(posts))
     return ctx.page(
         request,
@@ -191,6 +199,7 @@ async def desk_page(
         london=london,
         sent=sent,
         templates=ctx.library.templates,
+        token_notices=token_notices(fc, utcnow().astimezone(LONDON).date()),
     )
 
 
@@ -311,7 +320,10 @@ async def post_page(request: Request, post_id: str, user: PublisherPage, ctx: Ct
     await audited(ctx, request, user, "post.viewed", post_id, status=post.status.value)
     if post.status in (PostStatus.draft, PostStatus.approved):
         return compose_page(ctx, request, user, form_of(post.draft), post=post)
-    return approval_page(ctx, request, user, post)
+    threads = None
+    if post.status in PUBLISHED:  # what the public said back, where the platform tells us
+        threads = sum((await thread_mentions(ctx, thread_item_ids(post))).values())
+    return approval_page(ctx, request, user, post, thread_count=threads)
 
 
 @router.post("/publishing/posts/{post_id}", tags=["pages"])
@@ -330,8 +342,11 @@ def approval_page(
     problem: str | None = None,
     reason: str = "",
     status_code: int = 200,
+    by_hand_problem: str | None = None,
+    thread_count: int | None = None,
 ) -> Response:
     fc = force_of(ctx, user)
+    welsh = fc.welsh_language_standards
     resp = ctx.page(
         request,
         "post.html",
@@ -344,6 +359,15 @@ def approval_page(
         problem=problem,
         reason=reason,
         own=post.author.id == user.username,
+        by_hand_problem=by_hand_problem,
+        post_links=post_links(post),
+        by_hand_statuses=BY_HAND,
+        thread_count=thread_count,
+        by_hand_text={
+            d.account.key: message_text(post.draft, d.account.platform, welsh)
+            for d in post.deliveries
+            if d.status in BY_HAND
+        },
     )
     resp.status_code = status_code
     return resp
@@ -443,6 +467,69 @@ async def cancel(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) 
     if why is not None:
         raise HTTPException(409, why)
     return RedirectResponse("/publishing?sent=cancel", status_code=303)
+
+
+@router.post("/publishing/posts/{post_id}/reopen", tags=["pages"])
+async def reopen(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) -> Response:
+    """An approved or scheduled post back to draft, to change it (its author or an
+    approver); where the force's rule asks for approval, it is approved again."""
+    await read_form(request, user)
+    post = await get_post(ctx, user, post_id)
+    if post.status not in (PostStatus.approved, PostStatus.scheduled):
+        raise HTTPException(409, N_("only an approved or scheduled post can go back to draft"))
+    if post.author.id != user.username and not user.approves:
+        raise HTTPException(403, N_("only the author or an approver can do that"))
+    cmd = command(
+        PostCommandType.reopen,
+        post_id,
+        post.force,
+        actor_of(user.username, user.force),
+        roles_of(user.role),
+        expected_version=post.version,
+    )
+    audit = [audit_event(user, request, "post.reopen", "post", post_id, command_id=cmd.command_id)]
+    why = rejected(await send(ctx, ctx.post_outcomes, [cmd], audit))
+    if why is not None:
+        raise HTTPException(409, why)
+    return RedirectResponse("/publishing?sent=reopen", status_code=303)
+
+
+@router.post("/publishing/posts/{post_id}/by-hand", tags=["pages"])
+async def posted_by_hand(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) -> Response:
+    """Record that an officer posted one account's post on the platform themselves (an
+    account outbound has no publisher or token for): its author or an approver."""
+    form = await read_form(request, user)
+    post = await get_post(ctx, user, post_id)
+    key = str(form.get("account") or "")
+    waiting = [d.account for d in post.deliveries if d.status in BY_HAND and d.account.key == key]
+    if post.author.id != user.username and not user.approves:
+        raise HTTPException(403, N_("only the author or an approver can do that"))
+    if not waiting:
+        problem = N_("that account's post is not waiting to be posted by hand")
+        return approval_page(ctx, request, user, post, status_code=409, by_hand_problem=problem)
+    cmd = command(
+        PostCommandType.posted_by_hand,
+        post_id,
+        post.force,
+        actor_of(user.username, user.force),
+        roles_of(user.role),
+        account=waiting[0],
+    )
+    audit = [
+        audit_event(
+            user,
+            request,
+            "post.posted_by_hand",
+            "post",
+            post_id,
+            command_id=cmd.command_id,
+            account=key,
+        )
+    ]
+    why = rejected(await send(ctx, ctx.post_outcomes, [cmd], audit))
+    if why is not None:
+        return approval_page(ctx, request, user, post, status_code=409, by_hand_problem=why)
+    return RedirectResponse("/publishing?sent=posted_by_hand", status_code=303)
 
 
 class DraftRequest(BaseModel):
