@@ -31,6 +31,7 @@ class DataClass(StrEnum):
     author_history = "author_history"
     audit = "audit"
     reports_rollups = "reports_rollups"
+    posts = "posts"
 
 
 class Enforcer(StrEnum):
@@ -160,7 +161,7 @@ class SweepTarget:
     before: datetime
 
 
-SWEPT_CLASSES = (DataClass.items, DataClass.audit, DataClass.reports_rollups)
+SWEPT_CLASSES = (DataClass.items, DataClass.audit, DataClass.reports_rollups, DataClass.posts)
 
 
 def sweep_targets(config: PlatformConfig, now: datetime) -> list[SweepTarget]:

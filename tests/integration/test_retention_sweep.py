@@ -90,6 +90,12 @@ def test_the_sweeper_deletes_what_is_past_each_forces_period_as_the_clock_moves(
         "a-none": (None, 401),  # of no force: the national seven years
     }
     rollups = {"r-old-mine": (MINE, 101), "r-new-mine": (MINE, 99), "r-old-other": (OTHER, 101)}
+    posts = {  # the national six years for both forces
+        "p-old-mine": (MINE, "published", 2200),
+        "p-draft-other": (OTHER, "draft", 2200),  # abandoned: goes too
+        "p-scheduled-mine": (MINE, "scheduled", 2200),  # still to go out: stays
+        "p-new-mine": (MINE, "published", 10),
+    }
     stem = alias(settings, AUTHOR_DAYS)
     old_day = day_index(stem, now.date() - timedelta(days=9))
     kept_day = day_index(stem, now.date() - timedelta(days=8))
@@ -142,6 +148,10 @@ def test_the_sweeper_deletes_what_is_past_each_forces_period_as_the_clock_moves(
                 day = (now - timedelta(days=age)).date().isoformat()
                 doc = {"cell": cell, "force": force, "day": day, "n": 1}
                 await es.index(index=ix[indices.ROLLUPS_TEAM], id=cell, document=doc)
+            for post_id, (force, status, age) in posts.items():
+                at = (now - timedelta(days=age)).isoformat()
+                doc = {"id": post_id, "force": force, "status": status, "updated_at": at}
+                await es.index(index=ix[indices.POSTS], id=post_id, document=doc)
             proc = IndexerProcessor(settings, es, clock=clock, config=config)
             async with Running(settings, proc):
                 [first] = await wait_until(sweeps, within=90)
@@ -160,8 +170,9 @@ def test_the_sweeper_deletes_what_is_past_each_forces_period_as_the_clock_moves(
                 assert not await es.indices.exists(index=old_day)
                 assert await es.indices.exists(index=kept_day)
                 deleted = first["details"]["deleted"]
-                assert deleted[MINE] == {"items": 1, "audit": 1, "reports_rollups": 1}
-                assert deleted[OTHER] == {"items": 1, "audit": 0, "reports_rollups": 0}
+                assert await ids(ix[indices.POSTS]) == {"p-scheduled-mine", "p-new-mine"}
+                assert deleted[MINE] == {"items": 1, "audit": 1, "reports_rollups": 1, "posts": 1}
+                assert deleted[OTHER] == {"items": 1, "audit": 0, "reports_rollups": 0, "posts": 1}
                 assert first["details"]["totals"]["author_history"] == 1
                 assert first["actor_id"] == "indexer"
                 # The clock moves on 70 days: the young item is past the year now.

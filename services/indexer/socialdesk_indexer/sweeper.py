@@ -20,6 +20,7 @@ from socialdesk.erasing import active_holds
 from socialdesk.erasure import hold_query
 from socialdesk.es import VersionedDoc, alias, bulk_versioned
 from socialdesk.events import AuditEvent
+from socialdesk.post_model import PostStatus
 from socialdesk.retention import (
     NO_FORCE,
     SWEEP_ACTION,
@@ -47,6 +48,7 @@ ROLLUP_INDICES = (
     indices.ROLLUPS_TC,
 )
 RETRY_AFTER = timedelta(minutes=1)
+POSTS_WAITING = (PostStatus.scheduled, PostStatus.publishing)  # still to go out
 
 
 def _of_force(force: str | None) -> dict[str, Any]:
@@ -136,8 +138,25 @@ class RetentionSweeper:
         if target.data_class == DataClass.audit:
             query = {"range": {"at": {"lt": target.before.isoformat()}}}
             return await self._delete(self._index(indices.AUDIT), target.force, query)
+        if target.data_class == DataClass.posts:
+            return await self._sweep_posts(target)
         day = {"range": {"day": {"lt": target.before.date().isoformat()}}}
         return await self._delete(",".join(self._rollups()), target.force, day)
+
+    async def _sweep_posts(self, target: SweepTarget) -> int:
+        """Posts last changed before the cut-off, drafts included; one still waiting to
+        go out stays whatever its age."""
+        index = self._index(indices.POSTS)
+        if not await self.es.indices.exists(index=index):
+            return 0  # no post written yet
+        await self.es.indices.refresh(index=index)
+        query = {
+            "bool": {
+                "filter": [{"range": {"updated_at": {"lt": target.before.isoformat()}}}],
+                "must_not": [{"terms": {"status": [s.value for s in POSTS_WAITING]}}],
+            }
+        }
+        return await self._delete(index, target.force, query)
 
     async def _delete(self, index: str, force: str | None, query: dict[str, Any]) -> int:
         resp = await self.es.delete_by_query(

@@ -34,6 +34,7 @@ CLASS_NAMES = {
     DataClass.author_history: N_("Author history"),
     DataClass.audit: N_("Audit trail"),
     DataClass.reports_rollups: N_("Report rollups"),
+    DataClass.posts: N_("Force posts and drafts"),
 }
 ENFORCER_NAMES = {
     Enforcer.kafka: N_("Kafka topic retention"),
