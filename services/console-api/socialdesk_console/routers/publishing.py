@@ -179,6 +179,40 @@ async def audited(
     await ctx.audit.write([audit_event(user, request, action, "post", target, **details)])
 
 
+async def step(
+    ctx: ConsoleContext,
+    request: Request,
+    user: User,
+    post: Post,
+    type_: PostCommandType,
+    audit_details: dict[str, Any] | None = None,
+    **fields: Any,
+) -> str | None:
+    """Send one person's step on a post, audited as `post.<type>`: why it was refused, or
+    None once it is done."""
+    cmd = command(
+        type_,
+        post.id,
+        post.force,
+        actor_of(user.username, user.force),
+        roles_of(user.role),
+        **fields,
+    )
+    details = audit_details or {}
+    audit = [
+        audit_event(
+            user,
+            request,
+            f"post.{type_.value}",
+            "post",
+            post.id,
+            command_id=cmd.command_id,
+            **details,
+        )
+    ]
+    return rejected(await send(ctx, ctx.post_outcomes, [cmd], audit))
+
+
 @router.get("/publishing", response_class=HTMLResponse, tags=["pages"])
 async def desk_page(
     request: Request,
@@ -390,22 +424,16 @@ async def decide(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) 
         await audited(ctx, request, user, "post.decision_refused", post_id, problem=problem)
         return approval_page(ctx, request, user, post, problem, reason, status_code=422)
     type_ = PostCommandType.approve if approve else PostCommandType.refuse
-    cmd = command(
+    why = await step(
+        ctx,
+        request,
+        user,
+        post,
         type_,
-        post_id,
-        post.force,
-        actor_of(user.username, user.force),
-        roles_of(user.role),
         reason=reason,
         checklist_seen=approve,
         expected_version=post.version,
     )
-    audit = [
-        audit_event(
-            user, request, f"post.{type_.value}", "post", post_id, command_id=cmd.command_id
-        )
-    ]
-    why = rejected(await send(ctx, ctx.post_outcomes, [cmd], audit))
     if why is not None:
         return approval_page(ctx, request, user, post, why, reason, status_code=409)
     return RedirectResponse(f"/publishing?sent={type_.value}", status_code=303)
@@ -426,19 +454,15 @@ async def reschedule(request: Request, post_id: str, user: PublisherPage, ctx: C
     if when:
         await audited(ctx, request, user, "post.decision_refused", post_id, problem="publish_at")
         return approval_page(ctx, request, user, post, when[0].message, status_code=422)
-    cmd = command(
+    why = await step(
+        ctx,
+        request,
+        user,
+        post,
         PostCommandType.schedule,
-        post_id,
-        post.force,
-        actor_of(user.username, user.force),
-        roles_of(user.role),
         publish_at=publish_at,
         expected_version=post.version,
     )
-    audit = [
-        audit_event(user, request, "post.schedule", "post", post_id, command_id=cmd.command_id)
-    ]
-    why = rejected(await send(ctx, ctx.post_outcomes, [cmd], audit))
     if why is not None:
         return approval_page(ctx, request, user, post, why, status_code=409)
     return RedirectResponse("/publishing?sent=schedule", status_code=303)
@@ -453,17 +477,16 @@ async def cancel(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) 
     problem = cancel_problem(post, user.username, user.approves)
     if problem is not None:
         raise HTTPException(409, problem)
-    cmd = command(
+    reason = str(form.get("reason") or "")[:2000]
+    why = await step(
+        ctx,
+        request,
+        user,
+        post,
         PostCommandType.cancel,
-        post_id,
-        post.force,
-        actor_of(user.username, user.force),
-        roles_of(user.role),
-        reason=str(form.get("reason") or "")[:2000],
+        reason=reason,
         expected_version=post.version,
     )
-    audit = [audit_event(user, request, "post.cancel", "post", post_id, command_id=cmd.command_id)]
-    why = rejected(await send(ctx, ctx.post_outcomes, [cmd], audit))
     if why is not None:
         raise HTTPException(409, why)
     return RedirectResponse("/publishing?sent=cancel", status_code=303)
@@ -479,16 +502,9 @@ async def reopen(request: Request, post_id: str, user: PublisherPage, ctx: Ctx) 
         raise HTTPException(409, N_("only an approved or scheduled post can go back to draft"))
     if post.author.id != user.username and not user.approves:
         raise HTTPException(403, N_("only the author or an approver can do that"))
-    cmd = command(
-        PostCommandType.reopen,
-        post_id,
-        post.force,
-        actor_of(user.username, user.force),
-        roles_of(user.role),
-        expected_version=post.version,
+    why = await step(
+        ctx, request, user, post, PostCommandType.reopen, expected_version=post.version
     )
-    audit = [audit_event(user, request, "post.reopen", "post", post_id, command_id=cmd.command_id)]
-    why = rejected(await send(ctx, ctx.post_outcomes, [cmd], audit))
     if why is not None:
         raise HTTPException(409, why)
     return RedirectResponse("/publishing?sent=reopen", status_code=303)
@@ -507,26 +523,15 @@ async def posted_by_hand(request: Request, post_id: str, user: PublisherPage, ct
     if not waiting:
         problem = N_("that account's post is not waiting to be posted by hand")
         return approval_page(ctx, request, user, post, status_code=409, by_hand_problem=problem)
-    cmd = command(
+    why = await step(
+        ctx,
+        request,
+        user,
+        post,
         PostCommandType.posted_by_hand,
-        post_id,
-        post.force,
-        actor_of(user.username, user.force),
-        roles_of(user.role),
+        {"account": key},
         account=waiting[0],
     )
-    audit = [
-        audit_event(
-            user,
-            request,
-            "post.posted_by_hand",
-            "post",
-            post_id,
-            command_id=cmd.command_id,
-            account=key,
-        )
-    ]
-    why = rejected(await send(ctx, ctx.post_outcomes, [cmd], audit))
     if why is not None:
         return approval_page(ctx, request, user, post, status_code=409, by_hand_problem=why)
     return RedirectResponse("/publishing?sent=posted_by_hand", status_code=303)
