@@ -266,12 +266,16 @@ def measure(
     # 500 ms instead of 20 ms (kafka.aiokafka_patches.pace_fetches).
     slow = {"SOCIALDESK_KAFKA_EMPTY_FETCH_WAIT_MS": "500"}
     out["idle_fetch_wait_500ms"] = idle_cost(stack, engines, prefix, idle_s, slow)
+    print(json.dumps({"idle": out["idle"], "idle_slow": out["idle_fetch_wait_500ms"]}), flush=True)
     before = held(stack, prefix)
     engines.stop()
     t0 = time.monotonic()
     engines.start()
     out["restart_s"] = round(time.monotonic() - t0, 1)
-    after = held(stack, prefix)
+    try:
+        after: dict[str, int] | str = held(stack, prefix)
+    except Exception as exc:  # reported, not raised: a failed restart is a result
+        after = f"{type(exc).__name__}: {exc}"[:300]
     out["held_before_stop"], out["held_after_start"] = before, after
     out["data_kept_across_restart"] = before == after
     out["data_dir_mb"] = round(
