@@ -140,9 +140,9 @@ class Drill:
             }
         )
 
-    def noida(self, *args: str) -> None:
+    def noida(self, action: str, service: str) -> None:
         subprocess.run(
-            self.stack.noida_cmd(*args),
+            self.stack.noida_cmd(action, service, data_dir=self.stack.noida_dir_of(service)),
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

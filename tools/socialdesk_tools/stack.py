@@ -19,6 +19,7 @@ import time
 import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 SERVICES = ("ingest", "triage", "assign", "sla", "indexer", "metrics", "console", "outbound")
@@ -29,6 +30,27 @@ STORE_SERVICES = ("media",)
 # the reference control room with an SMTP sink standing in for the force's systems
 # (docs/notifications.md, docs/control-room.md). The tests start notify themselves.
 DEMO_SERVICES = ("notify", "control-room")
+
+
+class LocalKafka(StrEnum):
+    """How noida-db serves the local stack (SOCIALDESK_LOCAL_KAFKA; measured in
+    docs/capacity.md, "A local stack whose cost does not grow with its history")."""
+
+    NOIDA = "noida"  # one noida-db process for Kafka and Elasticsearch
+    # Two noida-db processes, Kafka-only and Elasticsearch-only, each with its own data
+    # dir: neither autosave rewrites the other's data.
+    NOIDA_SPLIT = "noida-split"
+
+
+def local_kafka_from_env() -> LocalKafka:
+    """The layout SOCIALDESK_LOCAL_KAFKA names; a wrong value stops the stack with the
+    choices rather than silently falling back."""
+    value = os.environ.get("SOCIALDESK_LOCAL_KAFKA", LocalKafka.NOIDA.value)
+    try:
+        return LocalKafka(value)
+    except ValueError:
+        choices = ", ".join(k.value for k in LocalKafka)
+        raise SystemExit(f"SOCIALDESK_LOCAL_KAFKA={value!r}: choose one of {choices}") from None
 
 
 @dataclass
@@ -71,6 +93,7 @@ class Stack:
     root: Path
     ports: StackPorts = field(default_factory=StackPorts.from_env)
     repo: Path = field(default_factory=lambda: repo_root())
+    local_kafka: LocalKafka = field(default_factory=local_kafka_from_env)
 
     @property
     def data(self) -> Path:
@@ -120,28 +143,41 @@ class Stack:
         return env
 
     # ---- noida-db ------------------------------------------------------------------
-    def noida_cmd(self, *args: str) -> list[str]:
+    def noida_cmd(self, *args: str, data_dir: Path | None = None) -> list[str]:
         exe = shutil.which("noida-db") or str(Path(sys.executable).parent / "noida-db")
         if not Path(exe).exists():
             raise SystemExit(
                 "noida-db is not installed: it is the local extra, "
                 "pip install -e '.[local]' (make run installs it)"
             )
-        return [exe, *args, "--data-dir", str(self.noida_dir)]
+        return [exe, *args, "--data-dir", str(data_dir or self.noida_dir)]
+
+    def noida_servers(self, layout: LocalKafka | None = None) -> list[tuple[Path, str]]:
+        """(data dir, services) of each noida-db process a layout runs (this stack's)."""
+        if (layout or self.local_kafka) == LocalKafka.NOIDA_SPLIT:
+            return [
+                (self.noida_dir / "kafka", "kafka"),
+                (self.noida_dir / "elasticsearch", "elasticsearch"),
+            ]
+        return [(self.noida_dir, "kafka,elasticsearch")]
+
+    def noida_dir_of(self, service: str) -> Path:
+        """The data dir of the noida-db process serving `service` (kafka, elasticsearch)."""
+        for data_dir, only in self.noida_servers():
+            if service in only.split(","):
+                return data_dir
+        return self.noida_dir
 
     def start_noida(self, timeout: float = 60) -> None:
-        self.noida_dir.mkdir(parents=True, exist_ok=True)
-        if not (port_open(self.ports.kafka) and port_open(self.ports.elasticsearch)):
+        for data_dir, only in self.noida_servers():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            ports = {"kafka": self.ports.kafka, "elasticsearch": self.ports.elasticsearch}
+            wanted = [ports[name] for name in only.split(",")]
+            if all(port_open(port) for port in wanted):
+                continue
+            flags = [a for name in only.split(",") for a in (f"--{name}-port", str(ports[name]))]
             subprocess.run(
-                self.noida_cmd(
-                    "up",
-                    "--only",
-                    "kafka,elasticsearch",
-                    "--kafka-port",
-                    str(self.ports.kafka),
-                    "--elasticsearch-port",
-                    str(self.ports.elasticsearch),
-                ),
+                self.noida_cmd("up", "--only", only, *flags, data_dir=data_dir),
                 check=True,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -150,7 +186,16 @@ class Stack:
         wait_for(lambda: http_ok(self.es_url + "/"), timeout, "Elasticsearch (noida-db)")
 
     def stop_noida(self) -> None:
-        subprocess.run(self.noida_cmd("down"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        """Stop this data dir's noida-db processes of any layout, so `socialdesk down`
+        run without the SOCIALDESK_LOCAL_KAFKA that `up` had still stops them all."""
+        for layout in LocalKafka:
+            for data_dir, _ in self.noida_servers(layout):
+                if (data_dir / "noida.control.json").exists():
+                    subprocess.run(
+                        self.noida_cmd("down", data_dir=data_dir),
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
 
     # ---- object store (moto's S3 server) --------------------------------------------
     @property
