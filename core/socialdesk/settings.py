@@ -49,6 +49,12 @@ class BaseServiceSettings(BaseSettings):
     kafka_busy_fetch_wait_ms: int = Field(
         10, ge=0, le=500, description="least time between fetches that return records"
     )
+    kafka_idle_fetch_wait_ms: int = Field(
+        500,
+        ge=0,
+        le=500,
+        description="the empty-fetch wait doubles while a consumer stays idle, up to this",
+    )
     topic_prefix: str = Field("", description="prefix for every topic name, e.g. 'force1.'")
     elasticsearch_url: str = "http://127.0.0.1:9200"
     elasticsearch_username: str | None = None

@@ -135,3 +135,11 @@ def test_calibrated_heads_still_expose_what_heads_reads() -> None:
         np.testing.assert_allclose(proba, clf.predict_proba(x), rtol=1e-9, atol=1e-12)
         first = cc[0].estimator.decision_function(x)
         np.testing.assert_allclose(margins, first, rtol=1e-9, atol=1e-12)
+
+
+def test_an_idle_consumer_fetches_less_and_less_often_and_a_busy_one_at_once() -> None:
+    wait = aiokafka_patches.empty_wait_s
+    assert [wait(0.02, 0.5, n) for n in range(1, 7)] == [0.02, 0.04, 0.08, 0.16, 0.32, 0.5]
+    assert wait(0.02, 0.5, 10_000) == 0.5  # idle for hours: twice a second
+    assert wait(0.02, 0.0, 5) == 0.02  # widening off: the plain empty-fetch wait
+    assert BaseServiceSettings().kafka_idle_fetch_wait_ms == 500

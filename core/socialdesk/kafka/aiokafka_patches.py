@@ -14,26 +14,38 @@ from typing import Any
 
 from socialdesk.settings import BaseServiceSettings
 
-_FETCH_PACING_S = (0.0, 0.0)  # (after an empty fetch, after one with records)
+_FETCH_PACING_S = (0.0, 0.0, 0.0)  # (after an empty fetch, after records, idle at most)
 GZIP_LEVEL = 1
 
 
 def apply(settings: BaseServiceSettings) -> None:
     """Install both patches for this process (idempotent; the pacing follows `settings`)."""
-    pace_fetches(settings.kafka_empty_fetch_wait_ms, settings.kafka_busy_fetch_wait_ms)
+    pace_fetches(
+        settings.kafka_empty_fetch_wait_ms,
+        settings.kafka_busy_fetch_wait_ms,
+        settings.kafka_idle_fetch_wait_ms,
+    )
     fast_gzip()
 
 
-def pace_fetches(empty_wait_ms: int, busy_wait_ms: int = 0) -> None:
-    """Space fetches: at least empty_wait_ms after an empty one, busy_wait_ms after one
-    that returned records (so records gather into fewer, larger fetches).
+def empty_wait_s(empty_s: float, idle_s: float, empties: int) -> float:
+    """The wait after the `empties`-th empty fetch in a row: empty_s, doubling while the
+    consumer stays idle, up to idle_s (never below empty_s)."""
+    return max(empty_s, min(idle_s, empty_s * 2 ** min(empties - 1, 16)))
+
+
+def pace_fetches(empty_wait_ms: int, busy_wait_ms: int = 0, idle_wait_ms: int = 0) -> None:
+    """Space fetches: at least empty_wait_ms after an empty one, widening up to
+    idle_wait_ms while they stay empty (an idle service polls a few times a second, not
+    fifty), and busy_wait_ms after one that returned records (so records gather into
+    fewer, larger fetches).
 
     A broker holds a fetch with no data for fetch.max.wait.ms, so an idle consumer costs
     nothing; noida-db answers at once instead and aiokafka re-sends immediately, so an
     idle consumer would spin (docs/architecture.md, docs/benchmarks.md). On a broker that
     holds fetches the wait has already passed and this changes nothing. Process-wide."""
     global _FETCH_PACING_S
-    _FETCH_PACING_S = (empty_wait_ms / 1000, busy_wait_ms / 1000)
+    _FETCH_PACING_S = (empty_wait_ms / 1000, busy_wait_ms / 1000, idle_wait_ms / 1000)
     from aiokafka.consumer.fetcher import Fetcher
 
     if getattr(Fetcher, "_socialdesk_paced", False):
@@ -44,7 +56,10 @@ def pace_fetches(empty_wait_ms: int, busy_wait_ms: int = 0) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         got = await original(self, assignment, node_id, request)
-        wait = _FETCH_PACING_S[1] if got else _FETCH_PACING_S[0]
+        empties: dict[Any, int] = self.__dict__.setdefault("_socialdesk_empties", {})
+        empties[node_id] = 0 if got else empties.get(node_id, 0) + 1
+        empty_s, busy_s, idle_s = _FETCH_PACING_S
+        wait = busy_s if got else empty_wait_s(empty_s, idle_s, empties[node_id])
         if wait > 0:
             remaining = wait - (loop.time() - started)
             if remaining > 0:
