@@ -18,7 +18,7 @@ from socialdesk.authors import AUTHOR_DAYS, expired_indices
 from socialdesk.config import PlatformConfig
 from socialdesk.erasing import active_holds
 from socialdesk.erasure import hold_query
-from socialdesk.es import VersionedDoc, alias, bulk_versioned
+from socialdesk.es import VersionedDoc, alias, bulk_versioned, ensure_indices
 from socialdesk.events import AuditEvent
 from socialdesk.post_model import PostStatus
 from socialdesk.retention import (
@@ -102,6 +102,8 @@ class RetentionSweeper:
     async def sweep(self, now: datetime) -> AuditEvent:
         """Delete everything past its period at `now`; the audit record of what went."""
         deleted: dict[str, dict[str, int]] = {}
+        # on a new deployment the first sweep can come before the first write creates them
+        await ensure_indices(self.es, self.settings)
         parts = [self._index(n) for n in (indices.ITEMS, indices.OPEN, indices.AUDIT, *ITEM_PARTS)]
         await self.es.indices.refresh(index=",".join(parts + self._rollups()))
         held = hold_query(await active_holds(self.es, self.settings, now), now)
