@@ -50,7 +50,7 @@ class BaseServiceSettings(BaseSettings):
         10, ge=0, le=500, description="least time between fetches that return records"
     )
     kafka_idle_fetch_wait_ms: int = Field(
-        500,
+        0,
         ge=0,
         le=500,
         description="the empty-fetch wait doubles while a consumer stays idle, up to this",

@@ -142,4 +142,4 @@ def test_an_idle_consumer_fetches_less_and_less_often_and_a_busy_one_at_once() -
     assert [wait(0.02, 0.5, n) for n in range(1, 7)] == [0.02, 0.04, 0.08, 0.16, 0.32, 0.5]
     assert wait(0.02, 0.5, 10_000) == 0.5  # idle for hours: twice a second
     assert wait(0.02, 0.0, 5) == 0.02  # widening off: the plain empty-fetch wait
-    assert BaseServiceSettings().kafka_idle_fetch_wait_ms == 500
+    assert BaseServiceSettings().kafka_idle_fetch_wait_ms == 0  # opt-in: P1 latency first
